@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The consumer: drains the per-thread rings of a data area, validates every
+ * record (the area is untrusted input), and turns records into events with
+ * CLOCK_MONOTONIC timestamps and durations.
+ *
+ * The geometry (nfuncs, nslots, ring size) is the tracer's own copy, never
+ * re-read from the area.  Which thread owns which slot is told by the tracer
+ * (utrace_consumer_slot_open/close); the area's own tid fields are ignored.
+ */
+#ifndef UTRACE_CONSUMER_H
+#define UTRACE_CONSUMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "utrace/shm.h"
+
+struct ut_event {
+	uint64_t ts; /* CLOCK_MONOTONIC ns */
+	pid_t pid, tid;
+	enum ut_rec_kind kind;
+	uint32_t func; /* < nfuncs, validated */
+	uint32_t depth;
+	uint64_t w[UT_REC_WORDS];
+	bool has_dur; /* exits and unwinds whose entry was seen */
+	uint64_t dur_ns; /* since the matching entry */
+};
+
+struct ut_geometry {
+	uint32_t nfuncs, nslots, ring_size, rstack_depth;
+	size_t area_size; /* bytes mapped at `area` */
+	uint64_t funcs_off, slots_off, rstacks_off, rings_off;
+};
+
+/* tsc -> CLOCK_MONOTONIC: rate refined on every drain as time passes. */
+struct ut_tsc {
+	uint64_t tsc0, ns0;
+	double ns_per_tick;
+};
+void utrace_tsc_init(struct ut_tsc *t);
+void utrace_tsc_refine(struct ut_tsc *t);
+uint64_t utrace_tsc_to_ns(const struct ut_tsc *t, uint64_t tsc);
+uint64_t utrace_rdtsc(void);
+
+struct ut_thread_drops {
+	pid_t pid, tid;
+	uint64_t drops;
+	uint64_t first_ns, last_ns; /* window in which drops were seen (0 when unknown) */
+};
+
+struct ut_stats {
+	uint64_t events; /* delivered */
+	uint64_t drops; /* records the tracee could not write: ring full */
+	uint64_t torn; /* records reserved but never committed */
+	uint64_t invalid; /* records that failed validation */
+	uint64_t rs_overflow; /* entries that got no return probe: shadow stack full */
+	uint64_t no_slot; /* events of threads without a slot */
+	uint64_t lost_return;
+	struct ut_thread_drops *threads; /* threads with drops > 0 */
+	size_t nthreads;
+	uint64_t *func_drops; /* [nfuncs] */
+};
+
+typedef int (*ut_event_fn)(const struct ut_event *ev, void *arg);
+
+struct ut_consumer;
+
+int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_geometry *geo);
+void utrace_consumer_free(struct ut_consumer *c);
+/* The slot now belongs to thread tid of process pid (its ring starts empty). */
+void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid);
+/* Drain what is left (uncommitted records count as torn) and forget the slot. */
+int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg);
+/*
+ * Deliver every committed record of every open slot, in ring order per
+ * thread.  Returns the number of events delivered, or the first negative
+ * value fn returned.  A record that stays uncommitted while later ones are
+ * committed is declared torn after a grace period and skipped.
+ */
+long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg);
+/* Fill stats (drops read from the area's counters, bounds-checked); owned by c. */
+void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st);
+
+#endif

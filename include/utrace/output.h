@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output writers.  JSON Lines schema (one object per line):
+ *   {"ts":N,"pid":N,"tid":N,"type":"entry","func":"S","module":"S","addr":"0xH","depth":N,
+ *    "args":["0xH",...]}
+ *   {"ts":N,"pid":N,"tid":N,"type":"exit", ... ,"depth":N,"dur_ns":N,"retval":"0xH"}
+ *   {"ts":N,"pid":N,"tid":N,"type":"unwind", ... ,"depth":N,"dur_ns":N}
+ *        (an entry left without returning: longjmp, exception; dur_ns when known)
+ *   last line: {"type":"summary","events":N,"dropped":N,"torn":N,"invalid":N,
+ *        "rstack_overflow":N,"no_slot":N,"lost_return":N,
+ *        "dropped_by_thread":[{"tid":N,"dropped":N}],"dropped_by_func":[{"func":"S","dropped":N}]}
+ * Every string is valid UTF-8 (invalid bytes escaped as \u00XX of their Latin-1 value).
+ */
+#ifndef UTRACE_OUTPUT_H
+#define UTRACE_OUTPUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "utrace/consumer.h"
+
+enum ut_format {
+	UT_FORMAT_TEXT,
+	UT_FORMAT_JSON,
+};
+
+struct ut_func_info {
+	const char *name;
+	const char *module; /* basename */
+	uint64_t addr; /* runtime address of the function (symbol start) */
+};
+
+struct ut_writer;
+
+struct ut_writer *utrace_writer_new(enum ut_format fmt, FILE *out, const struct ut_func_info *funcs,
+				    size_t nfuncs);
+/* Grow the function table (probes added later, e.g. by a new module). */
+int utrace_writer_set_funcs(struct ut_writer *w, const struct ut_func_info *funcs, size_t nfuncs);
+int utrace_writer_event(struct ut_writer *w, const struct ut_event *ev);
+/* Flush pending lines; the JSON writer also prints the summary line. */
+int utrace_writer_finish(struct ut_writer *w, const struct ut_stats *st);
+void utrace_writer_free(struct ut_writer *w);
+
+/*
+ * Append a JSON string literal (with quotes) for `len` arbitrary bytes to buf:
+ * valid UTF-8 passes through, control characters and invalid bytes are
+ * escaped.  Returns the length written (excluding NUL) or the size needed when
+ * it does not fit in cap.
+ */
+size_t utrace_json_escape(char *buf, size_t cap, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The data area: one memfd mapped MAP_SHARED by the tracee (where the injected
+ * recorder writes it) and by the tracer (which reads it).  This header is the
+ * whole contract between the two; it is included by freestanding blob code,
+ * so it uses nothing but <stdint.h>.
+ *
+ * Layout (offsets in struct ut_ctl, every part page aligned):
+ *
+ *   +------------------+ 0
+ *   | struct ut_ctl    |  control block, written by the tracer (counters: tracee)
+ *   +------------------+ funcs_off
+ *   | ut_func[nfuncs]  |  one per probe; id = index
+ *   +------------------+ slots_off
+ *   | ut_slot[nslots]  |  per-thread slots, open addressing on the fs base
+ *   +------------------+ rstacks_off
+ *   | ut_rs_entry[nslots][rstack_depth]   shadow return stacks
+ *   +------------------+ rings_off
+ *   | ring[nslots][ring_size]             event rings of struct ut_rec
+ *   +------------------+ total_size
+ *
+ * The tracer must treat everything here as untrusted: the traced program can
+ * scribble on it.  The tracee trusts what the tracer wrote before resuming it.
+ */
+#ifndef UTRACE_SHM_H
+#define UTRACE_SHM_H
+
+#include <stdint.h>
+
+#define UT_SHM_MAGIC 0x31306563617274ULL /* "trace01" */
+#define UT_SHM_VERSION 1
+#define UT_MAX_CODE_AREAS 64
+
+/* ---- event records ---------------------------------------------------- */
+
+enum ut_rec_kind {
+	UT_REC_ENTRY = 1, /* w[0..4] = rdi rsi rdx rcx r8 */
+	UT_REC_EXIT = 2, /* w[0] = rax, w[1] = rdx */
+	UT_REC_UNWIND = 3, /* entry left without a return (longjmp, exception) */
+	UT_REC_KIND_MAX = UT_REC_UNWIND,
+};
+
+#define UT_REC_SIZE 64
+#define UT_REC_WORDS 5
+
+/*
+ * Fixed size so that a record abandoned half written (a signal handler that
+ * interrupted the recorder and siglongjmp'd away) can be skipped.  `commit` is
+ * written last: (seq << 8) | kind, seq = ring position / UT_REC_SIZE, so a
+ * record left over from an earlier lap of the ring never looks committed.
+ */
+struct ut_rec {
+	uint64_t tsc;
+	uint32_t func;
+	uint32_t depth;
+	uint64_t w[UT_REC_WORDS];
+	uint64_t commit;
+};
+_Static_assert(sizeof(struct ut_rec) == UT_REC_SIZE, "ring record size");
+
+#define UT_REC_COMMIT(seq, kind) (((uint64_t)(seq) << 8) | (uint64_t)(kind))
+
+/* ---- functions ---------------------------------------------------------- */
+
+enum ut_func_flags {
+	UT_FUNC_NORET = 1 << 0, /* entry events only: returns twice / not an ABI function */
+};
+
+struct ut_func {
+	uint64_t addr; /* patch point: the address regs->ip reports */
+	uint32_t flags; /* enum ut_func_flags, tracer-written */
+	uint32_t pad;
+	uint64_t drops; /* events of this function dropped on a full ring (tracee) */
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct ut_func) == 32, "ut_func size");
+
+/* ---- thread slots ------------------------------------------------------- */
+
+#define UT_SLOT_FREE 0ULL /* never used: ends a probe sequence */
+#define UT_SLOT_DEAD 1ULL /* freed: probing continues past it */
+
+/*
+ * Slot i owns shadow stack i and ring i.  The key (the thread's fs base) and
+ * the bounds are written only by the tracer while the thread is stopped; the
+ * recorder finds its slot by hashing the fs base.  `head` and `tail` live on
+ * separate cache lines: head is the producer's, tail the consumer's.
+ */
+struct ut_slot {
+	uint64_t key; /* fs base, or UT_SLOT_FREE / UT_SLOT_DEAD */
+	uint32_t tid; /* tracer-written, for the consumer */
+	uint32_t pid;
+	uint64_t stack_lo; /* bounds of the thread's own stack; 0,0 = unknown */
+	uint64_t stack_hi;
+	uint64_t rs_top; /* shadow stack: number of live entries (tracee) */
+	uint64_t rs_overflow; /* entries that got no return probe: stack full */
+	uint64_t drops; /* records dropped on a full ring (tracee) */
+	uint64_t pad0;
+	uint64_t head; /* ring bytes reserved by the producer, monotonic */
+	uint64_t pad1[7];
+	uint64_t tail; /* ring bytes consumed by the tracer, monotonic */
+	uint64_t pad2[7];
+};
+_Static_assert(sizeof(struct ut_slot) == 192, "ut_slot size");
+
+/* ---- shadow return stack ---------------------------------------------- */
+
+enum ut_rs_flags {
+	UT_RS_VALID = 1 << 0, /* fully written: ret/slot may be trusted */
+	UT_RS_CHAINED = 1 << 1, /* tail-called into: shares the slot of the entry below */
+};
+
+struct ut_rs_entry {
+	uint64_t ret; /* original return address (0 for a chained entry) */
+	uint64_t slot; /* stack address of the hijacked return address */
+	uint32_t func;
+	uint32_t flags;
+	uint64_t pad;
+};
+_Static_assert(sizeof(struct ut_rs_entry) == 32, "ut_rs_entry size");
+
+/* ---- control block ------------------------------------------------------ */
+
+struct ut_ctl {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t disabled; /* set at detach: blocks new entries; returns still pop */
+	uint32_t nfuncs;
+	uint32_t nslots; /* power of two */
+	uint32_t ring_size; /* bytes per thread: power of two, multiple of UT_REC_SIZE */
+	uint32_t rstack_depth;
+	uint32_t use_rdfsbase; /* HWCAP2_FSGSBASE: read the fs base without touching %fs:0 */
+	uint32_t nret_tramps;
+	uint64_t funcs_off;
+	uint64_t slots_off;
+	uint64_t rstacks_off;
+	uint64_t rings_off;
+	uint64_t total_size;
+	/* every code area's return trampoline: a return address equal to one of
+	 * these is already hijacked (chained entries) */
+	uint64_t ret_tramps[UT_MAX_CODE_AREAS];
+	/* counters written by the tracee */
+	uint64_t no_slot; /* events from threads with no slot (table full / fs base 0) */
+	uint64_t lost_return; /* returns with no matching shadow entry */
+};
+
+static inline struct ut_func *ut_ctl_funcs(struct ut_ctl *c)
+{
+	return (struct ut_func *)((char *)c + c->funcs_off);
+}
+
+static inline struct ut_slot *ut_ctl_slots(struct ut_ctl *c)
+{
+	return (struct ut_slot *)((char *)c + c->slots_off);
+}
+
+static inline struct ut_rs_entry *ut_ctl_rstack(struct ut_ctl *c, uint32_t slot)
+{
+	return (struct ut_rs_entry *)((char *)c + c->rstacks_off) +
+	       (uint64_t)slot * c->rstack_depth;
+}
+
+static inline unsigned char *ut_ctl_ring(struct ut_ctl *c, uint32_t slot)
+{
+	return (unsigned char *)c + c->rings_off + (uint64_t)slot * c->ring_size;
+}
+
+/* Hash of an fs base to a first slot index; TCBs are at least 64-byte aligned. */
+static inline uint32_t ut_slot_hash(uint64_t key, uint32_t nslots)
+{
+	return (uint32_t)(((key >> 6) * 0x9E3779B97F4A7C15ULL) >> 32) & (nslots - 1);
+}
+
+/* ---- code area ---------------------------------------------------------- */
+
+/*
+ * A code area, mapped PROT_READ|PROT_EXEC within +-2 GiB of the module it
+ * serves: a copy of the blob, then one UT_STUB_SIZE stub per probe.
+ *
+ *   +------------------+ 0
+ *   | blob             |  ut_blob_hdr, trampolines, recorder, ut_blob_params
+ *   +------------------+ stubs (page aligned)
+ *   | stub[0] ...      |  call entry_trampoline; displaced insns; jmp back
+ *   +------------------+
+ *
+ * The stub of probe `id` is stubs + (id - first_id) * UT_STUB_SIZE; the entry
+ * trampoline derives the id from its own return address, without a search.
+ */
+#define UT_STUB_SIZE 64
+#define UT_BLOB_MAGIC 0x626f6c6263617275ULL /* "urcblob" */
+
+struct ut_blob_hdr {
+	uint64_t magic;
+	uint32_t size; /* bytes of the blob image */
+	uint32_t entry_tramp; /* offsets from the blob start */
+	uint32_t return_tramp;
+	uint32_t params; /* struct ut_blob_params, filled in by the tracer */
+	uint32_t entry_exit; /* the entry trampoline's final `ret` */
+	uint32_t return_exit; /* the return trampoline's final `jmp *-8(%rsp)` */
+	uint32_t lost_return; /* an int3 reached when a return has no shadow entry */
+	uint32_t syscall_gadget; /* `syscall; int3`, for the tracer's remote syscalls */
+	uint32_t text_end; /* [0, text_end) is trampoline and recorder code */
+	uint32_t pad;
+};
+
+struct ut_blob_params {
+	uint64_t data; /* tracee address of the data area (struct ut_ctl) */
+	uint64_t stubs; /* tracee address of this area's first stub */
+	uint32_t first_id; /* probe id of stub 0 */
+	uint32_t nstubs;
+};
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The whole contract an architecture implements (arch/<arch>/).  lib/ calls
+ * only these; nothing else in lib/ knows instruction encodings or register
+ * names beyond struct user_regs_struct accessors below.
+ */
+#ifndef UTRACE_ARCH_H
+#define UTRACE_ARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/user.h>
+
+#define ARCH_INSN_MAX 15 /* longest instruction */
+#define ARCH_BREAKPOINT_SIZE 1
+
+/* The breakpoint instruction bytes (int3). */
+extern const uint8_t arch_breakpoint[ARCH_BREAKPOINT_SIZE];
+
+/* Offset of the patch point in a function starting with `code` (past endbr64). */
+size_t arch_patch_offset(const uint8_t *code, size_t len);
+
+/*
+ * Build the stub of a probe at `pc` into out[UT_STUB_SIZE] for the stub's
+ * address `stub`: call the entry trampoline at `entry_tramp`, then a relocated
+ * copy of whole instructions of `code` (the live bytes at pc, `len` >= 2 *
+ * ARCH_INSN_MAX available) covering at least `min_len` bytes, then a jump back
+ * to pc + displaced; padding is int3.  Returns the number of bytes displaced
+ * (> 0), or -ENOTSUP with *why set to a static reason when an instruction
+ * cannot be relocated, -ERANGE when a target is out of reach.
+ */
+int arch_stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len, uint64_t stub,
+		    uint64_t entry_tramp, uint8_t *out, const char **why);
+
+/*
+ * Where a thread stopped at `ip` inside the displaced range [pc, pc + displaced)
+ * should resume in the stub instead; 0 when it is not on an instruction boundary.
+ */
+uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t displaced, uint64_t stub,
+			     uint64_t ip);
+
+/* Register accessors and syscall conventions: static inline, per arch. */
+#include "arch-regs.h"
+
+/* Whether the CPU lets user code read the fs base with rdfsbase (HWCAP2_FSGSBASE). */
+bool arch_has_rdfsbase(void);
+
+/* The injected blob (arch/<arch>/blob): image bytes, starting with struct ut_blob_hdr. */
+extern const unsigned char arch_blob[];
+extern const size_t arch_blob_size;
+
+#endif
