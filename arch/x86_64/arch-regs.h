@@ -32,4 +32,46 @@ static inline uint64_t arch_breakpoint_addr(uint64_t ip)
 	return ip - 1;
 }
 
+/* Time stamp counter, the clock the recorder stamps events with. */
+static inline uint64_t arch_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* `syscall; int3`: what a remote syscall runs when no gadget exists yet. */
+#define ARCH_SYSCALL_GADGET_SIZE 3
+static const uint8_t arch_syscall_gadget[ARCH_SYSCALL_GADGET_SIZE] = {
+	0x0f, 0x05, /* syscall */
+	0xcc, /* int3 */
+};
+
+/* Registers for one syscall at `gadget`; orig_rax = -1 so no restart logic applies. */
+static inline void arch_syscall_prepare(struct user_regs_struct *r, long nr, const uint64_t args[6],
+					uint64_t gadget)
+{
+	r->rax = (uint64_t)nr;
+	r->orig_rax = (uint64_t)-1;
+	r->rdi = args[0];
+	r->rsi = args[1];
+	r->rdx = args[2];
+	r->r10 = args[3];
+	r->r8 = args[4];
+	r->r9 = args[5];
+	r->rip = gadget;
+}
+
+static inline int64_t arch_syscall_result(const struct user_regs_struct *r)
+{
+	return (int64_t)r->rax;
+}
+
+/* Where the ip stands after the gadget's syscall and int3 have run. */
+static inline uint64_t arch_syscall_gadget_end(uint64_t gadget)
+{
+	return gadget + ARCH_SYSCALL_GADGET_SIZE;
+}
+
 #endif
