@@ -3,8 +3,12 @@
 #ifndef UTRACE_ARCH_REGS_H
 #define UTRACE_ARCH_REGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/user.h>
+
+/* Offset of the instruction pointer for PTRACE_PEEKUSER / PTRACE_POKEUSER. */
+#define ARCH_USER_IP_OFFSET offsetof(struct user, regs.rip)
 
 static inline uint64_t arch_regs_ip(const struct user_regs_struct *r)
 {

@@ -5,7 +5,9 @@
  *    "args":["0xH",...]}
  *   {"ts":N,"pid":N,"tid":N,"type":"exit", ... ,"depth":N,"dur_ns":N,"retval":"0xH"}
  *   {"ts":N,"pid":N,"tid":N,"type":"unwind", ... ,"depth":N,"dur_ns":N}
- *        (an entry left without returning: longjmp, exception; dur_ns when known)
+ *        (an entry left without returning: longjmp, exception)
+ *   dur_ns is present only when the matching entry was seen; "func" is
+ *   "func#<id>" (module "", addr "0x0") for an id missing from the table.
  *   last line: {"type":"summary","events":N,"dropped":N,"torn":N,"invalid":N,
  *        "rstack_overflow":N,"no_slot":N,"lost_return":N,
  *        "dropped_by_thread":[{"tid":N,"dropped":N}],"dropped_by_func":[{"func":"S","dropped":N}]}
@@ -44,8 +46,9 @@ void utrace_writer_free(struct ut_writer *w);
 /*
  * Append a JSON string literal (with quotes) for `len` arbitrary bytes to buf:
  * valid UTF-8 passes through, control characters and invalid bytes are
- * escaped.  Returns the length written (excluding NUL) or the size needed when
- * it does not fit in cap.
+ * escaped.  Returns the literal's length (excluding NUL), like snprintf: a
+ * result >= cap means it did not fit and result + 1 bytes are needed; buf is
+ * NUL-terminated whenever cap > 0.
  */
 size_t utrace_json_escape(char *buf, size_t cap, const char *s, size_t len);
 

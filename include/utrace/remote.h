@@ -34,6 +34,8 @@ struct ut_remote {
 	uint8_t saved_bytes[8];
 	struct user_regs_struct saved_regs;
 	uint64_t saved_mask; /* kernel sigset */
+	siginfo_t saved_siginfo; /* of the stop _begin found; restored by _end (si_signo 0: none) */
+	int pending_sig; /* a signal stopped a remote syscall: resume the thread with it after _end */
 	bool active;
 };
 

@@ -12,7 +12,7 @@ struct ut_sym {
 	char **aliases; /* every other name at the same address, NULL-terminated (may be NULL) */
 	uint64_t addr; /* link-time virtual address (st_value) */
 	uint64_t size;
-	bool global;
+	bool global; /* the preferred name is STB_GLOBAL, STB_WEAK or STB_GNU_UNIQUE */
 };
 
 struct ut_load {
@@ -34,17 +34,25 @@ struct ut_symtab {
 	/* private: the file image, for utrace_symtab_read() */
 	void *image;
 	size_t image_size;
+	/* private: sorted, distinct start addresses of all defined symbols, for starts_within */
+	uint64_t *starts;
+	size_t nstarts;
 };
 
 /*
  * Load the function symbols of `path`.  Errors (each with ut_error()):
- * -ENOENT / -EACCES (open), -ENOEXEC not an ELF file, -EINVAL ELF for another
- * architecture or class (needs x86_64 ELF64), -ENODATA no symbol table at all.
+ * -ENOENT / -EACCES (open), -ENOEXEC not an ELF executable or shared object,
+ * -EINVAL ELF for another architecture or class (needs x86_64 ELF64),
+ * -ENODATA no defined function symbol in .symtab or .dynsym.
  */
 int utrace_symtab_load(const char *path, struct ut_symtab *out);
 void utrace_symtab_free(struct ut_symtab *st);
 
-/* Load bias for a module whose file offset `map_offset` is mapped at `map_start`. */
+/*
+ * Load bias for a module whose file offset `map_offset` is mapped at `map_start`.
+ * Pass the module's first mapping (first_start, first_offset): a file page
+ * shared by two segments is taken to belong to the first of them.
+ */
 uint64_t utrace_symtab_bias(const struct ut_symtab *st, uint64_t map_start, uint64_t map_offset);
 
 /* The symbol whose [addr, addr + size) contains vaddr, or NULL. */

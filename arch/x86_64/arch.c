@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Small x86_64 hooks of lib/arch.h: the breakpoint, where a function's patch
+ * point is, and what the CPU lets user code do.  The relocator is in
+ * relocator.c.
+ */
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "arch.h"
+
+/* Older kernel headers lack it: arch/x86/include/uapi/asm/hwcap2.h. */
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1UL << 1)
+#endif
+
+#define INT3_INSN 0xcc
+
+const uint8_t arch_breakpoint[ARCH_BREAKPOINT_SIZE] = {
+	INT3_INSN, /* int3 */
+};
+
+/* What -fcf-protection puts first in every function that may be called indirectly. */
+static const uint8_t endbr64_insn[] = {
+	0xf3, 0x0f, 0x1e, 0xfa, /* endbr64 */
+};
+#define ENDBR64_SIZE 4
+_Static_assert(sizeof(endbr64_insn) == ENDBR64_SIZE, "endbr64 is 4 bytes");
+
+/*
+ * Indirect branches must still land on the endbr64 under IBT, so the patch
+ * goes after it; regs->ip of a probe then reports the address past it.
+ */
+size_t arch_patch_offset(const uint8_t *code, size_t len)
+{
+	if (len >= ENDBR64_SIZE && !memcmp(code, endbr64_insn, ENDBR64_SIZE))
+		return ENDBR64_SIZE;
+	return 0;
+}
+
+bool arch_has_rdfsbase(void)
+{
+	return getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder's logic, as static functions on an explicit data area, so that
+ * the freestanding blob (recorder.c) and hosted unit tests compile the same
+ * code.  The includer defines rec_thread_key(): how the current thread's slot
+ * key (its fs base) is read.
+ *
+ * Runs on the traced thread, in the middle of any traced function, possibly
+ * interrupted by a signal handler that itself runs traced code: no locks, no
+ * syscalls, no "in recorder" flag.  Every shared structure is reserved with
+ * one instruction a signal cannot split, then written, then committed.
+ */
+#ifndef UTRACE_RECORDER_CORE_H
+#define UTRACE_RECORDER_CORE_H
+
+#include <stdint.h>
+#include <sys/user.h>
+#include "utrace/shm.h"
+
+/* The current thread's slot key: its fs base, 0 when it has none yet. */
+static uint64_t rec_thread_key(const struct ut_ctl *ctl);
+
+#define REC_READ(x) (*(volatile __typeof__(x) *)&(x))
+#define REC_WRITE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+
+static inline void rec_barrier(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+/* A counter only this thread (and its signal handlers) updates: one instruction. */
+static inline void rec_inc_local(uint64_t *p)
+{
+	__asm__ volatile("incq %0" : "+m"(*p)::"cc");
+}
+
+/* A counter every thread of the tracee may update. */
+static inline void rec_inc_shared(uint64_t *p)
+{
+	__asm__ volatile("lock incq %0" : "+m"(*p)::"cc");
+}
+
+/*
+ * Compare-and-exchange without the lock prefix: only this thread and its
+ * signal handlers write *p, and a signal cannot split one instruction.
+ */
+static inline int rec_cmpxchg_local(uint64_t *p, uint64_t old, uint64_t new_val)
+{
+	uint64_t prev;
+
+	__asm__ volatile("cmpxchgq %2, %1" : "=a"(prev), "+m"(*p) : "r"(new_val), "0"(old) : "cc");
+	return prev == old;
+}
+
+static inline uint64_t rec_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* The current thread's view of the data area. */
+struct rec_thread {
+	struct ut_ctl *ctl;
+	struct ut_slot *slot;
+	struct ut_rs_entry *rs; /* this slot's shadow stack */
+	unsigned char *ring; /* this slot's event ring */
+};
+
+/* Open addressing on the key: past UT_SLOT_DEAD, up to UT_SLOT_FREE, nslots probes at most. */
+static int rec_find_slot(struct ut_ctl *ctl, uint64_t key, struct rec_thread *t)
+{
+	uint32_t n = ctl->nslots;
+	uint32_t i = ut_slot_hash(key, n);
+	uint32_t probes;
+
+	if (key == UT_SLOT_FREE || key == UT_SLOT_DEAD)
+		return 0;
+	for (probes = 0; probes < n; probes++, i = (i + 1) & (n - 1)) {
+		struct ut_slot *s = &ut_ctl_slots(ctl)[i];
+		uint64_t k = REC_READ(s->key);
+
+		if (k == key) {
+			t->ctl = ctl;
+			t->slot = s;
+			t->rs = ut_ctl_rstack(ctl, i);
+			t->ring = ut_ctl_ring(ctl, i);
+			return 1;
+		}
+		if (k == UT_SLOT_FREE)
+			return 0;
+	}
+	return 0;
+}
+
+/* Live shadow entries; a scribbled rs_top never indexes past the stack. */
+static inline uint32_t rec_rs_top(const struct rec_thread *t)
+{
+	uint64_t top = REC_READ(t->slot->rs_top);
+
+	return top < t->ctl->rstack_depth ? (uint32_t)top : t->ctl->rstack_depth;
+}
+
+static void rec_count_drop(struct rec_thread *t, uint32_t func)
+{
+	rec_inc_local(&t->slot->drops);
+	if (func < t->ctl->nfuncs)
+		rec_inc_shared(&ut_ctl_funcs(t->ctl)[func].drops);
+}
+
+/*
+ * Reserve a record with one cmpxchg on head (retried when a signal handler
+ * reserved in between), write it, commit it last.  A full ring drops.
+ */
+static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind, uint32_t depth,
+		     const uint64_t w[UT_REC_WORDS])
+{
+	uint64_t size = t->ctl->ring_size;
+	struct ut_rec *r;
+	uint64_t head;
+	int i;
+
+	do {
+		head = REC_READ(t->slot->head);
+		if (head - REC_READ(t->slot->tail) > size - UT_REC_SIZE) {
+			rec_count_drop(t, func);
+			return;
+		}
+	} while (!rec_cmpxchg_local(&t->slot->head, head, head + UT_REC_SIZE));
+
+	r = (struct ut_rec *)(t->ring + (head & (size - 1)));
+	r->tsc = rec_rdtsc();
+	r->func = func;
+	r->depth = depth;
+	for (i = 0; i < UT_REC_WORDS; i++)
+		r->w[i] = w[i];
+	rec_barrier();
+	REC_WRITE(r->commit, UT_REC_COMMIT(head / UT_REC_SIZE, kind));
+}
+
+static void rec_emit_unwind(struct rec_thread *t, uint32_t index)
+{
+	static const uint64_t none[UT_REC_WORDS];
+
+	rec_emit(t, t->rs[index].func, UT_REC_UNWIND, index, none);
+}
+
+static int rec_is_ret_tramp(const struct ut_ctl *ctl, uint64_t addr)
+{
+	uint32_t n = ctl->nret_tramps < UT_MAX_CODE_AREAS ? ctl->nret_tramps : UT_MAX_CODE_AREAS;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (ctl->ret_tramps[i] == addr)
+			return 1;
+	return 0;
+}
+
+/* Pruning by address is sound only on the thread's own stack, when the tracer knows it. */
+static int rec_on_own_stack(const struct ut_slot *slot, uint64_t addr)
+{
+	return slot->stack_hi > slot->stack_lo && addr >= slot->stack_lo && addr < slot->stack_hi;
+}
+
+/*
+ * A call whose return slot is S: every valid entry at or below S on the same
+ * stack belongs to a frame that is gone (left by longjmp or an exception).
+ * An entry at S itself is live only when *S is still hijacked (a tail call).
+ */
+static void rec_prune(struct rec_thread *t, uint64_t ret_slot, int hijacked)
+{
+	uint32_t top = rec_rs_top(t);
+
+	if (!rec_on_own_stack(t->slot, ret_slot))
+		return;
+	while (top > 0) {
+		struct ut_rs_entry *e = &t->rs[top - 1];
+
+		if (!(REC_READ(e->flags) & UT_RS_VALID) || e->slot > ret_slot)
+			break;
+		if ((e->slot == ret_slot && hijacked) || !rec_on_own_stack(t->slot, e->slot))
+			break;
+		rec_emit_unwind(t, top - 1);
+		top--;
+		REC_WRITE(t->slot->rs_top, top);
+	}
+}
+
+/*
+ * Push: invalidate the entry, reserve it (one store of rs_top), fill it,
+ * commit it; the caller hijacks the return address only afterwards, so a
+ * signal handler never sees a hijacked slot without its entry.
+ */
+static int rec_push(struct rec_thread *t, uint64_t ret, uint64_t ret_slot, uint32_t func,
+		    uint32_t flags)
+{
+	uint32_t top = rec_rs_top(t);
+	struct ut_rs_entry *e;
+
+	if (top >= t->ctl->rstack_depth) {
+		rec_inc_local(&t->slot->rs_overflow);
+		return 0;
+	}
+	e = &t->rs[top];
+	REC_WRITE(e->flags, 0);
+	rec_barrier();
+	REC_WRITE(t->slot->rs_top, top + 1);
+	rec_barrier();
+	e->ret = ret;
+	e->slot = ret_slot;
+	e->func = func;
+	rec_barrier();
+	REC_WRITE(e->flags, flags);
+	rec_barrier();
+	return 1;
+}
+
+/* The top entry, when it is valid and hijacked the slot `ret_slot`. */
+static int rec_top_owns(const struct rec_thread *t, uint64_t ret_slot)
+{
+	uint32_t top = rec_rs_top(t);
+
+	return top > 0 && (REC_READ(t->rs[top - 1].flags) & UT_RS_VALID) &&
+	       t->rs[top - 1].slot == ret_slot;
+}
+
+/* Hijack the return of a function entered with return slot `regs->rsp`. */
+static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, int hijacked,
+			    uint64_t ret_tramp)
+{
+	uint64_t s = (uint64_t)(uintptr_t)ret_slot;
+
+	if (hijacked) {
+		/* tail call: the entry below returns for us, one exit each */
+		if (rec_top_owns(t, s))
+			rec_push(t, 0, s, id, UT_RS_CHAINED | UT_RS_VALID);
+		return;
+	}
+	if (rec_push(t, *ret_slot, s, id, UT_RS_VALID))
+		REC_WRITE(*ret_slot, ret_tramp);
+}
+
+/*
+ * Function entry, called with the frame the entry trampoline built
+ * (regs->rsp = the function's entry stack pointer, pointing at its return
+ * address) for probe `id`.  `ret_tramp` is this code area's return trampoline.
+ */
+static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *regs,
+		      uint64_t ret_tramp)
+{
+	uint64_t *ret_slot = (uint64_t *)(uintptr_t)regs->rsp;
+	const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx, regs->rcx,
+					      regs->r8 };
+	struct rec_thread t;
+	int hijacked;
+
+	if (REC_READ(ctl->disabled) || id >= ctl->nfuncs)
+		return;
+	regs->rip = ut_ctl_funcs(ctl)[id].addr;
+	if (!rec_find_slot(ctl, rec_thread_key(ctl), &t)) {
+		rec_inc_shared(&ctl->no_slot);
+		return;
+	}
+	hijacked = rec_is_ret_tramp(ctl, *ret_slot);
+	rec_prune(&t, regs->rsp, hijacked);
+	rec_emit(&t, id, UT_REC_ENTRY, rec_rs_top(&t), args);
+	if (!(ut_ctl_funcs(ctl)[id].flags & UT_FUNC_NORET))
+		rec_hook_return(&t, id, ret_slot, hijacked, ret_tramp);
+}
+
+/* The highest valid entry below `top` that hijacked `ret_slot`, or -1. */
+static int64_t rec_find_return(const struct rec_thread *t, uint32_t top, uint64_t ret_slot)
+{
+	int64_t i;
+
+	for (i = (int64_t)top - 1; i >= 0; i--)
+		if ((REC_READ(t->rs[i].flags) & UT_RS_VALID) && t->rs[i].slot == ret_slot)
+			return i;
+	return -1;
+}
+
+/* Below the match, chained entries lead down to the one that hijacked the slot; or -1. */
+static int64_t rec_chain_base(const struct rec_thread *t, int64_t i, uint64_t ret_slot)
+{
+	for (; i >= 0; i--) {
+		uint32_t flags = REC_READ(t->rs[i].flags);
+
+		if (!(flags & UT_RS_VALID) || t->rs[i].slot != ret_slot)
+			return -1;
+		if (!(flags & UT_RS_CHAINED))
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * A return through the return trampoline from the slot `ret_slot`, with the
+ * function's rax/rdx.  Returns where execution continues: the original return
+ * address, or `lost` when no shadow entry matches.  Runs even when disabled,
+ * so that every hijacked return finds its way home.
+ */
+static uint64_t rec_exit(struct ut_ctl *ctl, uint64_t ret_slot, uint64_t rax, uint64_t rdx,
+			 uint64_t lost)
+{
+	const uint64_t rets[UT_REC_WORDS] = { rax, rdx };
+	struct rec_thread t;
+	int64_t match, base, i;
+	uint32_t top;
+	uint64_t ret;
+
+	if (!rec_find_slot(ctl, rec_thread_key(ctl), &t))
+		goto lost_return;
+	top = rec_rs_top(&t);
+	match = rec_find_return(&t, top, ret_slot);
+	base = rec_chain_base(&t, match, ret_slot);
+	if (base < 0)
+		goto lost_return;
+	/* skipped by longjmp or an exception, innermost first */
+	for (i = (int64_t)top - 1; i > match; i--)
+		if (REC_READ(t.rs[i].flags) & UT_RS_VALID)
+			rec_emit_unwind(&t, (uint32_t)i);
+	for (i = match; i >= base; i--)
+		rec_emit(&t, t.rs[i].func, UT_REC_EXIT, (uint32_t)i, rets);
+	/* read before the pop: a signal handler may reuse the entry right after */
+	ret = t.rs[base].ret;
+	rec_barrier();
+	REC_WRITE(t.slot->rs_top, (uint64_t)base);
+	return ret;
+
+lost_return:
+	rec_inc_shared(&ctl->lost_return);
+	return lost;
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder as the blob runs it: the C side of the trampolines.  Built
+ * freestanding (arch/x86_64/blob/meson.build); the logic is in
+ * recorder-core.h, this file only binds it to the blob: the parameters the
+ * tracer wrote into this code area, the thread's fs base, the stub layout.
+ *
+ * Everything is hidden: every reference is rip-relative, so the image runs
+ * wherever it is copied, with no relocation.
+ */
+#pragma GCC visibility push(hidden)
+
+#include <stdint.h>
+#include <sys/user.h>
+#include "utrace/shm.h"
+#include "regs.h"
+#include "blob.h"
+#include "recorder-core.h"
+
+/* In trampoline.S: this code area's parameters and exits. */
+extern struct ut_blob_params ut_blob_params;
+extern const char ut_return_trampoline[];
+extern const char ut_lost_return[];
+
+/* Called by the trampolines only. */
+void ut_recorder_entry(struct user_regs_struct *regs, uint64_t stub_ret);
+uint64_t ut_recorder_exit(uint64_t ret_slot, uint64_t rax, uint64_t rdx);
+
+static uint64_t rec_thread_key(const struct ut_ctl *ctl)
+{
+	uint64_t base;
+
+	/*
+	 * rdfsbase reads 0 for a thread without TLS yet; without it, %fs:0
+	 * (the TCB's self pointer under glibc) is the only way, and the
+	 * tracer must not enable probes before TLS exists.
+	 */
+	if (ctl->use_rdfsbase)
+		__asm__ volatile("rdfsbase %0" : "=r"(base));
+	else
+		__asm__ volatile("movq %%fs:0, %0" : "=r"(base));
+	return base;
+}
+
+static struct ut_ctl *rec_ctl(void)
+{
+	return (struct ut_ctl *)(uintptr_t)ut_blob_params.data;
+}
+
+/* The probe whose stub called the entry trampoline, from the call's return address. */
+static int rec_stub_id(uint64_t stub_ret, uint32_t *id)
+{
+	uint64_t off = stub_ret - BLOB_CALL_INSN_SIZE - ut_blob_params.stubs;
+
+	if (off % UT_STUB_SIZE != 0 || off / UT_STUB_SIZE >= ut_blob_params.nstubs)
+		return 0;
+	*id = ut_blob_params.first_id + (uint32_t)(off / UT_STUB_SIZE);
+	return 1;
+}
+
+void ut_recorder_entry(struct user_regs_struct *regs, uint64_t stub_ret)
+{
+	struct ut_ctl *ctl = rec_ctl();
+	uint32_t id;
+
+	if (ctl && rec_stub_id(stub_ret, &id))
+		rec_entry(ctl, id, regs, (uint64_t)(uintptr_t)ut_return_trampoline);
+}
+
+uint64_t ut_recorder_exit(uint64_t ret_slot, uint64_t rax, uint64_t rdx)
+{
+	uint64_t lost = (uint64_t)(uintptr_t)ut_lost_return;
+	struct ut_ctl *ctl = rec_ctl();
+
+	if (!ctl)
+		return lost;
+	return rec_exit(ctl, ret_slot, rax, rdx, lost);
+}

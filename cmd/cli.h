@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* What the subcommands share: parsed options, output, messages. */
+#ifndef UTRACE_CLI_H
+#define UTRACE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "utrace/filter.h"
+#include "utrace/output.h"
+#include "utrace/session.h"
+
+struct cli {
+	const char *cmd;
+	struct ut_filter filter;
+	enum ut_format format;
+	const char *output;
+	uint32_t ring_size, rstack_depth, nslots;
+	int verbose;
+	char **args; /* positional arguments */
+	int nargs;
+};
+
+struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *synopsis;
+	const char *summary;
+};
+
+extern const struct cli_command cli_commands[];
+
+/* Parse argv of subcommand cmd; 0 ok, 1 help printed, -1 error printed. */
+int cli_parse(int argc, char **argv, struct cli *c);
+void cli_free(struct cli *c);
+void cli_usage(FILE *f, const char *cmd);
+/* Print "utrace: <msg>" on stderr, with the library's last reason when there is one. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_lib_error(int err, const char *what);
+void cli_log_init(int verbose);
+/* Open -o (default stderr) before anything is started. */
+FILE *cli_open_output(const struct cli *c);
+void cli_session_opts(const struct cli *c, FILE *out, struct ut_session_opts *o);
+/* A signalfd for SIGINT, SIGTERM, SIGHUP (which it blocks), or -1. */
+int cli_signalfd(void);
+
+int cmd_run(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_symbols(int argc, char **argv);
+
+#endif

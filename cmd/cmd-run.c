@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/* utrace run: launch a program and trace it until it exits. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "utrace/log.h"
+#include "utrace/symtab.h"
+
+#define EXIT_UTRACE_ERROR 1
+
+/* PROG as execvp would find it. */
+static int resolve_program(const char *prog, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(prog, '/')) {
+		snprintf(out, len, "%s", prog);
+		return access(out, F_OK) == 0 ? 0 : -errno;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(out, len, "%.*s/%s", (int)n, n ? path : ".", prog);
+		if (access(out, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
+static bool starts_with_shebang(const char *path)
+{
+	char buf[2] = { 0 };
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	if (fread(buf, 1, 2, f) != 2)
+		buf[0] = 0;
+	fclose(f);
+	return buf[0] == '#' && buf[1] == '!';
+}
+
+static bool traces_main(const struct ut_filter *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!f->v[i].exclude && !f->v[i].module)
+			return true;
+	return false;
+}
+
+/* Everything that would make the run pointless, said before anything starts. */
+static int check_program(const char *prog, const char *path, const struct ut_filter *f)
+{
+	struct ut_symtab st = { 0 };
+	struct stat sb;
+	int e;
+
+	if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) || access(path, X_OK) < 0) {
+		cli_error("%s: %s", prog,
+			  S_ISDIR(sb.st_mode) ? "is a directory" : "not executable");
+		return -1;
+	}
+	if (starts_with_shebang(path)) {
+		cli_error("%s: is a script, not an ELF executable: trace its interpreter instead",
+			  prog);
+		return -1;
+	}
+	utrace_error_clear();
+	e = utrace_symtab_load(path, &st);
+	utrace_symtab_free(&st);
+	if (e == -ENODATA && !traces_main(f))
+		return 0;
+	if (e < 0) {
+		cli_lib_error(e, prog);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	char path[PATH_MAX];
+	struct ut_session_opts o;
+	struct cli c;
+	int r = cli_parse(argc, argv, &c), code = 0, e;
+	FILE *out;
+
+	if (r)
+		return r > 0 ? 0 : EXIT_UTRACE_ERROR;
+	r = EXIT_UTRACE_ERROR;
+	if (c.nargs < 1) {
+		cli_error("run: no program given (try 'utrace run --help')");
+		goto out;
+	}
+	if (!c.filter.n)
+		utrace_filter_add(&c.filter, "*", false);
+	e = resolve_program(c.args[0], path, sizeof(path));
+	if (e < 0) {
+		cli_error("%s: program not found", c.args[0]);
+		goto out;
+	}
+	if (check_program(c.args[0], path, &c.filter) < 0)
+		goto out;
+	out = cli_open_output(&c);
+	if (!out)
+		goto out;
+	cli_session_opts(&c, out, &o);
+	o.sigfd = cli_signalfd();
+	c.args[0] = path;
+	e = utrace_session_run(&o, c.args, &code);
+	if (out != stderr)
+		fclose(out);
+	if (e < 0)
+		cli_lib_error(e, "run");
+	else
+		r = code;
+out:
+	cli_free(&c);
+	return r;
+}

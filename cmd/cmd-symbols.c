@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * utrace symbols PROG|PID [GLOB]: every function a pattern could select,
+ * the probe it would get, or why it gets none.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "utrace/maps.h"
+#include "utrace/remote.h"
+#include "utrace/shm.h"
+#include "utrace/symtab.h"
+
+#define EXIT_UTRACE_ERROR 1
+#define CODE_BYTES 30
+#define MAX_REASONS 32
+
+struct tally {
+	size_t total, probed;
+	const char *reason[MAX_REASONS];
+	size_t count[MAX_REASONS];
+	size_t nreasons;
+};
+
+static void count_reason(struct tally *t, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < t->nreasons; i++)
+		if (!strcmp(t->reason[i], why))
+			break;
+	if (i == t->nreasons) {
+		if (t->nreasons == MAX_REASONS)
+			return;
+		t->reason[t->nreasons++] = why;
+	}
+	t->count[i]++;
+}
+
+/* Bytes of a function: from the live process when there is one, else the file. */
+static size_t code_of(pid_t pid, const struct ut_symtab *st, const struct ut_sym *sym,
+		      uint64_t bias, uint8_t *buf)
+{
+	long n;
+
+	if (pid > 0 && utrace_mem_read(pid, sym->addr + bias, buf, CODE_BYTES) == 0)
+		return CODE_BYTES;
+	n = utrace_symtab_read(st, sym->addr, buf, CODE_BYTES);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static void list_symbol(pid_t pid, const struct ut_symtab *st, const struct ut_sym *sym,
+			uint64_t bias, const char *module, struct tally *t)
+{
+	uint8_t code[CODE_BYTES];
+	size_t n = code_of(pid, st, sym, bias, code);
+	uint32_t flags = 0;
+	const char *why =
+		n ? utrace_probe_refusal(sym->name, sym->addr + bias, sym->size, code, n, &flags) :
+		    "code unreadable";
+
+	t->total++;
+	if (why)
+		count_reason(t, why);
+	else
+		t->probed++;
+	printf("0x%016llx %7llu  %-5s %s%s%s%s%s\n", (unsigned long long)(sym->addr + bias),
+	       (unsigned long long)sym->size, why ? "-" : "int3", module ? module : "",
+	       module ? ":" : "", sym->name, why ? "  # " : "",
+	       why		       ? why :
+	       (flags & UT_FUNC_NORET) ? "  # entry events only" :
+					 "");
+}
+
+static int list_file(struct cli *c, pid_t pid, const char *path, const char *name, bool is_main,
+		     uint64_t map_start, uint64_t map_offset, struct tally *t)
+{
+	struct ut_symtab st = { 0 };
+	uint64_t bias;
+	int e;
+
+	if (!utrace_filter_wants_module(&c->filter, name, is_main))
+		return 0;
+	e = utrace_symtab_load(path, &st);
+	if (e < 0)
+		return is_main ? e : 0;
+	bias = pid > 0 ? utrace_symtab_bias(&st, map_start, map_offset) : 0;
+	for (size_t i = 0; i < st.n; i++)
+		if (utrace_filter_select(&c->filter, name, is_main, st.syms[i].name,
+					 st.syms[i].aliases))
+			list_symbol(pid, &st, &st.syms[i], bias, is_main ? NULL : name, t);
+	utrace_symtab_free(&st);
+	return 0;
+}
+
+static int list_process(struct cli *c, pid_t pid, struct tally *t)
+{
+	struct ut_maps maps = { 0 };
+	struct ut_modules mods = { 0 };
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+	int e;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n < 0) {
+		cli_error("no such process: %d (or permission denied)", pid);
+		return -1;
+	}
+	exe[n] = 0;
+	e = utrace_maps_read(pid, &maps);
+	if (e == 0)
+		e = utrace_modules_from_maps(&maps, exe, &mods);
+	for (size_t i = 0; i < mods.n && e == 0; i++)
+		e = list_file(c, pid, mods.v[i].path, mods.v[i].name, mods.v[i].is_main,
+			      mods.v[i].first_start, mods.v[i].first_offset, t);
+	utrace_modules_free(&mods);
+	utrace_maps_free(&maps);
+	if (e < 0)
+		cli_lib_error(e, exe);
+	return e;
+}
+
+static void print_tally(const struct tally *t)
+{
+	printf("# %zu functions: %zu int3, %zu refused\n", t->total, t->probed,
+	       t->total - t->probed);
+	for (size_t i = 0; i < t->nreasons; i++)
+		printf("#   %6zu  %s\n", t->count[i], t->reason[i]);
+}
+
+static bool all_digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+int cmd_symbols(int argc, char **argv)
+{
+	struct tally t = { 0 };
+	struct cli c;
+	int r = cli_parse(argc, argv, &c), e;
+
+	if (r)
+		return r > 0 ? 0 : EXIT_UTRACE_ERROR;
+	r = EXIT_UTRACE_ERROR;
+	if (c.nargs < 1 || c.nargs > 2) {
+		cli_error("symbols: need PROG or PID, and optionally a GLOB");
+		goto out;
+	}
+	if (utrace_filter_add(&c.filter, c.nargs == 2 ? c.args[1] : "*", false) < 0) {
+		cli_lib_error(-EINVAL, c.args[1]);
+		goto out;
+	}
+	if (all_digits(c.args[0]))
+		e = list_process(&c, (pid_t)atoi(c.args[0]), &t);
+	else if ((e = list_file(&c, 0, c.args[0], c.args[0], true, 0, 0, &t)) < 0)
+		cli_lib_error(e, c.args[0]);
+	if (e == 0) {
+		print_tally(&t);
+		r = 0;
+	}
+out:
+	cli_free(&c);
+	return r;
+}

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+/* utrace: the command table, dispatch and top-level help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef UTRACE_VERSION
+#define UTRACE_VERSION "unknown"
+#endif
+
+const struct cli_command cli_commands[] = {
+	{ "run", cmd_run, "run [OPTIONS] PROG [ARGS...]",
+	  "launch PROG and trace it until it exits" },
+	{ "attach", cmd_attach, "attach PID [OPTIONS]",
+	  "trace a running process; SIGINT or SIGTERM detaches" },
+	{ "symbols", cmd_symbols, "symbols PROG|PID [GLOB]",
+	  "list the functions that could be traced, and how, or why not" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: utrace COMMAND [OPTIONS] ...\n\ncommands:\n");
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		fprintf(f, "  utrace %-32s %s\n", c->synopsis, c->summary);
+	fprintf(f, "\n'utrace COMMAND --help' for the options of a command; see utrace(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("utrace %s\n", UTRACE_VERSION);
+		return 0;
+	}
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		if (!strcmp(argv[1], c->name))
+			return c->fn(argc - 1, argv + 1);
+	cli_error("unknown command '%s' (try 'utrace --help')", argv[1]);
+	return 2;
+}

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Options shared by the subcommands.  GNU getopt_long permutation: options
+ * may stand before or after the program, and "--" ends them, so
+ * `utrace run ./prog -f foo` traces foo and `utrace run -f foo -- ./prog -f x`
+ * passes -f x to the program.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "utrace/log.h"
+
+#define DEFAULT_RING_SIZE (1U << 20)
+#define DEFAULT_RSTACK_DEPTH (1U << 15)
+#define DEFAULT_NSLOTS 128U
+#define MIN_RING_SIZE 4096U
+#define MAX_RING_SIZE (1U << 30)
+#define MAX_NSLOTS 4096U
+
+enum { OPT_FORMAT = 256, OPT_JSON, OPT_BUFSIZE, OPT_MAX_THREADS };
+
+static const struct option long_opts[] = {
+	{ "function", required_argument, NULL, 'f' },
+	{ "notrace", required_argument, NULL, 'N' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
+	{ "max-threads", required_argument, NULL, OPT_MAX_THREADS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void cli_usage(FILE *f, const char *cmd)
+{
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		if (!strcmp(c->name, cmd))
+			fprintf(f, "usage: utrace %s\n  %s\n\n", c->synopsis, c->summary);
+	fprintf(f,
+		"options (before or after the program; '--' ends them):\n"
+		"  -f, --function [MODULE:]GLOB  trace matching functions (repeatable); without\n"
+		"                                MODULE, in the main executable\n"
+		"  -N, --notrace [MODULE:]GLOB   do not trace matching functions (repeatable)\n"
+		"  -o, --output FILE             write the trace to FILE (default: stderr)\n"
+		"      --format text|json        call graph (default) or JSON Lines\n"
+		"      --json                    same as --format json\n"
+		"      --bufsize SIZE            event ring per thread, power of two (default 1M)\n"
+		"      --max-threads N           threads traced at once, power of two (default 128)\n"
+		"  -v, --verbose                 say more about what utrace does\n"
+		"  -h, --help                    this help\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("utrace: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_lib_error(int err, const char *what)
+{
+	const char *why = utrace_error_last();
+
+	if (why)
+		cli_error("%s", why);
+	else
+		cli_error("%s: %s", what, strerror(-err));
+}
+
+static void log_to_stderr(enum ut_log_level level, const char *msg)
+{
+	fprintf(stderr, "utrace: %s%s\n", level == UT_LOG_DEBUG ? "debug: " : "", msg);
+}
+
+void cli_log_init(int verbose)
+{
+	utrace_log_set(log_to_stderr, verbose > 1 ? UT_LOG_DEBUG :
+				      verbose	  ? UT_LOG_INFO :
+						    UT_LOG_WARN);
+}
+
+/* "64K", "1M", "4096": a power of two within bounds. */
+static int parse_size(const char *s, uint64_t min, uint64_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30, end++;
+	if (*end || v < min || v > max || (v & (v - 1)))
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_format(const char *s, enum ut_format *f)
+{
+	if (!strcmp(s, "text"))
+		*f = UT_FORMAT_TEXT;
+	else if (!strcmp(s, "json"))
+		*f = UT_FORMAT_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_one(struct cli *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'f':
+	case 'N':
+		if (utrace_filter_add(&c->filter, arg, opt == 'N') < 0) {
+			cli_lib_error(-EINVAL, arg);
+			return -1;
+		}
+		return 0;
+	case 'o':
+		c->output = arg;
+		return 0;
+	case OPT_FORMAT:
+		if (parse_format(arg, &c->format) == 0)
+			return 0;
+		cli_error("unknown format '%s' (text or json)", arg);
+		return -1;
+	case OPT_JSON:
+		c->format = UT_FORMAT_JSON;
+		return 0;
+	case OPT_BUFSIZE:
+		if (parse_size(arg, MIN_RING_SIZE, MAX_RING_SIZE, &c->ring_size) == 0)
+			return 0;
+		cli_error("--bufsize %s: need a power of two from 4K to 1G", arg);
+		return -1;
+	case OPT_MAX_THREADS:
+		if (parse_size(arg, 1, MAX_NSLOTS, &c->nslots) == 0)
+			return 0;
+		cli_error("--max-threads %s: need a power of two from 1 to %u", arg, MAX_NSLOTS);
+		return -1;
+	case 'v':
+		c->verbose++;
+		return 0;
+	default:
+		cli_error("try 'utrace %s --help'", c->cmd);
+		return -1;
+	}
+}
+
+int cli_parse(int argc, char **argv, struct cli *c)
+{
+	int opt;
+
+	memset(c, 0, sizeof(*c));
+	c->cmd = argv[0];
+	c->format = UT_FORMAT_TEXT;
+	c->ring_size = DEFAULT_RING_SIZE;
+	c->rstack_depth = DEFAULT_RSTACK_DEPTH;
+	c->nslots = DEFAULT_NSLOTS;
+	optind = 1;
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, "f:N:o:vh", long_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			cli_usage(stdout, c->cmd);
+			return 1;
+		}
+		if (parse_one(c, opt, optarg) < 0)
+			return -1;
+	}
+	c->args = argv + optind;
+	c->nargs = argc - optind;
+	cli_log_init(c->verbose);
+	return 0;
+}
+
+void cli_free(struct cli *c)
+{
+	utrace_filter_free(&c->filter);
+}
+
+FILE *cli_open_output(const struct cli *c)
+{
+	FILE *f;
+
+	if (!c->output)
+		return stderr;
+	f = fopen(c->output, "we");
+	if (!f)
+		cli_error("cannot write %s: %s", c->output, strerror(errno));
+	return f;
+}
+
+void cli_session_opts(const struct cli *c, FILE *out, struct ut_session_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->filter = (struct ut_filter *)&c->filter;
+	o->format = c->format;
+	o->out = out;
+	o->ring_size = c->ring_size;
+	o->rstack_depth = c->rstack_depth;
+	o->nslots = c->nslots;
+	o->sigfd = -1;
+}
+
+int cli_signalfd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A tracing session: one traced process, from launch or attach to its exit
+ * or our detach.  The CLI fills the options and calls one entry point; the
+ * library does everything else and reports through the log callback and
+ * ut_error().
+ */
+#ifndef UTRACE_SESSION_H
+#define UTRACE_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "utrace/filter.h"
+#include "utrace/output.h"
+
+struct ut_session_opts {
+	struct ut_filter *filter;
+	enum ut_format format;
+	FILE *out;
+	uint32_t ring_size; /* bytes per thread ring */
+	uint32_t rstack_depth; /* shadow stack entries per thread */
+	uint32_t nslots; /* thread slots */
+	/*
+	 * A signalfd for SIGINT, SIGTERM and SIGHUP (blocked by the caller):
+	 * `run` forwards them to the program unless they came from the
+	 * terminal (which delivered them to the program already); `attach`
+	 * detaches.  -1: none.
+	 */
+	int sigfd;
+};
+
+/*
+ * Launch argv (argv[0] is the resolved path of an x86_64 ELF executable) and
+ * trace it until it exits.  *exit_code gets the program's status as a shell
+ * reports it (128 + N when killed by signal N).  Returns 0 or -errno.
+ */
+int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int *exit_code);
+
+/* Attach to every thread of pid, trace until it exits or a signal asks us to detach. */
+int utrace_session_attach(const struct ut_session_opts *o, pid_t pid);
+
+/*
+ * Why a function cannot get a probe (NULL: it can).  code: its first ncode
+ * bytes, at address func_addr; *flags gets its UT_FUNC_* flags (shm.h).
+ */
+const char *utrace_probe_refusal(const char *name, uint64_t func_addr, uint64_t size,
+				 const uint8_t *code, size_t ncode, uint32_t *flags);
+
+#endif

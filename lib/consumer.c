@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The consumer: drains the per-thread event rings of a data area.
+ *
+ * The producer is the recorder injected into the tracee, so everything read
+ * from the area is untrusted: `head` is checked against our own tail and the
+ * ring size before use, every record is copied out and validated, and the
+ * only state we rely on (tail, owner, entry timestamps) is kept here, never in
+ * the area.  The area's `tail` field is only written, to tell the producer
+ * how much room it has.
+ *
+ * A ring position p (bytes, monotonic) holds its record at p & (ring_size - 1):
+ *
+ *        tail (ours)                        head (producer's)
+ *          v                                  v
+ *   ... | rec | rec | rec (reserved, not yet committed) | rec | free ...
+ *
+ * A record is committed once its `commit` word equals
+ * UT_REC_COMMIT(p / UT_REC_SIZE, kind); a word left from an earlier lap of
+ * the ring carries an older sequence number and is not mistaken for it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "utrace/consumer.h"
+#include "utrace/log.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+#define REC_KIND_MASK 0xffULL
+/*
+ * A record reserved but left uncommitted while later ones are committed is
+ * normally a recorder interrupted by a signal handler that traced calls of
+ * its own; it commits once the handler returns.  Only after it stayed so over
+ * several drains and some wall time is it declared torn (the handler
+ * siglongjmp'd away).
+ */
+#define TORN_MIN_DRAINS 3
+#define TORN_MIN_NS (20 * NSEC_PER_MSEC)
+/* First size of a slot's stack of entry timestamps. */
+#define ENTRY_STACK_MIN 16
+/* First size of the list of closed threads that dropped events. */
+#define CLOSED_MIN 16
+
+/* What the consumer knows about one slot; nothing here comes from the area unchecked. */
+struct slot_state {
+	bool open;
+	bool insane; /* head failed the sanity checks (counted once until it recovers) */
+	pid_t pid, tid;
+	uint64_t tail; /* next ring position to consume */
+	uint64_t last_ts; /* timestamps delivered for this thread never go backwards */
+
+	/* entry_ns[d]: timestamp of the open entry at depth d, for d < entry_known */
+	uint64_t *entry_ns;
+	uint64_t entry_cap;
+	uint64_t entry_known;
+
+	/* the uncommitted record at the tail, while later ones are committed */
+	bool stall;
+	uint64_t stall_head; /* head when the stall was first seen */
+	uint64_t stall_since; /* ns of that drain */
+	uint64_t stall_seq; /* last drain that saw it */
+	uint32_t stall_drains;
+
+	/* losses since the slot was opened (area counters minus their value then) */
+	uint64_t drops_base, drops, drops_first_ns, drops_last_ns;
+	uint64_t rs_base, rs_overflow;
+};
+
+struct ut_consumer {
+	unsigned char *area;
+	struct ut_geometry geo;
+	struct ut_tsc tsc;
+	struct slot_state *slots;
+	uint64_t now_ns; /* CLOCK_MONOTONIC at the start of the current drain */
+	uint64_t drain_seq;
+
+	uint64_t events, torn, invalid;
+	/* losses of threads whose slot was closed */
+	uint64_t closed_drops, closed_rs_overflow;
+	struct ut_thread_drops *closed;
+	size_t nclosed, closed_cap;
+
+	/* what utrace_consumer_stats() hands out: closed_cap + nslots entries */
+	struct ut_thread_drops *stat_threads;
+	uint64_t *func_drops;
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t load_relaxed(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* ---- geometry ----------------------------------------------------------- */
+
+static bool is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* Whether n elements of `size` bytes at `off` lie inside the area, 8-byte aligned. */
+static bool part_fits(uint64_t off, uint64_t n, uint64_t size, uint64_t area_size)
+{
+	if (off > area_size || off % sizeof(uint64_t))
+		return false;
+	return !size || n <= (area_size - off) / size;
+}
+
+static int geometry_check(const void *area, const struct ut_geometry *g)
+{
+	uint64_t rs_entries = (uint64_t)g->nslots * g->rstack_depth;
+
+	if (!area || (uintptr_t)area % sizeof(uint64_t) || g->area_size < sizeof(struct ut_ctl)) {
+		ut_error("consumer: data area missing, misaligned or too small");
+		return -EINVAL;
+	}
+	if (!is_pow2(g->nslots) || !is_pow2(g->ring_size) || g->ring_size < UT_REC_SIZE) {
+		ut_error("consumer: slot count and ring size must be powers of two (ring >= %d)",
+			 UT_REC_SIZE);
+		return -EINVAL;
+	}
+	if (!part_fits(g->funcs_off, g->nfuncs, sizeof(struct ut_func), g->area_size) ||
+	    !part_fits(g->slots_off, g->nslots, sizeof(struct ut_slot), g->area_size) ||
+	    !part_fits(g->rstacks_off, rs_entries, sizeof(struct ut_rs_entry), g->area_size) ||
+	    !part_fits(g->rings_off, g->nslots, g->ring_size, g->area_size)) {
+		ut_error("consumer: data area layout does not fit in %zu bytes", g->area_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct ut_ctl *area_ctl(const struct ut_consumer *c)
+{
+	return (struct ut_ctl *)c->area;
+}
+
+static struct ut_slot *area_slot(const struct ut_consumer *c, uint32_t i)
+{
+	return (struct ut_slot *)(c->area + c->geo.slots_off) + i;
+}
+
+static struct ut_func *area_funcs(const struct ut_consumer *c)
+{
+	return (struct ut_func *)(c->area + c->geo.funcs_off);
+}
+
+static const struct ut_rec *area_rec(const struct ut_consumer *c, uint32_t i, uint64_t pos)
+{
+	const unsigned char *ring = c->area + c->geo.rings_off + (uint64_t)i * c->geo.ring_size;
+
+	return (const struct ut_rec *)(ring + (pos & (c->geo.ring_size - 1)));
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_geometry *geo)
+{
+	struct ut_consumer *c;
+	int ret;
+
+	ret = geometry_check(area, geo);
+	if (ret < 0)
+		return ret;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->area = area;
+	c->geo = *geo;
+	c->slots = calloc(geo->nslots, sizeof(*c->slots));
+	c->stat_threads = calloc(geo->nslots, sizeof(*c->stat_threads));
+	/* one spare element so that nfuncs == 0 still allocates */
+	c->func_drops = calloc((size_t)geo->nfuncs + 1, sizeof(*c->func_drops));
+	if (!c->slots || !c->stat_threads || !c->func_drops) {
+		utrace_consumer_free(c);
+		return -ENOMEM;
+	}
+	utrace_tsc_init(&c->tsc);
+	*out = c;
+	return 0;
+}
+
+void utrace_consumer_free(struct ut_consumer *c)
+{
+	uint32_t i;
+
+	if (!c)
+		return;
+	for (i = 0; c->slots && i < c->geo.nslots; i++)
+		free(c->slots[i].entry_ns);
+	free(c->slots);
+	free(c->closed);
+	free(c->stat_threads);
+	free(c->func_drops);
+	free(c);
+}
+
+/* ---- losses ------------------------------------------------------------- */
+
+/* Re-read the slot's loss counters; drops remember the drains that saw them grow. */
+static void slot_update_losses(struct ut_consumer *c, struct slot_state *st, uint32_t i)
+{
+	const struct ut_slot *s = area_slot(c, i);
+	uint64_t drops = load_relaxed(&s->drops);
+	uint64_t rs = load_relaxed(&s->rs_overflow);
+
+	if (drops >= st->drops_base && drops - st->drops_base > st->drops) {
+		st->drops = drops - st->drops_base;
+		if (!st->drops_first_ns)
+			st->drops_first_ns = c->now_ns;
+		st->drops_last_ns = c->now_ns;
+	}
+	if (rs >= st->rs_base && rs - st->rs_base > st->rs_overflow)
+		st->rs_overflow = rs - st->rs_base;
+}
+
+static struct ut_thread_drops slot_thread_drops(const struct slot_state *st)
+{
+	return (struct ut_thread_drops){
+		.pid = st->pid,
+		.tid = st->tid,
+		.drops = st->drops,
+		.first_ns = st->drops_first_ns,
+		.last_ns = st->drops_last_ns,
+	};
+}
+
+/* Make room for one more closed thread with drops (and for its copy in the stats). */
+static int closed_grow(struct ut_consumer *c)
+{
+	size_t cap = c->closed_cap ? 2 * c->closed_cap : CLOSED_MIN;
+	struct ut_thread_drops *p;
+
+	p = realloc(c->closed, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	c->closed = p;
+	p = realloc(c->stat_threads, (cap + c->geo.nslots) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	c->stat_threads = p;
+	c->closed_cap = cap;
+	return 0;
+}
+
+/* Fold a closing slot's losses into the totals of closed threads. */
+static int slot_retire_losses(struct ut_consumer *c, const struct slot_state *st)
+{
+	c->closed_drops = add_sat(c->closed_drops, st->drops);
+	c->closed_rs_overflow = add_sat(c->closed_rs_overflow, st->rs_overflow);
+	if (!st->drops)
+		return 0;
+	if (c->nclosed == c->closed_cap && closed_grow(c) < 0) {
+		ut_error("consumer: out of memory recording the drops of thread %d", (int)st->tid);
+		return -ENOMEM;
+	}
+	c->closed[c->nclosed++] = slot_thread_drops(st);
+	return 0;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+/*
+ * Copy the record at `pos` out of the ring when it is committed for this
+ * very position; returns its kind, or 0 when it is not (yet) committed.  The
+ * commit word is read first with acquire ordering, so the fields read after
+ * it are the ones the producer wrote before committing (or garbage from a
+ * hostile one, which validation catches).
+ */
+static unsigned int rec_read(const struct ut_consumer *c, uint32_t i, uint64_t pos,
+			     struct ut_rec *out)
+{
+	const struct ut_rec *r = area_rec(c, i, pos);
+	uint64_t commit = __atomic_load_n(&r->commit, __ATOMIC_ACQUIRE);
+	uint64_t kind = commit & REC_KIND_MASK;
+	int k;
+
+	if (kind < UT_REC_ENTRY || kind > UT_REC_KIND_MAX ||
+	    commit != UT_REC_COMMIT(pos / UT_REC_SIZE, kind))
+		return 0;
+	out->tsc = load_relaxed(&r->tsc);
+	out->func = __atomic_load_n(&r->func, __ATOMIC_RELAXED);
+	out->depth = __atomic_load_n(&r->depth, __ATOMIC_RELAXED);
+	for (k = 0; k < UT_REC_WORDS; k++)
+		out->w[k] = load_relaxed(&r->w[k]);
+	out->commit = commit;
+	return (unsigned int)kind;
+}
+
+/* A shadow stack holds rstack_depth entries; one more depth marks an overflowed entry. */
+static bool rec_is_valid(const struct ut_consumer *c, const struct ut_rec *r)
+{
+	return r->func < c->geo.nfuncs && r->depth <= c->geo.rstack_depth;
+}
+
+static bool head_is_sane(const struct ut_consumer *c, const struct slot_state *st, uint64_t head)
+{
+	return head >= st->tail && head % UT_REC_SIZE == 0 && head - st->tail <= c->geo.ring_size;
+}
+
+/* Whether some record after the tail, up to head, is committed. */
+static bool committed_after_tail(const struct ut_consumer *c, uint32_t i,
+				 const struct slot_state *st, uint64_t head)
+{
+	struct ut_rec r;
+	uint64_t pos;
+
+	for (pos = st->tail + UT_REC_SIZE; pos < head; pos += UT_REC_SIZE)
+		if (rec_read(c, i, pos, &r))
+			return true;
+	return false;
+}
+
+/*
+ * Whether the uncommitted record at the tail is torn.  The stall clock starts
+ * when an uncommitted tail is first seen with later records committed; a
+ * record still uncommitted that was already reserved then (below stall_head)
+ * has been uncommitted at least as long, so after one torn record the next
+ * ones inherit the clock instead of waiting anew.
+ */
+static bool tail_is_torn(struct ut_consumer *c, uint32_t i, struct slot_state *st, uint64_t head)
+{
+	if (!committed_after_tail(c, i, st, head)) {
+		st->stall = false;
+		return false;
+	}
+	if (!st->stall || st->tail >= st->stall_head) {
+		st->stall = true;
+		st->stall_head = head;
+		st->stall_since = c->now_ns;
+		st->stall_seq = c->drain_seq;
+		st->stall_drains = 1;
+	} else if (st->stall_seq != c->drain_seq) {
+		st->stall_seq = c->drain_seq;
+		st->stall_drains++;
+	}
+	return st->stall_drains >= TORN_MIN_DRAINS && c->now_ns - st->stall_since >= TORN_MIN_NS;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+/* Remember the timestamp of an entry at `depth` (< rstack_depth + 1, validated). */
+static int entry_push(struct ut_consumer *c, struct slot_state *st, uint32_t depth, uint64_t ts)
+{
+	uint64_t max = (uint64_t)c->geo.rstack_depth + 1;
+	uint64_t cap;
+	uint64_t *p;
+
+	if (depth >= st->entry_cap) {
+		cap = st->entry_cap ? 2 * st->entry_cap : ENTRY_STACK_MIN;
+		if (cap <= depth)
+			cap = (uint64_t)depth + 1;
+		if (cap > max)
+			cap = max;
+		p = realloc(st->entry_ns, cap * sizeof(*p));
+		if (!p) {
+			ut_error("consumer: out of memory for the call stack of thread %d",
+				 (int)st->tid);
+			return -ENOMEM;
+		}
+		st->entry_ns = p;
+		st->entry_cap = cap;
+	}
+	st->entry_ns[depth] = ts;
+	/* anything deeper belonged to calls that are over */
+	st->entry_known = (uint64_t)depth + 1;
+	return 0;
+}
+
+/* An exit or unwind at `depth` closes the entry remembered there, if any. */
+static void entry_pop(struct slot_state *st, struct ut_event *ev)
+{
+	if (ev->depth >= st->entry_known)
+		return;
+	ev->has_dur = true;
+	ev->dur_ns = ev->ts - st->entry_ns[ev->depth];
+	st->entry_known = ev->depth;
+}
+
+static int deliver(struct ut_consumer *c, struct slot_state *st, const struct ut_rec *r,
+		   unsigned int kind, ut_event_fn fn, void *arg)
+{
+	struct ut_event ev = {
+		.ts = utrace_tsc_to_ns(&c->tsc, r->tsc),
+		.pid = st->pid,
+		.tid = st->tid,
+		.kind = (enum ut_rec_kind)kind,
+		.func = r->func,
+		.depth = r->depth,
+	};
+	int ret;
+
+	/* the rate is refined between drains: never let a thread's clock step back */
+	if (ev.ts < st->last_ts)
+		ev.ts = st->last_ts;
+	st->last_ts = ev.ts;
+	memcpy(ev.w, r->w, sizeof(ev.w));
+	if (kind == UT_REC_ENTRY) {
+		ret = entry_push(c, st, r->depth, ev.ts);
+		if (ret < 0)
+			return ret;
+	} else {
+		entry_pop(st, &ev);
+	}
+	c->events++;
+	return fn(&ev, arg);
+}
+
+/*
+ * Consume slot i from our tail up to the head read once now.  With `closing`
+ * the thread is gone: every uncommitted record left is torn.  Returns the
+ * number of events delivered or the first error.
+ */
+static long slot_drain(struct ut_consumer *c, uint32_t i, bool closing, ut_event_fn fn, void *arg)
+{
+	struct slot_state *st = &c->slots[i];
+	struct ut_slot *s = area_slot(c, i);
+	uint64_t head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
+	struct ut_rec r;
+	unsigned int kind;
+	long n = 0;
+	int ret;
+
+	slot_update_losses(c, st, i);
+	if (!head_is_sane(c, st, head)) {
+		if (!st->insane)
+			c->invalid++;
+		st->insane = true;
+		/* repair a scribbled tail: it is how the producer sees free space */
+		__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
+		return 0;
+	}
+	st->insane = false;
+	while (st->tail < head) {
+		kind = rec_read(c, i, st->tail, &r);
+		if (!kind && !closing && !tail_is_torn(c, i, st, head))
+			break;
+		st->tail += UT_REC_SIZE;
+		if (!kind) {
+			c->torn++;
+			continue;
+		}
+		if (!rec_is_valid(c, &r)) {
+			c->invalid++;
+			continue;
+		}
+		ret = deliver(c, st, &r, kind, fn, arg);
+		if (ret < 0) {
+			n = ret;
+			break;
+		}
+		n++;
+	}
+	__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
+	return n;
+}
+
+long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
+{
+	long n = 0, ret;
+	uint32_t i;
+
+	utrace_tsc_refine(&c->tsc);
+	c->now_ns = monotonic_ns();
+	c->drain_seq++;
+	for (i = 0; i < c->geo.nslots; i++) {
+		if (!c->slots[i].open)
+			continue;
+		ret = slot_drain(c, i, false, fn, arg);
+		if (ret < 0)
+			return ret;
+		n += ret;
+	}
+	return n;
+}
+
+/* ---- slots -------------------------------------------------------------- */
+
+/* Forget everything about the slot but keep its stack allocation. */
+static void slot_reset(struct slot_state *st)
+{
+	uint64_t *entry_ns = st->entry_ns;
+	uint64_t entry_cap = st->entry_cap;
+
+	memset(st, 0, sizeof(*st));
+	st->entry_ns = entry_ns;
+	st->entry_cap = entry_cap;
+}
+
+/*
+ * Call once the tracer has set the slot up in the area: consumption starts at
+ * the head found now, and losses count from the counters' present values.
+ */
+void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid)
+{
+	struct slot_state *st;
+	struct ut_slot *s;
+	uint64_t head;
+
+	if (slot >= c->geo.nslots)
+		return;
+	st = &c->slots[slot];
+	if (st->open)
+		slot_retire_losses(c, st);
+	slot_reset(st);
+	s = area_slot(c, slot);
+	head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
+	/* a misaligned head is caught as invalid by the first drain */
+	st->tail = head % UT_REC_SIZE ? 0 : head;
+	st->drops_base = load_relaxed(&s->drops);
+	st->rs_base = load_relaxed(&s->rs_overflow);
+	st->pid = pid;
+	st->tid = tid;
+	st->open = true;
+	__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
+}
+
+int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg)
+{
+	struct slot_state *st;
+	long drained;
+	int ret;
+
+	if (slot >= c->geo.nslots) {
+		ut_error("consumer: no slot %u (%u slots)", slot, c->geo.nslots);
+		return -EINVAL;
+	}
+	st = &c->slots[slot];
+	if (!st->open)
+		return 0;
+	c->now_ns = monotonic_ns();
+	c->drain_seq++;
+	drained = slot_drain(c, slot, true, fn, arg);
+	ret = slot_retire_losses(c, st);
+	slot_reset(st);
+	return drained < 0 ? (int)drained : ret;
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
+{
+	const struct ut_ctl *ctl = area_ctl(c);
+	const struct ut_func *funcs = area_funcs(c);
+	uint64_t drops = c->closed_drops, rs = c->closed_rs_overflow;
+	size_t n = c->nclosed;
+	uint32_t i;
+
+	c->now_ns = monotonic_ns();
+	if (n)
+		memcpy(c->stat_threads, c->closed, n * sizeof(*c->closed));
+	for (i = 0; i < c->geo.nslots; i++) {
+		struct slot_state *s = &c->slots[i];
+
+		if (!s->open)
+			continue;
+		slot_update_losses(c, s, i);
+		drops = add_sat(drops, s->drops);
+		rs = add_sat(rs, s->rs_overflow);
+		if (s->drops)
+			c->stat_threads[n++] = slot_thread_drops(s);
+	}
+	for (i = 0; i < c->geo.nfuncs; i++)
+		c->func_drops[i] = load_relaxed(&funcs[i].drops);
+
+	*st = (struct ut_stats){
+		.events = c->events,
+		.drops = drops,
+		.torn = c->torn,
+		.invalid = c->invalid,
+		.rs_overflow = rs,
+		.no_slot = load_relaxed(&ctl->no_slot),
+		.lost_return = load_relaxed(&ctl->lost_return),
+		.threads = c->stat_threads,
+		.nthreads = n,
+		.func_drops = c->func_drops,
+		.nfuncs = c->geo.nfuncs,
+	};
+}

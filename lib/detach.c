@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Leaving a process as if it had never been traced (DESIGN.md, "Detach"),
+ * and letting go of forked children that we do not follow.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "arch.h"
+#include "tracer.h"
+#include "utrace/log.h"
+#include "utrace/remote.h"
+
+#define RUNOUT_MAX_STOPS 64
+
+static int get_regs(pid_t tid, struct user_regs_struct *regs)
+{
+	return ptrace(PTRACE_GETREGS, tid, 0, regs) < 0 ? -errno : 0;
+}
+
+static const struct ut_area *in_blob_code(const struct ut_session *s, uint64_t ip)
+{
+	for (size_t i = 0; i < s->nareas; i++) {
+		const struct ut_area *a = &s->areas[i];
+
+		if (ip >= a->addr && ip < a->addr + a->hdr->text_end)
+			return a;
+	}
+	return NULL;
+}
+
+static bool sigtrap_pending(pid_t tid)
+{
+	char path[64], line[128];
+	unsigned long long pnd = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigPnd: %llx", &pnd) == 1)
+			break;
+	fclose(f);
+	return pnd & (1ULL << (SIGTRAP - 1));
+}
+
+/*
+ * Run one thread (alone) until it stops with ip == `want` after one of our
+ * int3s; other signals are kept for delivery at detach.
+ */
+static int run_until_trap(struct ut_session *s, struct ut_thread *t, uint64_t want1, uint64_t want2,
+			  uint64_t *hit)
+{
+	struct user_regs_struct regs;
+	int status;
+
+	for (int i = 0; i < RUNOUT_MAX_STOPS; i++) {
+		if (ptrace(PTRACE_CONT, t->tid, 0, 0) < 0 ||
+		    waitpid(t->tid, &status, __WALL) != t->tid)
+			return -ESRCH;
+		if (!WIFSTOPPED(status))
+			return -ESRCH;
+		if ((status >> 16) == 0 && WSTOPSIG(status) == SIGTRAP &&
+		    get_regs(t->tid, &regs) == 0) {
+			uint64_t bp = arch_breakpoint_addr(arch_regs_ip(&regs));
+
+			if (bp == want1 || bp == want2) {
+				arch_regs_set_ip(&regs, bp);
+				*hit = bp;
+				return ptrace(PTRACE_SETREGS, t->tid, 0, &regs) < 0 ? -errno : 0;
+			}
+		}
+		if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+			t->resume_sig = WSTOPSIG(status);
+	}
+	return -EAGAIN;
+}
+
+/*
+ * A thread inside a trampoline or the recorder could finish hijacking a
+ * return address after we restored them: let it run to the trampoline's
+ * exit first, behind temporary breakpoints.
+ */
+static int run_out_of_blob(struct ut_session *s, struct ut_thread *t, const struct ut_area *a)
+{
+	uint64_t exits[2] = { a->addr + a->hdr->entry_exit, a->addr + a->hdr->return_exit };
+	uint8_t saved[2], bp = arch_breakpoint[0];
+	uint64_t hit = 0;
+	int e;
+
+	for (int i = 0; i < 2; i++)
+		if (utrace_mem_read(s->pid, exits[i], &saved[i], 1) < 0 ||
+		    utrace_mem_write(s->pid, exits[i], &bp, 1) < 0)
+			return -EFAULT;
+	e = run_until_trap(s, t, exits[0], exits[1], &hit);
+	for (int i = 0; i < 2; i++)
+		utrace_mem_write(s->pid, exits[i], &saved[i], 1);
+	return e;
+}
+
+/*
+ * An int3 hit whose SIGTRAP is still queued behind our interrupt would be
+ * delivered after detach and kill the program: take it now and rewind.
+ */
+static int take_pending_trap(struct ut_session *s, struct ut_thread *t, uint64_t ip)
+{
+	const struct ut_probe *p = ut_probe_at(s, arch_breakpoint_addr(ip));
+	uint64_t hit;
+
+	if (!p || !sigtrap_pending(t->tid))
+		return 0;
+	return run_until_trap(s, t, p->addr, p->addr, &hit);
+}
+
+static int settle_thread(struct ut_session *s, struct ut_thread *t)
+{
+	struct user_regs_struct regs;
+	const struct ut_area *a;
+	int e = get_regs(t->tid, &regs);
+
+	if (e < 0)
+		return e;
+	e = take_pending_trap(s, t, arch_regs_ip(&regs));
+	if (e < 0 || (e = get_regs(t->tid, &regs)) < 0)
+		return e;
+	a = in_blob_code(s, arch_regs_ip(&regs));
+	return a ? run_out_of_blob(s, t, a) : 0;
+}
+
+static void restore_all_returns(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct ut_thread *t = &s->threads[i];
+		struct user_regs_struct regs;
+
+		if (t->slot == UT_NO_SLOT || t->state != UT_THREAD_STOPPED ||
+		    get_regs(t->tid, &regs) < 0)
+			continue;
+		ut_restore_returns(s, s->pid, t->slot, arch_regs_sp(&regs));
+	}
+}
+
+static void close_slots(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].slot != UT_NO_SLOT)
+			ut_slot_free(s, &s->threads[i]);
+}
+
+static void unprobe(struct ut_session *s)
+{
+	__atomic_store_n(&((struct ut_ctl *)s->area)->disabled, 1, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].state == UT_THREAD_STOPPED && !s->threads[i].group_stop)
+			settle_thread(s, &s->threads[i]);
+	ut_probes_remove(s, s->pid);
+	restore_all_returns(s);
+	ut_drain(s);
+	close_slots(s);
+}
+
+/*
+ * Stop the world, take our code out of the way, hand every thread back with
+ * the signal it was stopped for.  The areas stay mapped (threads may still
+ * be in a stub); the ring pages are released.
+ */
+int ut_detach(struct ut_session *s)
+{
+	int e = ut_world_stop(s);
+
+	if (e < 0)
+		return e;
+	s->detaching = true;
+	if (s->injected)
+		unprobe(s);
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct ut_thread *t = &s->threads[i];
+
+		if (t->state == UT_THREAD_STOPPED)
+			ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)t->resume_sig);
+		else
+			ptrace(PTRACE_DETACH, t->tid, 0, 0);
+	}
+	s->nthreads = 0;
+	s->holding = false;
+	s->traced = false;
+	ut_release_data(s);
+	return 0;
+}
+
+static int wait_child_stop(struct ut_session *s, pid_t child, struct ut_thread **ct)
+{
+	int status;
+
+	*ct = ut_thread_find(s, child);
+	if (*ct && (*ct)->state == UT_THREAD_STOPPED)
+		return 0;
+	for (;;) {
+		if (waitpid(child, &status, __WALL) != child)
+			return -ESRCH;
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+		if (WIFSTOPPED(status))
+			break;
+	}
+	*ct = NULL;
+	return 0;
+}
+
+static int unmap_areas(struct ut_session *s, pid_t child)
+{
+	struct ut_remote r = { 0 };
+	int64_t ret;
+	int e = utrace_remote_begin(&r, child, 0);
+
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < s->nareas && !e; i++) {
+		uint64_t args[6] = { s->areas[i].addr, s->areas[i].size };
+
+		e = utrace_remote_syscall(&r, SYS_munmap, args, &ret);
+	}
+	if (!e) {
+		uint64_t args[6] = { s->area_addr, s->geo.area_size };
+
+		e = utrace_remote_syscall(&r, SYS_munmap, args, &ret);
+	}
+	utrace_remote_end(&r);
+	return e;
+}
+
+/*
+ * A forked child (not followed) got a copy of our patched text, of the
+ * forking thread's stack with its hijacked return addresses, and the same
+ * shared data area.  Put all of that back before it runs, then let it go.
+ */
+int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child)
+{
+	struct user_regs_struct regs;
+	struct ut_thread *ct;
+	uint32_t slot = parent->slot;
+	int e = wait_child_stop(s, child, &ct);
+
+	if (e < 0)
+		goto forget;
+	if (s->injected) {
+		ut_probes_remove(s, child);
+		if (slot != UT_NO_SLOT && get_regs(child, &regs) == 0)
+			ut_restore_returns(s, child, slot, arch_regs_sp(&regs));
+		e = unmap_areas(s, child);
+		if (e < 0)
+			ut_warn("child %d: cannot unmap utrace's areas: %s", child, strerror(-e));
+	}
+	ptrace(PTRACE_DETACH, child, 0, 0);
+forget:
+	ct = ut_thread_find(s, child);
+	if (ct)
+		ut_thread_remove(s, ct);
+	return 0;
+}

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What a wait status means, and what to do about it.  Every handler leaves
+ * the thread to ut_thread_release(): resumed at once, or left stopped while
+ * the world is held.  Only our own SIGTRAPs are suppressed; every other
+ * signal is delivered on resume.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "arch.h"
+#include "tracer.h"
+#include "utrace/log.h"
+#include "utrace/remote.h"
+
+/* One word each way: answering a trap is the int3 path's whole cost. */
+static int get_ip(pid_t tid, uint64_t *ip)
+{
+	long v;
+
+	errno = 0;
+	v = ptrace(PTRACE_PEEKUSER, tid, (void *)ARCH_USER_IP_OFFSET, 0);
+	if (errno)
+		return -errno;
+	*ip = (uint64_t)v;
+	return 0;
+}
+
+static int set_ip(pid_t tid, uint64_t ip)
+{
+	return ptrace(PTRACE_POKEUSER, tid, (void *)ARCH_USER_IP_OFFSET, (void *)ip) < 0 ? -errno :
+											   0;
+}
+
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	pid_t tgid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+/*
+ * A stop from a task we have not heard of: a new thread whose first stop
+ * overtook its creator's clone event, or a new child process before its
+ * parent's fork event.  Children wait, stopped, for that event.
+ */
+static struct ut_thread *adopt(struct ut_session *s, pid_t tid)
+{
+	pid_t tgid = tgid_of(tid);
+
+	return ut_thread_add(s, tid, tgid > 0 ? tgid : tid, UT_THREAD_NEW);
+}
+
+static bool awaits_fork_event(const struct ut_session *s, const struct ut_thread *t)
+{
+	return t->pid != s->pid && !t->vfork_child;
+}
+
+static int on_gone(struct ut_session *s, struct ut_thread *t, int status)
+{
+	if (t->slot != UT_NO_SLOT)
+		ut_slot_free(s, t);
+	if (t->tid == s->pid) {
+		s->exited = true;
+		s->exit_status = status;
+	}
+	ut_thread_remove(s, t);
+	return 0;
+}
+
+static const struct ut_area *area_of(const struct ut_session *s, uint64_t addr)
+{
+	for (size_t i = 0; i < s->nareas; i++)
+		if (addr >= s->areas[i].addr && addr < s->areas[i].addr + s->areas[i].size)
+			return &s->areas[i];
+	return NULL;
+}
+
+/* An int3 of ours: send the thread into the stub (or back, when detaching). */
+static int answer_probe(struct ut_session *s, struct ut_thread *t, const struct ut_probe *p)
+{
+	s->traps++;
+	return set_ip(t->tid, s->detaching ? p->addr : ut_probe_stub(s, p));
+}
+
+static int on_sigtrap(struct ut_session *s, struct ut_thread *t)
+{
+	const struct ut_probe *p;
+	const struct ut_area *a;
+	uint64_t ip = 0, bp;
+	int r = get_ip(t->tid, &ip);
+
+	if (r < 0)
+		return r == -ESRCH ? 0 : r;
+	bp = arch_breakpoint_addr(ip);
+	if (s->entry_bp && bp == s->entry_bp)
+		return ut_install(s, t->tid);
+	p = s->injected ? ut_probe_at(s, bp) : NULL;
+	if (p)
+		return answer_probe(s, t, p);
+	a = s->injected ? area_of(s, bp) : NULL;
+	if (a && bp == a->addr + a->hdr->lost_return)
+		ut_log(UT_LOG_ERROR,
+		       "thread %d returned through utrace's trampoline with no shadow-stack entry; "
+		       "its return address is lost",
+		       t->tid);
+	t->resume_sig = SIGTRAP;
+	return 0;
+}
+
+static int on_signal_stop(struct ut_session *s, struct ut_thread *t, int sig)
+{
+	int r = 0;
+
+	if (sig == SIGTRAP)
+		r = on_sigtrap(s, t);
+	else
+		t->resume_sig = sig;
+	return r;
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static int on_event_stop(struct ut_session *s, struct ut_thread *t, int sig, bool was_new)
+{
+	if (was_new) {
+		/* First stop of an auto-attached thread: give it a slot before it runs. */
+		if (t->pid == s->pid && s->injected)
+			return ut_slot_create(s, t);
+		return 0;
+	}
+	/* Group-stop, or our interrupt / the end of a group-stop (SIGTRAP). */
+	t->group_stop = is_stop_signal(sig);
+	t->interrupted = false;
+	return 0;
+}
+
+static int on_clone(struct ut_session *s, struct ut_thread *t)
+{
+	unsigned long msg;
+	struct ut_thread *child;
+	pid_t tgid;
+
+	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0)
+		return 0;
+	if (ut_thread_find(s, (pid_t)msg))
+		return 0; /* its first stop came first */
+	tgid = tgid_of((pid_t)msg);
+	child = ut_thread_add(s, (pid_t)msg, tgid > 0 ? tgid : (pid_t)msg, UT_THREAD_NEW);
+	if (!child)
+		return -ENOMEM;
+	/* clone(CLONE_VM) without CLONE_THREAD shares our memory like a vfork child. */
+	child->vfork_child = child->pid != s->pid;
+	return 0;
+}
+
+static int on_fork(struct ut_session *s, struct ut_thread *t, int event)
+{
+	unsigned long msg;
+	struct ut_thread *child;
+
+	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0)
+		return 0;
+	if (event == PTRACE_EVENT_FORK)
+		return ut_release_child(s, t, (pid_t)msg);
+	/* vfork: shares our memory and our probes until it execs or exits. */
+	child = ut_thread_find(s, (pid_t)msg);
+	if (!child)
+		child = ut_thread_add(s, (pid_t)msg, (pid_t)msg, UT_THREAD_NEW);
+	if (!child)
+		return -ENOMEM;
+	child->vfork_child = true;
+	if (child->state == UT_THREAD_STOPPED)
+		ut_thread_release(s, child);
+	return 0;
+}
+
+/* A thread is about to exit: drain and free its slot while it cannot run. */
+static int on_exit_event(struct ut_session *s, struct ut_thread *t)
+{
+	if (t->slot != UT_NO_SLOT)
+		ut_slot_free(s, t);
+	t->exiting = true;
+	return 0;
+}
+
+static int on_exec(struct ut_session *s, struct ut_thread *t)
+{
+	if (t->vfork_child || t->pid != s->pid) {
+		/* Its own image now: nothing of ours is in it. */
+		ptrace(PTRACE_DETACH, t->tid, 0, 0);
+		ut_thread_remove(s, t);
+		return 1;
+	}
+	if (s->launched && !s->injected && !s->entry_bp)
+		return ut_set_entry_breakpoint(s, t->tid);
+	return ut_lost_image(s, t);
+}
+
+static int dispatch_event(struct ut_session *s, struct ut_thread *t, int event, int sig,
+			  bool was_new)
+{
+	switch (event) {
+	case 0:
+		return on_signal_stop(s, t, sig);
+	case PTRACE_EVENT_STOP:
+		return on_event_stop(s, t, sig, was_new);
+	case PTRACE_EVENT_CLONE:
+		return on_clone(s, t);
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+		return on_fork(s, t, event);
+	case PTRACE_EVENT_EXEC:
+		return on_exec(s, t);
+	case PTRACE_EVENT_EXIT:
+		return on_exit_event(s, t);
+	default:
+		return 0;
+	}
+}
+
+int ut_handle_status(struct ut_session *s, pid_t tid, int status)
+{
+	struct ut_thread *t = ut_thread_find(s, tid);
+	bool was_new;
+	int r;
+
+	if (!t && !(t = adopt(s, tid)))
+		return -ENOMEM;
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return on_gone(s, t, status);
+	if (!WIFSTOPPED(status))
+		return 0;
+	was_new = t->state == UT_THREAD_NEW;
+	t->state = UT_THREAD_STOPPED;
+	if (was_new && awaits_fork_event(s, t))
+		return 0;
+	r = dispatch_event(s, t, status >> 16, WSTOPSIG(status), was_new);
+	if (r > 0) /* the thread is gone from the table */
+		return 0;
+	if (r < 0)
+		ut_debug("thread %d: handling stop 0x%x: %s", tid, status, strerror(-r));
+	if (s->traced && !s->failed && (t = ut_thread_find(s, tid)) &&
+	    t->state == UT_THREAD_STOPPED)
+		ut_thread_release(s, t);
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/* -f / -N function patterns: "GLOB" or "MODULE:GLOB", matched with fnmatch(3). */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utrace/filter.h"
+#include "utrace/log.h"
+
+/*
+ * The ':' separating MODULE from GLOB: the first one not part of "::", so
+ * that C++ names ("ns::f", "libx.so:ns::f") keep their scope operators.
+ * NULL when the spec names no module.
+ */
+static const char *module_separator(const char *spec)
+{
+	for (const char *p = spec; *p; p++) {
+		if (*p != ':')
+			continue;
+		if (p[1] == ':') {
+			p++;
+			continue;
+		}
+		return p;
+	}
+	return NULL;
+}
+
+static int pattern_init(struct ut_pattern *p, const char *spec, bool exclude)
+{
+	const char *sep = module_separator(spec);
+
+	*p = (struct ut_pattern){ .exclude = exclude };
+	p->spec = strdup(spec);
+	p->module = sep ? strndup(spec, sep - spec) : NULL;
+	p->glob = strdup(sep ? sep + 1 : spec);
+	if (!p->spec || (sep && !p->module) || !p->glob)
+		return -ENOMEM;
+	return 0;
+}
+
+static void pattern_free(struct ut_pattern *p)
+{
+	free(p->spec);
+	free(p->module);
+	free(p->glob);
+}
+
+static int check_spec(const char *spec, bool exclude)
+{
+	const char *opt = exclude ? "-N" : "-f";
+	const char *sep = module_separator(spec);
+
+	if (sep == spec) {
+		ut_error("%s '%s': empty module name before ':'", opt, spec);
+		return -EINVAL;
+	}
+	if (!*spec || (sep && !sep[1])) {
+		ut_error("%s '%s': empty function pattern", opt, spec);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int utrace_filter_add(struct ut_filter *f, const char *spec, bool exclude)
+{
+	struct ut_pattern *v;
+	int err;
+
+	err = check_spec(spec, exclude);
+	if (err)
+		return err;
+	v = realloc(f->v, (f->n + 1) * sizeof(*f->v));
+	if (!v)
+		return -ENOMEM;
+	f->v = v;
+	err = pattern_init(&f->v[f->n], spec, exclude);
+	if (err) {
+		pattern_free(&f->v[f->n]);
+		return err;
+	}
+	f->n++;
+	return 0;
+}
+
+void utrace_filter_free(struct ut_filter *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		pattern_free(&f->v[i]);
+	free(f->v);
+	f->v = NULL;
+	f->n = 0;
+}
+
+/* A pattern without a module applies to the main executable only. */
+static bool pattern_applies(const struct ut_pattern *p, const char *module_name, bool is_main)
+{
+	if (!p->module)
+		return is_main;
+	return fnmatch(p->module, module_name, 0) == 0;
+}
+
+bool utrace_filter_wants_module(const struct ut_filter *f, const char *module_name, bool is_main)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!f->v[i].exclude && pattern_applies(&f->v[i], module_name, is_main))
+			return true;
+	return false;
+}
+
+static bool glob_matches(const struct ut_pattern *p, const char *name, char *const *aliases)
+{
+	if (fnmatch(p->glob, name, 0) == 0)
+		return true;
+	for (char *const *a = aliases; a && *a; a++)
+		if (fnmatch(p->glob, *a, 0) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Every include pattern that matches counts the function, excluded or not
+ * (so "no function matches" is only said of patterns that matched nothing);
+ * an exclusion counts the functions it actually removed.
+ */
+bool utrace_filter_select(struct ut_filter *f, const char *module_name, bool is_main,
+			  const char *name, char *const *aliases)
+{
+	bool included = false, excluded = false;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct ut_pattern *p = &f->v[i];
+
+		if (p->exclude || !pattern_applies(p, module_name, is_main) ||
+		    !glob_matches(p, name, aliases))
+			continue;
+		p->matches++;
+		included = true;
+	}
+	if (!included)
+		return false;
+	for (size_t i = 0; i < f->n; i++) {
+		struct ut_pattern *p = &f->v[i];
+
+		if (!p->exclude || !pattern_applies(p, module_name, is_main) ||
+		    !glob_matches(p, name, aliases))
+			continue;
+		p->matches++;
+		excluded = true;
+	}
+	return !excluded;
+}

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The two areas we put into the tracee (DESIGN.md, "The areas"):
+ *
+ *  - the data area: a sealed memfd mapped MAP_SHARED by the tracee and by
+ *    us; the tracee's descriptor is closed once mapped;
+ *  - one code area per probed module, private anonymous memory mapped
+ *    PROT_READ|PROT_EXEC directly (never mprotect'ed to executable) within
+ *    rel32 reach of the module, filled through /proc/PID/mem.
+ *
+ * And the per-thread slots inside the data area.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "tracer.h"
+#include "utrace/log.h"
+#include "utrace/remote.h"
+
+#define PAGE_SIZE_UT 4096UL
+#define MEMFD_NAME "utrace"
+#define BRK_RESERVE (1ULL << 30) /* heap growth we keep clear of */
+
+static uint64_t page_align(uint64_t x)
+{
+	return (x + PAGE_SIZE_UT - 1) & ~(PAGE_SIZE_UT - 1);
+}
+
+static int remote_call(struct ut_remote *r, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		       uint64_t a3, uint64_t a4, uint64_t a5, int64_t *ret)
+{
+	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
+	int e = utrace_remote_syscall(r, nr, args, ret);
+
+	if (e < 0)
+		return e;
+	return *ret < 0 && *ret > -4096 ? (int)*ret : 0;
+}
+
+static void geometry_init(struct ut_session *s)
+{
+	struct ut_geometry *g = &s->geo;
+
+	g->nfuncs = (uint32_t)s->nprobes;
+	g->nslots = s->opts.nslots;
+	g->ring_size = s->opts.ring_size;
+	g->rstack_depth = s->opts.rstack_depth;
+	g->funcs_off = page_align(sizeof(struct ut_ctl));
+	g->slots_off = g->funcs_off + page_align((uint64_t)g->nfuncs * sizeof(struct ut_func) + 1);
+	g->rstacks_off = g->slots_off + page_align((uint64_t)g->nslots * sizeof(struct ut_slot));
+	g->rings_off = g->rstacks_off + page_align((uint64_t)g->nslots * g->rstack_depth *
+						   sizeof(struct ut_rs_entry));
+	g->area_size = g->rings_off + (uint64_t)g->nslots * g->ring_size;
+}
+
+/*
+ * memfd_create needs its name in tracee memory: put it right after the
+ * syscall gadget, inside the bytes remote_begin already swapped out of the
+ * text at the thread's ip, and restore them after.
+ */
+static int remote_memfd(struct ut_remote *r, int64_t *fd)
+{
+	uint64_t name_at = r->gadget + ARCH_SYSCALL_GADGET_SIZE;
+	char saved[sizeof(MEMFD_NAME)];
+	int e;
+
+	if (utrace_mem_read(r->tid, name_at, saved, sizeof(saved)) < 0 ||
+	    utrace_mem_write(r->tid, name_at, MEMFD_NAME, sizeof(MEMFD_NAME)) < 0)
+		return -EFAULT;
+	e = remote_call(r, SYS_memfd_create, name_at, MFD_CLOEXEC | MFD_ALLOW_SEALING, 0, 0, 0, 0,
+			fd);
+	if (utrace_mem_write(r->tid, name_at, saved, sizeof(saved)) < 0 && !e)
+		e = -EFAULT;
+	return e;
+}
+
+static int open_tracee_fd(pid_t pid, int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+static void ctl_init(struct ut_session *s)
+{
+	struct ut_ctl *c = s->area;
+	const struct ut_geometry *g = &s->geo;
+	struct ut_func *f;
+
+	c->magic = UT_SHM_MAGIC;
+	c->version = UT_SHM_VERSION;
+	c->nfuncs = g->nfuncs;
+	c->nslots = g->nslots;
+	c->ring_size = g->ring_size;
+	c->rstack_depth = g->rstack_depth;
+	c->use_rdfsbase = arch_has_rdfsbase();
+	c->funcs_off = g->funcs_off;
+	c->slots_off = g->slots_off;
+	c->rstacks_off = g->rstacks_off;
+	c->rings_off = g->rings_off;
+	c->total_size = g->area_size;
+	f = ut_ctl_funcs(c);
+	for (size_t i = 0; i < s->nprobes; i++) {
+		f[i].addr = s->probes[i].addr;
+		f[i].flags = s->probes[i].flags;
+	}
+	for (size_t i = 0; i < s->nareas; i++)
+		c->ret_tramps[i] = s->areas[i].addr + s->areas[i].hdr->return_tramp;
+	c->nret_tramps = (uint32_t)s->nareas;
+}
+
+static int map_ours(struct ut_session *s, int fd)
+{
+	void *p = mmap(NULL, s->geo.area_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	s->area = p;
+	s->memfd = fd;
+	return 0;
+}
+
+/* Create, seal and map the data area in the tracee and here.  Needs the probes planned. */
+int ut_inject_data(struct ut_session *s, struct ut_remote *r)
+{
+	int64_t fd, addr, ignored;
+	int e, ours;
+
+	geometry_init(s);
+	e = remote_memfd(r, &fd);
+	if (e < 0)
+		goto fail;
+	e = remote_call(r, SYS_ftruncate, (uint64_t)fd, s->geo.area_size, 0, 0, 0, 0, &ignored);
+	if (!e)
+		e = remote_call(r, SYS_fcntl, (uint64_t)fd, F_ADD_SEALS,
+				F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, 0, 0, 0, &ignored);
+	if (!e)
+		e = remote_call(r, SYS_mmap, 0, s->geo.area_size, PROT_READ | PROT_WRITE,
+				MAP_SHARED, (uint64_t)fd, 0, &addr);
+	ours = e ? -1 : open_tracee_fd(s->pid, (int)fd);
+	remote_call(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, &ignored);
+	if (e < 0)
+		goto fail;
+	if (ours < 0 || map_ours(s, ours) < 0) {
+		e = -errno;
+		if (ours >= 0)
+			close(ours);
+		remote_call(r, SYS_munmap, (uint64_t)addr, s->geo.area_size, 0, 0, 0, 0, &ignored);
+		goto fail;
+	}
+	s->area_addr = (uint64_t)addr;
+	return 0;
+fail:
+	ut_error("cannot create the data area in process %d: %s", s->pid, strerror(-e));
+	return e;
+}
+
+static uint64_t blob_span(void)
+{
+	return page_align(arch_blob_size);
+}
+
+static int read_start_brk(pid_t pid, uint64_t *start_brk)
+{
+	char path[64], buf[4096];
+	char *p;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: fields count from the last ')' (field 2). */
+	p = strrchr(buf, ')');
+	for (field = 2; p && field < 47; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -EIO;
+	*start_brk = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+static int map_code_area(struct ut_session *s, struct ut_remote *r, const struct ut_maps *maps,
+			 const struct ut_module *m, struct ut_area *a, uint64_t start_brk)
+{
+	uint64_t len = blob_span() + page_align((uint64_t)a->nstubs * UT_STUB_SIZE);
+	uint64_t hint =
+		utrace_maps_find_gap(maps, m->lo, m->hi, len, start_brk, start_brk + BRK_RESERVE);
+	int64_t addr;
+	int e;
+
+	if (!hint) {
+		ut_error("no free address range within 2 GiB of %s in process %d", m->name, s->pid);
+		return -ENOMEM;
+	}
+	e = remote_call(r, SYS_mmap, hint, len, PROT_READ | PROT_EXEC,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0, &addr);
+	if (e == 0 && (uint64_t)addr != hint) {
+		int64_t ignored;
+
+		remote_call(r, SYS_munmap, (uint64_t)addr, len, 0, 0, 0, 0, &ignored);
+		e = -EEXIST;
+	}
+	if (e < 0) {
+		ut_error("cannot map code near %s in process %d: %s", m->name, s->pid,
+			 strerror(-e));
+		return e;
+	}
+	a->addr = hint;
+	a->size = len;
+	a->stubs = hint + blob_span();
+	a->hdr = (const struct ut_blob_hdr *)arch_blob;
+	return 0;
+}
+
+/*
+ * Map a code area for every module that has probes (s->areas was sized and
+ * its first_id/nstubs set by the probe planner, one per probed module).
+ */
+int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_maps *maps,
+		   const struct ut_modules *mods)
+{
+	uint64_t start_brk = 0;
+	int e;
+
+	read_start_brk(s->pid, &start_brk);
+	for (size_t i = 0; i < s->nareas; i++) {
+		const struct ut_probe *p = &s->probes[s->areas[i].first_id];
+		const struct ut_module *m = utrace_modules_find(mods, p->func_addr);
+
+		if (!m)
+			return -EINVAL;
+		e = map_code_area(s, r, maps, m, &s->areas[i], start_brk);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+/* Unmap what ut_inject_code and ut_inject_data mapped, after a failure. */
+void ut_inject_undo(struct ut_session *s, struct ut_remote *r)
+{
+	int64_t ignored;
+
+	for (size_t i = 0; i < s->nareas; i++)
+		if (s->areas[i].addr)
+			remote_call(r, SYS_munmap, s->areas[i].addr, s->areas[i].size, 0, 0, 0, 0,
+				    &ignored);
+	if (s->area_addr)
+		remote_call(r, SYS_munmap, s->area_addr, s->geo.area_size, 0, 0, 0, 0, &ignored);
+	s->area_addr = 0;
+}
+
+/* Write blob copies (with their parameters) and stubs into the code areas. */
+int ut_write_code(struct ut_session *s)
+{
+	const struct ut_blob_hdr *hdr = (const struct ut_blob_hdr *)arch_blob;
+	unsigned char *img;
+	int e = 0;
+
+	for (size_t i = 0; i < s->nareas && !e; i++) {
+		struct ut_area *a = &s->areas[i];
+		struct ut_blob_params params = {
+			.data = s->area_addr,
+			.stubs = a->stubs,
+			.first_id = a->first_id,
+			.nstubs = a->nstubs,
+		};
+
+		img = calloc(1, a->size);
+		if (!img)
+			return -ENOMEM;
+		memcpy(img, arch_blob, arch_blob_size);
+		memcpy(img + hdr->params, &params, sizeof(params));
+		for (uint32_t k = 0; k < a->nstubs; k++)
+			memcpy(img + blob_span() + (uint64_t)k * UT_STUB_SIZE,
+			       s->probes[a->first_id + k].stub, UT_STUB_SIZE);
+		e = utrace_mem_write(s->pid, a->addr, img, a->size);
+		free(img);
+	}
+	if (e < 0) {
+		ut_error("cannot write code into process %d: %s", s->pid, strerror(-e));
+		return e;
+	}
+	ctl_init(s);
+	return 0;
+}
+
+bool ut_is_ret_tramp(const struct ut_session *s, uint64_t addr)
+{
+	for (size_t i = 0; i < s->nareas; i++)
+		if (addr == s->areas[i].addr + s->areas[i].hdr->return_tramp)
+			return true;
+	return false;
+}
+
+static void stack_bounds(pid_t pid, uint64_t sp, uint64_t *lo, uint64_t *hi)
+{
+	struct ut_maps maps = { 0 };
+	const struct ut_map *m;
+
+	*lo = *hi = 0;
+	if (utrace_maps_read(pid, &maps) < 0)
+		return;
+	m = utrace_maps_find(&maps, sp);
+	if (m) {
+		*lo = m->start;
+		*hi = m->end;
+	}
+	utrace_maps_free(&maps);
+}
+
+static int32_t slot_find_free(struct ut_session *s, uint64_t key)
+{
+	struct ut_slot *slots = ut_ctl_slots(s->area);
+	uint32_t n = s->geo.nslots, h = ut_slot_hash(key, n);
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = (h + i) & (n - 1);
+
+		if (slots[k].key == UT_SLOT_FREE || slots[k].key == UT_SLOT_DEAD)
+			return (int32_t)k;
+	}
+	return -1;
+}
+
+/*
+ * Give a stopped thread its slot, keyed by its fs base.  A thread whose fs
+ * base is still 0, or that finds the table full, goes untraced: the recorder
+ * counts its events as no_slot.
+ */
+int ut_slot_create(struct ut_session *s, struct ut_thread *t)
+{
+	struct user_regs_struct regs;
+	struct ut_slot *slot;
+	uint64_t key;
+	int32_t k;
+
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
+		return -errno;
+	key = arch_regs_fs_base(&regs);
+	if (key <= UT_SLOT_DEAD)
+		return 0;
+	k = slot_find_free(s, key);
+	if (k < 0) {
+		ut_warn("thread %d not traced: all %u thread slots in use (--threads)", t->tid,
+			s->geo.nslots);
+		return 0;
+	}
+	slot = &ut_ctl_slots(s->area)[k];
+	memset(slot, 0, sizeof(*slot));
+	slot->tid = (uint32_t)t->tid;
+	slot->pid = (uint32_t)t->pid;
+	stack_bounds(t->tid, arch_regs_sp(&regs), &slot->stack_lo, &slot->stack_hi);
+	utrace_consumer_slot_open(s->consumer, (uint32_t)k, t->pid, t->tid);
+	__atomic_store_n(&slot->key, key, __ATOMIC_RELEASE);
+	t->slot = (uint32_t)k;
+	return 0;
+}
+
+static int deliver(const struct ut_event *ev, void *arg)
+{
+	return utrace_writer_event(arg, ev);
+}
+
+/* Drain the thread's ring and free its slot.  The thread must be stopped or gone. */
+void ut_slot_free(struct ut_session *s, struct ut_thread *t)
+{
+	struct ut_slot *slot = &ut_ctl_slots(s->area)[t->slot];
+
+	utrace_consumer_slot_close(s->consumer, t->slot, deliver, s->writer);
+	__atomic_store_n(&slot->key, UT_SLOT_DEAD, __ATOMIC_RELEASE);
+	t->slot = UT_NO_SLOT;
+}
+
+int ut_drain(struct ut_session *s)
+{
+	if (!s->consumer)
+		return 0;
+	return (int)utrace_consumer_drain(s->consumer, deliver, s->writer);
+}
+
+/*
+ * Put back the return addresses hijacked for the thread owning `slot`, in
+ * process pid's memory (the thread itself, or a forked copy of its stack):
+ * only where the stack slot still holds a return trampoline, newest entry
+ * first so that it wins where two share a slot, and within the live part
+ * of the stack (at or above sp) when the slot lies on the thread's own stack.
+ */
+int ut_restore_returns(struct ut_session *s, pid_t pid, uint32_t slot, uint64_t sp)
+{
+	const struct ut_slot *sl = &ut_ctl_slots(s->area)[slot];
+	const struct ut_rs_entry *rs = ut_ctl_rstack(s->area, slot);
+	uint64_t top = __atomic_load_n(&sl->rs_top, __ATOMIC_ACQUIRE);
+	uint64_t lo = sl->stack_lo, hi = sl->stack_hi, cur;
+	int restored = 0;
+
+	if (top > s->geo.rstack_depth)
+		top = s->geo.rstack_depth;
+	while (top-- > 0) {
+		struct ut_rs_entry e = rs[top];
+
+		if (!(e.flags & UT_RS_VALID) || (e.flags & UT_RS_CHAINED) || !e.ret)
+			continue;
+		if (e.slot >= lo && e.slot < hi && e.slot < sp)
+			continue;
+		if (utrace_mem_read(pid, e.slot, &cur, sizeof(cur)) < 0 || !ut_is_ret_tramp(s, cur))
+			continue;
+		if (utrace_mem_write(pid, e.slot, &e.ret, sizeof(e.ret)) == 0)
+			restored++;
+	}
+	return restored;
+}
+
+/* Release the ring pages; the area itself stays mapped in the tracee. */
+void ut_release_data(struct ut_session *s)
+{
+	if (s->memfd >= 0 && s->area)
+		fallocate(s->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  (off_t)s->geo.rings_off, (off_t)(s->geo.area_size - s->geo.rings_off));
+	if (s->area)
+		munmap(s->area, s->geo.area_size);
+	if (s->memfd >= 0)
+		close(s->memfd);
+	s->area = NULL;
+	s->memfd = -1;
+}

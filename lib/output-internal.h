@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the output writers (lib/output-json.c, lib/output-text.c), not
+ * part of the library's interface.  output-json.c holds the front end
+ * (utrace_writer_*) and dispatches on the format.
+ */
+#ifndef UTRACE_OUTPUT_INTERNAL_H
+#define UTRACE_OUTPUT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "utrace/output.h"
+
+/* Room for the name made up for a function id missing from the table. */
+#define UT_WRITER_FALLBACK_NAME 32
+
+struct ut_writer {
+	enum ut_format fmt;
+	FILE *out;
+	/* a copy of the caller's table; the strings stay the caller's */
+	struct ut_func_info *funcs;
+	size_t nfuncs;
+	char fallback[UT_WRITER_FALLBACK_NAME];
+	void *priv; /* the format's own state */
+};
+
+/* Name of function `func`: "func#<id>" when the table has none (valid until the next call). */
+const char *ut_writer_func_name(struct ut_writer *w, uint32_t func);
+/* Module basename of `func`, "" when unknown. */
+const char *ut_writer_func_module(const struct ut_writer *w, uint32_t func);
+/* Symbol address of `func`, 0 when unknown. */
+uint64_t ut_writer_func_addr(const struct ut_writer *w, uint32_t func);
+/* -EIO once the stream has failed. */
+int ut_writer_status(const struct ut_writer *w);
+
+int ut_text_init(struct ut_writer *w);
+int ut_text_event(struct ut_writer *w, const struct ut_event *ev);
+int ut_text_finish(struct ut_writer *w, const struct ut_stats *st);
+void ut_text_free(struct ut_writer *w);
+
+#endif

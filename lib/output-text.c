@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The human view: a per-thread call graph in the style of `uftrace replay`.
+ *
+ *   # DURATION     TID     FUNCTION
+ *               [  1234] | main() {
+ *               [  1234] |   foo() {
+ *      1.234 us [  1234] |     bar();
+ *      2.000 us [  1234] |   } <foo's name in a C comment>
+ *
+ * (an unwound entry's closing comment reads "foo: unwound").
+ * An entry is held back (one per thread) until the thread's next event: when
+ * that is the matching exit, the pair collapses into one `bar();` line.
+ * Threads interleave line by line in the order their lines become final.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output-internal.h"
+
+#define NSEC_PER_USEC 1000ULL
+#define NSEC_PER_MSEC 1000000ULL
+#define NSEC_PER_SEC 1000000000ULL
+/* Blank duration column: as wide as " %3u.%03u us". */
+#define DURATION_BLANK "           "
+#define INDENT_PER_DEPTH 2
+#define THREADS_MIN 16
+/* Durations show thousandths of their unit. */
+#define DURATION_FRAC 1000
+
+struct text_thread {
+	pid_t tid;
+	bool pending; /* `entry` is printed once we know whether it collapses */
+	struct ut_event entry;
+};
+
+struct text_state {
+	struct text_thread *threads; /* in order of first appearance */
+	size_t nthreads, cap;
+	size_t last; /* index of the thread seen last: most events follow their predecessor */
+	bool header_done;
+};
+
+int ut_text_init(struct ut_writer *w)
+{
+	w->priv = calloc(1, sizeof(struct text_state));
+	return w->priv ? 0 : -ENOMEM;
+}
+
+void ut_text_free(struct ut_writer *w)
+{
+	struct text_state *ts = w->priv;
+
+	free(ts->threads);
+	free(ts);
+}
+
+static struct text_thread *thread_find(struct text_state *ts, pid_t tid)
+{
+	struct text_thread *p;
+	size_t i;
+
+	if (ts->last < ts->nthreads && ts->threads[ts->last].tid == tid)
+		return &ts->threads[ts->last];
+	for (i = 0; i < ts->nthreads; i++) {
+		if (ts->threads[i].tid == tid) {
+			ts->last = i;
+			return &ts->threads[i];
+		}
+	}
+	if (ts->nthreads == ts->cap) {
+		size_t cap = ts->cap ? 2 * ts->cap : THREADS_MIN;
+
+		p = realloc(ts->threads, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		ts->threads = p;
+		ts->cap = cap;
+	}
+	p = &ts->threads[ts->nthreads];
+	memset(p, 0, sizeof(*p));
+	p->tid = tid;
+	ts->last = ts->nthreads++;
+	return p;
+}
+
+static void print_header(struct ut_writer *w)
+{
+	struct text_state *ts = w->priv;
+
+	if (ts->header_done)
+		return;
+	fputs("# DURATION     TID     FUNCTION\n", w->out);
+	ts->header_done = true;
+}
+
+/* uftrace's units: the largest that keeps the integer part nonzero, 3 decimals (truncated). */
+static void print_duration(FILE *out, uint64_t ns)
+{
+	uint64_t unit = 1;
+	const char *name = "ns";
+
+	if (ns >= NSEC_PER_SEC) {
+		unit = NSEC_PER_SEC;
+		name = " s";
+	} else if (ns >= NSEC_PER_MSEC) {
+		unit = NSEC_PER_MSEC;
+		name = "ms";
+	} else if (ns >= NSEC_PER_USEC) {
+		unit = NSEC_PER_USEC;
+		name = "us";
+	}
+	/* units are 1 or multiples of DURATION_FRAC: divide the unit, not ns * FRAC */
+	fprintf(out, " %3" PRIu64 ".%03" PRIu64 " %s", ns / unit,
+		unit == 1 ? 0 : (ns % unit) / (unit / DURATION_FRAC), name);
+}
+
+/* Duration column, tid column and the indentation of `depth`. */
+static void print_prefix(struct ut_writer *w, const struct ut_event *ev, bool has_dur, uint64_t dur,
+			 uint32_t depth)
+{
+	print_header(w);
+	if (has_dur)
+		print_duration(w->out, dur);
+	else
+		fputs(DURATION_BLANK, w->out);
+	fprintf(w->out, " [%6d] | %*s", (int)ev->tid, (int)(depth * INDENT_PER_DEPTH), "");
+}
+
+/* Names come from the traced program's files: keep terminal control bytes out. */
+static void print_name(struct ut_writer *w, uint32_t func)
+{
+	const unsigned char *p = (const unsigned char *)ut_writer_func_name(w, func);
+	const unsigned char del = 0x7f, space = 0x20;
+
+	for (; *p; p++)
+		fputc(*p < space || *p == del ? '?' : *p, w->out);
+}
+
+static void print_entry_open(struct ut_writer *w, const struct ut_event *entry)
+{
+	print_prefix(w, entry, false, 0, entry->depth);
+	print_name(w, entry->func);
+	fputs("() {\n", w->out);
+}
+
+static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
+		       const struct ut_event *exit)
+{
+	print_prefix(w, exit, exit->has_dur, exit->dur_ns, entry->depth);
+	print_name(w, entry->func);
+	fputs("();\n", w->out);
+}
+
+static void print_close(struct ut_writer *w, const struct ut_event *ev)
+{
+	print_prefix(w, ev, ev->has_dur, ev->dur_ns, ev->depth);
+	fputs("} /* ", w->out);
+	print_name(w, ev->func);
+	fputs(ev->kind == UT_REC_UNWIND ? ": unwound */\n" : " */\n", w->out);
+}
+
+static bool is_leaf_exit(const struct ut_event *entry, const struct ut_event *ev)
+{
+	return ev->kind == UT_REC_EXIT && ev->func == entry->func && ev->depth == entry->depth;
+}
+
+int ut_text_event(struct ut_writer *w, const struct ut_event *ev)
+{
+	struct text_thread *t = thread_find(w->priv, ev->tid);
+
+	if (!t)
+		return -ENOMEM;
+	if (t->pending) {
+		t->pending = false;
+		if (is_leaf_exit(&t->entry, ev)) {
+			print_leaf(w, &t->entry, ev);
+			return ut_writer_status(w);
+		}
+		print_entry_open(w, &t->entry);
+	}
+	if (ev->kind == UT_REC_ENTRY) {
+		t->entry = *ev;
+		t->pending = true;
+		return 0;
+	}
+	print_close(w, ev);
+	return ut_writer_status(w);
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static void print_thread_drops(struct ut_writer *w, const struct ut_stats *st)
+{
+	size_t i;
+
+	fprintf(w->out, "# %" PRIu64 " %s dropped (ring full)", st->drops,
+		plural(st->drops, "event", "events"));
+	for (i = 0; i < st->nthreads; i++)
+		fprintf(w->out, "%s tid %d: %" PRIu64, i ? "," : ":", (int)st->threads[i].tid,
+			st->threads[i].drops);
+	fputc('\n', w->out);
+}
+
+static void print_func_drops(struct ut_writer *w, const struct ut_stats *st)
+{
+	bool first = true;
+	size_t i;
+
+	for (i = 0; st->func_drops && i < st->nfuncs; i++) {
+		if (!st->func_drops[i])
+			continue;
+		fputs(first ? "# dropped by function: " : ", ", w->out);
+		print_name(w, (uint32_t)i);
+		fprintf(w->out, ": %" PRIu64, st->func_drops[i]);
+		first = false;
+	}
+	if (!first)
+		fputc('\n', w->out);
+}
+
+static void print_count(struct ut_writer *w, uint64_t n, const char *one, const char *many,
+			const char *why)
+{
+	if (n)
+		fprintf(w->out, "# %" PRIu64 " %s %s\n", n, plural(n, one, many), why);
+}
+
+static void print_losses(struct ut_writer *w, const struct ut_stats *st)
+{
+	if (st->drops)
+		print_thread_drops(w, st);
+	print_func_drops(w, st);
+	print_count(w, st->torn, "record", "records", "torn (reserved, never committed)");
+	print_count(w, st->invalid, "record", "records", "invalid (corrupt ring data)");
+	print_count(w, st->rs_overflow, "entry", "entries",
+		    "without return probe (shadow stack full)");
+	print_count(w, st->no_slot, "event", "events", "lost: thread without a slot");
+	print_count(w, st->lost_return, "return", "returns", "without a matching entry");
+}
+
+int ut_text_finish(struct ut_writer *w, const struct ut_stats *st)
+{
+	struct text_state *ts = w->priv;
+	size_t i;
+
+	print_header(w);
+	for (i = 0; i < ts->nthreads; i++) {
+		if (!ts->threads[i].pending)
+			continue;
+		ts->threads[i].pending = false;
+		print_entry_open(w, &ts->threads[i].entry);
+	}
+	print_losses(w, st);
+	return ut_writer_status(w);
+}

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A session from start to end: launch or attach, install the probes with the
+ * world stopped, then a loop that answers ptrace stops and drains the rings
+ * until the program exits or we are asked to detach.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "tracer.h"
+#include "utrace/log.h"
+#include "utrace/remote.h"
+
+#define POLL_MIN_MS 1
+#define POLL_MAX_MS 50
+#define DRAIN_EVERY_WAITS 256
+
+static int session_init(struct ut_session *s, const struct ut_session_opts *o)
+{
+	sigset_t chld;
+
+	memset(s, 0, sizeof(*s));
+	s->opts = *o;
+	s->memfd = -1;
+	s->traced = true;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	/* SIGCHLD is only ever consumed through the signalfd. */
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	s->chld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	s->writer = utrace_writer_new(o->format, o->out, NULL, 0);
+	return s->chld_fd < 0 || !s->writer ? -ENOMEM : 0;
+}
+
+static void session_fini(struct ut_session *s)
+{
+	if (s->consumer)
+		utrace_consumer_free(s->consumer);
+	if (s->writer)
+		utrace_writer_free(s->writer);
+	ut_release_data(s);
+	ut_probes_free(s);
+	free(s->threads);
+	if (s->chld_fd >= 0)
+		close(s->chld_fd);
+}
+
+static int set_regs_ip(pid_t tid, uint64_t ip)
+{
+	struct user_regs_struct regs;
+
+	if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0)
+		return -errno;
+	arch_regs_set_ip(&regs, ip);
+	return ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0 ? -errno : 0;
+}
+
+static int read_auxv_entry(pid_t pid, uint64_t type, uint64_t *val)
+{
+	char path[64];
+	Elf64_auxv_t av;
+	int fd, e = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (read(fd, &av, sizeof(av)) == sizeof(av) && av.a_type != AT_NULL)
+		if (av.a_type == type) {
+			*val = av.a_un.a_val;
+			e = 0;
+			break;
+		}
+	close(fd);
+	return e;
+}
+
+int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid)
+{
+	uint64_t entry = 0;
+	int e = read_auxv_entry(tid, AT_ENTRY, &entry);
+
+	if (e == 0)
+		e = utrace_mem_read(tid, entry, &s->entry_orig, 1);
+	if (e == 0)
+		e = utrace_mem_write(tid, entry, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
+	if (e < 0) {
+		ut_error("cannot stop process %d at its entry point: %s", tid, strerror(-e));
+		return e;
+	}
+	s->entry_bp = entry;
+	return 0;
+}
+
+static int setup_output(struct ut_session *s)
+{
+	int e = utrace_consumer_new(&s->consumer, s->area, &s->geo);
+
+	if (e < 0)
+		return e;
+	s->finfo = calloc(s->nprobes, sizeof(*s->finfo));
+	if (!s->finfo)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nprobes; i++) {
+		s->finfo[i].name = s->probes[i].name;
+		s->finfo[i].module = s->probes[i].module;
+		s->finfo[i].addr = s->probes[i].func_addr;
+	}
+	return utrace_writer_set_funcs(s->writer, s->finfo, s->nprobes);
+}
+
+static int give_slots(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct ut_thread *t = &s->threads[i];
+		int e;
+
+		if (t->pid != s->pid || t->state != UT_THREAD_STOPPED || t->exiting)
+			continue;
+		e = ut_slot_create(s, t);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+/*
+ * Under a seccomp filter our syscalls could kill the process: suspend the
+ * filter for the injection when privileged, else refuse.
+ */
+static int seccomp_guard(struct ut_session *s, pid_t tid, bool suspend)
+{
+	long opts = UT_PTRACE_OPTIONS | (suspend ? PTRACE_O_SUSPEND_SECCOMP : 0);
+	int mode = utrace_seccomp_mode(s->pid);
+
+	if (mode <= 0)
+		return 0;
+	if (mode == 1) {
+		ut_error(
+			"process %d runs in strict seccomp mode: utrace cannot inject code into it",
+			s->pid);
+		return -EPERM;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, tid, 0, (void *)opts) < 0) {
+		ut_error("process %d runs under a seccomp filter; injecting into it needs "
+			 "CAP_SYS_ADMIN (run utrace as root)",
+			 s->pid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int inject(struct ut_session *s, pid_t tid, const struct ut_maps *maps,
+		  const struct ut_modules *mods)
+{
+	struct ut_remote r = { 0 };
+	int e = seccomp_guard(s, tid, true);
+
+	if (e < 0)
+		return e;
+	e = utrace_remote_begin(&r, tid, 0);
+	if (e == 0)
+		e = ut_inject_code(s, &r, maps, mods);
+	if (e == 0)
+		e = ut_probes_build(s);
+	if (e == 0)
+		e = ut_inject_data(s, &r);
+	if (e < 0 && r.active)
+		ut_inject_undo(s, &r);
+	utrace_remote_end(&r);
+	seccomp_guard(s, tid, false);
+	if (e == 0)
+		e = ut_write_code(s);
+	return e;
+}
+
+static int exe_path(pid_t pid, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+/* With the world stopped: choose, inject and install every probe. */
+static int install_probes(struct ut_session *s, pid_t tid)
+{
+	struct ut_maps maps = { 0 };
+	struct ut_modules mods = { 0 };
+	char exe[PATH_MAX];
+	int e = exe_path(s->pid, exe, sizeof(exe));
+
+	if (e == 0)
+		e = utrace_maps_read(s->pid, &maps);
+	if (e == 0)
+		e = utrace_modules_from_maps(&maps, exe, &mods);
+	if (e == 0)
+		e = ut_probes_plan(s, &maps, &mods);
+	if (e == 0)
+		e = inject(s, tid, &maps, &mods);
+	if (e == 0)
+		e = setup_output(s);
+	if (e == 0)
+		e = give_slots(s);
+	if (e == 0)
+		s->injected = true;
+	if (e == 0)
+		e = ut_probes_install(s, s->pid);
+	utrace_modules_free(&mods);
+	utrace_maps_free(&maps);
+	if (e == 0)
+		ut_info("%zu functions traced in process %d", s->nprobes, s->pid);
+	return e;
+}
+
+/* The run-mode entry breakpoint: undo it, then install with the only thread stopped. */
+int ut_install(struct ut_session *s, pid_t tid)
+{
+	uint64_t entry = s->entry_bp;
+	bool held = s->holding;
+	int e;
+
+	s->entry_bp = 0;
+	e = utrace_mem_write(tid, entry, &s->entry_orig, 1);
+	if (e == 0)
+		e = set_regs_ip(tid, entry);
+	if (e < 0)
+		return e;
+	s->holding = true;
+	e = install_probes(s, tid);
+	s->holding = held;
+	if (e < 0)
+		s->failed = e;
+	return e;
+}
+
+int ut_lost_image(struct ut_session *s, struct ut_thread *t)
+{
+	pid_t tid = t->tid;
+
+	ut_warn("process %d executed a new program: tracing stops", s->pid);
+	ut_drain(s);
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].slot != UT_NO_SLOT)
+			ut_slot_free(s, &s->threads[i]);
+	s->injected = false;
+	ptrace(PTRACE_DETACH, tid, 0, 0);
+	s->nthreads = 0;
+	s->traced = false;
+	return 1;
+}
+
+/* What a signal sent to utrace means: run forwards it, attach detaches. */
+static void on_our_signal(struct ut_session *s, const struct signalfd_siginfo *si)
+{
+	if (!s->launched) {
+		s->detach_requested = true;
+		return;
+	}
+	/* From the terminal, the program's process group got it already. */
+	if (si->ssi_code == SI_KERNEL)
+		return;
+	kill(s->pid, (int)si->ssi_signo);
+}
+
+static void read_signals(struct ut_session *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->chld_fd, &si, sizeof(si)) == sizeof(si))
+		;
+	if (s->opts.sigfd < 0)
+		return;
+	while (read(s->opts.sigfd, &si, sizeof(si)) == sizeof(si))
+		on_our_signal(s, &si);
+}
+
+static void wait_for_work(struct ut_session *s, int timeout_ms)
+{
+	struct pollfd fds[2] = { { s->chld_fd, POLLIN, 0 }, { s->opts.sigfd, POLLIN, 0 } };
+
+	poll(fds, s->opts.sigfd >= 0 ? 2 : 1, timeout_ms);
+	read_signals(s);
+}
+
+/* Answer stops as they come; drain rings between them, more often when busy. */
+static int session_loop(struct ut_session *s)
+{
+	int timeout = POLL_MIN_MS, waits = 0, r;
+
+	while (s->traced && !s->exited && !s->failed && !s->detach_requested) {
+		r = ut_wait_one(s, false);
+		if (r < 0 && r != -ECHILD)
+			return r;
+		if (r > 0 && ++waits < DRAIN_EVERY_WAITS)
+			continue;
+		waits = 0;
+		if (ut_drain(s) > 0) {
+			timeout = POLL_MIN_MS;
+			if (r > 0)
+				continue;
+		} else if (timeout < POLL_MAX_MS) {
+			timeout *= 2;
+		}
+		if (r > 0)
+			continue;
+		wait_for_work(s, timeout);
+	}
+	return s->failed;
+}
+
+static void report_losses(const struct ut_stats *st)
+{
+	if (st->drops)
+		ut_warn("%llu events dropped: ring full (use a larger --bufsize)",
+			(unsigned long long)st->drops);
+	if (st->torn || st->invalid)
+		ut_warn("%llu records torn, %llu invalid", (unsigned long long)st->torn,
+			(unsigned long long)st->invalid);
+	if (st->rs_overflow)
+		ut_warn("%llu calls got no exit event: shadow stack full",
+			(unsigned long long)st->rs_overflow);
+	if (st->no_slot)
+		ut_warn("%llu events of untraced threads not recorded",
+			(unsigned long long)st->no_slot);
+	if (st->lost_return)
+		ut_warn("%llu returns lost", (unsigned long long)st->lost_return);
+}
+
+static int finish_output(struct ut_session *s)
+{
+	struct ut_stats st = { 0 };
+
+	ut_drain(s);
+	if (s->consumer)
+		utrace_consumer_stats(s->consumer, &st);
+	report_losses(&st);
+	return utrace_writer_finish(s->writer, &st);
+}
+
+static int wait_exit_status(struct ut_session *s)
+{
+	int status;
+
+	while (!s->exited) {
+		if (waitpid(s->pid, &status, 0) == s->pid &&
+		    (WIFEXITED(status) || WIFSIGNALED(status))) {
+			s->exited = true;
+			s->exit_status = status;
+		} else if (errno == ECHILD) {
+			return -ECHILD;
+		}
+	}
+	return 0;
+}
+
+static int shell_status(int status)
+{
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static void child_exec(char *const argv[], int go_fd, int err_fd)
+{
+	sigset_t none;
+	char c;
+	int err;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Wait until the parent has seized us (it writes one byte). */
+	if (read(go_fd, &c, 1) != 1)
+		_exit(127);
+	execv(argv[0], argv);
+	err = errno;
+	if (write(err_fd, &err, sizeof(err)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+static int launch(struct ut_session *s, char *const argv[], int *err_fd)
+{
+	int go[2], ep[2], e;
+
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0)
+		return -errno;
+	s->pid = fork();
+	if (s->pid < 0)
+		return -errno;
+	if (s->pid == 0)
+		child_exec(argv, go[0], ep[1]);
+	close(go[0]);
+	close(ep[1]);
+	*err_fd = ep[0];
+	s->launched = true;
+	e = ut_thread_seize(s, s->pid);
+	if (e == 0 && !ut_thread_add(s, s->pid, s->pid, UT_THREAD_RUNNING))
+		e = -ENOMEM;
+	if (e < 0)
+		kill(s->pid, SIGKILL);
+	else if (write(go[1], "", 1) != 1)
+		e = -errno;
+	close(go[1]);
+	return e;
+}
+
+static void report_exec_failure(struct ut_session *s, const char *prog, int err_fd)
+{
+	int err;
+
+	if (read(err_fd, &err, sizeof(err)) == sizeof(err)) {
+		ut_error("cannot execute %s: %s", prog, strerror(err));
+		s->failed = -err;
+	}
+}
+
+int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int *exit_code)
+{
+	struct ut_session s;
+	int e, err_fd = -1;
+
+	e = session_init(&s, o);
+	if (e == 0)
+		e = launch(&s, argv, &err_fd);
+	if (e == 0)
+		e = session_loop(&s);
+	if (e < 0 && !s.exited && s.pid > 0)
+		kill(s.pid, SIGKILL); /* we launched it only to trace it */
+	if (s.pid > 0)
+		wait_exit_status(&s);
+	if (err_fd >= 0) {
+		if (!s.injected)
+			report_exec_failure(&s, argv[0], err_fd);
+		close(err_fd);
+	}
+	if (e == 0)
+		e = s.failed;
+	if (e == 0)
+		e = finish_output(&s);
+	*exit_code = shell_status(s.exit_status);
+	session_fini(&s);
+	return e;
+}
+
+static pid_t live_thread(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].state == UT_THREAD_STOPPED && !s->threads[i].exiting &&
+		    !s->threads[i].group_stop)
+			return s->threads[i].tid;
+	return s->nthreads ? s->threads[0].tid : -1;
+}
+
+static int attach_and_install(struct ut_session *s, pid_t pid)
+{
+	int e;
+
+	if (pid == getpid()) {
+		ut_error("utrace cannot trace itself");
+		return -EINVAL;
+	}
+	s->pid = pid;
+	e = ut_attach_all(s);
+	if (e == 0)
+		e = ut_world_stop(s);
+	if (e == 0)
+		e = install_probes(s, live_thread(s));
+	if (e < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", utrace_error_last() ? utrace_error_last() : "");
+		ut_detach(s);
+		utrace_error_clear();
+		if (why[0])
+			ut_error("%s", why);
+		return e;
+	}
+	return ut_world_resume(s);
+}
+
+int utrace_session_attach(const struct ut_session_opts *o, pid_t pid)
+{
+	struct ut_session s;
+	int e = session_init(&s, o);
+
+	if (e == 0)
+		e = attach_and_install(&s, pid);
+	if (e == 0)
+		e = session_loop(&s);
+	if (s.traced && !s.exited) {
+		int d = ut_detach(&s);
+
+		if (e == 0)
+			e = d;
+	}
+	if (e == 0 || s.injected)
+		finish_output(&s);
+	if (s.exited && e == 0)
+		ut_info("process %d exited with status %d", pid, shell_status(s.exit_status));
+	session_fini(&s);
+	return e;
+}

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Threads of the traced process and how we stop and resume them.
+ *
+ * Every thread is PTRACE_SEIZE'd with the same options, so group-stops are
+ * reported as PTRACE_EVENT_STOP and can be continued with PTRACE_LISTEN
+ * (job control behaves as untraced), and PTRACE_INTERRUPT stops a thread
+ * without sending it a signal.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer.h"
+#include "utrace/log.h"
+
+#define STOP_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
+#define STOP_POLL_NS (20 * 1000)
+#define RESUME_NICE (-10)
+
+struct ut_thread *ut_thread_find(struct ut_session *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].tid == tid)
+			return &s->threads[i];
+	return NULL;
+}
+
+struct ut_thread *ut_thread_add(struct ut_session *s, pid_t tid, pid_t pid,
+				enum ut_thread_state state)
+{
+	struct ut_thread *t;
+
+	if (s->nthreads == s->cap_threads) {
+		size_t cap = s->cap_threads ? s->cap_threads * 2 : 16;
+		struct ut_thread *v = realloc(s->threads, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		s->threads = v;
+		s->cap_threads = cap;
+	}
+	t = &s->threads[s->nthreads++];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	t->pid = pid;
+	t->state = state;
+	t->slot = UT_NO_SLOT;
+	return t;
+}
+
+/* Pointers into the table are invalidated: callers must not hold any. */
+void ut_thread_remove(struct ut_session *s, struct ut_thread *t)
+{
+	size_t i = (size_t)(t - s->threads);
+
+	s->threads[i] = s->threads[--s->nthreads];
+}
+
+static int tracer_pid_of(pid_t tid)
+{
+	char path[64], line[256];
+	int tracer = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+			break;
+	fclose(f);
+	return tracer;
+}
+
+int ut_thread_seize(struct ut_session *s, pid_t tid)
+{
+	int tracer;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)UT_PTRACE_OPTIONS) == 0)
+		return 0;
+	if (errno == ESRCH) {
+		ut_error("no such process: %d", tid);
+		return -ESRCH;
+	}
+	if (errno == EPERM) {
+		tracer = tracer_pid_of(tid);
+		if (tracer > 0)
+			ut_error("process %d is already traced by process %d", s->pid, tracer);
+		else
+			ut_error("cannot trace process %d: permission denied", s->pid);
+		return -EPERM;
+	}
+	ut_error("cannot trace process %d: %s", s->pid, strerror(errno));
+	return -errno;
+}
+
+int ut_thread_resume(struct ut_session *s, struct ut_thread *t)
+{
+	long r;
+
+	(void)s;
+	if (t->group_stop)
+		r = ptrace(PTRACE_LISTEN, t->tid, 0, 0);
+	else
+		r = ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)t->resume_sig);
+	t->resume_sig = 0;
+	t->state = t->exiting ? UT_THREAD_EXITING : UT_THREAD_RUNNING;
+	/* ESRCH: killed meanwhile; its exit is reported by wait. */
+	if (r < 0 && errno != ESRCH)
+		return -errno;
+	return 0;
+}
+
+int ut_thread_release(struct ut_session *s, struct ut_thread *t)
+{
+	if (s->holding || t->state != UT_THREAD_STOPPED)
+		return 0;
+	return ut_thread_resume(s, t);
+}
+
+int ut_wait_one(struct ut_session *s, bool block)
+{
+	int status;
+	pid_t tid = waitpid(-1, &status, __WALL | (block ? 0 : WNOHANG));
+
+	if (tid < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (tid == 0)
+		return 0;
+	return ut_handle_status(s, tid, status) < 0 ? -1 : 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static size_t count_unstopped(const struct ut_session *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].state == UT_THREAD_RUNNING ||
+		    s->threads[i].state == UT_THREAD_NEW)
+			n++;
+	return n;
+}
+
+static void interrupt_running(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct ut_thread *t = &s->threads[i];
+
+		if (t->state != UT_THREAD_RUNNING || t->interrupted)
+			continue;
+		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) == 0)
+			t->interrupted = true;
+	}
+}
+
+static void name_unstopped(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].state == UT_THREAD_RUNNING ||
+		    s->threads[i].state == UT_THREAD_NEW) {
+			ut_error(
+				"thread %d of process %d did not stop within 2 s (uninterruptible sleep?)",
+				s->threads[i].tid, s->pid);
+			return;
+		}
+}
+
+/*
+ * Stop every thread.  Threads created meanwhile are auto-attached and stop
+ * by themselves (state NEW); a thread that never reports (D state, zombie
+ * leader) aborts the stop with a message instead of hanging.
+ */
+int ut_world_stop(struct ut_session *s)
+{
+	uint64_t deadline = now_ns() + STOP_TIMEOUT_NS;
+	struct timespec pause = { 0, STOP_POLL_NS };
+	int r;
+
+	s->holding = true;
+	interrupt_running(s);
+	while (count_unstopped(s)) {
+		r = ut_wait_one(s, false);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			interrupt_running(s); /* threads seen for the first time */
+			continue;
+		}
+		if (now_ns() > deadline) {
+			name_unstopped(s);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
+/*
+ * Resume at raised priority when allowed: at normal priority the first
+ * resumed thread preempts us and resuming many threads takes milliseconds.
+ */
+int ut_world_resume(struct ut_session *s)
+{
+	int old_prio, err = 0;
+	bool raised;
+
+	errno = 0;
+	old_prio = getpriority(PRIO_PROCESS, 0);
+	raised = errno == 0 && setpriority(PRIO_PROCESS, 0, RESUME_NICE) == 0;
+	s->holding = false;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct ut_thread *t = &s->threads[i];
+
+		if (t->state == UT_THREAD_STOPPED && ut_thread_resume(s, t) < 0 && !err)
+			err = -errno;
+	}
+	if (raised)
+		setpriority(PRIO_PROCESS, 0, old_prio);
+	return err;
+}
+
+static int seize_new_tasks(struct ut_session *s, size_t *added)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", s->pid);
+	d = opendir(path);
+	if (!d) {
+		ut_error("no such process: %d", s->pid);
+		return -ESRCH;
+	}
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid <= 0 || ut_thread_find(s, tid))
+			continue;
+		r = ut_thread_seize(s, tid);
+		if (r == -ESRCH) { /* exited meanwhile */
+			r = 0;
+			continue;
+		}
+		if (r < 0)
+			break;
+		if (!ut_thread_add(s, tid, s->pid, UT_THREAD_RUNNING)) {
+			r = -ENOMEM;
+			break;
+		}
+		(*added)++;
+	}
+	closedir(d);
+	return r;
+}
+
+/* Seize every thread of s->pid, rescanning until no new one appears. */
+int ut_attach_all(struct ut_session *s)
+{
+	size_t added;
+	int r;
+
+	do {
+		added = 0;
+		r = seize_new_tasks(s, &added);
+		if (r < 0)
+			return r;
+	} while (added);
+	return s->nthreads ? 0 : -ESRCH;
+}

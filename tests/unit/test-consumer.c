@@ -1,0 +1,970 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for lib/consumer.c and lib/tsc.c: a data area built in memory,
+ * records written the way the recorder writes them, and a hostile area.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "utrace/consumer.h"
+#include "utrace/shm.h"
+
+#define PAGE 4096
+#define T_NFUNCS 4
+#define T_NSLOTS 2
+#define T_RING_RECS 8
+#define T_RING (T_RING_RECS * UT_REC_SIZE)
+#define T_DEPTH 8
+#define T_PID 100
+#define T_TID 101
+#define MAX_EVENTS 4096
+#define NSEC_PER_MSEC 1000000ULL
+/* longer than the consumer's torn-record grace time (20 ms) */
+#define GRACE_SLEEP_NS (25 * NSEC_PER_MSEC)
+
+/* ---- a fake data area -------------------------------------------------- */
+
+struct fake {
+	unsigned char *mem;
+	struct ut_geometry geo;
+	struct ut_ctl *ctl;
+	struct ut_consumer *c;
+};
+
+static uint64_t align_page(uint64_t x)
+{
+	return (x + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+}
+
+static void fake_layout(struct ut_geometry *g, uint32_t nslots, uint32_t ring)
+{
+	memset(g, 0, sizeof(*g));
+	g->nfuncs = T_NFUNCS;
+	g->nslots = nslots;
+	g->ring_size = ring;
+	g->rstack_depth = T_DEPTH;
+	g->funcs_off = align_page(sizeof(struct ut_ctl));
+	g->slots_off = align_page(g->funcs_off + T_NFUNCS * sizeof(struct ut_func));
+	g->rstacks_off = align_page(g->slots_off + nslots * sizeof(struct ut_slot));
+	g->rings_off = align_page(g->rstacks_off +
+				  (uint64_t)nslots * T_DEPTH * sizeof(struct ut_rs_entry));
+	g->area_size = g->rings_off + (uint64_t)nslots * ring;
+}
+
+static void fake_init(struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	fake_layout(&f->geo, T_NSLOTS, T_RING);
+	f->mem = aligned_alloc(PAGE, align_page(f->geo.area_size));
+	assert_non_null(f->mem);
+	memset(f->mem, 0, f->geo.area_size);
+	f->ctl = (struct ut_ctl *)f->mem;
+	f->ctl->magic = UT_SHM_MAGIC;
+	f->ctl->version = UT_SHM_VERSION;
+	f->ctl->nfuncs = T_NFUNCS;
+	f->ctl->nslots = T_NSLOTS;
+	f->ctl->ring_size = T_RING;
+	f->ctl->rstack_depth = T_DEPTH;
+	f->ctl->funcs_off = f->geo.funcs_off;
+	f->ctl->slots_off = f->geo.slots_off;
+	f->ctl->rstacks_off = f->geo.rstacks_off;
+	f->ctl->rings_off = f->geo.rings_off;
+	f->ctl->total_size = f->geo.area_size;
+	assert_int_equal(utrace_consumer_new(&f->c, f->mem, &f->geo), 0);
+}
+
+static void fake_fini(struct fake *f)
+{
+	utrace_consumer_free(f->c);
+	free(f->mem);
+}
+
+/* Through the geometry, not the area's own offsets: the fuzz tests scribble on those. */
+static struct ut_slot *fake_slot(struct fake *f, uint32_t i)
+{
+	return (struct ut_slot *)(f->mem + f->geo.slots_off) + i;
+}
+
+static struct ut_rec *fake_rec(struct fake *f, uint32_t i, uint64_t pos)
+{
+	unsigned char *ring = f->mem + f->geo.rings_off + (uint64_t)i * T_RING;
+
+	return (struct ut_rec *)(ring + (pos & (T_RING - 1)));
+}
+
+/* Reserve a record as the recorder does (head += size), without committing it. */
+static uint64_t reserve(struct fake *f, uint32_t i)
+{
+	struct ut_slot *s = fake_slot(f, i);
+	uint64_t pos = s->head;
+
+	s->head += UT_REC_SIZE;
+	return pos;
+}
+
+static void fill(struct fake *f, uint32_t i, uint64_t pos, uint32_t func, uint32_t depth,
+		 uint64_t tsc)
+{
+	struct ut_rec *r = fake_rec(f, i, pos);
+	int k;
+
+	r->tsc = tsc;
+	r->func = func;
+	r->depth = depth;
+	for (k = 0; k < UT_REC_WORDS; k++)
+		r->w[k] = pos * 10 + (uint64_t)k;
+}
+
+static void commit(struct fake *f, uint32_t i, uint64_t pos, enum ut_rec_kind kind)
+{
+	fake_rec(f, i, pos)->commit = UT_REC_COMMIT(pos / UT_REC_SIZE, kind);
+}
+
+/* One complete record, as the recorder writes it; returns its position. */
+static uint64_t produce(struct fake *f, uint32_t i, enum ut_rec_kind kind, uint32_t func,
+			uint32_t depth, uint64_t tsc)
+{
+	uint64_t pos = reserve(f, i);
+
+	fill(f, i, pos, func, depth, tsc);
+	commit(f, i, pos, kind);
+	return pos;
+}
+
+/* ---- collecting events ------------------------------------------------- */
+
+struct sink {
+	struct ut_event ev[MAX_EVENTS];
+	size_t n;
+	int fail_at; /* return -42 for event number fail_at (1-based), 0 never */
+};
+
+static int collect(const struct ut_event *ev, void *arg)
+{
+	struct sink *s = arg;
+
+	assert_true(s->n < MAX_EVENTS);
+	s->ev[s->n++] = *ev;
+	if (s->fail_at && (int)s->n == s->fail_at)
+		return -42;
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
+			       .tv_nsec = (long)(ns % 1000000000ULL) };
+
+	nanosleep(&ts, NULL);
+}
+
+static void check_event(const struct ut_event *ev, enum ut_rec_kind kind, uint32_t func,
+			uint32_t depth, uint64_t pos)
+{
+	assert_int_equal(ev->kind, kind);
+	assert_int_equal(ev->func, func);
+	assert_int_equal(ev->depth, depth);
+	assert_int_equal(ev->pid, T_PID);
+	assert_int_equal(ev->tid, T_TID);
+	assert_int_equal(ev->w[0], pos * 10);
+	assert_int_equal(ev->w[UT_REC_WORDS - 1], pos * 10 + UT_REC_WORDS - 1);
+}
+
+/* ---- tsc ------------------------------------------------------------------ */
+
+static void tsc_converts_to_monotonic_clock(void **state)
+{
+	struct ut_tsc t;
+	uint64_t before, tsc, after, ns;
+	/* slack for the calibration error over this short baseline */
+	const uint64_t slack = NSEC_PER_MSEC;
+
+	utrace_tsc_init(&t);
+	assert_true(t.ns_per_tick > 0.0);
+	sleep_ns(5 * NSEC_PER_MSEC);
+	utrace_tsc_refine(&t);
+	before = now_ns();
+	tsc = utrace_rdtsc();
+	after = now_ns();
+	ns = utrace_tsc_to_ns(&t, tsc);
+	assert_true(ns + slack >= before);
+	assert_true(ns <= after + slack);
+}
+
+static void tsc_conversion_is_monotonic_and_saturates(void **state)
+{
+	struct ut_tsc t = { .tsc0 = 1000000, .ns0 = 5000, .ns_per_tick = 0.4 };
+	const uint64_t probes[] = {
+		0,	 1,	  12499,	  12500,	  12501,	  999999,
+		1000000, 1000001, UINT64_MAX / 4, UINT64_MAX / 2, UINT64_MAX - 1, UINT64_MAX
+	};
+	uint64_t prev = 0;
+	size_t i;
+
+	/* below the anchor: clamps at 0 instead of wrapping */
+	assert_int_equal(utrace_tsc_to_ns(&t, 0), 0);
+	assert_int_equal(utrace_tsc_to_ns(&t, 1000000), 5000);
+	assert_int_equal(utrace_tsc_to_ns(&t, 1000010), 5004);
+	assert_int_equal(utrace_tsc_to_ns(&t, 999990), 4996);
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		uint64_t ns = utrace_tsc_to_ns(&t, probes[i]);
+
+		assert_true(ns >= prev);
+		prev = ns;
+	}
+	/* a rate that would overflow saturates */
+	t.ns_per_tick = 1e9;
+	assert_int_equal(utrace_tsc_to_ns(&t, UINT64_MAX), UINT64_MAX);
+	assert_int_equal(utrace_tsc_to_ns(&t, 0), 0);
+}
+
+/* ---- consumer ----------------------------------------------------------- */
+
+static void consumer_delivers_events_in_order(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	uint64_t tsc = utrace_rdtsc();
+	uint64_t pos[4];
+	struct ut_stats st;
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 1, T_PID, T_TID);
+	pos[0] = produce(&f, 1, UT_REC_ENTRY, 0, 0, tsc);
+	pos[1] = produce(&f, 1, UT_REC_ENTRY, 1, 1, tsc + 1000);
+	pos[2] = produce(&f, 1, UT_REC_EXIT, 1, 1, tsc + 3000);
+	pos[3] = produce(&f, 1, UT_REC_EXIT, 0, 0, tsc + 7000);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 4);
+	assert_int_equal(s->n, 4);
+	check_event(&s->ev[0], UT_REC_ENTRY, 0, 0, pos[0]);
+	check_event(&s->ev[1], UT_REC_ENTRY, 1, 1, pos[1]);
+	check_event(&s->ev[2], UT_REC_EXIT, 1, 1, pos[2]);
+	check_event(&s->ev[3], UT_REC_EXIT, 0, 0, pos[3]);
+	assert_false(s->ev[0].has_dur);
+	assert_false(s->ev[1].has_dur);
+	assert_true(s->ev[2].has_dur);
+	assert_int_equal(s->ev[2].dur_ns, s->ev[2].ts - s->ev[1].ts);
+	assert_true(s->ev[3].has_dur);
+	assert_int_equal(s->ev[3].dur_ns, s->ev[3].ts - s->ev[0].ts);
+	assert_true(s->ev[3].dur_ns > s->ev[2].dur_ns);
+	assert_true(s->ev[1].ts >= s->ev[0].ts && s->ev[3].ts >= s->ev[2].ts);
+	/* the tail is written back for the producer */
+	assert_int_equal(fake_slot(&f, 1)->tail, 4 * UT_REC_SIZE);
+	/* nothing more */
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.events, 4);
+	assert_int_equal(st.torn + st.invalid + st.drops, 0);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_ignores_closed_slots(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+
+	fake_init(&f);
+	produce(&f, 0, UT_REC_ENTRY, 0, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(s->n, 0);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_open_starts_at_head(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+	uint64_t pos;
+
+	fake_init(&f);
+	/* left over from the slot's previous owner */
+	produce(&f, 0, UT_REC_ENTRY, 0, 0, 1);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	assert_int_equal(fake_slot(&f, 0)->tail, UT_REC_SIZE);
+	pos = produce(&f, 0, UT_REC_ENTRY, 2, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	check_event(&s->ev[0], UT_REC_ENTRY, 2, 0, pos);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_wraps_ring(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	uint64_t pos[12];
+	struct fake f;
+	int i;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	for (i = 0; i < 6; i++)
+		pos[i] = produce(&f, 0, UT_REC_ENTRY, (uint32_t)i % T_NFUNCS, (uint32_t)i, 10);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 6);
+	/* the next six wrap around the 8-record ring */
+	for (i = 6; i < 12; i++)
+		pos[i] =
+			produce(&f, 0, UT_REC_EXIT, (uint32_t)i % T_NFUNCS, (uint32_t)(11 - i), 20);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 6);
+	assert_int_equal(s->n, 12);
+	for (i = 0; i < 6; i++)
+		check_event(&s->ev[i], UT_REC_ENTRY, (uint32_t)i % T_NFUNCS, (uint32_t)i, pos[i]);
+	for (i = 6; i < 12; i++) {
+		check_event(&s->ev[i], UT_REC_EXIT, (uint32_t)i % T_NFUNCS, (uint32_t)(11 - i),
+			    pos[i]);
+		/* exits pair with the entries at their depth, innermost first */
+		assert_true(s->ev[i].has_dur);
+	}
+	assert_int_equal(fake_slot(&f, 0)->tail, 12 * UT_REC_SIZE);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_full_ring_is_drained(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+	int i;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	for (i = 0; i < T_RING_RECS; i++)
+		produce(&f, 0, UT_REC_ENTRY, 0, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), T_RING_RECS);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_stale_record_not_committed(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	uint64_t pos;
+	int i;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	for (i = 0; i < T_RING_RECS; i++)
+		produce(&f, 0, UT_REC_ENTRY, 1, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), T_RING_RECS);
+	/* lap 1 reserves the index of lap 0's first record, still committed for seq 0 */
+	pos = reserve(&f, 0);
+	assert_int_equal(pos, T_RING);
+	assert_int_equal(fake_rec(&f, 0, pos)->commit, UT_REC_COMMIT(0, UT_REC_ENTRY));
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	fill(&f, 0, pos, 3, 0, 2);
+	commit(&f, 0, pos, UT_REC_EXIT);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	check_event(&s->ev[T_RING_RECS], UT_REC_EXIT, 3, 0, pos);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 0);
+	assert_int_equal(st.invalid, 0);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_rejects_bad_kind_in_commit(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+	uint64_t pos;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	pos = reserve(&f, 0);
+	fill(&f, 0, pos, 0, 0, 1);
+	/* kind 0 and kind > UT_REC_KIND_MAX are never committed */
+	fake_rec(&f, 0, pos)->commit = UT_REC_COMMIT(pos / UT_REC_SIZE, 0);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	fake_rec(&f, 0, pos)->commit = UT_REC_COMMIT(pos / UT_REC_SIZE, UT_REC_KIND_MAX + 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	commit(&f, 0, pos, UT_REC_UNWIND);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	assert_int_equal(s->ev[0].kind, UT_REC_UNWIND);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_torn_record_skipped_after_grace(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	uint64_t torn_pos, pos;
+	struct fake f;
+	int i;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	torn_pos = reserve(&f, 0);
+	fill(&f, 0, torn_pos, 0, 0, 1);
+	pos = produce(&f, 0, UT_REC_ENTRY, 2, 0, 2);
+	/* three quick drains: not yet 20 ms */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 0);
+	sleep_ns(GRACE_SLEEP_NS);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	check_event(&s->ev[0], UT_REC_ENTRY, 2, 0, pos);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 1);
+	assert_int_equal(fake_slot(&f, 0)->tail, 2 * UT_REC_SIZE);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_torn_needs_three_drains(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	reserve(&f, 0);
+	produce(&f, 0, UT_REC_ENTRY, 2, 0, 2);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	sleep_ns(GRACE_SLEEP_NS);
+	/* 20 ms have passed but this is only the second drain to see it */
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 1);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_uncommitted_tail_alone_waits(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	uint64_t pos;
+	int i;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	/* a record being written with nothing committed after it: just slow */
+	pos = reserve(&f, 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+		sleep_ns(GRACE_SLEEP_NS / 4);
+	}
+	sleep_ns(GRACE_SLEEP_NS);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 0);
+	fill(&f, 0, pos, 1, 0, 1);
+	commit(&f, 0, pos, UT_REC_ENTRY);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, pos);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_late_commit_is_delivered(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	uint64_t slow, fast;
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	/* a signal handler's records committed while the interrupted one is pending */
+	slow = reserve(&f, 0);
+	fast = produce(&f, 0, UT_REC_ENTRY, 3, 1, 5);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	fill(&f, 0, slow, 1, 0, 4);
+	commit(&f, 0, slow, UT_REC_ENTRY);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, slow);
+	check_event(&s->ev[1], UT_REC_ENTRY, 3, 1, fast);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 0);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_torn_run_shares_grace(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	int i;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	/* two abandoned records in a row, then a committed one */
+	reserve(&f, 0);
+	reserve(&f, 0);
+	produce(&f, 0, UT_REC_ENTRY, 2, 0, 2);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	sleep_ns(GRACE_SLEEP_NS);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 2);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_close_counts_uncommitted_as_torn(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	uint64_t pos;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	reserve(&f, 0);
+	pos = produce(&f, 0, UT_REC_EXIT, 1, 2, 9);
+	reserve(&f, 0);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+	assert_int_equal(s->n, 1);
+	check_event(&s->ev[0], UT_REC_EXIT, 1, 2, pos);
+	assert_false(s->ev[0].has_dur);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 2);
+	assert_int_equal(st.events, 1);
+	/* forgotten: later records are not delivered */
+	produce(&f, 0, UT_REC_ENTRY, 0, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	/* closing twice or out of range */
+	assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+	assert_int_equal(utrace_consumer_slot_close(f.c, T_NSLOTS, collect, s), -EINVAL);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_bad_head_is_invalid(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_slot *slot;
+	struct ut_stats st;
+	struct fake f;
+
+	fake_init(&f);
+	slot = fake_slot(&f, 0);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	produce(&f, 0, UT_REC_ENTRY, 0, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+
+	/* beyond the ring: counted once while it stays bad */
+	slot->head = UT_REC_SIZE + T_RING + UT_REC_SIZE;
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.invalid, 1);
+
+	/* sane again: draining resumes */
+	slot->head = UT_REC_SIZE;
+	produce(&f, 0, UT_REC_ENTRY, 1, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+
+	/* not aligned */
+	slot->head = 2 * UT_REC_SIZE + 1;
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	/* behind our tail, still bad: not counted again */
+	slot->head = 0;
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.invalid, 2);
+	slot->head = 2 * UT_REC_SIZE;
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	slot->head = UINT64_MAX;
+	slot->tail = 7; /* scribbled: repaired by the next drain */
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.invalid, 3);
+	assert_int_equal(st.events, 2);
+	/* the consumer's tail never moved past what it consumed */
+	assert_int_equal(slot->tail, 2 * UT_REC_SIZE);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_invalid_records_skipped(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	uint64_t pos[3];
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	produce(&f, 0, UT_REC_ENTRY, T_NFUNCS, 0, 1);
+	produce(&f, 0, UT_REC_ENTRY, UINT32_MAX, 0, 1);
+	pos[0] = produce(&f, 0, UT_REC_ENTRY, T_NFUNCS - 1, T_DEPTH, 1);
+	produce(&f, 0, UT_REC_ENTRY, 0, T_DEPTH + 1, 1);
+	produce(&f, 0, UT_REC_EXIT, 0, UINT32_MAX, 1);
+	pos[1] = produce(&f, 0, UT_REC_EXIT, T_NFUNCS - 1, T_DEPTH, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	check_event(&s->ev[0], UT_REC_ENTRY, T_NFUNCS - 1, T_DEPTH, pos[0]);
+	check_event(&s->ev[1], UT_REC_EXIT, T_NFUNCS - 1, T_DEPTH, pos[1]);
+	assert_true(s->ev[1].has_dur);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.invalid, 4);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_durations_pair_by_depth(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	produce(&f, 0, UT_REC_EXIT, 3, 2, 100); /* its entry was before the slot opened */
+	produce(&f, 0, UT_REC_ENTRY, 0, 0, 200);
+	produce(&f, 0, UT_REC_ENTRY, 1, 1, 300);
+	produce(&f, 0, UT_REC_ENTRY, 2, 2, 400);
+	produce(&f, 0, UT_REC_UNWIND, 2, 2, 500); /* longjmp out of 2 and 1 */
+	produce(&f, 0, UT_REC_UNWIND, 1, 1, 600);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 6);
+	produce(&f, 0, UT_REC_EXIT, 0, 0, 700); /* across drains */
+	produce(&f, 0, UT_REC_EXIT, 0, 0, 800); /* no entry left at depth 0 */
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	assert_false(s->ev[0].has_dur);
+	assert_true(s->ev[4].has_dur);
+	assert_int_equal(s->ev[4].dur_ns, s->ev[4].ts - s->ev[3].ts);
+	assert_true(s->ev[5].has_dur);
+	assert_int_equal(s->ev[5].dur_ns, s->ev[5].ts - s->ev[2].ts);
+	assert_true(s->ev[6].has_dur);
+	assert_int_equal(s->ev[6].dur_ns, s->ev[6].ts - s->ev[1].ts);
+	assert_false(s->ev[7].has_dur);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_callback_error_stops_drain(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+	int i;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	for (i = 0; i < 3; i++)
+		produce(&f, 0, UT_REC_ENTRY, (uint32_t)i, (uint32_t)i, 1);
+	s->fail_at = 2;
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), -42);
+	assert_int_equal(s->n, 2);
+	/* the failed event counts as consumed; the rest follows next time */
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	assert_int_equal(s->ev[2].func, 2);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_stats_report_losses(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_func *funcs;
+	struct ut_stats st;
+	struct fake f;
+
+	fake_init(&f);
+	funcs = ut_ctl_funcs(f.ctl);
+	/* counts left by the slot's previous owner are not this thread's */
+	fake_slot(&f, 0)->drops = 5;
+	fake_slot(&f, 0)->rs_overflow = 2;
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	utrace_consumer_slot_open(f.c, 1, T_PID, T_TID + 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	fake_slot(&f, 0)->drops = 12;
+	fake_slot(&f, 0)->rs_overflow = 3;
+	funcs[1].drops = 4;
+	funcs[3].drops = 3;
+	f.ctl->no_slot = 9;
+	f.ctl->lost_return = 1;
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.drops, 7);
+	assert_int_equal(st.rs_overflow, 1);
+	assert_int_equal(st.no_slot, 9);
+	assert_int_equal(st.lost_return, 1);
+	assert_int_equal(st.nthreads, 1);
+	assert_int_equal(st.threads[0].pid, T_PID);
+	assert_int_equal(st.threads[0].tid, T_TID);
+	assert_int_equal(st.threads[0].drops, 7);
+	assert_true(st.threads[0].first_ns > 0);
+	assert_true(st.threads[0].last_ns >= st.threads[0].first_ns);
+	assert_int_equal(st.nfuncs, T_NFUNCS);
+	assert_int_equal(st.func_drops[0], 0);
+	assert_int_equal(st.func_drops[1], 4);
+	assert_int_equal(st.func_drops[3], 3);
+
+	/* the thread leaves: its losses stay reported, growth before close included */
+	fake_slot(&f, 0)->drops = 15;
+	assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+	fake_slot(&f, 0)->drops = 0; /* the tracer recycles the slot */
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.drops, 10);
+	assert_int_equal(st.rs_overflow, 1);
+	assert_int_equal(st.nthreads, 1);
+	assert_int_equal(st.threads[0].tid, T_TID);
+	assert_int_equal(st.threads[0].drops, 10);
+
+	/* a second thread drops too */
+	fake_slot(&f, 1)->drops = 2;
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.drops, 12);
+	assert_int_equal(st.nthreads, 2);
+	assert_int_equal(st.threads[1].tid, T_TID + 1);
+	assert_int_equal(st.threads[1].drops, 2);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_new_rejects_bad_geometry(void **state)
+{
+	struct ut_consumer *c = NULL;
+	struct ut_geometry g;
+	unsigned char *mem;
+
+	fake_layout(&g, T_NSLOTS, T_RING);
+	mem = aligned_alloc(PAGE, align_page(g.area_size));
+	assert_non_null(mem);
+	g.ring_size = T_RING + UT_REC_SIZE; /* not a power of two */
+	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	g.ring_size = UT_REC_SIZE / 2;
+	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	g.ring_size = T_RING;
+	g.nslots = 3;
+	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	g.nslots = T_NSLOTS;
+	g.area_size -= 1; /* the last ring does not fit */
+	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	g.area_size += 1;
+	g.funcs_off = UINT64_MAX - 7;
+	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	g.funcs_off = PAGE;
+	g.nfuncs = UINT32_MAX;
+	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	g.nfuncs = T_NFUNCS;
+	assert_int_equal(utrace_consumer_new(&c, mem + 1, &g), -EINVAL);
+	assert_null(c);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g), 0);
+	utrace_consumer_free(c);
+	free(mem);
+}
+
+/* ---- fuzz ----------------------------------------------------------------- */
+
+#define FUZZ_SEEDS 4
+#define FUZZ_ROUNDS 1000
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static int check_sane(const struct ut_event *ev, void *arg)
+{
+	size_t *n = arg;
+
+	assert_true(ev->func < T_NFUNCS);
+	assert_true(ev->depth <= T_DEPTH);
+	assert_true(ev->kind >= UT_REC_ENTRY && ev->kind <= UT_REC_KIND_MAX);
+	(*n)++;
+	return 0;
+}
+
+static void fuzz_random_bytes(struct fake *f, uint64_t *rng)
+{
+	size_t i;
+
+	for (i = 0; i + sizeof(uint64_t) <= f->geo.area_size; i += sizeof(uint64_t)) {
+		uint64_t v = xorshift(rng);
+
+		memcpy(f->mem + i, &v, sizeof(v));
+	}
+}
+
+/* A hostile head: near the consumer's tail (which it wrote back), or absurd. */
+static uint64_t fuzz_head(uint64_t tail, uint64_t *rng)
+{
+	static const uint64_t absurd[] = { UINT64_MAX, UINT64_MAX - UT_REC_SIZE + 1, 0,
+					   1ULL << 63 };
+	uint64_t r = xorshift(rng);
+
+	switch (r % 4) {
+	case 0:
+		return absurd[(r >> 8) % 4];
+	case 1:
+		return tail + (r >> 8) % (T_RING + 2 * UT_REC_SIZE);
+	default:
+		return tail + ((r >> 8) % (T_RING_RECS + 2)) * UT_REC_SIZE;
+	}
+}
+
+/* Committed-looking records with adversarial fields. */
+static void fuzz_records(struct fake *f, uint32_t i, uint64_t tail, uint64_t *rng)
+{
+	static const uint32_t funcs[] = { 0, T_NFUNCS - 1, T_NFUNCS, UINT32_MAX };
+	static const uint32_t depths[] = { 0, T_DEPTH, T_DEPTH + 1, UINT32_MAX };
+	uint64_t pos;
+
+	for (pos = tail; pos < tail + T_RING; pos += UT_REC_SIZE) {
+		uint64_t r = xorshift(rng);
+		struct ut_rec *rec = fake_rec(f, i, pos);
+
+		if (r % 3 == 0)
+			continue; /* stays random */
+		rec->func = funcs[(r >> 4) % 4];
+		rec->depth = depths[(r >> 8) % 4];
+		rec->commit = UT_REC_COMMIT(pos / UT_REC_SIZE, 1 + (r >> 12) % UT_REC_KIND_MAX);
+	}
+}
+
+static void fuzz_round(struct fake *f, uint64_t *rng, size_t *delivered)
+{
+	uint64_t tails[T_NSLOTS];
+	struct ut_stats st;
+	uint32_t i;
+
+	for (i = 0; i < T_NSLOTS; i++)
+		tails[i] = fake_slot(f, i)->tail;
+	fuzz_random_bytes(f, rng);
+	if (xorshift(rng) % 2) {
+		for (i = 0; i < T_NSLOTS; i++) {
+			fake_slot(f, i)->head = fuzz_head(tails[i], rng);
+			fuzz_records(f, i, tails[i], rng);
+		}
+	}
+	assert_true(utrace_consumer_drain(f->c, check_sane, delivered) >= 0);
+	utrace_consumer_stats(f->c, &st);
+	for (i = 0; i < st.nthreads; i++)
+		assert_true(st.threads[i].drops > 0);
+	if (xorshift(rng) % 8 == 0) {
+		i = (uint32_t)(xorshift(rng) % T_NSLOTS);
+		assert_int_equal(utrace_consumer_slot_close(f->c, i, check_sane, delivered), 0);
+		utrace_consumer_slot_open(f->c, i, T_PID, T_TID + (pid_t)i);
+	}
+}
+
+static void consumer_fuzz_hostile_area(void **state)
+{
+	size_t delivered = 0;
+	uint64_t seed;
+	struct fake f;
+	int round;
+
+	for (seed = 1; seed <= FUZZ_SEEDS; seed++) {
+		uint64_t rng = seed * 0x9E3779B97F4A7C15ULL;
+
+		fake_init(&f);
+		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+		utrace_consumer_slot_open(f.c, 1, T_PID, T_TID + 1);
+		for (round = 0; round < FUZZ_ROUNDS; round++)
+			fuzz_round(&f, &rng, &delivered);
+		assert_int_equal(utrace_consumer_slot_close(f.c, 0, check_sane, &delivered), 0);
+		assert_int_equal(utrace_consumer_slot_close(f.c, 1, check_sane, &delivered), 0);
+		fake_fini(&f);
+	}
+	/* the adversarial records did get through validation sometimes */
+	assert_true(delivered > 0);
+}
+
+/* Random geometry over a real buffer: rejected, or safe to drain. */
+static void consumer_fuzz_geometry(void **state)
+{
+	const size_t size = 8 * PAGE;
+	unsigned char *mem = aligned_alloc(PAGE, size);
+	uint64_t rng = 42;
+	size_t delivered = 0;
+	int round, accepted = 0;
+
+	assert_non_null(mem);
+	for (round = 0; round < 2000 && accepted < 50; round++) {
+		struct ut_geometry g = { .area_size = size };
+		struct ut_consumer *c = NULL;
+		uint32_t i;
+
+		g.nfuncs = (uint32_t)(xorshift(&rng) % 64);
+		g.nslots = 1U << (xorshift(&rng) % 4);
+		g.ring_size = (uint32_t)UT_REC_SIZE << (xorshift(&rng) % 5);
+		g.rstack_depth = (uint32_t)(xorshift(&rng) % 16);
+		g.funcs_off = xorshift(&rng) % size;
+		g.slots_off = xorshift(&rng) % size;
+		g.rstacks_off = xorshift(&rng) % size;
+		g.rings_off = xorshift(&rng) % size;
+		if (xorshift(&rng) % 2) {
+			g.funcs_off &= ~7ULL;
+			g.slots_off &= ~7ULL;
+			g.rstacks_off &= ~7ULL;
+			g.rings_off &= ~7ULL;
+		}
+		for (i = 0; i < size; i++)
+			mem[i] = (unsigned char)xorshift(&rng);
+		if (utrace_consumer_new(&c, mem, &g) < 0)
+			continue;
+		accepted++;
+		for (i = 0; i < g.nslots; i++)
+			utrace_consumer_slot_open(c, i, T_PID, T_TID);
+		assert_true(utrace_consumer_drain(c, check_sane, &delivered) >= 0);
+		for (i = 0; i < g.nslots; i++)
+			assert_int_equal(utrace_consumer_slot_close(c, i, check_sane, &delivered),
+					 0);
+		utrace_consumer_free(c);
+	}
+	assert_true(accepted > 0);
+	free(mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(tsc_converts_to_monotonic_clock),
+		cmocka_unit_test(tsc_conversion_is_monotonic_and_saturates),
+		cmocka_unit_test(consumer_delivers_events_in_order),
+		cmocka_unit_test(consumer_ignores_closed_slots),
+		cmocka_unit_test(consumer_open_starts_at_head),
+		cmocka_unit_test(consumer_wraps_ring),
+		cmocka_unit_test(consumer_full_ring_is_drained),
+		cmocka_unit_test(consumer_stale_record_not_committed),
+		cmocka_unit_test(consumer_rejects_bad_kind_in_commit),
+		cmocka_unit_test(consumer_torn_record_skipped_after_grace),
+		cmocka_unit_test(consumer_torn_needs_three_drains),
+		cmocka_unit_test(consumer_uncommitted_tail_alone_waits),
+		cmocka_unit_test(consumer_late_commit_is_delivered),
+		cmocka_unit_test(consumer_torn_run_shares_grace),
+		cmocka_unit_test(consumer_close_counts_uncommitted_as_torn),
+		cmocka_unit_test(consumer_bad_head_is_invalid),
+		cmocka_unit_test(consumer_invalid_records_skipped),
+		cmocka_unit_test(consumer_durations_pair_by_depth),
+		cmocka_unit_test(consumer_callback_error_stops_drain),
+		cmocka_unit_test(consumer_stats_report_losses),
+		cmocka_unit_test(consumer_new_rejects_bad_geometry),
+		cmocka_unit_test(consumer_fuzz_hostile_area),
+		cmocka_unit_test(consumer_fuzz_geometry),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

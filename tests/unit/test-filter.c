@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests for lib/filter.c: -f / -N pattern parsing and selection. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "utrace/filter.h"
+#include "utrace/log.h"
+
+#define INCLUDE false
+#define EXCLUDE true
+#define MAIN "prog"
+#define LIBC "libc.so.6"
+
+static void add_ok(struct ut_filter *f, const char *spec, bool exclude)
+{
+	assert_int_equal(utrace_filter_add(f, spec, exclude), 0);
+}
+
+static void filter_parse_plain_and_module(void **state)
+{
+	struct ut_filter f = { 0 };
+
+	add_ok(&f, "foo*", INCLUDE);
+	add_ok(&f, "libc.so.6:mal*", EXCLUDE);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.v[0].spec, "foo*");
+	assert_null(f.v[0].module);
+	assert_string_equal(f.v[0].glob, "foo*");
+	assert_false(f.v[0].exclude);
+	assert_int_equal(f.v[0].matches, 0);
+	assert_string_equal(f.v[1].spec, "libc.so.6:mal*");
+	assert_string_equal(f.v[1].module, "libc.so.6");
+	assert_string_equal(f.v[1].glob, "mal*");
+	assert_true(f.v[1].exclude);
+	utrace_filter_free(&f);
+	assert_null(f.v);
+	assert_int_equal(f.n, 0);
+}
+
+static void filter_parse_cxx_scope(void **state)
+{
+	struct ut_filter f = { 0 };
+
+	add_ok(&f, "ns::f", INCLUDE);
+	add_ok(&f, "libx.so:ns::f", INCLUDE);
+	add_ok(&f, "a::b::c*", INCLUDE);
+	add_ok(&f, "lib*:std::vector<int>::*", INCLUDE);
+	add_ok(&f, "::global", INCLUDE);
+	assert_null(f.v[0].module);
+	assert_string_equal(f.v[0].glob, "ns::f");
+	assert_string_equal(f.v[1].module, "libx.so");
+	assert_string_equal(f.v[1].glob, "ns::f");
+	assert_null(f.v[2].module);
+	assert_string_equal(f.v[2].glob, "a::b::c*");
+	assert_string_equal(f.v[3].module, "lib*");
+	assert_string_equal(f.v[3].glob, "std::vector<int>::*");
+	assert_null(f.v[4].module);
+	assert_string_equal(f.v[4].glob, "::global");
+	utrace_filter_free(&f);
+}
+
+static void filter_rejects_empty_parts(void **state)
+{
+	struct ut_filter f = { 0 };
+
+	utrace_error_clear();
+	assert_int_equal(utrace_filter_add(&f, "", INCLUDE), -EINVAL);
+	assert_string_equal(utrace_error_last(), "-f '': empty function pattern");
+	assert_int_equal(utrace_filter_add(&f, ":foo", EXCLUDE), -EINVAL);
+	assert_string_equal(utrace_error_last(), "-N ':foo': empty module name before ':'");
+	assert_int_equal(utrace_filter_add(&f, "libc.so.6:", INCLUDE), -EINVAL);
+	assert_string_equal(utrace_error_last(), "-f 'libc.so.6:': empty function pattern");
+	assert_int_equal(f.n, 0);
+	assert_null(f.v);
+}
+
+static void filter_plain_glob_is_main_only(void **state)
+{
+	struct ut_filter f = { 0 };
+
+	add_ok(&f, "foo*", INCLUDE);
+	assert_true(utrace_filter_select(&f, MAIN, true, "foobar", NULL));
+	assert_false(utrace_filter_select(&f, LIBC, false, "foobar", NULL));
+	assert_false(utrace_filter_select(&f, MAIN, true, "barfoo", NULL));
+	assert_int_equal(f.v[0].matches, 1);
+	utrace_filter_free(&f);
+}
+
+static void filter_module_glob_on_basename(void **state)
+{
+	struct ut_filter f = { 0 };
+
+	add_ok(&f, "libc*:malloc", INCLUDE);
+	assert_true(utrace_filter_select(&f, LIBC, false, "malloc", NULL));
+	assert_false(utrace_filter_select(&f, MAIN, true, "malloc", NULL));
+	assert_false(utrace_filter_select(&f, "libm.so.6", false, "malloc", NULL));
+	/* The main executable can be named too. */
+	add_ok(&f, "pr?g:main", INCLUDE);
+	assert_true(utrace_filter_select(&f, MAIN, true, "main", NULL));
+	assert_int_equal(f.v[0].matches, 1);
+	assert_int_equal(f.v[1].matches, 1);
+	utrace_filter_free(&f);
+}
+
+static void filter_matches_aliases(void **state)
+{
+	struct ut_filter f = { 0 };
+	char *aliases[] = { "__libc_malloc", "malloc", NULL };
+	char *none[] = { NULL };
+
+	add_ok(&f, LIBC ":malloc", INCLUDE);
+	assert_true(utrace_filter_select(&f, LIBC, false, "__malloc", aliases));
+	assert_false(utrace_filter_select(&f, LIBC, false, "__malloc", none));
+	assert_false(utrace_filter_select(&f, LIBC, false, "calloc", NULL));
+	assert_int_equal(f.v[0].matches, 1);
+	utrace_filter_free(&f);
+}
+
+static void filter_exclusions_win(void **state)
+{
+	struct ut_filter f = { 0 };
+	char *aliases[] = { "bar_alias", NULL };
+
+	add_ok(&f, "bar*", EXCLUDE);
+	add_ok(&f, "*", INCLUDE);
+	add_ok(&f, LIBC ":*", EXCLUDE);
+	assert_true(utrace_filter_select(&f, MAIN, true, "foo", NULL));
+	assert_false(utrace_filter_select(&f, MAIN, true, "bar", NULL));
+	/* An alias is enough to exclude. */
+	assert_false(utrace_filter_select(&f, MAIN, true, "foo2", aliases));
+	/* Not included in libc in the first place: the exclusion removes nothing. */
+	assert_false(utrace_filter_select(&f, LIBC, false, "free", NULL));
+	assert_int_equal(f.v[0].matches, 2);
+	assert_int_equal(f.v[1].matches, 3);
+	assert_int_equal(f.v[2].matches, 0);
+	utrace_filter_free(&f);
+}
+
+static void filter_counts_each_pattern(void **state)
+{
+	struct ut_filter f = { 0 };
+	static const char *const names[] = { "fa", "fb", "foo", "g" };
+
+	add_ok(&f, "foo", INCLUDE);
+	add_ok(&f, "f[ab]", INCLUDE);
+	add_ok(&f, "f*", INCLUDE);
+	add_ok(&f, "zzz", INCLUDE);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		utrace_filter_select(&f, MAIN, true, names[i], NULL);
+	assert_int_equal(f.v[0].matches, 1);
+	assert_int_equal(f.v[1].matches, 2);
+	assert_int_equal(f.v[2].matches, 3);
+	assert_int_equal(f.v[3].matches, 0);
+	utrace_filter_free(&f);
+}
+
+static void filter_wants_module(void **state)
+{
+	struct ut_filter f = { 0 };
+
+	assert_false(utrace_filter_wants_module(&f, MAIN, true));
+	add_ok(&f, "libm*:*", EXCLUDE);
+	assert_false(utrace_filter_wants_module(&f, "libm.so.6", false));
+	add_ok(&f, "foo", INCLUDE);
+	assert_true(utrace_filter_wants_module(&f, MAIN, true));
+	assert_false(utrace_filter_wants_module(&f, LIBC, false));
+	add_ok(&f, "libc*:malloc", INCLUDE);
+	assert_true(utrace_filter_wants_module(&f, LIBC, false));
+	assert_false(utrace_filter_wants_module(&f, "libm.so.6", false));
+	assert_false(utrace_filter_wants_module(&f, "ld-linux-x86-64.so.2", false));
+	utrace_filter_free(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(filter_parse_plain_and_module),
+		cmocka_unit_test(filter_parse_cxx_scope),
+		cmocka_unit_test(filter_rejects_empty_parts),
+		cmocka_unit_test(filter_plain_glob_is_main_only),
+		cmocka_unit_test(filter_module_glob_on_basename),
+		cmocka_unit_test(filter_matches_aliases),
+		cmocka_unit_test(filter_exclusions_win),
+		cmocka_unit_test(filter_counts_each_pattern),
+		cmocka_unit_test(filter_wants_module),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests for lib/output-json.c and lib/output-text.c: exact output text. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "utrace/output.h"
+
+#define NO_DUR UINT64_MAX
+
+static const struct ut_func_info funcs[] = {
+	{ .name = "main", .module = "prog", .addr = 0x401000 },
+	{ .name = "foo", .module = "prog", .addr = 0x401100 },
+	{ .name = "bar", .module = "libbar.so", .addr = 0x7f0000001000 },
+	{ .name = "we\"ird\xff\x1b", .module = "m\\od", .addr = 0x401200 },
+};
+#define NFUNCS (sizeof(funcs) / sizeof(funcs[0]))
+
+enum { MAIN, FOO, BAR, WEIRD };
+
+struct capture {
+	char *buf;
+	size_t size;
+	FILE *out;
+	struct ut_writer *w;
+};
+
+static void capture_open(struct capture *c, enum ut_format fmt)
+{
+	memset(c, 0, sizeof(*c));
+	c->out = open_memstream(&c->buf, &c->size);
+	assert_non_null(c->out);
+	c->w = utrace_writer_new(fmt, c->out, funcs, NFUNCS);
+	assert_non_null(c->w);
+}
+
+/* Finish the writer and compare everything it wrote. */
+static void capture_check(struct capture *c, const struct ut_stats *st, const char *expected)
+{
+	assert_int_equal(utrace_writer_finish(c->w, st), 0);
+	utrace_writer_free(c->w);
+	fclose(c->out);
+	assert_string_equal(c->buf, expected);
+	free(c->buf);
+}
+
+static struct ut_event mkev(enum ut_rec_kind kind, pid_t tid, uint32_t func, uint32_t depth,
+			    uint64_t ts, uint64_t dur)
+{
+	struct ut_event ev = {
+		.ts = ts,
+		.pid = 1000,
+		.tid = tid,
+		.kind = kind,
+		.func = func,
+		.depth = depth,
+		.has_dur = dur != NO_DUR,
+		.dur_ns = dur == NO_DUR ? 0 : dur,
+	};
+
+	return ev;
+}
+
+static void feed(struct capture *c, enum ut_rec_kind kind, pid_t tid, uint32_t func, uint32_t depth,
+		 uint64_t dur)
+{
+	static uint64_t ts = 1000;
+	struct ut_event ev = mkev(kind, tid, func, depth, ts++, dur);
+
+	assert_int_equal(utrace_writer_event(c->w, &ev), 0);
+}
+
+/* ---- text ----------------------------------------------------------------- */
+
+static void output_text_call_graph(void **state)
+{
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	feed(&c, UT_REC_ENTRY, 1234, MAIN, 0, NO_DUR);
+	feed(&c, UT_REC_ENTRY, 1234, FOO, 1, NO_DUR);
+	feed(&c, UT_REC_ENTRY, 1234, BAR, 2, NO_DUR);
+	feed(&c, UT_REC_EXIT, 1234, BAR, 2, 1234);
+	feed(&c, UT_REC_EXIT, 1234, FOO, 1, 2000);
+	feed(&c, UT_REC_EXIT, 1234, MAIN, 0, 5000);
+	capture_check(&c, NULL,
+		      "# DURATION     TID     FUNCTION\n"
+		      "            [  1234] | main() {\n"
+		      "            [  1234] |   foo() {\n"
+		      "   1.234 us [  1234] |     bar();\n"
+		      "   2.000 us [  1234] |   } /* foo */\n"
+		      "   5.000 us [  1234] | } /* main */\n");
+}
+
+static void output_text_units(void **state)
+{
+	static const uint64_t durs[] = {
+		0, 5, 999, 1000, 999999, 1500000, 999999999, 2500000000ULL, 1234567891234ULL
+	};
+	struct capture c;
+	size_t i;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	for (i = 0; i < sizeof(durs) / sizeof(durs[0]); i++) {
+		feed(&c, UT_REC_ENTRY, 7, FOO, 0, NO_DUR);
+		feed(&c, UT_REC_EXIT, 7, FOO, 0, durs[i]);
+	}
+	capture_check(&c, NULL,
+		      "# DURATION     TID     FUNCTION\n"
+		      "   0.000 ns [     7] | foo();\n"
+		      "   5.000 ns [     7] | foo();\n"
+		      " 999.000 ns [     7] | foo();\n"
+		      "   1.000 us [     7] | foo();\n"
+		      " 999.999 us [     7] | foo();\n"
+		      "   1.500 ms [     7] | foo();\n"
+		      " 999.999 ms [     7] | foo();\n"
+		      "   2.500  s [     7] | foo();\n"
+		      " 1234.567  s [     7] | foo();\n");
+}
+
+static void output_text_unwound(void **state)
+{
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	feed(&c, UT_REC_ENTRY, 42, MAIN, 0, NO_DUR);
+	feed(&c, UT_REC_ENTRY, 42, FOO, 1, NO_DUR);
+	feed(&c, UT_REC_ENTRY, 42, BAR, 2, NO_DUR);
+	feed(&c, UT_REC_UNWIND, 42, BAR, 2, 300);
+	feed(&c, UT_REC_UNWIND, 42, FOO, 1, NO_DUR);
+	feed(&c, UT_REC_EXIT, 42, MAIN, 0, NO_DUR);
+	capture_check(&c, NULL,
+		      "# DURATION     TID     FUNCTION\n"
+		      "            [    42] | main() {\n"
+		      "            [    42] |   foo() {\n"
+		      "            [    42] |     bar() {\n"
+		      " 300.000 ns [    42] |     } /* bar: unwound */\n"
+		      "            [    42] |   } /* foo: unwound */\n"
+		      "            [    42] | } /* main */\n");
+}
+
+static void output_text_threads_interleave(void **state)
+{
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	feed(&c, UT_REC_ENTRY, 1, MAIN, 0, NO_DUR);
+	feed(&c, UT_REC_ENTRY, 2, FOO, 0, NO_DUR);
+	feed(&c, UT_REC_EXIT, 1, MAIN, 0, 10);
+	feed(&c, UT_REC_ENTRY, 2, BAR, 1, NO_DUR);
+	/* a different function at the pending entry's depth: no collapse */
+	feed(&c, UT_REC_ENTRY, 1, FOO, 0, NO_DUR);
+	feed(&c, UT_REC_EXIT, 1, BAR, 0, 20);
+	capture_check(&c, NULL,
+		      "# DURATION     TID     FUNCTION\n"
+		      "  10.000 ns [     1] | main();\n"
+		      "            [     2] | foo() {\n"
+		      "            [     1] | foo() {\n"
+		      "  20.000 ns [     1] | } /* bar */\n"
+		      "            [     2] |   bar() {\n");
+}
+
+static void output_text_names_sanitized(void **state)
+{
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	feed(&c, UT_REC_ENTRY, 3, WEIRD, 0, NO_DUR);
+	feed(&c, UT_REC_EXIT, 3, WEIRD, 0, 1);
+	feed(&c, UT_REC_ENTRY, 3, 9, 0, NO_DUR);
+	capture_check(&c, NULL,
+		      "# DURATION     TID     FUNCTION\n"
+		      "   1.000 ns [     3] | we\"ird\xff?();\n"
+		      "            [     3] | func#9() {\n");
+}
+
+static void output_text_reports_losses(void **state)
+{
+	struct ut_thread_drops threads[] = {
+		{ .pid = 1000, .tid = 1234, .drops = 12 },
+		{ .pid = 1000, .tid = 1240, .drops = 1 },
+	};
+	uint64_t func_drops[NFUNCS] = { 0, 10, 3, 0 };
+	struct ut_stats st = {
+		.events = 2,
+		.drops = 13,
+		.torn = 3,
+		.invalid = 1,
+		.rs_overflow = 5,
+		.no_slot = 4,
+		.lost_return = 1,
+		.threads = threads,
+		.nthreads = 2,
+		.func_drops = func_drops,
+		.nfuncs = NFUNCS,
+	};
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	feed(&c, UT_REC_ENTRY, 1234, MAIN, 0, NO_DUR);
+	capture_check(&c, &st,
+		      "# DURATION     TID     FUNCTION\n"
+		      "            [  1234] | main() {\n"
+		      "# 13 events dropped (ring full): tid 1234: 12, tid 1240: 1\n"
+		      "# dropped by function: foo: 10, bar: 3\n"
+		      "# 3 records torn (reserved, never committed)\n"
+		      "# 1 record invalid (corrupt ring data)\n"
+		      "# 5 entries without return probe (shadow stack full)\n"
+		      "# 4 events lost: thread without a slot\n"
+		      "# 1 return without a matching entry\n");
+}
+
+static void output_text_clean_has_no_loss_lines(void **state)
+{
+	uint64_t func_drops[NFUNCS] = { 0 };
+	struct ut_stats st = { .events = 2, .func_drops = func_drops, .nfuncs = NFUNCS };
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	feed(&c, UT_REC_ENTRY, 5, MAIN, 0, NO_DUR);
+	feed(&c, UT_REC_EXIT, 5, MAIN, 0, 2000000);
+	capture_check(&c, &st,
+		      "# DURATION     TID     FUNCTION\n"
+		      "   2.000 ms [     5] | main();\n");
+	capture_open(&c, UT_FORMAT_TEXT);
+	capture_check(&c, &st, "# DURATION     TID     FUNCTION\n");
+}
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+static void output_json_events(void **state)
+{
+	struct ut_event ev = mkev(UT_REC_ENTRY, 11, FOO, 1, 1000, NO_DUR);
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_JSON);
+	ev.pid = 10;
+	ev.w[0] = 1;
+	ev.w[1] = 2;
+	ev.w[2] = 0xdeadbeef;
+	ev.w[4] = UINT64_MAX;
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	ev = mkev(UT_REC_EXIT, 11, FOO, 1, 2000, 1000);
+	ev.pid = 10;
+	ev.w[0] = 42;
+	ev.w[1] = 7; /* rdx: not part of the schema */
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	ev = mkev(UT_REC_EXIT, 11, BAR, 0, 2001, NO_DUR);
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	ev = mkev(UT_REC_UNWIND, 11, MAIN, 0, 2002, 5);
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	ev = mkev(UT_REC_UNWIND, 11, MAIN, 0, 2003, NO_DUR);
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	capture_check(
+		&c, NULL,
+		"{\"ts\":1000,\"pid\":10,\"tid\":11,\"type\":\"entry\",\"func\":\"foo\",\"module\":\"prog\","
+		"\"addr\":\"0x401100\",\"depth\":1,"
+		"\"args\":[\"0x1\",\"0x2\",\"0xdeadbeef\",\"0x0\",\"0xffffffffffffffff\"]}\n"
+		"{\"ts\":2000,\"pid\":10,\"tid\":11,\"type\":\"exit\",\"func\":\"foo\",\"module\":\"prog\","
+		"\"addr\":\"0x401100\",\"depth\":1,\"dur_ns\":1000,\"retval\":\"0x2a\"}\n"
+		"{\"ts\":2001,\"pid\":1000,\"tid\":11,\"type\":\"exit\",\"func\":\"bar\","
+		"\"module\":\"libbar.so\",\"addr\":\"0x7f0000001000\",\"depth\":0,\"retval\":\"0x0\"}\n"
+		"{\"ts\":2002,\"pid\":1000,\"tid\":11,\"type\":\"unwind\",\"func\":\"main\","
+		"\"module\":\"prog\",\"addr\":\"0x401000\",\"depth\":0,\"dur_ns\":5}\n"
+		"{\"ts\":2003,\"pid\":1000,\"tid\":11,\"type\":\"unwind\",\"func\":\"main\","
+		"\"module\":\"prog\",\"addr\":\"0x401000\",\"depth\":0}\n"
+		"{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
+		"\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"dropped_by_thread\":[],"
+		"\"dropped_by_func\":[]}\n");
+}
+
+static void output_json_escapes_names(void **state)
+{
+	struct ut_event ev = mkev(UT_REC_UNWIND, 3, WEIRD, 2, 7, NO_DUR);
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_JSON);
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	ev.func = 9; /* not in the table */
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	capture_check(&c, NULL,
+		      "{\"ts\":7,\"pid\":1000,\"tid\":3,\"type\":\"unwind\","
+		      "\"func\":\"we\\\"ird\\u00ff\\u001b\",\"module\":\"m\\\\od\","
+		      "\"addr\":\"0x401200\",\"depth\":2}\n"
+		      "{\"ts\":7,\"pid\":1000,\"tid\":3,\"type\":\"unwind\",\"func\":\"func#9\","
+		      "\"module\":\"\",\"addr\":\"0x0\",\"depth\":2}\n"
+		      "{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
+		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,"
+		      "\"dropped_by_thread\":[],\"dropped_by_func\":[]}\n");
+}
+
+static void output_json_summary(void **state)
+{
+	struct ut_thread_drops threads[] = {
+		{ .pid = 1000, .tid = 1234, .drops = 12 },
+		{ .pid = 1000, .tid = 1240, .drops = 1 },
+	};
+	uint64_t func_drops[NFUNCS] = { 0, 10, 0, 3 };
+	struct ut_stats st = {
+		.events = 99,
+		.drops = 13,
+		.torn = 3,
+		.invalid = 1,
+		.rs_overflow = 5,
+		.no_slot = 4,
+		.lost_return = 2,
+		.threads = threads,
+		.nthreads = 2,
+		.func_drops = func_drops,
+		.nfuncs = NFUNCS,
+	};
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_JSON);
+	capture_check(&c, &st,
+		      "{\"type\":\"summary\",\"events\":99,\"dropped\":13,\"torn\":3,\"invalid\":1,"
+		      "\"rstack_overflow\":5,\"no_slot\":4,\"lost_return\":2,"
+		      "\"dropped_by_thread\":[{\"tid\":1234,\"dropped\":12},"
+		      "{\"tid\":1240,\"dropped\":1}],"
+		      "\"dropped_by_func\":[{\"func\":\"foo\",\"dropped\":10},"
+		      "{\"func\":\"we\\\"ird\\u00ff\\u001b\",\"dropped\":3}]}\n");
+}
+
+static void output_set_funcs_grows_table(void **state)
+{
+	static const struct ut_func_info more[] = {
+		{ .name = "main", .module = "prog", .addr = 0x401000 },
+		{ .name = "late", .module = "plugin.so", .addr = 0x7f0000002000 },
+	};
+	struct ut_event ev = mkev(UT_REC_ENTRY, 3, 1, 0, 7, NO_DUR);
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	assert_int_equal(utrace_writer_set_funcs(c.w, more, 2), 0);
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	capture_check(&c, NULL,
+		      "# DURATION     TID     FUNCTION\n"
+		      "            [     3] | late() {\n");
+}
+
+static void output_rejects_bad_kind(void **state)
+{
+	struct ut_event ev = mkev(UT_REC_KIND_MAX + 1, 3, 1, 0, 7, NO_DUR);
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_JSON);
+	assert_int_equal(utrace_writer_event(c.w, &ev), -EINVAL);
+	ev.kind = 0;
+	assert_int_equal(utrace_writer_event(c.w, &ev), -EINVAL);
+	capture_check(&c, NULL,
+		      "{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
+		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,"
+		      "\"dropped_by_thread\":[],\"dropped_by_func\":[]}\n");
+	assert_null(utrace_writer_new(UT_FORMAT_JSON + 1, stdout, funcs, NFUNCS));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(output_text_call_graph),
+		cmocka_unit_test(output_text_units),
+		cmocka_unit_test(output_text_unwound),
+		cmocka_unit_test(output_text_threads_interleave),
+		cmocka_unit_test(output_text_names_sanitized),
+		cmocka_unit_test(output_text_reports_losses),
+		cmocka_unit_test(output_text_clean_has_no_loss_lines),
+		cmocka_unit_test(output_json_events),
+		cmocka_unit_test(output_json_escapes_names),
+		cmocka_unit_test(output_json_summary),
+		cmocka_unit_test(output_set_funcs_grows_table),
+		cmocka_unit_test(output_rejects_bad_kind),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

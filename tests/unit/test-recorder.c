@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder's logic (arch/x86_64/blob/recorder-core.h), compiled hosted
+ * and run on a fake data area: thread slots, shadow stacks, rings, and a
+ * fake thread stack whose words play the return slots.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static uint64_t test_key; /* the "current thread's" fs base */
+
+#include "blob/recorder-core.h"
+
+static uint64_t rec_thread_key(const struct ut_ctl *ctl)
+{
+	return test_key;
+}
+
+#define NFUNCS 8
+#define NSLOTS 4
+#define DEPTH 8
+#define RING_RECS 16
+#define STACK_WORDS 64
+#define THREAD_KEY 0x7f0000001000ULL
+#define RET_TRAMP 0x7e0000000100ULL /* this code area's return trampoline */
+#define OTHER_TRAMP 0x7d0000000100ULL /* another code area's */
+#define LOST 0x7e0000000057ULL /* the lost_return int3 */
+#define FUNC_ADDR(id) (0x400000ULL + 0x100 * (id))
+#define CALLER_RET(i) (0x401000ULL + (i)) /* what a call left in stack[i] */
+
+struct fixture {
+	struct ut_ctl *ctl;
+	struct ut_slot *slot; /* the current thread's */
+	struct ut_rs_entry *rs;
+	unsigned char *ring;
+	uint64_t stack[STACK_WORDS]; /* the thread's stack: return slots */
+};
+
+static size_t align64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+static struct ut_ctl *area_new(uint32_t ring_recs)
+{
+	size_t funcs_off = align64(sizeof(struct ut_ctl));
+	size_t slots_off = funcs_off + align64(NFUNCS * sizeof(struct ut_func));
+	size_t rstacks_off = slots_off + NSLOTS * sizeof(struct ut_slot);
+	size_t rings_off = rstacks_off + NSLOTS * DEPTH * sizeof(struct ut_rs_entry);
+	size_t total = rings_off + (size_t)NSLOTS * ring_recs * UT_REC_SIZE;
+	struct ut_ctl *ctl = aligned_alloc(64, total);
+	uint32_t i;
+
+	assert_non_null(ctl);
+	memset(ctl, 0, total);
+	ctl->magic = UT_SHM_MAGIC;
+	ctl->version = UT_SHM_VERSION;
+	ctl->nfuncs = NFUNCS;
+	ctl->nslots = NSLOTS;
+	ctl->ring_size = ring_recs * UT_REC_SIZE;
+	ctl->rstack_depth = DEPTH;
+	ctl->funcs_off = funcs_off;
+	ctl->slots_off = slots_off;
+	ctl->rstacks_off = rstacks_off;
+	ctl->rings_off = rings_off;
+	ctl->total_size = total;
+	ctl->ret_tramps[0] = OTHER_TRAMP;
+	ctl->ret_tramps[1] = RET_TRAMP;
+	ctl->nret_tramps = 2;
+	for (i = 0; i < NFUNCS; i++)
+		ut_ctl_funcs(ctl)[i].addr = FUNC_ADDR(i);
+	return ctl;
+}
+
+/* What the tracer does at a clone event: the first free slot from the hash. */
+static uint32_t add_thread(struct ut_ctl *ctl, uint64_t key)
+{
+	uint32_t i = ut_slot_hash(key, ctl->nslots);
+
+	while (ut_ctl_slots(ctl)[i].key > UT_SLOT_DEAD)
+		i = (i + 1) & (ctl->nslots - 1);
+	ut_ctl_slots(ctl)[i].key = key;
+	return i;
+}
+
+static int fixture_setup_ring(void **state, uint32_t ring_recs)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	uint32_t i;
+
+	assert_non_null(f);
+	f->ctl = area_new(ring_recs);
+	i = add_thread(f->ctl, THREAD_KEY);
+	f->slot = &ut_ctl_slots(f->ctl)[i];
+	f->rs = ut_ctl_rstack(f->ctl, i);
+	f->ring = ut_ctl_ring(f->ctl, i);
+	f->slot->stack_lo = (uint64_t)(uintptr_t)&f->stack[0];
+	f->slot->stack_hi = (uint64_t)(uintptr_t)&f->stack[STACK_WORDS];
+	for (i = 0; i < STACK_WORDS; i++)
+		f->stack[i] = CALLER_RET(i);
+	test_key = THREAD_KEY;
+	*state = f;
+	return 0;
+}
+
+static int fixture_setup(void **state)
+{
+	return fixture_setup_ring(state, RING_RECS);
+}
+
+static int fixture_setup_small_ring(void **state)
+{
+	return fixture_setup_ring(state, 4);
+}
+
+static int fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	free(f->ctl);
+	free(f);
+	return 0;
+}
+
+static uint64_t slot_addr(struct fixture *f, unsigned i)
+{
+	return (uint64_t)(uintptr_t)&f->stack[i];
+}
+
+/* A call of probe `id` whose return address sits in stack[i]; returns regs->ip. */
+static uint64_t enter(struct fixture *f, uint32_t id, unsigned i)
+{
+	struct user_regs_struct regs = {
+		.rdi = 0x11 + id,
+		.rsi = 0x22,
+		.rdx = 0x33,
+		.rcx = 0x44,
+		.r8 = 0x55,
+		.r9 = 0x66,
+		.rsp = slot_addr(f, i),
+	};
+
+	rec_entry(f->ctl, id, &regs, RET_TRAMP);
+	return regs.rip;
+}
+
+/* The return trampoline reached from stack[i]. */
+static uint64_t leave(struct fixture *f, unsigned i, uint64_t rax, uint64_t rdx)
+{
+	return rec_exit(f->ctl, slot_addr(f, i), rax, rdx, LOST);
+}
+
+static const struct ut_rec *rec_nth(struct fixture *f, uint64_t n)
+{
+	return (const struct ut_rec *)(f->ring + ((n * UT_REC_SIZE) & (f->ctl->ring_size - 1)));
+}
+
+static uint64_t nrecs(struct fixture *f)
+{
+	return f->slot->head / UT_REC_SIZE;
+}
+
+static void check_rec(struct fixture *f, uint64_t n, enum ut_rec_kind kind, uint32_t func,
+		      uint32_t depth)
+{
+	const struct ut_rec *r = rec_nth(f, n);
+
+	assert_int_equal(r->commit, UT_REC_COMMIT(n, kind));
+	assert_int_equal(r->func, func);
+	assert_int_equal(r->depth, depth);
+}
+
+static void check_rs(struct fixture *f, uint32_t i, uint64_t ret, unsigned stack_i, uint32_t func,
+		     uint32_t flags)
+{
+	assert_int_equal(f->rs[i].ret, ret);
+	assert_int_equal(f->rs[i].slot, slot_addr(f, stack_i));
+	assert_int_equal(f->rs[i].func, func);
+	assert_int_equal(f->rs[i].flags, flags);
+}
+
+static void recorder_entry_records_and_hijacks(void **state)
+{
+	struct fixture *f = *state;
+	const struct ut_rec *r;
+
+	assert_int_equal(enter(f, 3, 10), FUNC_ADDR(3));
+	assert_int_equal(nrecs(f), 1);
+	check_rec(f, 0, UT_REC_ENTRY, 3, 0);
+	r = rec_nth(f, 0);
+	assert_int_equal(r->w[0], 0x14);
+	assert_int_equal(r->w[1], 0x22);
+	assert_int_equal(r->w[2], 0x33);
+	assert_int_equal(r->w[3], 0x44);
+	assert_int_equal(r->w[4], 0x55);
+	assert_int_not_equal(r->tsc, 0);
+	assert_int_equal(f->slot->rs_top, 1);
+	check_rs(f, 0, CALLER_RET(10), 10, 3, UT_RS_VALID);
+	assert_int_equal(f->stack[10], RET_TRAMP);
+}
+
+static void recorder_exit_records_and_pops(void **state)
+{
+	struct fixture *f = *state;
+	const struct ut_rec *r;
+
+	enter(f, 3, 10);
+	assert_int_equal(leave(f, 10, 0xaaa, 0xddd), CALLER_RET(10));
+	assert_int_equal(nrecs(f), 2);
+	check_rec(f, 1, UT_REC_EXIT, 3, 0);
+	r = rec_nth(f, 1);
+	assert_int_equal(r->w[0], 0xaaa);
+	assert_int_equal(r->w[1], 0xddd);
+	assert_int_equal(f->slot->rs_top, 0);
+	assert_int_equal(f->ctl->lost_return, 0);
+}
+
+static void recorder_nested_calls_depths(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 20);
+	enter(f, 2, 15);
+	assert_int_equal(leave(f, 15, 0, 0), CALLER_RET(15));
+	assert_int_equal(leave(f, 20, 0, 0), CALLER_RET(20));
+	assert_int_equal(nrecs(f), 4);
+	check_rec(f, 0, UT_REC_ENTRY, 1, 0);
+	check_rec(f, 1, UT_REC_ENTRY, 2, 1);
+	check_rec(f, 2, UT_REC_EXIT, 2, 1);
+	check_rec(f, 3, UT_REC_EXIT, 1, 0);
+	assert_int_equal(f->slot->rs_top, 0);
+}
+
+/* A return from an outer frame: inner entries were skipped by longjmp. */
+static void recorder_exit_matches_exact_slot_and_unwinds_above(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 30);
+	enter(f, 2, 20);
+	enter(f, 3, 15);
+	assert_int_equal(leave(f, 30, 7, 0), CALLER_RET(30));
+	assert_int_equal(nrecs(f), 6);
+	check_rec(f, 3, UT_REC_UNWIND, 3, 2);
+	check_rec(f, 4, UT_REC_UNWIND, 2, 1);
+	check_rec(f, 5, UT_REC_EXIT, 1, 0);
+	assert_int_equal(rec_nth(f, 5)->w[0], 7);
+	assert_int_equal(f->slot->rs_top, 0);
+}
+
+static void recorder_exit_without_entry_is_lost(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 30);
+	assert_int_equal(leave(f, 29, 0, 0), LOST);
+	assert_int_equal(f->ctl->lost_return, 1);
+	assert_int_equal(f->slot->rs_top, 1);
+	assert_int_equal(nrecs(f), 1);
+}
+
+/* A half-written entry (push interrupted for good) is neither matched nor reported. */
+static void recorder_exit_skips_invalid_entries(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 30);
+	enter(f, 2, 20);
+	f->rs[1].flags = 0;
+	assert_int_equal(leave(f, 20, 0, 0), LOST);
+	assert_int_equal(leave(f, 30, 0, 0), CALLER_RET(30));
+	assert_int_equal(nrecs(f), 3);
+	check_rec(f, 2, UT_REC_EXIT, 1, 0);
+	assert_int_equal(f->slot->rs_top, 0);
+}
+
+/* A traced function tail-calling a traced function: one return, two exits. */
+static void recorder_chained_entries_exit_innermost_first(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 30);
+	enter(f, 2, 30);
+	assert_int_equal(f->slot->rs_top, 2);
+	check_rs(f, 1, 0, 30, 2, UT_RS_CHAINED | UT_RS_VALID);
+	assert_int_equal(f->stack[30], RET_TRAMP);
+	check_rec(f, 1, UT_REC_ENTRY, 2, 1);
+
+	assert_int_equal(leave(f, 30, 9, 0), CALLER_RET(30));
+	assert_int_equal(nrecs(f), 4);
+	check_rec(f, 2, UT_REC_EXIT, 2, 1);
+	check_rec(f, 3, UT_REC_EXIT, 1, 0);
+	assert_int_equal(rec_nth(f, 2)->w[0], 9);
+	assert_int_equal(rec_nth(f, 3)->w[0], 9);
+	assert_int_equal(f->slot->rs_top, 0);
+}
+
+/* A slot holding some trampoline that is not the top entry's: entry event only. */
+static void recorder_foreign_hijack_gets_no_return_probe(void **state)
+{
+	struct fixture *f = *state;
+
+	f->stack[30] = OTHER_TRAMP;
+	enter(f, 1, 30);
+	assert_int_equal(nrecs(f), 1);
+	check_rec(f, 0, UT_REC_ENTRY, 1, 0);
+	assert_int_equal(f->slot->rs_top, 0);
+	assert_int_equal(f->stack[30], OTHER_TRAMP);
+}
+
+/* A call from a shallower or equal slot: deeper frames are gone (longjmp). */
+static void recorder_entry_prunes_dead_frames(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 10);
+	enter(f, 2, 8);
+	f->stack[12] = CALLER_RET(12);
+	enter(f, 3, 12);
+	assert_int_equal(nrecs(f), 5);
+	check_rec(f, 2, UT_REC_UNWIND, 2, 1);
+	check_rec(f, 3, UT_REC_UNWIND, 1, 0);
+	check_rec(f, 4, UT_REC_ENTRY, 3, 0);
+	assert_int_equal(f->slot->rs_top, 1);
+	check_rs(f, 0, CALLER_RET(12), 12, 3, UT_RS_VALID);
+
+	/* the same slot, rewritten by a new call: the old frame is gone too */
+	f->stack[12] = CALLER_RET(12);
+	enter(f, 4, 12);
+	check_rec(f, 5, UT_REC_UNWIND, 3, 0);
+	check_rec(f, 6, UT_REC_ENTRY, 4, 0);
+	assert_int_equal(f->slot->rs_top, 1);
+}
+
+/* Entries on another stack (sigaltstack, coroutine) are only ever matched exactly. */
+static void recorder_prunes_only_within_bounds(void **state)
+{
+	struct fixture *f = *state;
+
+	f->slot->stack_lo = slot_addr(f, 16);
+	enter(f, 1, 10); /* below the bounds: another stack */
+	enter(f, 2, 20);
+	assert_int_equal(f->slot->rs_top, 2);
+	assert_int_equal(nrecs(f), 2);
+
+	enter(f, 3, 18); /* inside, but the top (slot 20) is shallower: live */
+	enter(f, 4, 22); /* prunes 18 and 20, stops at the entry on the other stack */
+	assert_int_equal(nrecs(f), 6);
+	check_rec(f, 3, UT_REC_UNWIND, 3, 2);
+	check_rec(f, 4, UT_REC_UNWIND, 2, 1);
+	check_rec(f, 5, UT_REC_ENTRY, 4, 1);
+	assert_int_equal(f->slot->rs_top, 2);
+	check_rs(f, 0, CALLER_RET(10), 10, 1, UT_RS_VALID);
+}
+
+static void recorder_no_pruning_without_bounds(void **state)
+{
+	struct fixture *f = *state;
+
+	f->slot->stack_lo = 0;
+	f->slot->stack_hi = 0;
+	enter(f, 1, 10);
+	enter(f, 2, 20);
+	assert_int_equal(f->slot->rs_top, 2);
+	assert_int_equal(nrecs(f), 2);
+	check_rec(f, 1, UT_REC_ENTRY, 2, 1);
+}
+
+/* longjmp out of a traced frame, many more times than the stack is deep. */
+static void recorder_longjmp_loop_never_overflows(void **state)
+{
+	struct fixture *f = *state;
+	int n;
+
+	for (n = 0; n < 10 * DEPTH; n++) {
+		f->stack[10] = CALLER_RET(10);
+		enter(f, 1, 10);
+		f->slot->tail = f->slot->head; /* the consumer keeps up */
+	}
+	assert_int_equal(f->slot->rs_top, 1);
+	assert_int_equal(f->slot->rs_overflow, 0);
+	assert_int_equal(f->slot->drops, 0);
+	assert_int_equal(nrecs(f), 2 * 10 * DEPTH - 1);
+	check_rec(f, nrecs(f) - 2, UT_REC_UNWIND, 1, 0);
+	check_rec(f, nrecs(f) - 1, UT_REC_ENTRY, 1, 0);
+}
+
+static void recorder_full_shadow_stack_counts_overflow(void **state)
+{
+	struct fixture *f = *state;
+	unsigned i;
+
+	for (i = 0; i < DEPTH + 2; i++)
+		enter(f, 1, 40 - i);
+	assert_int_equal(f->slot->rs_top, DEPTH);
+	assert_int_equal(f->slot->rs_overflow, 2);
+	assert_int_equal(f->stack[40 - DEPTH + 1], RET_TRAMP);
+	assert_int_equal(f->stack[40 - DEPTH], CALLER_RET(40 - DEPTH));
+	assert_int_equal(f->stack[40 - DEPTH - 1], CALLER_RET(40 - DEPTH - 1));
+	check_rec(f, DEPTH + 1, UT_REC_ENTRY, 1, DEPTH);
+}
+
+static void recorder_full_ring_drops_and_counts(void **state)
+{
+	struct fixture *f = *state;
+
+	ut_ctl_funcs(f->ctl)[5].flags = UT_FUNC_NORET;
+	enter(f, 5, 10);
+	enter(f, 5, 10);
+	enter(f, 5, 10);
+	enter(f, 5, 10);
+	assert_int_equal(f->slot->drops, 0);
+	enter(f, 5, 10);
+	assert_int_equal(f->slot->head, 4 * UT_REC_SIZE);
+	assert_int_equal(f->slot->drops, 1);
+	assert_int_equal(ut_ctl_funcs(f->ctl)[5].drops, 1);
+	assert_int_equal(ut_ctl_funcs(f->ctl)[4].drops, 0);
+
+	/* the consumer frees one record: the next lands at position 0, seq 4 */
+	f->slot->tail = UT_REC_SIZE;
+	enter(f, 6, 11);
+	assert_int_equal(f->slot->head, 5 * UT_REC_SIZE);
+	assert_int_equal(((const struct ut_rec *)f->ring)->commit, UT_REC_COMMIT(4, UT_REC_ENTRY));
+	assert_int_equal(((const struct ut_rec *)f->ring)->func, 6);
+	assert_int_equal(f->slot->drops, 1);
+}
+
+static void recorder_noret_function_is_not_hijacked(void **state)
+{
+	struct fixture *f = *state;
+
+	ut_ctl_funcs(f->ctl)[2].flags = UT_FUNC_NORET;
+	enter(f, 2, 10);
+	assert_int_equal(nrecs(f), 1);
+	check_rec(f, 0, UT_REC_ENTRY, 2, 0);
+	assert_int_equal(f->slot->rs_top, 0);
+	assert_int_equal(f->stack[10], CALLER_RET(10));
+}
+
+static void recorder_disabled_blocks_entries_not_exits(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 30);
+	f->ctl->disabled = 1;
+	enter(f, 2, 20);
+	assert_int_equal(nrecs(f), 1);
+	assert_int_equal(f->slot->rs_top, 1);
+	assert_int_equal(f->stack[20], CALLER_RET(20));
+	assert_int_equal(leave(f, 30, 0, 0), CALLER_RET(30));
+	assert_int_equal(nrecs(f), 2);
+	check_rec(f, 1, UT_REC_EXIT, 1, 0);
+	assert_int_equal(f->slot->rs_top, 0);
+	assert_int_equal(f->ctl->no_slot, 0);
+}
+
+static void recorder_unknown_thread_counts_no_slot(void **state)
+{
+	struct fixture *f = *state;
+
+	test_key = THREAD_KEY + 0x40;
+	enter(f, 1, 30);
+	assert_int_equal(f->ctl->no_slot, 1);
+	test_key = 0; /* fs base not set up yet */
+	enter(f, 1, 30);
+	assert_int_equal(f->ctl->no_slot, 2);
+	assert_int_equal(leave(f, 30, 0, 0), LOST);
+	assert_int_equal(f->ctl->lost_return, 1);
+	assert_int_equal(f->slot->head, 0);
+	assert_int_equal(f->slot->rs_top, 0);
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+}
+
+static void recorder_invalid_id_is_ignored(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, NFUNCS, 30);
+	assert_int_equal(f->slot->head, 0);
+	assert_int_equal(f->ctl->no_slot, 0);
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+}
+
+/* Probing continues past freed slots, stops at a never-used one. */
+static void recorder_slot_probing(void **state)
+{
+	struct fixture *f = *state;
+	struct ut_slot *slots = ut_ctl_slots(f->ctl);
+	uint32_t h = ut_slot_hash(THREAD_KEY, NSLOTS);
+	uint32_t next = (h + 1) & (NSLOTS - 1);
+	uint32_t i;
+
+	slots[h].key = UT_SLOT_DEAD;
+	slots[next].key = THREAD_KEY;
+	enter(f, 1, 30);
+	assert_int_equal(slots[next].head, UT_REC_SIZE);
+	assert_int_equal(f->ctl->no_slot, 0);
+
+	slots[h].key = UT_SLOT_FREE;
+	enter(f, 1, 29);
+	assert_int_equal(f->ctl->no_slot, 1);
+	assert_int_equal(slots[next].head, UT_REC_SIZE);
+
+	/* no free slot anywhere: at most nslots probes, then no slot */
+	for (i = 0; i < NSLOTS; i++)
+		slots[i].key = UT_SLOT_DEAD;
+	enter(f, 1, 28);
+	assert_int_equal(f->ctl->no_slot, 2);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(recorder_entry_records_and_hijacks),
+		T(recorder_exit_records_and_pops),
+		T(recorder_nested_calls_depths),
+		T(recorder_exit_matches_exact_slot_and_unwinds_above),
+		T(recorder_exit_without_entry_is_lost),
+		T(recorder_exit_skips_invalid_entries),
+		T(recorder_chained_entries_exit_innermost_first),
+		T(recorder_foreign_hijack_gets_no_return_probe),
+		T(recorder_entry_prunes_dead_frames),
+		T(recorder_prunes_only_within_bounds),
+		T(recorder_no_pruning_without_bounds),
+		T(recorder_longjmp_loop_never_overflows),
+		T(recorder_full_shadow_stack_counts_overflow),
+		cmocka_unit_test_setup_teardown(recorder_full_ring_drops_and_counts,
+						fixture_setup_small_ring, fixture_teardown),
+		T(recorder_noret_function_is_not_hijacked),
+		T(recorder_disabled_blocks_entries_not_exits),
+		T(recorder_unknown_thread_counts_no_slot),
+		T(recorder_invalid_id_is_ignored),
+		T(recorder_slot_probing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,49 @@
+#!/bin/sh
+# utrace developer bootstrap, as root on Debian 12:
+#   tools/bootstrap.sh        install what is missing, build, trace the example program
+#   tools/bootstrap.sh test   install what is missing, then the whole suite: a -Werror
+#                             build, and an ASan+UBSan build
+set -eu
+cd "$(dirname "$0")/.."
+
+PACKAGES="gcc libc6-dev binutils meson ninja-build pkg-config python3 libelf-dev libdw-dev
+libcapstone-dev libcmocka-dev"
+
+install_missing() {
+	missing=""
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "installing:$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+build() { # dir [meson options...]
+	dir=$1
+	shift
+	[ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
+	ninja -C "$dir" >/dev/null
+}
+
+install_missing
+case "${1:-demo}" in
+demo)
+	build build
+	echo "+ build/utrace run build/tests/progs/s-demo -f 'work_*'"
+	exec build/utrace run build/tests/progs/s-demo -f 'work_*'
+	;;
+test)
+	build build -Dwerror=true
+	meson test -C build --print-errorlogs
+	build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C build-asan --print-errorlogs
+	;;
+*)
+	echo "usage: $0 [demo|test]" >&2
+	exit 2
+	;;
+esac
