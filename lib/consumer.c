@@ -45,6 +45,12 @@
 #define CLOSED_MIN 16
 
 /* What the consumer knows about one slot; nothing here comes from the area unchecked. */
+struct open_entry {
+	uint64_t ns;
+	uint32_t func;
+	bool seen; /* false: its entry record was dropped or predates the slot */
+};
+
 struct slot_state {
 	bool open;
 	bool insane; /* head failed the sanity checks (counted once until it recovers) */
@@ -52,8 +58,8 @@ struct slot_state {
 	uint64_t tail; /* next ring position to consume */
 	uint64_t last_ts; /* timestamps delivered for this thread never go backwards */
 
-	/* entry_ns[d]: timestamp of the open entry at depth d, for d < entry_known */
-	uint64_t *entry_ns;
+	/* open[d]: the entry open at depth d, for d < entry_known (when .seen) */
+	struct open_entry *open_at;
 	uint64_t entry_cap;
 	uint64_t entry_known;
 
@@ -201,7 +207,7 @@ void utrace_consumer_free(struct ut_consumer *c)
 	if (!c)
 		return;
 	for (i = 0; c->slots && i < c->geo.nslots; i++)
-		free(c->slots[i].entry_ns);
+		free(c->slots[i].open_at);
 	free(c->slots);
 	free(c->closed);
 	free(c->stat_threads);
@@ -353,12 +359,13 @@ static bool tail_is_torn(struct ut_consumer *c, uint32_t i, struct slot_state *s
 
 /* ---- events ------------------------------------------------------------- */
 
-/* Remember the timestamp of an entry at `depth` (< rstack_depth + 1, validated). */
-static int entry_push(struct ut_consumer *c, struct slot_state *st, uint32_t depth, uint64_t ts)
+/* Remember the entry at `depth` (< rstack_depth + 1, validated). */
+static int entry_push(struct ut_consumer *c, struct slot_state *st, uint32_t depth, uint64_t ts,
+		      uint32_t func)
 {
 	uint64_t max = (uint64_t)c->geo.rstack_depth + 1;
 	uint64_t cap;
-	uint64_t *p;
+	struct open_entry *p;
 
 	if (depth >= st->entry_cap) {
 		cap = st->entry_cap ? 2 * st->entry_cap : ENTRY_STACK_MIN;
@@ -366,16 +373,19 @@ static int entry_push(struct ut_consumer *c, struct slot_state *st, uint32_t dep
 			cap = (uint64_t)depth + 1;
 		if (cap > max)
 			cap = max;
-		p = realloc(st->entry_ns, cap * sizeof(*p));
+		p = realloc(st->open_at, cap * sizeof(*p));
 		if (!p) {
 			ut_error("consumer: out of memory for the call stack of thread %d",
 				 (int)st->tid);
 			return -ENOMEM;
 		}
-		st->entry_ns = p;
+		st->open_at = p;
 		st->entry_cap = cap;
 	}
-	st->entry_ns[depth] = ts;
+	/* depths skipped over had their entries dropped: nothing known of them */
+	for (uint64_t d = st->entry_known; d < depth; d++)
+		st->open_at[d].seen = false;
+	st->open_at[depth] = (struct open_entry){ .ns = ts, .func = func, .seen = true };
 	/* anything deeper belonged to calls that are over */
 	st->entry_known = (uint64_t)depth + 1;
 	return 0;
@@ -386,9 +396,46 @@ static void entry_pop(struct slot_state *st, struct ut_event *ev)
 {
 	if (ev->depth >= st->entry_known)
 		return;
-	ev->has_dur = true;
-	ev->dur_ns = ev->ts - st->entry_ns[ev->depth];
+	if (st->open_at[ev->depth].seen) {
+		ev->has_dur = true;
+		ev->dur_ns = ev->ts - st->open_at[ev->depth].ns;
+	}
 	st->entry_known = ev->depth;
+}
+
+/*
+ * The thread is gone with calls still open (exit() or abort() inside traced
+ * functions, a longjmp whose frames were never pruned): close each with an
+ * unwind event, innermost first, so that every entry has its end.
+ */
+static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_event_fn fn,
+			      void *arg)
+{
+	uint64_t now = utrace_tsc_to_ns(&c->tsc, utrace_rdtsc());
+	int ret = 0;
+
+	if (now < st->last_ts)
+		now = st->last_ts;
+	while (st->entry_known > 0 && ret >= 0) {
+		uint64_t d = --st->entry_known;
+		struct open_entry *o = &st->open_at[d];
+		struct ut_event ev = {
+			.ts = now,
+			.pid = st->pid,
+			.tid = st->tid,
+			.kind = UT_REC_UNWIND,
+			.func = o->func,
+			.depth = (uint32_t)d,
+			.has_dur = true,
+			.dur_ns = now - o->ns,
+		};
+
+		if (!o->seen)
+			continue;
+		c->events++;
+		ret = fn(&ev, arg);
+	}
+	return ret;
 }
 
 static int deliver(struct ut_consumer *c, struct slot_state *st, const struct ut_rec *r,
@@ -410,7 +457,7 @@ static int deliver(struct ut_consumer *c, struct slot_state *st, const struct ut
 	st->last_ts = ev.ts;
 	memcpy(ev.w, r->w, sizeof(ev.w));
 	if (kind == UT_REC_ENTRY) {
-		ret = entry_push(c, st, r->depth, ev.ts);
+		ret = entry_push(c, st, r->depth, ev.ts, r->func);
 		if (ret < 0)
 			return ret;
 	} else {
@@ -493,11 +540,11 @@ long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
 /* Forget everything about the slot but keep its stack allocation. */
 static void slot_reset(struct slot_state *st)
 {
-	uint64_t *entry_ns = st->entry_ns;
+	struct open_entry *open_at = st->open_at;
 	uint64_t entry_cap = st->entry_cap;
 
 	memset(st, 0, sizeof(*st));
-	st->entry_ns = entry_ns;
+	st->open_at = open_at;
 	st->entry_cap = entry_cap;
 }
 
@@ -545,6 +592,8 @@ int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn
 	c->now_ns = monotonic_ns();
 	c->drain_seq++;
 	drained = slot_drain(c, slot, true, fn, arg);
+	if (drained >= 0)
+		drained = close_open_entries(c, st, fn, arg);
 	ret = slot_retire_losses(c, st);
 	slot_reset(st);
 	return drained < 0 ? (int)drained : ret;

@@ -169,8 +169,8 @@ static void unprobe(struct ut_session *s)
 
 /*
  * Stop the world, take our code out of the way, hand every thread back with
- * the signal it was stopped for.  The areas stay mapped (threads may still
- * be in a stub); the ring pages are released.
+ * the signal it was stopped for.  The areas stay mapped in the tracee
+ * (threads may still be in a stub); session_fini releases the ring pages.
  */
 int ut_detach(struct ut_session *s)
 {
@@ -192,7 +192,6 @@ int ut_detach(struct ut_session *s)
 	s->nthreads = 0;
 	s->holding = false;
 	s->traced = false;
-	ut_release_data(s);
 	return 0;
 }
 

@@ -356,17 +356,25 @@ static int finish_output(struct ut_session *s)
 	return utrace_writer_finish(s->writer, &st);
 }
 
+/*
+ * After tracing (or to end a launch that failed): reap the program.  Stops
+ * still reported by threads we are attached to (the exit event even of a
+ * SIGKILLed thread) are continued.
+ */
 static int wait_exit_status(struct ut_session *s)
 {
 	int status;
+	pid_t tid;
 
 	while (!s->exited) {
-		if (waitpid(s->pid, &status, 0) == s->pid &&
-		    (WIFEXITED(status) || WIFSIGNALED(status))) {
+		tid = waitpid(-1, &status, __WALL);
+		if (tid < 0)
+			return errno == EINTR ? 0 : -errno;
+		if (WIFSTOPPED(status))
+			ptrace(PTRACE_CONT, tid, 0, 0);
+		else if (tid == s->pid) {
 			s->exited = true;
 			s->exit_status = status;
-		} else if (errno == ECHILD) {
-			return -ECHILD;
 		}
 	}
 	return 0;

@@ -558,6 +558,44 @@ static void consumer_close_counts_uncommitted_as_torn(void **state)
 	free(s);
 }
 
+/* Calls left open when the thread goes get unwind events, innermost first. */
+static void consumer_close_unwinds_open_entries(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+	produce(&f, 0, UT_REC_ENTRY, 2, 1, utrace_rdtsc());
+	produce(&f, 0, UT_REC_ENTRY, 3, 2, utrace_rdtsc());
+	produce(&f, 0, UT_REC_EXIT, 3, 2, utrace_rdtsc());
+	/* the next entry at depth 2 was dropped: nothing is known of depth 2 */
+	produce(&f, 0, UT_REC_ENTRY, 0, 3, utrace_rdtsc());
+	assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+	assert_int_equal(s->n, 8);
+	assert_int_equal(s->ev[5].kind, UT_REC_UNWIND);
+	assert_int_equal(s->ev[5].func, 0);
+	assert_int_equal(s->ev[5].depth, 3);
+	assert_int_equal(s->ev[6].kind, UT_REC_UNWIND);
+	assert_int_equal(s->ev[6].func, 2);
+	assert_int_equal(s->ev[6].depth, 1);
+	assert_int_equal(s->ev[7].kind, UT_REC_UNWIND);
+	assert_int_equal(s->ev[7].func, 1);
+	assert_int_equal(s->ev[7].depth, 0);
+	for (size_t k = 5; k < 8; k++) {
+		assert_int_equal(s->ev[k].pid, T_PID);
+		assert_int_equal(s->ev[k].tid, T_TID);
+		assert_true(s->ev[k].has_dur);
+		assert_true(s->ev[k].ts >= s->ev[4].ts);
+	}
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.events, 8);
+	fake_fini(&f);
+	free(s);
+}
+
 static void consumer_bad_head_is_invalid(void **state)
 {
 	struct sink *s = calloc(1, sizeof(*s));
@@ -956,6 +994,7 @@ int main(void)
 		cmocka_unit_test(consumer_late_commit_is_delivered),
 		cmocka_unit_test(consumer_torn_run_shares_grace),
 		cmocka_unit_test(consumer_close_counts_uncommitted_as_torn),
+		cmocka_unit_test(consumer_close_unwinds_open_entries),
 		cmocka_unit_test(consumer_bad_head_is_invalid),
 		cmocka_unit_test(consumer_invalid_records_skipped),
 		cmocka_unit_test(consumer_durations_pair_by_depth),

@@ -1,0 +1,597 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for the utrace integration tests (Python 3 standard library only).
+
+Environment:
+  UTRACE        path of the utrace executable
+  UTRACE_PROGS  directory of the built target programs (tests/progs)
+
+Every target program counts its own calls and prints `count <func> <n>`
+lines; the tests compare those with the events of a traced run, exactly,
+and compare the traced run's stdout and exit status with an untraced run.
+"""
+
+import ctypes
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SKIP = 77
+RUN_TIMEOUT = 60
+NOBODY = 65534
+# Counters of the summary line that must be zero in every ordinary run.
+LOSS_COUNTERS = ("dropped", "torn", "invalid", "rstack_overflow", "no_slot", "lost_return")
+EVENT_FIELDS = ("ts", "pid", "tid", "type", "func", "module", "addr", "depth")
+EVENT_TYPES = ("entry", "exit", "unwind")
+MAX_DEPTH = 1 << 20
+ATTACH_EXIT_STATUS = 15  # s-attach's status after SIGTERM
+
+
+def utrace_path():
+    return os.environ["UTRACE"]
+
+
+def prog(name):
+    return os.path.join(os.environ["UTRACE_PROGS"], name)
+
+
+# ---- skipping ---------------------------------------------------------------
+
+def ptrace_available():
+    """True when a child may be traced at all (ptrace not denied by policy)."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            if f.read().strip() == "3":
+                return False
+    except OSError:
+        pass
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = os.fork()
+    if pid == 0:
+        ptrace_traceme = 0
+        rc = libc.ptrace(ptrace_traceme, 0, None, None)
+        os._exit(0 if rc == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def main():
+    """unittest main for a test file; exit 77 when ptrace is unavailable."""
+    if not ptrace_available():
+        print("ptrace is not available here: skipping", file=sys.stderr)
+        sys.exit(SKIP)
+    if not os.access(utrace_path(), os.X_OK):
+        print("utrace not found at %s" % utrace_path(), file=sys.stderr)
+        sys.exit(1)
+    unittest.main(verbosity=2)
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def as_nobody():
+    """preexec_fn: drop every privilege to user and group nobody."""
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+# ---- running ------------------------------------------------------------------
+
+class Result:
+    def __init__(self, stdout, stderr, status):
+        self.stdout = stdout
+        self.stderr = stderr
+        self.status = status
+
+    def stderr_lines(self):
+        return self.stderr.decode(errors="replace").splitlines()
+
+
+def exit_status(returncode):
+    """A shell-style status: 128 + N for a process killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run(argv, timeout=RUN_TIMEOUT, **kw):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                       **kw)
+    return Result(p.stdout, p.stderr, exit_status(p.returncode))
+
+
+def run_untraced(name, args=()):
+    return run([prog(name)] + list(args))
+
+
+class Trace(Result):
+    def __init__(self, result, events, summary, path):
+        super().__init__(result.stdout, result.stderr, result.status)
+        self.events = events
+        self.summary = summary
+        self.path = path
+
+
+def trace_argv(funcs, out, fmt="json"):
+    argv = []
+    for f in funcs:
+        argv += ["-f", f]
+    return argv + ["-o", out, "--format", fmt]
+
+
+def run_traced(tc, name, args=(), funcs=("work_*",), extra=(), fmt="json"):
+    """utrace run [options] -- PROG ARGS; parse the JSON output file."""
+    out = os.path.join(tmpdir(tc), "%s.%s" % (name, fmt))
+    argv = [utrace_path(), "run"] + trace_argv(funcs, out, fmt) + list(extra)
+    argv += ["--", prog(name)] + list(args)
+    res = run(argv)
+    tc.assertTrue(os.path.exists(out), "no output file; utrace stderr: %r" % res.stderr)
+    if fmt != "json":
+        return Trace(res, None, None, out)
+    events, summary = parse_jsonl(tc, out)
+    return Trace(res, events, summary, out)
+
+
+def tmpdir(tc):
+    """A per-test temporary directory, removed when the test ends (writable by all)."""
+    d = getattr(tc, "_utrace_tmp", None)
+    if d is None:
+        d = tempfile.mkdtemp(prefix="utrace-itest-")
+        os.chmod(d, 0o777)
+        tc._utrace_tmp = d
+        tc.addCleanup(shutil.rmtree, d, True)
+    return d
+
+
+# ---- JSON Lines ---------------------------------------------------------------
+
+def parse_jsonl(tc, path):
+    """Events and the final summary object; every line must be one JSON object.
+
+    The lines are parsed as one JSON array (one C-level call: traces have
+    hundreds of thousands of lines); on failure, line by line to find the
+    culprit."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        tc.fail("%s: not UTF-8 at byte %d" % (path, e.start))
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    try:
+        objs = json.loads("[" + ",".join(lines) + "]")
+    except ValueError:
+        objs = None
+    if objs is None or len(objs) != len(lines):
+        for n, line in enumerate(lines, 1):
+            try:
+                json.loads(line)
+            except ValueError as e:
+                tc.fail("%s:%d: not a JSON line (%s): %r" % (path, n, e, line[:200]))
+        tc.fail("%s: a line holds more than one JSON value" % path)
+    tc.assertTrue(objs, "%s: empty output" % path)
+    summary = objs.pop()
+    tc.assertEqual(summary.get("type") if isinstance(summary, dict) else None, "summary",
+                   "%s: the last line is not the summary: %r" % (path, summary))
+    check_event_fields(tc, objs, path)
+    return objs, summary
+
+
+ADDR_RE = re.compile(r"0x[0-9a-f]+")
+
+
+def check_event_fields(tc, events, path):
+    """Fields of every event (set operations first: this sees every line)."""
+    fields = frozenset(EVENT_FIELDS)
+    for n, ev in enumerate(events, 1):
+        if not (type(ev) is dict and ev.keys() >= fields and ev["type"] in EVENT_TYPES and
+                0 <= ev["depth"] < MAX_DEPTH and ev.get("dur_ns", 0) >= 0):
+            tc.fail("%s:%d: malformed event (fields %s, type in %s, depth < %d, "
+                    "dur_ns >= 0): %r" % (path, n, EVENT_FIELDS, EVENT_TYPES, MAX_DEPTH, ev))
+    for addr in {ev["addr"] for ev in events}:
+        if not isinstance(addr, str) or not ADDR_RE.fullmatch(addr):
+            tc.fail("%s: bad addr %r" % (path, addr))
+
+
+def check_summary_clean(tc, events, summary):
+    """Nothing lost, torn or invalid, and the event total matches."""
+    for k in LOSS_COUNTERS:
+        tc.assertEqual(summary.get(k), 0, "summary %s is not 0: %r" % (k, summary))
+    tc.assertEqual(summary.get("events"), len(events),
+                   "summary events != event lines: %r" % summary)
+
+
+# ---- counting -------------------------------------------------------------------
+
+def prog_counts(stdout, prefix="count "):
+    """{func: n} from the `count <func> <n>` lines a prog prints."""
+    counts = {}
+    for line in stdout.decode().splitlines():
+        if line.startswith(prefix):
+            func, n = line[len(prefix):].split()
+            counts[func] = int(n)
+    return counts
+
+
+def trace_counts(events, pids=None):
+    """{func: [entries, exits, unwinds]}, optionally only for the given pids."""
+    counts = {}
+    for ev in events:
+        if pids is not None and ev["pid"] not in pids:
+            continue
+        c = counts.setdefault(ev["func"], [0, 0, 0])
+        c[EVENT_TYPES.index(ev["type"])] += 1
+    return counts
+
+
+def check_counts(tc, events, expected, pids=None, allow_unwinds=False):
+    """Entries = calls and exits (+ unwinds) = calls, for exactly the expected functions."""
+    got = trace_counts(events, pids)
+    for func, n in expected.items():
+        entries, exits, unwinds = got.get(func, [0, 0, 0])
+        tc.assertEqual(entries, n, "%s: %d entries, prog counted %d calls" % (func, entries, n))
+        if not allow_unwinds:
+            tc.assertEqual(unwinds, 0, "%s: %d unexpected unwinds" % (func, unwinds))
+        tc.assertEqual(exits + unwinds, n,
+                       "%s: %d exits + %d unwinds, prog counted %d calls" %
+                       (func, exits, unwinds, n))
+    extra = {f: c for f, c in got.items() if f not in expected and any(c)}
+    tc.assertEqual(extra, {}, "events of functions the prog does not count")
+
+
+def check_nesting(tc, events, orphan_exits_ok=(), strict_depth=True):
+    """Per thread: entries and returns nest like a stack.
+
+    An exit or unwind closes an open entry of the same function at the same
+    depth (an exit the innermost one); an entry is one deeper than the
+    innermost open entry, or at the thread's base depth when none is open;
+    timestamps never go backwards.  Threads in orphan_exits_ok may start
+    with exits of entries made before they existed (a fork child returning
+    through its parent's frames).  Without strict_depth, entry depths are
+    not checked against the open entries (a signal handler that interrupts
+    the recorder between its shadow-stack update and its event may see
+    either depth); exits must still match the innermost open entry.
+    """
+    stacks, base, last_ts = {}, {}, {}
+    for i, ev in enumerate(events):
+        tid = ev["tid"]
+        st = stacks.setdefault(tid, [])
+        if ev["ts"] < last_ts.get(tid, 0):
+            nesting_error(tc, "time went backwards", i, ev, st)
+        last_ts[tid] = ev["ts"]
+        key = (ev["func"], ev["depth"])
+        if ev["type"] == "entry":
+            if strict_depth:
+                want = st[-1][1] + 1 if st else base.setdefault(tid, ev["depth"])
+                if ev["depth"] != want:
+                    nesting_error(tc, "entry at depth %d, expected %d" % (ev["depth"], want),
+                                  i, ev, st)
+            st.append(key)
+        elif ev["type"] == "exit":
+            if st and st[-1] == key:
+                st.pop()
+            elif st or tid not in orphan_exits_ok:
+                nesting_error(tc, "exit does not match the innermost open entry", i, ev, st)
+        elif key in st:
+            del st[len(st) - 1 - st[::-1].index(key)]
+        else:
+            nesting_error(tc, "unwind of no open entry", i, ev, st)
+    open_entries = {tid: (len(st), st[-8:]) for tid, st in stacks.items() if st}
+    if open_entries:
+        tc.fail("entries never closed by an exit or unwind, per tid (count, innermost): %r" %
+                open_entries)
+
+
+def nesting_error(tc, what, i, ev, stack):
+    tc.fail("%s: event %d %r; open entries of its thread (innermost last): %r" %
+            (what, i, ev, stack[-8:]))
+
+
+def per_tid_entries(events, func):
+    counts = {}
+    for ev in events:
+        if ev["func"] == func and ev["type"] == "entry":
+            counts[ev["tid"]] = counts.get(ev["tid"], 0) + 1
+    return counts
+
+
+def check_like_untraced(tc, name, args, traced):
+    """Traced stdout and exit status equal an untraced run's."""
+    plain = run_untraced(name, args)
+    tc.assertEqual(traced.stdout, plain.stdout, "stdout differs from the untraced run")
+    tc.assertEqual(traced.status, plain.status,
+                   "exit status differs from the untraced run; utrace stderr: %r" %
+                   traced.stderr)
+    return plain
+
+
+def check_error(tc, res, *words):
+    """One stderr line starting "utrace: " (containing words), non-zero status."""
+    lines = res.stderr_lines()
+    tc.assertNotEqual(res.status, 0, "utrace succeeded: %r" % lines)
+    tc.assertEqual(len(lines), 1, "expected one stderr line: %r" % lines)
+    tc.assertTrue(lines[0].startswith("utrace: "), "bad error line: %r" % lines[0])
+    for w in words:
+        tc.assertIn(w.lower(), lines[0].lower(), "error does not name %r" % w)
+    return lines[0]
+
+
+# ---- ELF (little-endian ELF64 only) -----------------------------------------
+
+EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+PHDR = struct.Struct("<IIQQQQQQ")
+SHDR = struct.Struct("<IIQQQQIIQQ")
+SYM = struct.Struct("<IBBHQQ")
+PT_LOAD = 1
+PF_X = 1
+SHT_SYMTAB = 2
+STT_FUNC = 2
+E_MACHINE_OFFSET = 18
+
+
+def elf_header(data):
+    h = EHDR.unpack_from(data, 0)
+    return {"machine": h[2], "phoff": h[5], "shoff": h[6], "phentsize": h[9], "phnum": h[10],
+            "shentsize": h[11], "shnum": h[12]}
+
+
+def exec_segments(path):
+    """[(p_offset, p_vaddr, p_filesz)] of the executable PT_LOAD segments."""
+    with open(path, "rb") as f:
+        data = f.read()
+    h = elf_header(data)
+    segs = []
+    for i in range(h["phnum"]):
+        p_type, p_flags, off, vaddr, _, filesz, _, _ = PHDR.unpack_from(
+            data, h["phoff"] + i * h["phentsize"])
+        if p_type == PT_LOAD and p_flags & PF_X:
+            segs.append((off, vaddr, filesz))
+    return segs
+
+
+def func_symbols(path):
+    """{name: st_value} of the STT_FUNC symbols of .symtab."""
+    with open(path, "rb") as f:
+        data = f.read()
+    h = elf_header(data)
+    shdrs = [SHDR.unpack_from(data, h["shoff"] + i * h["shentsize"]) for i in range(h["shnum"])]
+    syms = {}
+    for sh in shdrs:
+        if sh[1] != SHT_SYMTAB:
+            continue
+        str_off = shdrs[sh[6]][4]
+        for pos in range(sh[4], sh[4] + sh[5], SYM.size):
+            name, info, _, _, value, _ = SYM.unpack_from(data, pos)
+            if info & 0xf == STT_FUNC and value:
+                end = data.index(b"\0", str_off + name)
+                syms[data[str_off + name:end].decode()] = value
+    return syms
+
+
+def text_mismatches(pid, path=None):
+    """Bytes of the executable segments in /proc/PID/mem that differ from the file."""
+    exe = os.path.realpath(path or "/proc/%d/exe" % pid)
+    maps = []
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].strip() == exe and "x" in parts[1]:
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                maps.append((lo, hi, int(parts[2], 16)))
+    diff = 0
+    with open(exe, "rb") as f:
+        data = f.read()
+    with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+        for off, _, filesz in exec_segments(exe):
+            m = [mp for mp in maps if mp[2] <= off < mp[2] + (mp[1] - mp[0])]
+            if not m:
+                raise AssertionError("segment at offset %#x of %s not mapped" % (off, exe))
+            lo, _, moff = m[0]
+            mem.seek(lo + off - moff)
+            live = mem.read(filesz)
+            want = data[off:off + filesz]
+            diff += sum(1 for a, b in zip(live, want) if a != b) + abs(len(live) - len(want))
+    return diff
+
+
+def tracer_pid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
+def any_thread_stopped(pid):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state in ("t", "T"):
+            return True
+    return False
+
+
+# ---- attach -------------------------------------------------------------------
+
+class Target:
+    """A running prog whose stdout is read line by line with timeouts."""
+
+    def __init__(self, tc, name, args=(), preexec_fn=None):
+        self.tc = tc
+        self.name = name
+        self.proc = subprocess.Popen([prog(name)] + list(args), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, preexec_fn=preexec_fn)
+        self.pid = self.proc.pid
+        self.buf = b""
+        self.lines = []
+        tc.addCleanup(self.kill)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def readline(self, timeout=10):
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(left, 0))
+            if not ready:
+                self.tc.fail("%s: no output within %ss (so far %r)" %
+                             (self.name, timeout, self.buf))
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self.tc.fail("%s: stdout closed (status %r, so far %r)" %
+                             (self.name, self.proc.wait(), self.buf))
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        self.lines.append(line.decode())
+        return self.lines[-1]
+
+    def expect(self, prefix, timeout=10):
+        line = self.readline(timeout)
+        self.tc.assertTrue(line.startswith(prefix), "%s: expected %r, got %r" %
+                           (self.name, prefix, line))
+        return line
+
+    def phase(self, k):
+        """Run workload phase k (SIGUSR1) and wait for it to finish."""
+        os.kill(self.pid, signal.SIGUSR1)
+        self.expect("phase %d done" % k)
+
+    def finish(self):
+        """SIGTERM; returns (all stdout lines, exit status)."""
+        os.kill(self.pid, signal.SIGTERM)
+        try:
+            rest, _ = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.tc.fail("%s did not exit on SIGTERM" % self.name)
+        self.lines += (self.buf + rest).decode().splitlines()
+        self.buf = b""
+        return self.lines, exit_status(self.proc.returncode)
+
+
+def start_target(tc, name="s-attach", args=(), preexec_fn=None):
+    t = Target(tc, name, args, preexec_fn)
+    t.expect("ready")
+    return t
+
+
+class Attached:
+    def __init__(self, proc, out):
+        self.proc = proc
+        self.out = out
+
+
+def attach(tc, pid, funcs=("work_*",), out=None, preexec_fn=None, extra=()):
+    """Start `utrace attach PID -f ... -o FILE --format json` (does not wait)."""
+    out = out or os.path.join(tmpdir(tc), "attach-%d-%d.json" % (pid, time.monotonic_ns()))
+    argv = [utrace_path(), "attach", str(pid)] + trace_argv(funcs, out) + list(extra)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=preexec_fn)
+
+    def reap():
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    tc.addCleanup(reap)
+    return Attached(proc, out)
+
+
+def wait_attached(tc, target, att, timeout=10):
+    """Until utrace traces the target, its probes are in the text and every
+    thread runs again: then the next phase is traced completely."""
+    deadline = time.monotonic() + timeout
+    settled = 0
+    while time.monotonic() < deadline:
+        if att.proc.poll() is not None:
+            _, err = att.proc.communicate()
+            tc.fail("utrace attach exited with %d: %r" % (exit_status(att.proc.returncode), err))
+        ready = (tracer_pid(target.pid) == att.proc.pid and text_mismatches(target.pid) > 0 and
+                 not any_thread_stopped(target.pid))
+        settled = settled + 1 if ready else 0
+        if settled >= 3:
+            return
+        time.sleep(0.02)
+    tc.fail("utrace did not attach within %ss" % timeout)
+
+
+def detach(tc, att, timeout=10):
+    """SIGINT utrace; it must exit 0.  Returns (events, summary)."""
+    att.proc.send_signal(signal.SIGINT)
+    try:
+        _, err = att.proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        tc.fail("utrace did not exit within %ss of SIGINT" % timeout)
+    tc.assertEqual(att.proc.returncode, 0, "utrace attach exit status; stderr %r" % err)
+    return parse_jsonl(tc, att.out)
+
+
+def check_untouched(tc, target):
+    """No tracer, and the text in memory equals the file's bytes."""
+    tc.assertEqual(tracer_pid(target.pid), 0, "still traced")
+    tc.assertEqual(text_mismatches(target.pid), 0, "text differs from the file")
+
+
+# ---- whole checks -------------------------------------------------------------
+
+def callers(events):
+    """{func: {innermost open function at its entries (None at the bottom)}} per thread."""
+    stacks, found = {}, {}
+    for ev in events:
+        st = stacks.setdefault(ev["tid"], [])
+        if ev["type"] == "entry":
+            found.setdefault(ev["func"], set()).add(st[-1] if st else None)
+            st.append(ev["func"])
+        elif ev["func"] in st:
+            del st[len(st) - 1 - st[::-1].index(ev["func"])]
+    return found
+
+
+def check_traced_prog(tc, name, args=(), funcs=("work_*",), allow_unwinds=False,
+                      strict_depth=True, same_stdout=True):
+    """The standard check: trace PROG, compare with an untraced run, compare
+    the prog's own counts with the events exactly, check nesting and that
+    nothing was lost.  Returns the trace."""
+    t = run_traced(tc, name, args, funcs)
+    if same_stdout:
+        check_like_untraced(tc, name, args, t)
+    else:
+        tc.assertEqual(t.status, run_untraced(name, args).status,
+                       "exit status differs from the untraced run; stderr %r" % t.stderr)
+    check_summary_clean(tc, t.events, t.summary)
+    check_counts(tc, t.events, prog_counts(t.stdout), allow_unwinds=allow_unwinds)
+    check_nesting(tc, t.events, strict_depth=strict_depth)
+    modules = {ev["module"] for ev in t.events}
+    tc.assertEqual(modules, {name}, "module of main-executable functions")
+    return t
+
+
+def check_unharmed(tc, target, phase):
+    """After utrace is gone: untraced, text intact, phase `phase` runs, and
+    SIGTERM ends it normally with a reader that never saw EINTR.  Returns
+    the prog's counts per phase."""
+    check_untouched(tc, target)
+    target.phase(phase)
+    lines, status = target.finish()
+    tc.assertEqual(status, ATTACH_EXIT_STATUS, "s-attach exit status; stdout %r" % lines)
+    tc.assertIn("reader eintr 0", lines)
+    counts = prog_counts("\n".join(lines).encode())
+    return {f: n // phase for f, n in counts.items()}
+

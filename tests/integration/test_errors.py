@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Errors a user can cause: each is one stderr line starting "utrace: ",
+a non-zero exit status, and a target program that is left unharmed."""
+
+import os
+import shutil
+import subprocess
+import unittest
+
+import harness as h
+
+EM_AARCH64 = 183
+# An error is reported at once; a hang is a failure, not a long wait.
+ERROR_TIMEOUT = 10
+
+
+class ErrorTest(unittest.TestCase):
+    def utrace(self, *args, preexec_fn=None):
+        return h.run([h.utrace_path()] + list(args), timeout=ERROR_TIMEOUT,
+                     preexec_fn=preexec_fn)
+
+    def out(self, name="out.json"):
+        return os.path.join(h.tmpdir(self), name)
+
+    def attach_error(self, *opts, funcs=("work_*",), preexec_fn=None, target_preexec=None,
+                     target_args=()):
+        """utrace attach fails on a running s-attach, which stays unharmed."""
+        t = h.start_target(self, args=target_args, preexec_fn=target_preexec)
+        t.phase(1)
+        argv = ["attach", str(t.pid)]
+        for f in funcs:
+            argv += ["-f", f]
+        res = self.utrace(*argv, *opts, preexec_fn=preexec_fn)
+        h.check_unharmed(self, t, 2)
+        return res
+
+    def copy_prog(self, name, mode):
+        path = os.path.join(h.tmpdir(self), name)
+        shutil.copy(h.prog("s-chain"), path)
+        os.chmod(path, mode)
+        return path
+
+    # ---- targets that do not exist or cannot be traced ----
+
+    def test_nonexistent_pid(self):
+        p = subprocess.Popen(["true"])
+        p.wait()
+        h.check_error(self, self.utrace("attach", str(p.pid), "-f", "work_*", "-o", self.out()))
+
+    def test_permission_denied(self):
+        if not h.is_root():
+            self.skipTest("needs root to run utrace as nobody")
+        h.check_error(self, self.attach_error("-o", self.out(), preexec_fn=h.as_nobody))
+
+    def test_pid_already_traced(self):
+        t = h.start_target(self)
+        holder = h.attach(self, t.pid)
+        h.wait_attached(self, t, holder)
+        h.check_error(self, self.utrace("attach", str(t.pid), "-f", "work_*", "-o",
+                                        self.out("second.json")))
+        t.phase(1)
+        events, _ = h.detach(self, holder)
+        per_phase = h.check_unharmed(self, t, 2)
+        h.check_counts(self, events, per_phase)
+
+    def test_program_not_found(self):
+        h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--",
+                                        "/nonexistent/s-chain"))
+        h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--",
+                                        "utrace-no-such-program"))
+
+    def test_program_not_executable(self):
+        path = self.copy_prog("s-chain", 0o644)
+        h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--", path))
+
+    def test_program_not_elf(self):
+        path = os.path.join(h.tmpdir(self), "script")
+        with open(path, "w") as f:
+            f.write("echo this is no ELF file\n")
+        os.chmod(path, 0o755)
+        h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--", path))
+
+    def test_program_of_another_architecture(self):
+        path = self.copy_prog("s-chain", 0o755)
+        with open(path, "r+b") as f:
+            f.seek(h.E_MACHINE_OFFSET)
+            f.write(EM_AARCH64.to_bytes(2, "little"))
+        h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--", path))
+
+    def test_binary_without_symbols(self):
+        strip = shutil.which("strip")
+        if strip is None:
+            self.skipTest("no strip")
+        path = os.path.join(h.tmpdir(self), "s-chain")
+        subprocess.run([strip, "--strip-all", "-o", path, h.prog("s-chain")], check=True)
+        h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--", path))
+
+    # ---- filters that select nothing ----
+
+    def test_no_function_matches_run(self):
+        h.check_error(self, self.utrace("run", "-f", "nomatch_*", "-o", self.out(), "--",
+                                        h.prog("s-chain")), "nomatch_*")
+
+    def test_no_function_matches_attach(self):
+        h.check_error(self, self.attach_error("-o", self.out(), funcs=("nomatch_*",)),
+                      "nomatch_*")
+
+    def test_module_not_loaded_run(self):
+        h.check_error(self, self.utrace("run", "-f", "libnothere.so:foo", "-o", self.out(),
+                                        "--", h.prog("s-chain")), "libnothere.so")
+
+    def test_module_not_loaded_attach(self):
+        h.check_error(self, self.attach_error("-o", self.out(), funcs=("libnothere.so:foo",)),
+                      "libnothere.so")
+
+    # ---- output (as root, /proc/version opens for writing and fails only on write) ----
+
+    def test_unwritable_output_run(self):
+        h.check_error(self, self.utrace("run", "-f", "work_*", "-o", "/nonexistent/dir/out.json",
+                                        "--", h.prog("s-chain")))
+
+    def test_unwritable_output_attach(self):
+        h.check_error(self, self.attach_error("-o", h.tmpdir(self)))
+
+    # ---- seccomp ----
+
+    def test_seccomp_unprivileged_refused(self):
+        """Unprivileged, utrace cannot suspend the program's seccomp filter:
+        it must refuse rather than run a syscall the filter kills for."""
+        if not h.is_root():
+            self.skipTest("needs root to run both as nobody")
+        h.check_error(self, self.attach_error("-o", self.out(), preexec_fn=h.as_nobody,
+                                              target_preexec=h.as_nobody,
+                                              target_args=("seccomp",)), "seccomp")
+
+
+if __name__ == "__main__":
+    h.main()
