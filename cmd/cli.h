@@ -39,11 +39,13 @@ void cli_usage(FILE *f, const char *cmd);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_lib_error(int err, const char *what);
 void cli_log_init(int verbose);
-/* Open -o (default stderr) before anything is started. */
-FILE *cli_open_output(const struct cli *c);
-void cli_session_opts(const struct cli *c, FILE *out, struct ut_session_opts *o);
-/* A signalfd for SIGINT, SIGTERM, SIGHUP (which it blocks), or -1. */
-int cli_signalfd(void);
+/*
+ * Before a session starts: open -o (default stderr), fill the session options
+ * and route SIGINT, SIGTERM and SIGHUP to a signalfd.  NULL when -o fails.
+ */
+FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o);
+/* After it: close the output, report err (< 0) and say whether all went well. */
+bool cli_session_end(FILE *out, int err, const char *what);
 
 int cmd_run(int argc, char **argv);
 int cmd_attach(int argc, char **argv);

@@ -54,17 +54,11 @@ int cmd_attach(int argc, char **argv)
 		cli_error("attach: no -f pattern: say which functions to trace");
 		goto out;
 	}
-	out = cli_open_output(&c);
+	out = cli_session_begin(&c, &o);
 	if (!out)
 		goto out;
-	cli_session_opts(&c, out, &o);
-	o.sigfd = cli_signalfd();
 	e = utrace_session_attach(&o, pid);
-	if (out != stderr)
-		fclose(out);
-	if (e < 0)
-		cli_lib_error(e, "attach");
-	else
+	if (cli_session_end(out, e, "attach"))
 		r = 0;
 out:
 	cli_free(&c);

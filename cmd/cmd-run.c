@@ -109,18 +109,12 @@ int cmd_run(int argc, char **argv)
 	}
 	if (check_program(c.args[0], path, &c.filter) < 0)
 		goto out;
-	out = cli_open_output(&c);
+	out = cli_session_begin(&c, &o);
 	if (!out)
 		goto out;
-	cli_session_opts(&c, out, &o);
-	o.sigfd = cli_signalfd();
 	c.args[0] = path;
 	e = utrace_session_run(&o, c.args, &code);
-	if (out != stderr)
-		fclose(out);
-	if (e < 0)
-		cli_lib_error(e, "run");
-	else
+	if (cli_session_end(out, e, "run"))
 		r = code;
 out:
 	cli_free(&c);

@@ -193,7 +193,7 @@ void cli_free(struct cli *c)
 	utrace_filter_free(&c->filter);
 }
 
-FILE *cli_open_output(const struct cli *c)
+static FILE *open_output(const struct cli *c)
 {
 	FILE *f;
 
@@ -205,19 +205,7 @@ FILE *cli_open_output(const struct cli *c)
 	return f;
 }
 
-void cli_session_opts(const struct cli *c, FILE *out, struct ut_session_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->filter = (struct ut_filter *)&c->filter;
-	o->format = c->format;
-	o->out = out;
-	o->ring_size = c->ring_size;
-	o->rstack_depth = c->rstack_depth;
-	o->nslots = c->nslots;
-	o->sigfd = -1;
-}
-
-int cli_signalfd(void)
+static int signals_to_fd(void)
 {
 	sigset_t set;
 
@@ -228,4 +216,32 @@ int cli_signalfd(void)
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
+{
+	FILE *out = open_output(c);
+
+	if (!out)
+		return NULL;
+	memset(o, 0, sizeof(*o));
+	o->filter = (struct ut_filter *)&c->filter;
+	o->format = c->format;
+	o->out = out;
+	o->ring_size = c->ring_size;
+	o->rstack_depth = c->rstack_depth;
+	o->nslots = c->nslots;
+	o->sigfd = signals_to_fd();
+	return out;
+}
+
+bool cli_session_end(FILE *out, int err, const char *what)
+{
+	if (out != stderr && fclose(out) != 0 && err == 0) {
+		cli_error("writing the trace: %s", strerror(errno));
+		return false;
+	}
+	if (err < 0)
+		cli_lib_error(err, what);
+	return err == 0;
 }

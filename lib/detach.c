@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "arch.h"
+#include "procfs.h"
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
@@ -37,19 +38,10 @@ static const struct ut_area *in_blob_code(const struct ut_session *s, uint64_t i
 
 static bool sigtrap_pending(pid_t tid)
 {
-	char path[64], line[128];
-	unsigned long long pnd = 0;
-	FILE *f;
+	uint64_t pending;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "SigPnd: %llx", &pnd) == 1)
-			break;
-	fclose(f);
-	return pnd & (1ULL << (SIGTRAP - 1));
+	return ut_proc_status_field(tid, "SigPnd:", 16, &pending) == 0 &&
+	       (pending & (1ULL << (SIGTRAP - 1)));
 }
 
 /*

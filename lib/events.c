@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "arch.h"
+#include "procfs.h"
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
@@ -40,19 +41,9 @@ static int set_ip(pid_t tid, uint64_t ip)
 
 static pid_t tgid_of(pid_t tid)
 {
-	char path[64], line[128];
-	pid_t tgid = -1;
-	FILE *f;
+	uint64_t tgid;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
+	return ut_proc_status_field(tid, "Tgid:", 10, &tgid) == 0 ? (pid_t)tgid : -1;
 }
 
 /*

@@ -38,11 +38,11 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "procfs.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
 
 #define PROC_PATH_MAX 64
-#define STATUS_LINE_MAX 256
 #define WORD_SIZE sizeof(long)
 
 _Static_assert(ARCH_SYSCALL_GADGET_SIZE <= sizeof(((struct ut_remote *)0)->saved_bytes),
@@ -500,27 +500,15 @@ int utrace_remote_end(struct ut_remote *r)
 /* A kernel without CONFIG_SECCOMP has no "Seccomp:" line: mode 0. */
 int utrace_seccomp_mode(pid_t pid)
 {
-	static const char key[] = "Seccomp:";
-	char path[PROC_PATH_MAX], line[STATUS_LINE_MAX];
-	int mode = 0, err = 0;
-	FILE *f;
+	uint64_t mode;
+	int err = ut_proc_status_field(pid, "Seccomp:", 10, &mode);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f) {
-		err = errno == ENOENT ? -ESRCH : -errno;
-		ut_error("cannot read %s: %s", path, strerror(-err));
+	if (err == -ENOENT)
+		return 0;
+	if (err < 0) {
+		ut_error("cannot read the seccomp mode of process %d: %s", (int)pid,
+			 strerror(-err));
 		return err;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, sizeof(key) - 1))
-			continue;
-		if (sscanf(line + sizeof(key) - 1, "%d", &mode) != 1 || mode < 0) {
-			ut_error("cannot parse the seccomp mode in %s", path);
-			err = -EINVAL;
-		}
-		break;
-	}
-	fclose(f);
-	return err ? err : mode;
+	return (int)mode;
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "tracer.h"
 #include "utrace/log.h"
 
@@ -65,26 +66,9 @@ void ut_thread_remove(struct ut_session *s, struct ut_thread *t)
 	s->threads[i] = s->threads[--s->nthreads];
 }
 
-static int tracer_pid_of(pid_t tid)
-{
-	char path[64], line[256];
-	int tracer = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
-			break;
-	fclose(f);
-	return tracer;
-}
-
 int ut_thread_seize(struct ut_session *s, pid_t tid)
 {
-	int tracer;
+	uint64_t tracer = 0;
 
 	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)UT_PTRACE_OPTIONS) == 0)
 		return 0;
@@ -93,9 +77,8 @@ int ut_thread_seize(struct ut_session *s, pid_t tid)
 		return -ESRCH;
 	}
 	if (errno == EPERM) {
-		tracer = tracer_pid_of(tid);
-		if (tracer > 0)
-			ut_error("process %d is already traced by process %d", s->pid, tracer);
+		if (ut_proc_status_field(tid, "TracerPid:", 10, &tracer) == 0 && tracer)
+			ut_error("process %d is already traced by process %d", s->pid, (int)tracer);
 		else
 			ut_error("cannot trace process %d: permission denied", s->pid);
 		return -EPERM;

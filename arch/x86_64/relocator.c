@@ -263,6 +263,35 @@ static int jcc_condition(const cs_insn *insn)
 	return -1;
 }
 
+/* Whether the 4 bytes at off are the operand's displacement. */
+static bool disp32_at(const cs_insn *insn, const cs_x86_op *rip, int off)
+{
+	uint32_t v;
+
+	if (off <= 0 || off + (int)REL32_SIZE > (int)insn->size)
+		return false;
+	memcpy(&v, insn->bytes + off, sizeof(v));
+	return (int32_t)v == (int32_t)rip->mem.disp;
+}
+
+/*
+ * Where the disp32 of a rip-relative operand sits in the instruction.
+ * Capstone 4 misreports disp_size for some SSE instructions (2 for comisd
+ * xmm0, [rip + d]): then its disp_offset, or the last field before the
+ * immediate, is taken when the bytes there are the displacement.
+ */
+static int rip_disp_offset(const cs_insn *insn, const cs_x86_op *rip)
+{
+	const cs_x86_encoding *enc = &insn->detail->x86.encoding;
+	int before_imm = (int)insn->size - (int)enc->imm_size - (int)REL32_SIZE;
+
+	if (enc->disp_size == REL32_SIZE)
+		return enc->disp_offset;
+	if (disp32_at(insn, rip, enc->disp_offset))
+		return enc->disp_offset;
+	return disp32_at(insn, rip, before_imm) ? before_imm : -1;
+}
+
 /*
  * Copy `bytes` (insn's own, or a variant of the same length) to the stub,
  * re-aiming a rip-relative operand so it still reaches the same address.
@@ -270,13 +299,14 @@ static int jcc_condition(const cs_insn *insn)
 static int emit_copy(struct stub_writer *w, const cs_insn *insn, const uint8_t *bytes)
 {
 	const cs_x86_op *rip = insn_rip_operand(insn);
-	const cs_x86_encoding *enc = &insn->detail->x86.encoding;
 	uint64_t target;
 	uint8_t *p;
 	int32_t disp = 0;
+	int disp_off = 0;
 
 	if (rip) {
-		if (enc->disp_size != REL32_SIZE)
+		disp_off = rip_disp_offset(insn, rip);
+		if (disp_off < 0)
 			return refuse(w, -ENOTSUP, "rip-relative operand without a disp32");
 		target = insn->address + insn->size + (uint64_t)rip->mem.disp;
 		if (!rel32_reaches(writer_pc(w) + insn->size, target, &disp))
@@ -286,7 +316,7 @@ static int emit_copy(struct stub_writer *w, const cs_insn *insn, const uint8_t *
 	if (!p)
 		return refuse(w, -ENOSPC, "stub too small");
 	if (rip)
-		put_le32(p + enc->disp_offset, disp);
+		put_le32(p + disp_off, disp);
 	return 0;
 }
 

@@ -94,7 +94,7 @@ static void run_phase(int k)
 
 	for (unsigned long i = 0; i < PHASE_CALLS; i++)
 		sum += work_phase(i);
-	printf("phase %d done sum %lu\n", k, sum);
+	printf("phase %d done sum %lu calls %d\n", k, sum, PHASE_CALLS);
 	fflush(stdout);
 }
 

@@ -12,6 +12,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +54,25 @@ __attribute__((noinline, noclone)) unsigned long work_fork_parent(unsigned long 
 	return x + 5;
 }
 
+/*
+ * Mappings a tracer left behind ("memfd:utrace", the tracer's code areas show
+ * as anonymous r-xp): an untraced child must have none of the first kind.
+ */
+static int tracer_mappings(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "utrace"))
+			n++;
+	fclose(f);
+	return n;
+}
+
 static void child_main(int k)
 {
 	unsigned long sum = 0;
@@ -62,6 +82,7 @@ static void child_main(int k)
 		sum += work_fork_child(i);
 	printf("child %d sum %lu\n", k, sum);
 	printf("child %d count work_fork_child %lu\n", k, calls_child);
+	printf("child %d tracer mappings %d\n", k, tracer_mappings());
 	exit(CHILD_STATUS + k);
 }
 

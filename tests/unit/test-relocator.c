@@ -262,6 +262,25 @@ static void relocator_rip_lea(void **state)
 	assert_stub(out, expected, sizeof(expected), STUB);
 }
 
+/* Capstone 4 reports disp_size 2 for this SSE load: the disp32 is still re-aimed. */
+static void relocator_rip_sse_compare(void **state)
+{
+	static const uint8_t code[] = {
+		0x66, 0x0f, 0x2f, 0x05, LE32(0x1b4920), /* comisd xmm0, [rip + 0x1b4920] */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY, 0x66,
+		0x0f,	    0x2f,
+		0x05,	    LE32(PC + 8 + 0x1b4920 - (STUB + 13)), /* comisd xmm0, [PC+0x1b4928] */
+		0xe9,	    LE32(PC + 8 - (STUB + 18)), /* jmp PC+8 */
+	};
+	uint8_t out[UT_STUB_SIZE];
+	const char *why;
+
+	assert_int_equal(build(&near, code, sizeof(code), 1, out, &why), 8);
+	assert_stub(out, expected, sizeof(expected), STUB);
+}
+
 static void relocator_jmp_rel8_widened(void **state)
 {
 	static const uint8_t code[] = {
@@ -646,6 +665,7 @@ int main(void)
 		cmocka_unit_test(relocator_rip_load_far),
 		cmocka_unit_test(relocator_rip_load_out_of_reach),
 		cmocka_unit_test(relocator_rip_lea),
+		cmocka_unit_test(relocator_rip_sse_compare),
 		cmocka_unit_test(relocator_jmp_rel8_widened),
 		cmocka_unit_test(relocator_jmp_into_range_refused),
 		cmocka_unit_test(relocator_je_rel8_widened),

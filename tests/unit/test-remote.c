@@ -310,10 +310,12 @@ static void remote_workout(struct ut_remote *r)
 	assert_int_equal(utrace_mem_read(child.pid, (uint64_t)page, back, sizeof(back)), -EFAULT);
 }
 
+#define MAPS_LINE_MAX 512
+
 /* The permissions column of our own mapping holding addr ("r-xp"). */
 static void mapping_perms(uint64_t addr, char perms[5])
 {
-	char line[STATUS_LINE_MAX];
+	char line[MAPS_LINE_MAX];
 	unsigned long lo, hi;
 	FILE *f = fopen("/proc/self/maps", "re");
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""utrace run and signals: SIGINT sent to utrace reaches the program, job
+control (SIGSTOP / SIGCONT) behaves as untraced, and `utrace symbols`."""
+
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import harness as h
+
+
+class RunTarget(h.Target):
+    """s-attach launched under `utrace run` instead of directly."""
+
+    def __init__(self, tc, out):
+        self.tc = tc
+        self.name = "utrace run s-attach"
+        argv = [h.utrace_path(), "run", "-f", "work_*", "-o", out, "--json", "--",
+                h.prog("s-attach")]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.utrace_pid = self.proc.pid
+        self.buf = b""
+        self.lines = []
+        tc.addCleanup(self.kill)
+        self.expect("ready")
+        self.pid = self.program_pid()
+
+    def program_pid(self):
+        with open("/proc/%d/task/%d/children" % (self.utrace_pid, self.utrace_pid)) as f:
+            kids = f.read().split()
+        self.tc.assertEqual(len(kids), 1, "utrace should have one child: %r" % kids)
+        return int(kids[0])
+
+    def finish(self):
+        """SIGTERM to the program; utrace exits with its status."""
+        os.kill(self.pid, signal.SIGTERM)
+        try:
+            rest, self.stderr = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.tc.fail("utrace did not exit")
+        self.lines += (self.buf + rest).decode().splitlines()
+        return self.lines, h.exit_status(self.proc.returncode)
+
+    def wait(self):
+        try:
+            _, err = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.tc.fail("utrace did not exit")
+        return h.exit_status(self.proc.returncode), err
+
+
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def wait_state(tc, pid, states, timeout=5):
+    deadline = time.monotonic() + timeout
+    while proc_state(pid) not in states:
+        if time.monotonic() > deadline:
+            tc.fail("process %d never reached state %s (is %s)" % (pid, states, proc_state(pid)))
+        time.sleep(0.01)
+
+
+class SignalTest(unittest.TestCase):
+    def test_sigint_to_utrace_is_forwarded_to_the_program(self):
+        """Not from the terminal, so the program did not get it: utrace forwards it,
+        keeps recording until the program dies of it, and exits 128 + SIGINT."""
+        out = os.path.join(h.tmpdir(self), "sigint.json")
+        t = RunTarget(self, out)
+        t.phase(1)
+        calls = int(t.lines[-1].split()[-1])
+        os.kill(t.utrace_pid, signal.SIGINT)
+        status, err = t.wait()
+        self.assertEqual(status, 128 + signal.SIGINT, "utrace stderr: %r" % err)
+        events, summary = h.parse_jsonl(self, out)
+        h.check_counts(self, events, {"work_phase": calls, "work_phase_leaf": calls})
+        self.assertEqual(summary["dropped"], 0)
+
+    def test_stop_and_continue_behave_as_untraced(self):
+        """SIGSTOP stops the program; a signal sent meanwhile waits; SIGCONT resumes it."""
+        out = os.path.join(h.tmpdir(self), "stop.json")
+        t = RunTarget(self, out)
+        os.kill(t.pid, signal.SIGSTOP)
+        wait_state(self, t.pid, ("T", "t"))
+        os.kill(t.pid, signal.SIGUSR1)
+        time.sleep(0.2)
+        self.assertIn(proc_state(t.pid), ("T", "t"), "the program ran while stopped")
+        os.kill(t.pid, signal.SIGCONT)
+        t.expect("phase 1 done")
+        t.phase(2)
+        lines, status = t.finish()
+        self.assertEqual(status, 15, "utrace stderr: %r" % t.stderr)
+        counts = h.prog_counts(("\n".join(lines) + "\n").encode())
+        self.assertEqual(set(counts), {"work_phase", "work_phase_leaf"})
+        events, _ = h.parse_jsonl(self, out)
+        h.check_counts(self, events, counts)
+
+
+class SymbolsTest(unittest.TestCase):
+    def check_listing(self, target, expect_names):
+        res = h.run([h.utrace_path(), "symbols", target, "work_*"])
+        self.assertEqual(res.status, 0, res.stderr)
+        lines = res.stdout.decode().splitlines()
+        names = sorted(l.split()[3] for l in lines if not l.startswith("#"))
+        self.assertEqual(names, sorted(expect_names))
+        for l in lines:
+            if not l.startswith("#"):
+                self.assertEqual(l.split()[2], "int3", l)
+        n = len(expect_names)
+        self.assertIn("# %d functions: %d int3, 0 refused" % (n, n), lines)
+
+    def test_symbols_of_a_file(self):
+        self.check_listing(h.prog("s-chain"), ["work_a", "work_b", "work_c"])
+
+    def test_symbols_of_a_process(self):
+        t = h.start_target(self)
+        self.check_listing(str(t.pid), ["work_phase", "work_phase_leaf"])
+
+    def test_symbols_of_a_missing_file(self):
+        res = h.run([h.utrace_path(), "symbols", "/nonexistent/prog"])
+        h.check_error(self, res, "/nonexistent/prog")
+
+
+if __name__ == "__main__":
+    h.main()
