@@ -229,6 +229,7 @@ static int dispatch_event(struct ut_session *s, struct ut_thread *t, int event, 
 	}
 }
 
+/* Returns 0, or s->failed once installing the probes failed (which ends the session). */
 int ut_handle_status(struct ut_session *s, pid_t tid, int status)
 {
 	struct ut_thread *t = ut_thread_find(s, tid);
@@ -248,10 +249,11 @@ int ut_handle_status(struct ut_session *s, pid_t tid, int status)
 	r = dispatch_event(s, t, status >> 16, WSTOPSIG(status), was_new);
 	if (r > 0) /* the thread is gone from the table */
 		return 0;
-	if (r < 0)
-		ut_debug("thread %d: handling stop 0x%x: %s", tid, status, strerror(-r));
+	/* One thread's trouble is no reason to stop tracing the others. */
+	if (r < 0 && !s->failed)
+		ut_warn("thread %d: handling stop 0x%x: %s", tid, status, strerror(-r));
 	if (s->traced && !s->failed && (t = ut_thread_find(s, tid)) &&
 	    t->state == UT_THREAD_STOPPED)
 		ut_thread_release(s, t);
-	return r < 0 ? r : 0;
+	return s->failed;
 }

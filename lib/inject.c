@@ -55,7 +55,7 @@ static void geometry_init(struct ut_session *s)
 	g->ring_size = s->opts.ring_size;
 	g->rstack_depth = s->opts.rstack_depth;
 	g->funcs_off = page_align(sizeof(struct ut_ctl));
-	g->slots_off = g->funcs_off + page_align((uint64_t)g->nfuncs * sizeof(struct ut_func) + 1);
+	g->slots_off = g->funcs_off + page_align((uint64_t)g->nfuncs * sizeof(struct ut_func));
 	g->rstacks_off = g->slots_off + page_align((uint64_t)g->nslots * sizeof(struct ut_slot));
 	g->rings_off = g->rstacks_off + page_align((uint64_t)g->nslots * g->rstack_depth *
 						   sizeof(struct ut_rs_entry));

@@ -308,7 +308,9 @@ static int session_loop(struct ut_session *s)
 
 	while (s->traced && !s->exited && !s->failed && !s->detach_requested) {
 		r = ut_wait_one(s, false);
-		if (r < 0 && r != -ECHILD)
+		if (r == -ECHILD)
+			break; /* nothing of ours is left to wait for */
+		if (r < 0)
 			return r;
 		if (r > 0 && ++waits < DRAIN_EVERY_WAITS)
 			continue;

@@ -113,14 +113,15 @@ int ut_thread_release(struct ut_session *s, struct ut_thread *t)
 
 int ut_wait_one(struct ut_session *s, bool block)
 {
-	int status;
+	int status, r;
 	pid_t tid = waitpid(-1, &status, __WALL | (block ? 0 : WNOHANG));
 
 	if (tid < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (tid == 0)
 		return 0;
-	return ut_handle_status(s, tid, status) < 0 ? -1 : 1;
+	r = ut_handle_status(s, tid, status);
+	return r < 0 ? r : 1;
 }
 
 static uint64_t now_ns(void)
