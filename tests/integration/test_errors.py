@@ -35,6 +35,21 @@ class ErrorTest(unittest.TestCase):
         h.check_unharmed(self, t, 2)
         return res
 
+    def binaries_for_nobody(self):
+        """Run utrace and the progs from copies in the per-test directory: the
+        build tree may not be reachable by user nobody (a fresh clone under a
+        private directory)."""
+        d = h.tmpdir(self)
+        progs = os.path.join(d, "progs")
+        os.mkdir(progs)
+        os.chmod(progs, 0o755)
+        utrace = os.path.join(d, "utrace")
+        shutil.copy(h.utrace_path(), utrace)
+        shutil.copy(h.prog("s-attach"), os.path.join(progs, "s-attach"))
+        for var, path in (("UTRACE", utrace), ("UTRACE_PROGS", progs)):
+            self.addCleanup(os.environ.__setitem__, var, os.environ[var])
+            os.environ[var] = path
+
     def copy_prog(self, name, mode):
         path = os.path.join(h.tmpdir(self), name)
         shutil.copy(h.prog("s-chain"), path)
@@ -51,6 +66,7 @@ class ErrorTest(unittest.TestCase):
     def test_permission_denied(self):
         if not h.is_root():
             self.skipTest("needs root to run utrace as nobody")
+        self.binaries_for_nobody()
         h.check_error(self, self.attach_error("-o", self.out(), preexec_fn=h.as_nobody))
 
     def test_pid_already_traced(self):
@@ -130,6 +146,7 @@ class ErrorTest(unittest.TestCase):
         it must refuse rather than run a syscall the filter kills for."""
         if not h.is_root():
             self.skipTest("needs root to run both as nobody")
+        self.binaries_for_nobody()
         h.check_error(self, self.attach_error("-o", self.out(), preexec_fn=h.as_nobody,
                                               target_preexec=h.as_nobody,
                                               target_args=("seccomp",)), "seccomp")
