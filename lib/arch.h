@@ -26,9 +26,12 @@ size_t arch_patch_offset(const uint8_t *code, size_t len);
  * address `stub`: call the entry trampoline at `entry_tramp`, then a relocated
  * copy of whole instructions of `code` (the live bytes at pc, `len` >= 2 *
  * ARCH_INSN_MAX available) covering at least `min_len` bytes, then a jump back
- * to pc + displaced; padding is int3.  Returns the number of bytes displaced
- * (> 0), or -ENOTSUP with *why set to a static reason when an instruction
- * cannot be relocated, -ERANGE when a target is out of reach.
+ * to pc + displaced; padding is int3.  Copying stops after an unconditional
+ * jmp, a ret or a final call (no jump back is needed): bytes after them up to
+ * min_len are displaced but never copied.  Returns the number of bytes
+ * displaced (> 0), or a negative errno with *why set to a static reason:
+ * -ENOTSUP an instruction cannot be relocated, -ERANGE a target is out of
+ * reach, -ENOSPC the stub is too small.
  */
 int arch_stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len, uint64_t stub,
 		    uint64_t entry_tramp, uint8_t *out, const char **why);
