@@ -26,6 +26,8 @@ import unittest
 
 SKIP = 77
 RUN_TIMEOUT = 60
+# A traced prog's whole run: s-longjmp alone takes up to a minute on a slow VM.
+TRACED_TIMEOUT = 180
 NOBODY = 65534
 # Counters of the summary line that must be zero in every ordinary run.
 LOSS_COUNTERS = ("dropped", "torn", "invalid", "rstack_overflow", "no_slot", "lost_return")
@@ -132,7 +134,7 @@ def run_traced(tc, name, args=(), funcs=("work_*",), extra=(), fmt="json"):
     out = os.path.join(tmpdir(tc), "%s.%s" % (name, fmt))
     argv = [utrace_path(), "run"] + trace_argv(funcs, out, fmt) + list(extra)
     argv += ["--", prog(name)] + list(args)
-    res = run(argv)
+    res = run(argv, timeout=TRACED_TIMEOUT)
     tc.assertTrue(os.path.exists(out), "no output file; utrace stderr: %r" % res.stderr)
     if fmt != "json":
         return Trace(res, None, None, out)
@@ -426,6 +428,29 @@ def any_thread_stopped(pid):
 
 # ---- attach -------------------------------------------------------------------
 
+PIPE_CHUNK = 65536
+
+
+def read_chunk(pipe, timeout):
+    """What the pipe delivers within timeout seconds: the bytes, b"" at end
+    of file, None when nothing came."""
+    fd = pipe.fileno()
+    ready, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, PIPE_CHUNK) if ready else None
+
+
+def read_line(pipe, buf, timeout):
+    """Read the pipe onto buf until buf holds a whole line, the pipe ends or
+    timeout seconds pass.  Returns (buf, at end of file)."""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in buf:
+        chunk = read_chunk(pipe, max(deadline - time.monotonic(), 0))
+        if not chunk:
+            return buf, chunk is not None
+        buf += chunk
+    return buf, False
+
+
 class Target:
     """A running prog whose stdout is read line by line with timeouts."""
 
@@ -447,19 +472,13 @@ class Target:
         self.proc.stderr.close()
 
     def readline(self, timeout=10):
-        fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([fd], [], [], max(left, 0))
-            if not ready:
-                self.tc.fail("%s: no output within %ss (so far %r)" %
-                             (self.name, timeout, self.buf))
-            chunk = os.read(fd, 65536)
-            if not chunk:
+        self.buf, eof = read_line(self.proc.stdout, self.buf, timeout)
+        if b"\n" not in self.buf:
+            if eof:
                 self.tc.fail("%s: stdout closed (status %r, so far %r)" %
                              (self.name, self.proc.wait(), self.buf))
-            self.buf += chunk
+            self.tc.fail("%s: no output within %ss (so far %r)" %
+                         (self.name, timeout, self.buf))
         line, self.buf = self.buf.split(b"\n", 1)
         self.lines.append(line.decode())
         return self.lines[-1]
@@ -494,15 +513,28 @@ def start_target(tc, name="s-attach", args=(), preexec_fn=None):
 
 
 class Attached:
+    """A running `utrace attach`; err holds what was read of its stderr."""
+
     def __init__(self, proc, out):
         self.proc = proc
         self.out = out
+        self.err = b""
+
+    def communicate(self, timeout):
+        """Wait for utrace to exit; returns its whole stderr."""
+        _, rest = self.proc.communicate(timeout=timeout)
+        self.err += rest
+        return self.err
+
+
+# What `utrace attach -v` says once its probes are installed.
+INSTALLED_RE = re.compile(rb"^utrace: (\d+) functions traced in process (\d+)$", re.M)
 
 
 def attach(tc, pid, funcs=("work_*",), out=None, preexec_fn=None, extra=()):
-    """Start `utrace attach PID -f ... -o FILE --format json` (does not wait)."""
+    """Start `utrace attach PID -v -f ... -o FILE --format json` (does not wait)."""
     out = out or os.path.join(tmpdir(tc), "attach-%d-%d.json" % (pid, time.monotonic_ns()))
-    argv = [utrace_path(), "attach", str(pid)] + trace_argv(funcs, out) + list(extra)
+    argv = [utrace_path(), "attach", str(pid), "-v"] + trace_argv(funcs, out) + list(extra)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=preexec_fn)
 
@@ -514,14 +546,33 @@ def attach(tc, pid, funcs=("work_*",), out=None, preexec_fn=None, extra=()):
     return Attached(proc, out)
 
 
+def wait_installed(tc, target, att, deadline):
+    """Until utrace says it installed its probes in the target (-v)."""
+    while True:
+        m = INSTALLED_RE.search(att.err)
+        if m:
+            tc.assertEqual(int(m.group(2)), target.pid, "utrace traces another process")
+            tc.assertGreater(int(m.group(1)), 0, "no function traced")
+            return
+        chunk = read_chunk(att.proc.stderr, max(deadline - time.monotonic(), 0))
+        if chunk is None:
+            tc.fail("utrace did not install its probes in time; stderr so far %r" % att.err)
+        if not chunk:
+            err = att.communicate(RUN_TIMEOUT)
+            tc.fail("utrace attach exited with %d before installing its probes: %r" %
+                    (exit_status(att.proc.returncode), err))
+        att.err += chunk
+
+
 def wait_attached(tc, target, att, timeout=10):
     """Until utrace traces the target, its probes are in the text and every
     thread runs again: then the next phase is traced completely."""
     deadline = time.monotonic() + timeout
+    wait_installed(tc, target, att, deadline)
     settled = 0
     while time.monotonic() < deadline:
         if att.proc.poll() is not None:
-            _, err = att.proc.communicate()
+            err = att.communicate(RUN_TIMEOUT)
             tc.fail("utrace attach exited with %d: %r" % (exit_status(att.proc.returncode), err))
         ready = (tracer_pid(target.pid) == att.proc.pid and text_mismatches(target.pid) > 0 and
                  not any_thread_stopped(target.pid))
@@ -535,10 +586,15 @@ def wait_attached(tc, target, att, timeout=10):
 def detach(tc, att, timeout=10):
     """SIGINT utrace; it must exit 0.  Returns (events, summary)."""
     att.proc.send_signal(signal.SIGINT)
+    return attach_ended(tc, att, timeout, "SIGINT")
+
+
+def attach_ended(tc, att, timeout, cause):
+    """utrace must exit 0 within timeout seconds of cause.  Returns (events, summary)."""
     try:
-        _, err = att.proc.communicate(timeout=timeout)
+        err = att.communicate(timeout)
     except subprocess.TimeoutExpired:
-        tc.fail("utrace did not exit within %ss of SIGINT" % timeout)
+        tc.fail("utrace did not exit within %ss of %s" % (timeout, cause))
     tc.assertEqual(att.proc.returncode, 0, "utrace attach exit status; stderr %r" % err)
     return parse_jsonl(tc, att.out)
 
@@ -547,6 +603,60 @@ def check_untouched(tc, target):
     """No tracer, and the text in memory equals the file's bytes."""
     tc.assertEqual(tracer_pid(target.pid), 0, "still traced")
     tc.assertEqual(text_mismatches(target.pid), 0, "text differs from the file")
+
+
+# ---- attach from the first call ------------------------------------------------
+
+# Set, it holds a prog before main (tests/progs/attach-gate.h).
+GATE_ENV = "UTRACE_TEST_ATTACH_GATE"
+GATE_RELEASE = b"g"
+
+
+class GatedProg:
+    """A prog held at its attach gate: it has made no traced call yet."""
+
+    def __init__(self, tc, name, args=()):
+        self.tc = tc
+        self.name = name
+        env = dict(os.environ)
+        env[GATE_ENV] = "1"
+        self.proc = subprocess.Popen([prog(name)] + list(args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.pid = self.proc.pid
+        tc.addCleanup(self.kill)
+        err, _ = read_line(self.proc.stderr, b"", RUN_TIMEOUT)
+        line, _, self.err = err.partition(b"\n")
+        tc.assertEqual(line.decode(errors="replace"), "gate %d" % self.pid,
+                       "%s: no gate line on stderr (status %r)" % (name, self.proc.poll()))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+    def release(self, timeout=TRACED_TIMEOUT):
+        """Open the gate and wait for the prog to exit, reading its output
+        meanwhile.  Returns its Result (stderr after the gate line)."""
+        try:
+            out, err = self.proc.communicate(GATE_RELEASE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.tc.fail("%s did not exit within %ss of its gate opening" %
+                         (self.name, timeout))
+        return Result(out, self.err + err, exit_status(self.proc.returncode))
+
+
+def attach_traced(tc, name, args=(), funcs=("work_*",)):
+    """Start PROG held at its gate, `utrace attach` it, open the gate once the
+    probes are in: every call is traced.  utrace must exit 0 by itself when
+    the prog exits; the Trace has the prog's stdout and status and utrace's
+    stderr followed by the prog's."""
+    g = GatedProg(tc, name, args)
+    att = attach(tc, g.pid, funcs)
+    wait_attached(tc, g, att)
+    res = g.release()
+    events, summary = attach_ended(tc, att, RUN_TIMEOUT, "the exit of " + name)
+    res.stderr = att.err + res.stderr
+    return Trace(res, events, summary, att.out)
 
 
 # ---- whole checks -------------------------------------------------------------
@@ -564,12 +674,23 @@ def callers(events):
     return found
 
 
+MODES = ("run", "attach")
+
+
+def trace_prog(tc, mode, name, args=(), funcs=("work_*",)):
+    """Trace every call of PROG: `utrace run` it, or attach to it at its gate."""
+    tc.assertIn(mode, MODES)
+    if mode == "run":
+        return run_traced(tc, name, args, funcs)
+    return attach_traced(tc, name, args, funcs)
+
+
 def check_traced_prog(tc, name, args=(), funcs=("work_*",), allow_unwinds=False,
-                      strict_depth=True, same_stdout=True):
+                      strict_depth=True, same_stdout=True, mode="run"):
     """The standard check: trace PROG, compare with an untraced run, compare
     the prog's own counts with the events exactly, check nesting and that
     nothing was lost.  Returns the trace."""
-    t = run_traced(tc, name, args, funcs)
+    t = trace_prog(tc, mode, name, args, funcs)
     if same_stdout:
         check_like_untraced(tc, name, args, t)
     else:
@@ -595,3 +716,128 @@ def check_unharmed(tc, target, phase):
     counts = prog_counts("\n".join(lines).encode())
     return {f: n // phase for f, n in counts.items()}
 
+
+
+# ---- each prog's expectations, traced in either mode ------------------------------
+
+def check_chain(tc, mode):
+    t = check_traced_prog(tc, "s-chain", mode=mode)
+    tc.assertEqual(callers(t.events),
+                   {"work_a": {None}, "work_b": {"work_a"}, "work_c": {"work_b"}})
+    for ev in t.events:
+        if ev["type"] == "exit":
+            tc.assertIn("dur_ns", ev, "exit without dur_ns: %r" % ev)
+
+
+def check_addresses(tc, name, mode):
+    """Every event's addr is its function's symbol address plus one load
+    bias; returns the bias."""
+    t = check_traced_prog(tc, name, mode=mode)
+    syms = func_symbols(prog(name))
+    biases = {int(ev["addr"], 16) - syms[ev["func"]] for ev in t.events}
+    tc.assertEqual(len(biases), 1, "functions moved by different biases")
+    return biases.pop()
+
+
+def check_pie(tc, mode):
+    bias = check_addresses(tc, "s-pie", mode)
+    tc.assertNotEqual(bias, 0, "a PIE runs at a load bias")
+    tc.assertEqual(bias % 4096, 0)
+
+
+def check_nopie(tc, mode):
+    tc.assertEqual(check_addresses(tc, "s-nopie", mode), 0)
+
+
+def check_heavy_stdout(tc, mode):
+    t = check_traced_prog(tc, "s-stdout", mode=mode)
+    tc.assertGreater(len(t.stdout), 1 << 20)
+
+
+def check_children(tc, t, parent_func, child_func):
+    """Events of the parent match its counts; children are traced all or
+    none, and then exactly what each child counted."""
+    parent = {ev["pid"] for ev in t.events if ev["func"] == parent_func}
+    tc.assertEqual(len(parent), 1, "events of %s from several pids" % parent_func)
+    check_counts(tc, t.events, prog_counts(t.stdout), pids=parent)
+    child_counts = sorted(int(line.split()[-1]) for line in t.stdout.decode().splitlines()
+                          if line.startswith("child ") and " count %s " % child_func in line)
+    others = {ev["pid"] for ev in t.events} - parent
+    traced = sorted(per_tid_entries([ev for ev in t.events if ev["pid"] in others],
+                                    child_func).values())
+    if traced:
+        tc.assertEqual(traced, child_counts, "per-child %s entries" % child_func)
+    for pid in others:
+        for func, (entries, exits, unwinds) in trace_counts(t.events, {pid}).items():
+            if func == child_func:
+                tc.assertEqual((exits, unwinds), (entries, 0), "child %s returns" % func)
+            else:
+                # at most the return from the frame that forked it
+                tc.assertEqual((entries, unwinds), (0, 0), "child events of " + func)
+                tc.assertLessEqual(exits, 1, "child exits of " + func)
+    check_nesting(tc, t.events, orphan_exits_ok=others)
+
+
+def check_prog_with_children(tc, mode, name, parent_func, child_func):
+    t = trace_prog(tc, mode, name)
+    check_like_untraced(tc, name, (), t)
+    check_summary_clean(tc, t.events, t.summary)
+    check_children(tc, t, parent_func, child_func)
+
+
+def check_fork(tc, mode):
+    check_prog_with_children(tc, mode, "s-fork", "work_fork_parent", "work_fork_child")
+
+
+def check_spawn(tc, mode):
+    check_prog_with_children(tc, mode, "s-spawn", "work_spawn_posix", "work_spawn_child")
+
+
+def check_threads(tc, mode):
+    t = check_traced_prog(tc, "s-threads", mode=mode)
+    printed = sorted(int(line.split()[-1]) for line in t.stdout.decode().splitlines()
+                     if re.match(r"thread \d+ work_thread_outer ", line))
+    per_tid = per_tid_entries(t.events, "work_thread_outer")
+    tc.assertEqual(sorted(per_tid.values()), printed)
+    tc.assertEqual(per_tid, per_tid_entries(t.events, "work_thread_inner"))
+
+
+def check_recursion(tc, mode):
+    t = check_traced_prog(tc, "s-recursion", mode=mode)
+    depths = [ev["depth"] for ev in t.events if ev["type"] == "entry"]
+    tc.assertEqual(max(depths) - min(depths), 10000)
+
+
+def check_longjmp(tc, mode):
+    t = check_traced_prog(tc, "s-longjmp", allow_unwinds=True, mode=mode)
+    jumps = int(re.search(rb"^longjmps (\d+)$", t.stdout, re.M).group(1))
+    counts = trace_counts(t.events)
+    calls = prog_counts(t.stdout)
+    for func in ("work_lj_outer", "work_lj_middle", "work_lj_inner"):
+        tc.assertEqual(counts[func], [calls[func], calls[func] - jumps, jumps], func)
+
+
+def check_tailcall(tc, mode):
+    t = check_traced_prog(tc, "s-tailcall", mode=mode)
+    tc.assertEqual(callers(t.events), {
+        "work_tail_a": {None}, "work_tail_b": {"work_tail_a"},
+        "work_tail_c": {"work_tail_b"}, "work_tail_leaf": {"work_tail_c"}})
+
+
+def check_clobber(tc, mode):
+    t = check_traced_prog(tc, "s-clobber", mode=mode)
+    tc.assertIn(b"corrupt 0\n", t.stdout)
+
+
+def check_signal_raise(tc, mode):
+    t = check_traced_prog(tc, "s-signal", mode=mode)
+    tc.assertEqual(callers(t.events), {
+        "work_sig_body": {None}, "work_sig_handler": {"work_sig_body"},
+        "work_sig_leaf": {"work_sig_body", "work_sig_handler"}})
+
+
+def check_signal_timer(tc, mode, how):
+    """s-signal timer|altstack: handlers land anywhere; counts vary."""
+    t = check_traced_prog(tc, "s-signal", (how,), strict_depth=False, same_stdout=False,
+                          mode=mode)
+    tc.assertIn(b"signals ok\n", t.stdout)

@@ -11,12 +11,7 @@ import harness as h
 
 class RunTest(unittest.TestCase):
     def test_chain_counts_and_call_graph(self):
-        t = h.check_traced_prog(self, "s-chain")
-        self.assertEqual(h.callers(t.events),
-                         {"work_a": {None}, "work_b": {"work_a"}, "work_c": {"work_b"}})
-        for ev in t.events:
-            if ev["type"] == "exit":
-                self.assertIn("dur_ns", ev, "exit without dur_ns: %r" % ev)
+        h.check_chain(self, "run")
 
     def test_options_after_program_are_utrace_options(self):
         """getopt permutation: `utrace run ./prog -f GLOB -o FILE --json`."""
@@ -54,60 +49,20 @@ class RunTest(unittest.TestCase):
         self.assertLess(columns[0][1], columns[1][1], "work_b not indented under work_a")
         self.assertLess(columns[1][1], columns[2][1], "work_c not indented under work_b")
 
-    def check_addresses(self, name):
-        """Every event's addr is its function's symbol address plus one load bias."""
-        t = h.check_traced_prog(self, name)
-        syms = h.func_symbols(h.prog(name))
-        biases = {int(ev["addr"], 16) - syms[ev["func"]] for ev in t.events}
-        self.assertEqual(len(biases), 1, "functions moved by different biases")
-        return biases.pop()
-
     def test_pie(self):
-        bias = self.check_addresses("s-pie")
-        self.assertNotEqual(bias, 0, "a PIE runs at a load bias")
-        self.assertEqual(bias % 4096, 0)
+        h.check_pie(self, "run")
 
     def test_nopie(self):
-        self.assertEqual(self.check_addresses("s-nopie"), 0)
+        h.check_nopie(self, "run")
 
     def test_heavy_stdout_is_byte_identical(self):
-        t = h.check_traced_prog(self, "s-stdout")
-        self.assertGreater(len(t.stdout), 1 << 20)
-
-    def check_children(self, t, parent_func, child_func):
-        """Events of the parent match its counts; children are traced all or
-        none, and then exactly what each child counted."""
-        parent = {ev["pid"] for ev in t.events if ev["func"] == parent_func}
-        self.assertEqual(len(parent), 1, "events of %s from several pids" % parent_func)
-        h.check_counts(self, t.events, h.prog_counts(t.stdout), pids=parent)
-        child_counts = sorted(int(line.split()[-1]) for line in t.stdout.decode().splitlines()
-                              if line.startswith("child ") and " count %s " % child_func in line)
-        others = {ev["pid"] for ev in t.events} - parent
-        traced = sorted(h.per_tid_entries([ev for ev in t.events if ev["pid"] in others],
-                                          child_func).values())
-        if traced:
-            self.assertEqual(traced, child_counts, "per-child %s entries" % child_func)
-        for pid in others:
-            for func, (entries, exits, unwinds) in h.trace_counts(t.events, {pid}).items():
-                if func == child_func:
-                    self.assertEqual((exits, unwinds), (entries, 0), "child %s returns" % func)
-                else:
-                    # at most the return from the frame that forked it
-                    self.assertEqual((entries, unwinds), (0, 0), "child events of " + func)
-                    self.assertLessEqual(exits, 1, "child exits of " + func)
-        h.check_nesting(self, t.events, orphan_exits_ok=others)
+        h.check_heavy_stdout(self, "run")
 
     def test_fork_children_exit_with_their_status(self):
-        t = h.run_traced(self, "s-fork")
-        h.check_like_untraced(self, "s-fork", (), t)
-        h.check_summary_clean(self, t.events, t.summary)
-        self.check_children(t, "work_fork_parent", "work_fork_child")
+        h.check_fork(self, "run")
 
     def test_spawned_children_exit_with_their_status(self):
-        t = h.run_traced(self, "s-spawn")
-        h.check_like_untraced(self, "s-spawn", (), t)
-        h.check_summary_clean(self, t.events, t.summary)
-        self.check_children(t, "work_spawn_posix", "work_spawn_child")
+        h.check_spawn(self, "run")
 
 
 if __name__ == "__main__":

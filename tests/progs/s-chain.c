@@ -9,6 +9,8 @@
  */
 #include <stdio.h>
 
+#include "attach-gate.h"
+
 #define ITERATIONS 1000
 #define EXIT_STATUS 3
 

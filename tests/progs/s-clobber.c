@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "attach-gate.h"
+
 #define ITERATIONS 5000
 #define EXIT_STATUS 9
 #define CORRUPT_STATUS 99

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attach-gate.h"
+
 #define NCHILDREN 3
 #define CHILD_CALLS 1000
 #define CHILD_STATUS 20

@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <stdio.h>
 
+#include "attach-gate.h"
+
 #define ITERATIONS 100000
 #define RETURN_EVERY 10
 #define EXIT_STATUS 7

@@ -7,6 +7,8 @@
  */
 #include <stdio.h>
 
+#include "attach-gate.h"
+
 #define ITERATIONS 3000
 #define EXIT_STATUS 10
 

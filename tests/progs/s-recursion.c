@@ -5,6 +5,8 @@
  */
 #include <stdio.h>
 
+#include "attach-gate.h"
+
 #define DEPTH 10000
 #define ROUNDS 2
 #define EXIT_STATUS 4

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "attach-gate.h"
+
 #define RAISE_CALLS 10000
 #define RAISE_EVERY 4
 #define TIMER_MIN_SIGNALS 300

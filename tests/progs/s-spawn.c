@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attach-gate.h"
+
 #define NCHILDREN 2
 #define CHILD_CALLS 500
 #define CHILD_STATUS 30

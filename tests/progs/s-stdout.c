@@ -7,6 +7,8 @@
  */
 #include <stdio.h>
 
+#include "attach-gate.h"
+
 #define LINES 18000
 #define EXIT_STATUS 12
 

@@ -11,6 +11,8 @@
  */
 #include <stdio.h>
 
+#include "attach-gate.h"
+
 #define ITERATIONS 2000
 #define EXIT_STATUS 8
 

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "attach-gate.h"
+
 #define NTHREADS 4
 #define CALLS_PER_THREAD 5000
 #define EXIT_STATUS 5
