@@ -31,6 +31,20 @@ class RunTest(unittest.TestCase):
         h.check_counts(self, events, {"work_a": counts["work_a"], "work_c": counts["work_c"]})
         h.check_nesting(self, events)
 
+    def test_library_function_by_module_pattern(self):
+        """-f 'libc.so.6:strtol': s-demo's work_number calls strtol exactly once."""
+        out = os.path.join(h.tmpdir(self), "libc.json")
+        res = h.run([h.utrace_path(), "run", "-f", "libc.so.6:strtol", "-f", "work_number",
+                     "-o", out, "--json", "--", h.prog("s-demo")])
+        h.check_like_untraced(self, "s-demo", (), res)
+        n = h.prog_counts(res.stdout)["work_number"]
+        events, _ = h.parse_jsonl(self, out)
+        h.check_counts(self, events, {"work_number": n, "strtol": n})
+        h.check_nesting(self, events)
+        for ev in events:
+            self.assertEqual(ev["module"], "libc.so.6" if ev["func"] == "strtol" else "s-demo")
+        self.assertEqual(h.callers(events)["strtol"], {"work_number"})
+
     def test_text_format_shows_the_call_graph(self):
         """In the text view each callee is printed indented under its caller."""
         t = h.run_traced(self, "s-chain", fmt="text")
