@@ -140,10 +140,14 @@ static void restore_all_returns(struct ut_session *s)
 	}
 }
 
+/*
+ * Only stopped threads lose their slot: one that would not stop may still
+ * return through a hijacked address, which needs its shadow stack.
+ */
 static void close_slots(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].slot != UT_NO_SLOT)
+		if (s->threads[i].slot != UT_NO_SLOT && s->threads[i].state == UT_THREAD_STOPPED)
 			ut_slot_free(s, &s->threads[i]);
 }
 
@@ -168,8 +172,9 @@ int ut_detach(struct ut_session *s)
 {
 	int e = ut_world_stop(s);
 
+	/* A thread that will not stop is no reason to leave probes behind. */
 	if (e < 0)
-		return e;
+		ut_warn("%s; detaching anyway", utrace_error_last());
 	s->detaching = true;
 	if (s->injected)
 		unprobe(s);
@@ -184,7 +189,7 @@ int ut_detach(struct ut_session *s)
 	s->nthreads = 0;
 	s->holding = false;
 	s->traced = false;
-	return 0;
+	return e;
 }
 
 static int wait_child_stop(struct ut_session *s, pid_t child, struct ut_thread **ct)
@@ -206,6 +211,7 @@ static int wait_child_stop(struct ut_session *s, pid_t child, struct ut_thread *
 	return 0;
 }
 
+/* Returns a signal that stopped the child meanwhile (to deliver), or -errno. */
 static int unmap_areas(struct ut_session *s, pid_t child)
 {
 	struct ut_remote r = { 0 };
@@ -225,7 +231,7 @@ static int unmap_areas(struct ut_session *s, pid_t child)
 		e = utrace_remote_syscall(&r, SYS_munmap, args, &ret);
 	}
 	utrace_remote_end(&r);
-	return e;
+	return e < 0 && !r.pending_sig ? e : r.pending_sig;
 }
 
 /*
@@ -237,7 +243,7 @@ int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child
 {
 	struct user_regs_struct regs;
 	struct ut_thread *ct;
-	uint32_t slot = parent->slot;
+	uint32_t slot = parent ? parent->slot : UT_NO_SLOT;
 	int e = wait_child_stop(s, child, &ct);
 
 	if (e < 0)
@@ -250,7 +256,7 @@ int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child
 		if (e < 0)
 			ut_warn("child %d: cannot unmap utrace's areas: %s", child, strerror(-e));
 	}
-	ptrace(PTRACE_DETACH, child, 0, 0);
+	ptrace(PTRACE_DETACH, child, 0, (void *)(long)(e > 0 ? e : 0));
 forget:
 	ct = ut_thread_find(s, child);
 	if (ct)

@@ -13,6 +13,9 @@
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "arch.h"
 #include "procfs.h"
@@ -133,6 +136,8 @@ static bool is_stop_signal(int sig)
 
 static int on_event_stop(struct ut_session *s, struct ut_thread *t, int sig, bool was_new)
 {
+	/* A thread born during a group-stop starts in it. */
+	t->group_stop = is_stop_signal(sig);
 	if (was_new) {
 		/* First stop of an auto-attached thread: give it a slot before it runs. */
 		if (t->pid == s->pid && s->injected)
@@ -140,49 +145,64 @@ static int on_event_stop(struct ut_session *s, struct ut_thread *t, int sig, boo
 		return 0;
 	}
 	/* Group-stop, or our interrupt / the end of a group-stop (SIGTRAP). */
-	t->group_stop = is_stop_signal(sig);
 	t->interrupted = false;
 	return 0;
 }
 
-static int on_clone(struct ut_session *s, struct ut_thread *t)
+/*
+ * Whether a new child process shares our memory (vfork, clone(CLONE_VM))
+ * rather than having a copy of it; without kcmp(2), the event says.
+ */
+static bool shares_memory(pid_t parent, pid_t child, int event)
 {
-	unsigned long msg;
-	struct ut_thread *child;
-	pid_t tgid;
+	long r = syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0);
 
-	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0)
-		return 0;
-	if (ut_thread_find(s, (pid_t)msg))
-		return 0; /* its first stop came first */
-	tgid = tgid_of((pid_t)msg);
-	child = ut_thread_add(s, (pid_t)msg, tgid > 0 ? tgid : (pid_t)msg, UT_THREAD_NEW);
-	if (!child)
-		return -ENOMEM;
-	/* clone(CLONE_VM) without CLONE_THREAD shares our memory like a vfork child. */
-	child->vfork_child = child->pid != s->pid;
-	return 0;
+	if (r >= 0)
+		return r == 0;
+	return event != PTRACE_EVENT_FORK;
 }
 
-static int on_fork(struct ut_session *s, struct ut_thread *t, int event)
+/* A child sharing our memory keeps our probes until it execs or exits. */
+static int keep_vm_child(struct ut_session *s, struct ut_thread *child, pid_t tid)
 {
-	unsigned long msg;
-	struct ut_thread *child;
-
-	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0)
-		return 0;
-	if (event == PTRACE_EVENT_FORK)
-		return ut_release_child(s, t, (pid_t)msg);
-	/* vfork: shares our memory and our probes until it execs or exits. */
-	child = ut_thread_find(s, (pid_t)msg);
 	if (!child)
-		child = ut_thread_add(s, (pid_t)msg, (pid_t)msg, UT_THREAD_NEW);
+		child = ut_thread_add(s, tid, tid, UT_THREAD_NEW);
 	if (!child)
 		return -ENOMEM;
 	child->vfork_child = true;
 	if (child->state == UT_THREAD_STOPPED)
 		ut_thread_release(s, child);
 	return 0;
+}
+
+/*
+ * clone, fork and vfork events.  The new task's first stop may have come
+ * first (it is in the table, adopted), or it may even have run and exited
+ * already (it is gone: nothing to do).
+ */
+static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
+{
+	struct ut_thread *child;
+	unsigned long msg;
+	pid_t tid, tgid, parent = t->tid;
+
+	if (ptrace(PTRACE_GETEVENTMSG, parent, 0, &msg) < 0)
+		return 0;
+	if (event == PTRACE_EVENT_VFORK)
+		t->in_vfork = true; /* until PTRACE_EVENT_VFORK_DONE: it cannot stop */
+	tid = (pid_t)msg;
+	child = ut_thread_find(s, tid);
+	tgid = tgid_of(tid);
+	if (tgid < 0)
+		return 0;
+	if (tgid == s->pid) {
+		if (!child)
+			child = ut_thread_add(s, tid, s->pid, UT_THREAD_NEW);
+		return child ? 0 : -ENOMEM;
+	}
+	if (shares_memory(parent, tid, event))
+		return keep_vm_child(s, child, tid);
+	return ut_release_child(s, ut_thread_find(s, parent), tid);
 }
 
 /* A thread is about to exit: drain and free its slot while it cannot run. */
@@ -216,10 +236,12 @@ static int dispatch_event(struct ut_session *s, struct ut_thread *t, int event, 
 	case PTRACE_EVENT_STOP:
 		return on_event_stop(s, t, sig, was_new);
 	case PTRACE_EVENT_CLONE:
-		return on_clone(s, t);
 	case PTRACE_EVENT_FORK:
 	case PTRACE_EVENT_VFORK:
-		return on_fork(s, t, event);
+		return on_new_task(s, t, event);
+	case PTRACE_EVENT_VFORK_DONE:
+		t->in_vfork = false;
+		return 0;
 	case PTRACE_EVENT_EXEC:
 		return on_exec(s, t);
 	case PTRACE_EVENT_EXIT:
@@ -244,6 +266,7 @@ int ut_handle_status(struct ut_session *s, pid_t tid, int status)
 		return 0;
 	was_new = t->state == UT_THREAD_NEW;
 	t->state = UT_THREAD_STOPPED;
+	t->stop_event = status >> 16;
 	if (was_new && awaits_fork_event(s, t))
 		return 0;
 	r = dispatch_event(s, t, status >> 16, WSTOPSIG(status), was_new);

@@ -163,6 +163,15 @@ static int seccomp_guard(struct ut_session *s, pid_t tid, bool suspend)
 	return 0;
 }
 
+/* A signal that stopped a remote syscall is delivered when the thread resumes. */
+static void keep_pending_signal(struct ut_session *s, pid_t tid, int sig)
+{
+	struct ut_thread *t = ut_thread_find(s, tid);
+
+	if (sig && t)
+		t->resume_sig = sig;
+}
+
 static int inject(struct ut_session *s, pid_t tid, const struct ut_maps *maps,
 		  const struct ut_modules *mods)
 {
@@ -181,6 +190,7 @@ static int inject(struct ut_session *s, pid_t tid, const struct ut_maps *maps,
 	if (e < 0 && r.active)
 		ut_inject_undo(s, &r);
 	utrace_remote_end(&r);
+	keep_pending_signal(s, tid, r.pending_sig);
 	seccomp_guard(s, tid, false);
 	if (e == 0)
 		e = ut_write_code(s);
@@ -471,13 +481,34 @@ int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int 
 	return e;
 }
 
-static pid_t live_thread(struct ut_session *s)
+/*
+ * In an event stop inside fork, vfork, clone or exec, the syscall's result is
+ * still to be written to rax: an injected syscall there would be clobbered.
+ */
+static bool can_run_syscalls(const struct ut_thread *t)
 {
-	for (size_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].state == UT_THREAD_STOPPED && !s->threads[i].exiting &&
-		    !s->threads[i].group_stop)
-			return s->threads[i].tid;
-	return s->nthreads ? s->threads[0].tid : -1;
+	return t->state == UT_THREAD_STOPPED && !t->exiting && !t->group_stop &&
+	       (t->stop_event == 0 || t->stop_event == PTRACE_EVENT_STOP);
+}
+
+/* A thread to run our syscalls: let event stops finish their syscall and stop again. */
+static pid_t syscall_thread(struct ut_session *s)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		for (size_t i = 0; i < s->nthreads; i++)
+			if (s->threads[i].pid == s->pid && can_run_syscalls(&s->threads[i]))
+				return s->threads[i].tid;
+		for (size_t i = 0; i < s->nthreads; i++)
+			if (s->threads[i].state == UT_THREAD_STOPPED &&
+			    s->threads[i].stop_event != PTRACE_EVENT_STOP &&
+			    s->threads[i].stop_event)
+				ut_thread_resume(s, &s->threads[i]);
+		if (ut_world_stop(s) < 0)
+			return -1;
+	}
+	ut_error("no thread of process %d can run utrace's code now (stopped by a signal?)",
+		 s->pid);
+	return -1;
 }
 
 static int attach_and_install(struct ut_session *s, pid_t pid)
@@ -492,8 +523,11 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 	e = ut_attach_all(s);
 	if (e == 0)
 		e = ut_world_stop(s);
-	if (e == 0)
-		e = install_probes(s, live_thread(s));
+	if (e == 0) {
+		pid_t tid = syscall_thread(s);
+
+		e = tid > 0 ? install_probes(s, tid) : -EAGAIN;
+	}
 	if (e < 0) {
 		char why[512];
 

@@ -77,7 +77,10 @@ int ut_thread_seize(struct ut_session *s, pid_t tid)
 		return -ESRCH;
 	}
 	if (errno == EPERM) {
-		if (ut_proc_status_field(tid, "TracerPid:", 10, &tracer) == 0 && tracer)
+		if (ut_proc_status_field(tid, "TracerPid:", 10, &tracer) == 0 &&
+		    tracer == (uint64_t)getpid())
+			return -EALREADY; /* auto-attached, its first stop not read yet */
+		if (tracer)
 			ut_error("process %d is already traced by process %d", s->pid, (int)tracer);
 		else
 			ut_error("cannot trace process %d: permission denied", s->pid);
@@ -132,13 +135,23 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Threads the world waits for.  A thread in vfork cannot stop until its child
+ * execs or exits, and that child (sharing our memory) is left running so it
+ * can: neither is waited for.
+ */
+static bool must_stop(const struct ut_thread *t)
+{
+	return (t->state == UT_THREAD_RUNNING || t->state == UT_THREAD_NEW) && !t->in_vfork &&
+	       !t->vfork_child;
+}
+
 static size_t count_unstopped(const struct ut_session *s)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].state == UT_THREAD_RUNNING ||
-		    s->threads[i].state == UT_THREAD_NEW)
+		if (must_stop(&s->threads[i]))
 			n++;
 	return n;
 }
@@ -148,7 +161,7 @@ static void interrupt_running(struct ut_session *s)
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct ut_thread *t = &s->threads[i];
 
-		if (t->state != UT_THREAD_RUNNING || t->interrupted)
+		if (t->state != UT_THREAD_RUNNING || t->interrupted || !must_stop(t))
 			continue;
 		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) == 0)
 			t->interrupted = true;
@@ -158,8 +171,7 @@ static void interrupt_running(struct ut_session *s)
 static void name_unstopped(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].state == UT_THREAD_RUNNING ||
-		    s->threads[i].state == UT_THREAD_NEW) {
+		if (must_stop(&s->threads[i])) {
 			ut_error(
 				"thread %d of process %d did not stop within 2 s (uninterruptible sleep?)",
 				s->threads[i].tid, s->pid);
@@ -244,13 +256,14 @@ static int seize_new_tasks(struct ut_session *s, size_t *added)
 			r = 0;
 			continue;
 		}
-		if (r < 0)
+		if (r < 0 && r != -EALREADY)
 			break;
-		if (!ut_thread_add(s, tid, s->pid, UT_THREAD_RUNNING)) {
+		if (!ut_thread_add(s, tid, s->pid, r ? UT_THREAD_NEW : UT_THREAD_RUNNING)) {
 			r = -ENOMEM;
 			break;
 		}
 		(*added)++;
+		r = 0;
 	}
 	closedir(d);
 	return r;

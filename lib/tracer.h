@@ -27,7 +27,7 @@
 
 #define UT_PTRACE_OPTIONS                                                                      \
 	(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | \
-	 PTRACE_O_TRACEEXIT)
+	 PTRACE_O_TRACEEXIT | PTRACE_O_TRACEVFORKDONE)
 
 enum ut_thread_state {
 	UT_THREAD_NEW, /* auto-attached, its first stop not yet seen */
@@ -45,6 +45,8 @@ struct ut_thread {
 	bool interrupted; /* a PTRACE_INTERRUPT of ours may still be pending */
 	bool vfork_child; /* shares our memory until it execs or exits */
 	bool exiting; /* reported PTRACE_EVENT_EXIT: will not stop again */
+	bool in_vfork; /* waiting for its vfork child: cannot stop until then */
+	int stop_event; /* PTRACE_EVENT_* of its present stop, 0 for a signal stop */
 	uint32_t slot; /* data area slot, UT_NO_SLOT when none */
 };
 
