@@ -25,6 +25,7 @@
 
 #define STOP_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
 #define STOP_POLL_NS (20 * 1000)
+#define REINTERRUPT_NS (100ULL * 1000 * 1000)
 #define RESUME_NICE (-10)
 
 struct ut_thread *ut_thread_find(struct ut_session *s, pid_t tid)
@@ -168,6 +169,18 @@ static void interrupt_running(struct ut_session *s)
 	}
 }
 
+/*
+ * An interrupt can be spent on a stop that reported something else (an event
+ * taken just before it): ask again.  A spare one only causes a stop we resume.
+ */
+static void reinterrupt_silent(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (must_stop(&s->threads[i]))
+			s->threads[i].interrupted = false;
+	interrupt_running(s);
+}
+
 static void name_unstopped(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nthreads; i++)
@@ -186,7 +199,7 @@ static void name_unstopped(struct ut_session *s)
  */
 int ut_world_stop(struct ut_session *s)
 {
-	uint64_t deadline = now_ns() + STOP_TIMEOUT_NS;
+	uint64_t start = now_ns(), quiet_since = start;
 	struct timespec pause = { 0, STOP_POLL_NS };
 	int r;
 
@@ -198,11 +211,16 @@ int ut_world_stop(struct ut_session *s)
 			return r;
 		if (r > 0) {
 			interrupt_running(s); /* threads seen for the first time */
+			quiet_since = now_ns();
 			continue;
 		}
-		if (now_ns() > deadline) {
+		if (now_ns() > start + STOP_TIMEOUT_NS) {
 			name_unstopped(s);
 			return -ETIMEDOUT;
+		}
+		if (now_ns() > quiet_since + REINTERRUPT_NS) {
+			reinterrupt_silent(s);
+			quiet_since = now_ns();
 		}
 		nanosleep(&pause, NULL);
 	}
