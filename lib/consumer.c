@@ -27,7 +27,6 @@
 #include "utrace/consumer.h"
 #include "utrace/log.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 #define REC_KIND_MASK 0xffULL
 /*
@@ -93,14 +92,6 @@ struct ut_consumer {
 	struct ut_thread_drops *stat_threads;
 	uint64_t *func_drops;
 };
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
@@ -522,7 +513,7 @@ long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
 	uint32_t i;
 
 	utrace_tsc_refine(&c->tsc);
-	c->now_ns = monotonic_ns();
+	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;
 	for (i = 0; i < c->geo.nslots; i++) {
 		if (!c->slots[i].open)
@@ -589,7 +580,7 @@ int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn
 	st = &c->slots[slot];
 	if (!st->open)
 		return 0;
-	c->now_ns = monotonic_ns();
+	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;
 	drained = slot_drain(c, slot, true, fn, arg);
 	if (drained >= 0)
@@ -609,7 +600,7 @@ void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 	size_t n = c->nclosed;
 	uint32_t i;
 
-	c->now_ns = monotonic_ns();
+	c->now_ns = utrace_monotonic_ns();
 	if (n)
 		memcpy(c->stat_threads, c->closed, n * sizeof(*c->closed));
 	for (i = 0; i < c->geo.nslots; i++) {

@@ -51,7 +51,7 @@ static bool sigtrap_pending(pid_t tid)
 static int run_until_trap(struct ut_session *s, struct ut_thread *t, uint64_t want1, uint64_t want2,
 			  uint64_t *hit)
 {
-	struct user_regs_struct regs;
+	uint64_t ip;
 	int status;
 
 	for (int i = 0; i < RUNOUT_MAX_STOPS; i++) {
@@ -61,13 +61,12 @@ static int run_until_trap(struct ut_session *s, struct ut_thread *t, uint64_t wa
 		if (!WIFSTOPPED(status))
 			return -ESRCH;
 		if ((status >> 16) == 0 && WSTOPSIG(status) == SIGTRAP &&
-		    get_regs(t->tid, &regs) == 0) {
-			uint64_t bp = arch_breakpoint_addr(arch_regs_ip(&regs));
+		    ut_thread_get_ip(t->tid, &ip) == 0) {
+			uint64_t bp = arch_breakpoint_addr(ip);
 
 			if (bp == want1 || bp == want2) {
-				arch_regs_set_ip(&regs, bp);
 				*hit = bp;
-				return ptrace(PTRACE_SETREGS, t->tid, 0, &regs) < 0 ? -errno : 0;
+				return ut_thread_set_ip(t->tid, bp);
 			}
 		}
 		if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)

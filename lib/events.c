@@ -23,25 +23,6 @@
 #include "utrace/log.h"
 #include "utrace/remote.h"
 
-/* One word each way: answering a trap is the int3 path's whole cost. */
-static int get_ip(pid_t tid, uint64_t *ip)
-{
-	long v;
-
-	errno = 0;
-	v = ptrace(PTRACE_PEEKUSER, tid, (void *)ARCH_USER_IP_OFFSET, 0);
-	if (errno)
-		return -errno;
-	*ip = (uint64_t)v;
-	return 0;
-}
-
-static int set_ip(pid_t tid, uint64_t ip)
-{
-	return ptrace(PTRACE_POKEUSER, tid, (void *)ARCH_USER_IP_OFFSET, (void *)ip) < 0 ? -errno :
-											   0;
-}
-
 static pid_t tgid_of(pid_t tid)
 {
 	uint64_t tgid;
@@ -90,7 +71,7 @@ static const struct ut_area *area_of(const struct ut_session *s, uint64_t addr)
 static int answer_probe(struct ut_session *s, struct ut_thread *t, const struct ut_probe *p)
 {
 	s->traps++;
-	return set_ip(t->tid, s->detaching ? p->addr : ut_probe_stub(s, p));
+	return ut_thread_set_ip(t->tid, s->detaching ? p->addr : ut_probe_stub(s, p));
 }
 
 static int on_sigtrap(struct ut_session *s, struct ut_thread *t)
@@ -98,7 +79,7 @@ static int on_sigtrap(struct ut_session *s, struct ut_thread *t)
 	const struct ut_probe *p;
 	const struct ut_area *a;
 	uint64_t ip = 0, bp;
-	int r = get_ip(t->tid, &ip);
+	int r = ut_thread_get_ip(t->tid, &ip);
 
 	if (r < 0)
 		return r == -ESRCH ? 0 : r;

@@ -58,16 +58,6 @@ static void session_fini(struct ut_session *s)
 		close(s->chld_fd);
 }
 
-static int set_regs_ip(pid_t tid, uint64_t ip)
-{
-	struct user_regs_struct regs;
-
-	if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0)
-		return -errno;
-	arch_regs_set_ip(&regs, ip);
-	return ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0 ? -errno : 0;
-}
-
 static int read_auxv_entry(pid_t pid, uint64_t type, uint64_t *val)
 {
 	char path[64];
@@ -251,7 +241,7 @@ int ut_install(struct ut_session *s, pid_t tid)
 	s->entry_bp = 0;
 	e = utrace_mem_write(tid, entry, &s->entry_orig, 1);
 	if (e == 0)
-		e = set_regs_ip(tid, entry);
+		e = ut_thread_set_ip(tid, entry);
 	if (e < 0)
 		return e;
 	s->holding = true;

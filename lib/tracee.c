@@ -91,6 +91,25 @@ int ut_thread_seize(struct ut_session *s, pid_t tid)
 	return -errno;
 }
 
+/* One word each way: answering a trap is the int3 path's whole cost. */
+int ut_thread_get_ip(pid_t tid, uint64_t *ip)
+{
+	long v;
+
+	errno = 0;
+	v = ptrace(PTRACE_PEEKUSER, tid, (void *)ARCH_USER_IP_OFFSET, 0);
+	if (errno)
+		return -errno;
+	*ip = (uint64_t)v;
+	return 0;
+}
+
+int ut_thread_set_ip(pid_t tid, uint64_t ip)
+{
+	return ptrace(PTRACE_POKEUSER, tid, (void *)ARCH_USER_IP_OFFSET, (void *)ip) < 0 ? -errno :
+											   0;
+}
+
 int ut_thread_resume(struct ut_session *s, struct ut_thread *t)
 {
 	long r;
@@ -126,14 +145,6 @@ int ut_wait_one(struct ut_session *s, bool block)
 		return 0;
 	r = ut_handle_status(s, tid, status);
 	return r < 0 ? r : 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /*
@@ -199,7 +210,7 @@ static void name_unstopped(struct ut_session *s)
  */
 int ut_world_stop(struct ut_session *s)
 {
-	uint64_t start = now_ns(), quiet_since = start;
+	uint64_t start = utrace_monotonic_ns(), quiet_since = start;
 	struct timespec pause = { 0, STOP_POLL_NS };
 	int r;
 
@@ -211,16 +222,16 @@ int ut_world_stop(struct ut_session *s)
 			return r;
 		if (r > 0) {
 			interrupt_running(s); /* threads seen for the first time */
-			quiet_since = now_ns();
+			quiet_since = utrace_monotonic_ns();
 			continue;
 		}
-		if (now_ns() > start + STOP_TIMEOUT_NS) {
+		if (utrace_monotonic_ns() > start + STOP_TIMEOUT_NS) {
 			name_unstopped(s);
 			return -ETIMEDOUT;
 		}
-		if (now_ns() > quiet_since + REINTERRUPT_NS) {
+		if (utrace_monotonic_ns() > quiet_since + REINTERRUPT_NS) {
 			reinterrupt_silent(s);
-			quiet_since = now_ns();
+			quiet_since = utrace_monotonic_ns();
 		}
 		nanosleep(&pause, NULL);
 	}

@@ -117,6 +117,9 @@ struct ut_thread *ut_thread_add(struct ut_session *s, pid_t tid, pid_t pid,
 				enum ut_thread_state state);
 void ut_thread_remove(struct ut_session *s, struct ut_thread *t);
 int ut_thread_seize(struct ut_session *s, pid_t tid);
+/* A stopped thread's instruction pointer, read or moved (one ptrace call each). */
+int ut_thread_get_ip(pid_t tid, uint64_t *ip);
+int ut_thread_set_ip(pid_t tid, uint64_t ip);
 /* Resume t unless the world is held (then it stays stopped). */
 int ut_thread_release(struct ut_session *s, struct ut_thread *t);
 int ut_thread_resume(struct ut_session *s, struct ut_thread *t);

@@ -24,7 +24,7 @@ uint64_t utrace_rdtsc(void)
 	return arch_rdtsc();
 }
 
-static uint64_t monotonic_ns(void)
+uint64_t utrace_monotonic_ns(void)
 {
 	struct timespec ts;
 
@@ -35,10 +35,10 @@ static uint64_t monotonic_ns(void)
 /* One (tsc, ns) pair: the tsc read is bracketed by two clock reads, ns is their midpoint. */
 static void tsc_sample(uint64_t *tsc, uint64_t *ns)
 {
-	uint64_t before = monotonic_ns();
+	uint64_t before = utrace_monotonic_ns();
 
 	*tsc = arch_rdtsc();
-	*ns = before + (monotonic_ns() - before) / 2;
+	*ns = before + (utrace_monotonic_ns() - before) / 2;
 }
 
 /* Adopt the rate seen between the anchor and (tsc, ns) when the baseline is long enough. */

@@ -44,6 +44,7 @@ void utrace_tsc_init(struct ut_tsc *t);
 void utrace_tsc_refine(struct ut_tsc *t);
 uint64_t utrace_tsc_to_ns(const struct ut_tsc *t, uint64_t tsc);
 uint64_t utrace_rdtsc(void);
+uint64_t utrace_monotonic_ns(void);
 
 struct ut_thread_drops {
 	pid_t pid, tid;
