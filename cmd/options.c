@@ -24,7 +24,7 @@
 #define MAX_RING_SIZE (1U << 30)
 #define MAX_NSLOTS 4096U
 
-enum { OPT_FORMAT = 256, OPT_JSON, OPT_BUFSIZE, OPT_MAX_THREADS };
+enum { OPT_FIRST_LONG = 256, OPT_FORMAT = OPT_FIRST_LONG, OPT_JSON, OPT_BUFSIZE, OPT_MAX_THREADS };
 
 static const struct option long_opts[] = {
 	{ "function", required_argument, NULL, 'f' },
@@ -157,9 +157,22 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 		c->verbose++;
 		return 0;
 	default:
-		cli_error("try 'utrace %s --help'", c->cmd);
 		return -1;
 	}
+}
+
+/* getopt's own messages would not start with "utrace: ": say it in one line ourselves. */
+static void option_error(const struct cli *c, int opt, char **argv)
+{
+	char name[3] = { '-', (char)optopt, 0 };
+	/* optopt is the val of a long option: name it as it was written */
+	const char *what = optopt > 0 && optopt < OPT_FIRST_LONG ? name : argv[optind - 1];
+
+	if (opt == ':')
+		cli_error("%s: option '%s' needs an argument (try 'utrace %s --help')", c->cmd,
+			  what, c->cmd);
+	else
+		cli_error("%s: unknown option '%s' (try 'utrace %s --help')", c->cmd, what, c->cmd);
 }
 
 int cli_parse(int argc, char **argv, struct cli *c)
@@ -173,8 +186,12 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	c->rstack_depth = DEFAULT_RSTACK_DEPTH;
 	c->nslots = DEFAULT_NSLOTS;
 	optind = 1;
-	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "f:N:o:vh", long_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":f:N:o:vh", long_opts, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			option_error(c, opt, argv);
+			return -1;
+		}
 		if (opt == 'h') {
 			cli_usage(stdout, c->cmd);
 			return 1;

@@ -118,6 +118,17 @@ class ErrorTest(unittest.TestCase):
         subprocess.run([strip, "--strip-all", "-o", path, h.prog("s-chain")], check=True)
         h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--", path))
 
+    # ---- the command line ----
+
+    def test_bad_options(self):
+        """getopt's own complaints would not start with "utrace: "."""
+        for argv, named in ((["run", "-f", "work_*", h.prog("s-chain"), "-c", "x"], "-c"),
+                            (["run", h.prog("s-chain"), "-f"], "-f"),
+                            (["run", "--bogus", h.prog("s-chain")], "--bogus"),
+                            (["run", h.prog("s-chain"), "--format"], "--format"),
+                            (["attach", "--max-threads"], "--max-threads")):
+            h.check_error(self, self.utrace(*argv), named)
+
     # ---- filters that select nothing ----
 
     def test_no_function_matches_run(self):
