@@ -43,6 +43,16 @@ int arch_stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len
 uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t displaced, uint64_t stub,
 			     uint64_t ip);
 
+/*
+ * Call fn(target, arg) for the target of every direct relative branch (jmp,
+ * jcc, call, loop, jrcxz, xbegin) found by a linear sweep of `code`, `len`
+ * bytes mapped at address `addr`; undecodable bytes are skipped one at a time.
+ * Targets may lie outside the code.  Returns 0, -ENOMEM, or -ENOSYS when the
+ * disassembler lacks this architecture.
+ */
+int arch_scan_branches(const uint8_t *code, size_t len, uint64_t addr,
+		       void (*fn)(uint64_t target, void *arg), void *arg);
+
 /* Register accessors and syscall conventions: static inline, per arch. */
 #include "arch-regs.h"
 
