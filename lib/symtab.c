@@ -673,3 +673,9 @@ long utrace_symtab_read(const struct ut_symtab *st, uint64_t vaddr, void *buf, s
 	}
 	return -EFAULT;
 }
+
+const void *utrace_symtab_image(const struct ut_symtab *st, size_t *size)
+{
+	*size = st->image_size;
+	return st->image;
+}

@@ -68,4 +68,10 @@ bool utrace_symtab_starts_within(const struct ut_symtab *st, uint64_t lo, uint64
  */
 long utrace_symtab_read(const struct ut_symtab *st, uint64_t vaddr, void *buf, size_t len);
 
+/*
+ * The whole file image, mapped read-only for as long as st lives: for other
+ * readers of the same file (sections the symbol loader does not keep).
+ */
+const void *utrace_symtab_image(const struct ut_symtab *st, size_t *size);
+
 #endif
