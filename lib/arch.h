@@ -53,6 +53,16 @@ uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t displaced,
 int arch_scan_branches(const uint8_t *code, size_t len, uint64_t addr,
 		       void (*fn)(uint64_t target, void *arg), void *arg);
 
+/* Bytes a compiler leaves at a recorded entry site, patched with one call. */
+#define ARCH_ENTRY_SITE_SIZE 5
+
+/*
+ * Whether the ARCH_ENTRY_SITE_SIZE bytes at `code` are what a compiler emits
+ * at an entry site it records (__patchable_function_entries, __mcount_loc):
+ * nops, or a call to __fentry__.
+ */
+bool arch_is_entry_site(const uint8_t *code);
+
 /* Register accessors and syscall conventions: static inline, per arch. */
 #include "arch-regs.h"
 

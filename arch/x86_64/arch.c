@@ -38,6 +38,34 @@ size_t arch_patch_offset(const uint8_t *code, size_t len)
 	return 0;
 }
 
+/* -fpatchable-function-entry=5 emits five one-byte nops. */
+static const uint8_t nop1_x5_insns[] = {
+	0x90, /* nop */
+	0x90, /* nop */
+	0x90, /* nop */
+	0x90, /* nop */
+	0x90, /* nop */
+};
+_Static_assert(sizeof(nop1_x5_insns) == ARCH_ENTRY_SITE_SIZE, "five 1-byte nops");
+
+/* -mfentry -mnop-mcount emits one 5-byte nop. */
+static const uint8_t nop5_insn[] = {
+	0x0f, 0x1f, 0x44, 0x00, 0x00, /* nopl 0x0(%rax,%rax,1) */
+};
+_Static_assert(sizeof(nop5_insn) == ARCH_ENTRY_SITE_SIZE, "5-byte nop");
+
+#define CALL_REL32_OPCODE 0xe8 /* e8 rel32: call __fentry__ (-mfentry) */
+
+/*
+ * Only these forms: a PIE's -mfentry site is `call *__fentry__@GOTPCREL(%rip)`
+ * (6 bytes), which one 5-byte call cannot replace.
+ */
+bool arch_is_entry_site(const uint8_t *code)
+{
+	return !memcmp(code, nop1_x5_insns, ARCH_ENTRY_SITE_SIZE) ||
+	       !memcmp(code, nop5_insn, ARCH_ENTRY_SITE_SIZE) || code[0] == CALL_REL32_OPCODE;
+}
+
 bool arch_has_rdfsbase(void)
 {
 	return getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
