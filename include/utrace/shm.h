@@ -181,12 +181,35 @@ static inline uint32_t ut_slot_hash(uint64_t key, uint32_t nslots)
  *   | blob             |  ut_blob_hdr, trampolines, recorder, ut_blob_params
  *   +------------------+ stubs (page aligned)
  *   | stub[0] ...      |  call entry_trampoline; displaced insns; jmp back
+ *   +------------------+ sites (page aligned)
+ *   | ut_site[mask+1]  |  compiler-made entry sites patched with a call
  *   +------------------+
  *
  * The stub of probe `id` is stubs + (id - first_id) * UT_STUB_SIZE; the entry
  * trampoline derives the id from its own return address, without a search.
+ * The call to it is within the first UT_STUB_HEAD bytes of the stub (a stub
+ * entered by a `call` first drops that call's return address).
+ *
+ * A compiler-made site (-fpatchable-function-entry, -mfentry) is patched
+ * with a call straight into the entry trampoline: its return address is the
+ * site + 5, found in the open-addressed table `sites` (hash of the address,
+ * linear probing, an empty entry has ret == 0) in a probe or two.
  */
 #define UT_STUB_SIZE 64
+#define UT_STUB_HEAD 8
+
+struct ut_site {
+	uint64_t ret; /* the site + its call's size: the entry trampoline's return address */
+	uint32_t id;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct ut_site) == 16, "ut_site size");
+
+/* Hash of a site's return address to a first table index. */
+static inline uint32_t ut_site_hash(uint64_t ret, uint32_t mask)
+{
+	return (uint32_t)((ret * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+}
 #define UT_BLOB_MAGIC 0x626f6c6263617275ULL /* "urcblob" */
 
 struct ut_blob_hdr {
@@ -208,6 +231,9 @@ struct ut_blob_params {
 	uint64_t stubs; /* tracee address of this area's first stub */
 	uint32_t first_id; /* probe id of stub 0 */
 	uint32_t nstubs;
+	uint64_t sites; /* tracee address of struct ut_site[site_mask + 1]; 0: none */
+	uint32_t site_mask; /* entries - 1, a power of two minus one */
+	uint32_t pad;
 };
 
 #endif

@@ -87,7 +87,9 @@ __asm__(".text\n"
 	"	jmp *t_stub_add(%rip)\n");
 
 enum { STUB_ADD, STUB_NOP, STUB_OUTER, STUB_CALL, STUB_TAIL, NSTUBS };
-#define NFUNCS (FIRST_ID + NSTUBS + 1) /* one id past the stubs: blob_unknown_stub_is_ignored */
+#define NFUNCS (FIRST_ID + NSTUBS + 2) /* one id past the stubs: blob_unknown_stub_is_ignored */
+#define SITE_ID (FIRST_ID + NSTUBS + 1) /* the compiler-made site of blob_site_call_is_traced */
+#define SITE_ENTRIES 4
 
 /* ---- register-clobber harness ------------------------------------------ */
 
@@ -187,6 +189,7 @@ struct blob_env {
 	unsigned char *code; /* copy of the blob, then the stubs */
 	size_t code_size;
 	unsigned char *stubs;
+	unsigned char *site_func; /* a function whose compiler-made site calls the trampoline */
 	struct ut_ctl *ctl;
 	size_t data_size;
 	struct ut_slot *slot; /* this thread's */
@@ -334,11 +337,43 @@ static void thread_stack_bounds(uint64_t *lo, uint64_t *hi)
 	*hi = *lo + size;
 }
 
+/*
+ * A function as -fpatchable-function-entry=5 leaves it once the tracer
+ * patched its site: the nops became a call into the entry trampoline.
+ */
+static const uint8_t site_func[] = {
+	0xe8, 0x00, 0x00, 0x00, 0x00, /* call entry_trampoline (was 5 nops) */
+	0x48, 0x8d, 0x04, 0x37, /* lea (%rdi,%rsi,1), %rax */
+	0xc3, /* ret */
+};
+#define SITE_CALL_SIZE 5
+
+/* Put site_func after the stubs and its return address into a site table after that. */
+static void site_setup(struct ut_blob_params *params, size_t stubs_off)
+{
+	uint8_t *fn = env.code + stubs_off + (NSTUBS + 1) * UT_STUB_SIZE;
+	struct ut_site *sites = (struct ut_site *)(env.code + stubs_off + PAGE / 2);
+	uint64_t ret = (uint64_t)(uintptr_t)fn + SITE_CALL_SIZE;
+	int32_t rel = (int32_t)((int64_t)(uintptr_t)(env.code + image_hdr()->entry_tramp) -
+				(int64_t)ret);
+
+	memcpy(fn, site_func, sizeof(site_func));
+	memcpy(fn + 1, &rel, sizeof(rel));
+	/* a colliding entry first, so the lookup has to probe past it */
+	sites[ut_site_hash(ret, SITE_ENTRIES - 1)] = (struct ut_site){ ret + 1, FIRST_ID, 0 };
+	sites[(ut_site_hash(ret, SITE_ENTRIES - 1) + 1) & (SITE_ENTRIES - 1)] =
+		(struct ut_site){ ret, SITE_ID, 0 };
+	params->sites = (uint64_t)(uintptr_t)sites;
+	params->site_mask = SITE_ENTRIES - 1;
+	ut_ctl_funcs(env.ctl)[SITE_ID].addr = (uint64_t)(uintptr_t)fn;
+	env.site_func = fn;
+}
+
 /* What the tracer does: copy the image, fill its parameters, add the stubs, make it RX. */
 static int code_area_setup(void)
 {
 	size_t stubs_off = page_up(arch_blob_size);
-	struct ut_blob_params params;
+	struct ut_blob_params params = { 0 };
 
 	env.code_size = stubs_off + PAGE;
 	env.code = map_near((const void *)t_add, env.code_size);
@@ -352,6 +387,7 @@ static int code_area_setup(void)
 	params.stubs = (uint64_t)(uintptr_t)env.stubs;
 	params.first_id = FIRST_ID;
 	params.nstubs = NSTUBS;
+	site_setup(&params, stubs_off);
 	memcpy(env.code + image_hdr()->params, &params, sizeof(params));
 
 	if (stub_write(STUB_ADD, (const void *)t_add) ||
@@ -735,6 +771,20 @@ static void blob_unknown_stub_is_ignored(void **state)
 	check_clean_exit();
 }
 
+/* A call at a compiler-made site is found through the site table, returns past the site. */
+static void blob_site_call_is_traced(void **state)
+{
+	long (*add)(long, long) = (long (*)(long, long))(void *)env.site_func;
+
+	assert_int_equal(add(20, 22), 42);
+	assert_int_equal(nrecs(), 2);
+	check_rec(0, UT_REC_ENTRY, SITE_ID, 0);
+	assert_int_equal(rec_nth(0)->w[0], 20);
+	check_rec(1, UT_REC_EXIT, SITE_ID, 0);
+	assert_int_equal(rec_nth(1)->w[0], 42);
+	check_clean_exit();
+}
+
 static sigjmp_buf trap_env;
 static volatile uint64_t trap_ip;
 
@@ -858,6 +908,7 @@ int main(void)
 		RUN(blob_unknown_thread_is_counted),
 		RUN(blob_disabled_records_nothing),
 		RUN(blob_unknown_stub_is_ignored),
+		RUN(blob_site_call_is_traced),
 		RUN(blob_lost_return_traps),
 		RUN(blob_preserves_every_register),
 		RUN(blob_stack_use_is_bounded),

@@ -9,7 +9,7 @@
 
 #define BLOB_MAGIC 0x626f6c6263617275 /* UT_BLOB_MAGIC */
 #define BLOB_HDR_SIZE 48 /* struct ut_blob_hdr */
-#define BLOB_PARAMS_SIZE 24 /* struct ut_blob_params */
+#define BLOB_PARAMS_SIZE 40 /* struct ut_blob_params */
 #define BLOB_CALL_INSN_SIZE 5 /* call rel32: what a stub starts with */
 
 #ifndef __ASSEMBLER__

@@ -47,15 +47,32 @@ static struct ut_ctl *rec_ctl(void)
 	return (struct ut_ctl *)(uintptr_t)ut_blob_params.data;
 }
 
-/* The probe whose stub called the entry trampoline, from the call's return address. */
-static int rec_stub_id(uint64_t stub_ret, uint32_t *id)
+/* A compiler-made site patched with a call: its return address is in the site table. */
+static int rec_site_id(uint64_t ret, uint32_t *id)
 {
-	uint64_t off = stub_ret - BLOB_CALL_INSN_SIZE - ut_blob_params.stubs;
+	const struct ut_site *sites = (const struct ut_site *)(uintptr_t)ut_blob_params.sites;
+	uint32_t mask = ut_blob_params.site_mask, h = ut_site_hash(ret, mask);
 
-	if (off % UT_STUB_SIZE != 0 || off / UT_STUB_SIZE >= ut_blob_params.nstubs)
+	if (!sites)
 		return 0;
-	*id = ut_blob_params.first_id + (uint32_t)(off / UT_STUB_SIZE);
-	return 1;
+	for (uint32_t i = 0; i <= mask && sites[h].ret; i++, h = (h + 1) & mask)
+		if (sites[h].ret == ret) {
+			*id = sites[h].id;
+			return 1;
+		}
+	return 0;
+}
+
+/* The probe whose stub or site called the entry trampoline, from the call's return address. */
+static int rec_probe_id(uint64_t ret, uint32_t *id)
+{
+	uint64_t off = ret - BLOB_CALL_INSN_SIZE - ut_blob_params.stubs;
+
+	if (off / UT_STUB_SIZE < ut_blob_params.nstubs && off % UT_STUB_SIZE < UT_STUB_HEAD) {
+		*id = ut_blob_params.first_id + (uint32_t)(off / UT_STUB_SIZE);
+		return 1;
+	}
+	return rec_site_id(ret, id);
 }
 
 void ut_recorder_entry(struct user_regs_struct *regs, uint64_t stub_ret)
@@ -63,7 +80,7 @@ void ut_recorder_entry(struct user_regs_struct *regs, uint64_t stub_ret)
 	struct ut_ctl *ctl = rec_ctl();
 	uint32_t id;
 
-	if (ctl && rec_stub_id(stub_ret, &id))
+	if (ctl && rec_probe_id(stub_ret, &id))
 		rec_entry(ctl, id, regs, (uint64_t)(uintptr_t)ut_return_trampoline);
 }
 

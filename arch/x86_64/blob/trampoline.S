@@ -40,7 +40,7 @@ ut_blob_start:
  * traced function's entry.  No assumption on the alignment of %rsp.
  *
  *   rsp0 + 8  | caller's return address |  <- function entry sp = regs->sp
- *   rsp0      | stub + 5                |  <- %rsp on entry: ret goes back here
+ *   rsp0      | stub + 5 (site + 5)     |  <- %rsp on entry: ret goes back here
  *   rsp0 - 8  | rflags                  |
  *   rsp0 - 16 | caller's rbp            |  <- %rbp
  *             | 0..15 bytes: alignment  |
@@ -84,7 +84,7 @@ ut_entry_trampoline:
 	movq	$-1, REGS_ORIG_RAX(%rsp)	/* not in a syscall */
 
 	movq	%rsp, %rdi			/* regs; rip is the recorder's to fill */
-	movq	16(%rbp), %rsi			/* stub + 5: identifies the probe */
+	movq	16(%rbp), %rsi			/* stub or site + 5: identifies the probe */
 	call	ut_recorder_entry
 
 	movq	REGS_R15(%rsp), %r15
