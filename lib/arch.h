@@ -21,6 +21,23 @@ extern const uint8_t arch_breakpoint[ARCH_BREAKPOINT_SIZE];
 /* Offset of the patch point in a function starting with `code` (past endbr64). */
 size_t arch_patch_offset(const uint8_t *code, size_t len);
 
+/* A jump or call to anywhere within +-2 GiB: what a 5-byte patch writes. */
+#define ARCH_PATCH_SIZE 5
+enum arch_patch_insn {
+	ARCH_PATCH_JMP,
+	ARCH_PATCH_CALL,
+};
+
+/*
+ * Whether a compiler-made entry site (from __patchable_function_entries or
+ * __mcount_loc) holds only nops, so that a call may replace them with nothing
+ * displaced.  A `call __fentry__` there is kept: it is an ordinary prologue.
+ */
+bool arch_is_patch_site(const uint8_t *code, size_t len);
+
+/* Encode insn at `at` aimed at `target` into out[ARCH_PATCH_SIZE]: 0, or -ERANGE. */
+int arch_patch_encode(enum arch_patch_insn insn, uint64_t at, uint64_t target, uint8_t *out);
+
 /*
  * Build the stub of a probe at `pc` into out[UT_STUB_SIZE] for the stub's
  * address `stub`: call the entry trampoline at `entry_tramp`, then a relocated
@@ -35,6 +52,14 @@ size_t arch_patch_offset(const uint8_t *code, size_t len);
  */
 int arch_stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len, uint64_t stub,
 		    uint64_t entry_tramp, uint8_t *out, const char **why);
+
+/*
+ * The same, for a stub entered by a `call` (bench-only --patch=call): the
+ * stub first drops that call's return address, so the entry trampoline sees
+ * the stack of a function entry.
+ */
+int arch_callstub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len,
+			uint64_t stub, uint64_t entry_tramp, uint8_t *out, const char **why);
 
 /*
  * Where a thread stopped at `ip` inside the displaced range [pc, pc + displaced)

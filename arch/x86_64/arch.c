@@ -4,6 +4,7 @@
  * point is, and what the CPU lets user code do.  The relocator is in
  * relocator.c.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -55,6 +56,13 @@ static const uint8_t nop5_insn[] = {
 _Static_assert(sizeof(nop5_insn) == ARCH_ENTRY_SITE_SIZE, "5-byte nop");
 
 #define CALL_REL32_OPCODE 0xe8 /* e8 rel32: call __fentry__ (-mfentry) */
+#define JMP_REL32_OPCODE 0xe9
+
+bool arch_is_patch_site(const uint8_t *code, size_t len)
+{
+	return len >= ARCH_ENTRY_SITE_SIZE && (!memcmp(code, nop1_x5_insns, ARCH_ENTRY_SITE_SIZE) ||
+						!memcmp(code, nop5_insn, ARCH_ENTRY_SITE_SIZE));
+}
 
 /*
  * Only these forms: a PIE's -mfentry site is `call *__fentry__@GOTPCREL(%rip)`
@@ -62,8 +70,24 @@ _Static_assert(sizeof(nop5_insn) == ARCH_ENTRY_SITE_SIZE, "5-byte nop");
  */
 bool arch_is_entry_site(const uint8_t *code)
 {
-	return !memcmp(code, nop1_x5_insns, ARCH_ENTRY_SITE_SIZE) ||
-	       !memcmp(code, nop5_insn, ARCH_ENTRY_SITE_SIZE) || code[0] == CALL_REL32_OPCODE;
+	return arch_is_patch_site(code, ARCH_ENTRY_SITE_SIZE) || code[0] == CALL_REL32_OPCODE;
+}
+
+static const uint8_t patch_opcode[] = {
+	[ARCH_PATCH_JMP] = JMP_REL32_OPCODE, /* jmp rel32 */
+	[ARCH_PATCH_CALL] = CALL_REL32_OPCODE, /* call rel32 */
+};
+
+int arch_patch_encode(enum arch_patch_insn insn, uint64_t at, uint64_t target, uint8_t *out)
+{
+	int64_t rel = (int64_t)(target - (at + ARCH_PATCH_SIZE));
+	int32_t rel32 = (int32_t)rel;
+
+	if (rel != rel32)
+		return -ERANGE;
+	out[0] = patch_opcode[insn];
+	memcpy(out + 1, &rel32, sizeof(rel32));
+	return 0;
 }
 
 bool arch_has_rdfsbase(void)

@@ -24,13 +24,11 @@
  */
 #include <capstone/capstone.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "arch.h"
-#include "utrace/log.h"
 #include "utrace/shm.h"
 
 #define REL32_SIZE 4
@@ -61,6 +59,15 @@ static const uint8_t call_rel32_insn[] = {
 	0xe8, 0x00, 0x00, 0x00, 0x00, /* call rel32 */
 };
 _Static_assert(sizeof(call_rel32_insn) == CALL_REL32_SIZE, "call rel32 size");
+
+/* A stub entered by a call drops the return address that call pushed. */
+static const uint8_t drop_ret_insn[] = {
+	0x48, 0x8d, 0x64, 0x24, 0x08, /* lea 0x8(%rsp), %rsp (flags untouched) */
+};
+#define DROP_RET_SIZE 5
+_Static_assert(sizeof(drop_ret_insn) == DROP_RET_SIZE, "lea 8(%rsp), %rsp size");
+_Static_assert(DROP_RET_SIZE + CALL_REL32_SIZE <= UT_STUB_HEAD + CALL_REL32_SIZE,
+	       "the entry call stays in the stub head");
 
 static const uint8_t jmp_rel32_insn[] = {
 	0xe9, 0x00, 0x00, 0x00, 0x00, /* jmp rel32 */
@@ -494,7 +501,7 @@ static void relocation_init(struct relocation *r, uint64_t pc, uint64_t stub)
 }
 
 static int relocation_run(struct relocation *r, uint64_t pc, const uint8_t *code, size_t len,
-			  size_t min_len, uint64_t stub, uint64_t entry_tramp)
+			  size_t min_len, uint64_t stub, uint64_t entry_tramp, bool drop_ret)
 {
 	cs_insn *insn;
 	csh h;
@@ -503,6 +510,8 @@ static int relocation_run(struct relocation *r, uint64_t pc, const uint8_t *code
 	relocation_init(r, pc, stub);
 	if (min_len == 0 || min_len > len)
 		return refuse(&r->w, -EINVAL, "displaced length outside the code given");
+	if (drop_ret)
+		writer_put(&r->w, drop_ret_insn, sizeof(drop_ret_insn));
 	err = emit_rel32_insn(&r->w, call_rel32_insn, sizeof(call_rel32_insn), entry_tramp,
 			      "entry trampoline out of reach of the stub");
 	if (err)
@@ -524,21 +533,33 @@ close:
 	return err;
 }
 
-int arch_stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len, uint64_t stub,
-		    uint64_t entry_tramp, uint8_t *out, const char **why)
+static int stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len, uint64_t stub,
+		      uint64_t entry_tramp, uint8_t *out, const char **why, bool drop_ret)
 {
 	struct relocation r;
 	int err;
 
-	err = relocation_run(&r, pc, code, len, min_len, stub, entry_tramp);
+	err = relocation_run(&r, pc, code, len, min_len, stub, entry_tramp, drop_ret);
+	/* Refusals are routine while choosing probes: the caller reports them. */
 	if (err) {
 		if (why)
 			*why = r.w.why;
-		ut_error("cannot relocate the code at %#" PRIx64 ": %s", pc, r.w.why);
 		return err;
 	}
 	memcpy(out, r.w.code, UT_STUB_SIZE);
 	return (int)relocation_displaced(&r, min_len);
+}
+
+int arch_stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len, uint64_t stub,
+		    uint64_t entry_tramp, uint8_t *out, const char **why)
+{
+	return stub_build(pc, code, len, min_len, stub, entry_tramp, out, why, false);
+}
+
+int arch_callstub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len,
+			uint64_t stub, uint64_t entry_tramp, uint8_t *out, const char **why)
+{
+	return stub_build(pc, code, len, min_len, stub, entry_tramp, out, why, true);
 }
 
 /*
@@ -553,7 +574,7 @@ uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t displaced,
 	if (ip < pc || ip - pc >= displaced)
 		return 0;
 	/* The entry call's target does not change any length: aim it at the stub itself. */
-	if (relocation_run(&r, pc, code, displaced, displaced, stub, stub))
+	if (relocation_run(&r, pc, code, displaced, displaced, stub, stub, false))
 		return 0;
 	for (size_t i = 0; i < r.ninsns; i++)
 		if (r.src[i] == ip - pc)
