@@ -42,6 +42,18 @@
 #define ENTRY_STACK_MIN 16
 /* First size of the list of closed threads that dropped events. */
 #define CLOSED_MIN 16
+/*
+ * Records are copied out of a ring into the slot's spool at memory speed
+ * and formatted from there, so that one hot thread (10-20 M events/s) does
+ * not outrun the writers (a few M events/s): the ring only has to absorb the
+ * time between two copies.  A spool holds at most SPOOL_MAX records; past
+ * that, records stay in the ring and the recorder drops (and counts) what
+ * it cannot store.  Delivery goes in batches of DELIVER_BATCH, with a copy
+ * from every ring between two batches.
+ */
+#define SPOOL_MIN 1024
+#define SPOOL_MAX (1U << 20)
+#define DELIVER_BATCH 512
 
 /* What the consumer knows about one slot; nothing here comes from the area unchecked. */
 struct open_entry {
@@ -68,6 +80,10 @@ struct slot_state {
 	uint64_t stall_since; /* ns of that drain */
 	uint64_t stall_seq; /* last drain that saw it */
 	uint32_t stall_drains;
+
+	/* records copied out of the ring, delivered up to spool_pos */
+	struct ut_rec *spool;
+	size_t spool_len, spool_pos, spool_cap;
 
 	/* losses since the slot was opened (area counters minus their value then) */
 	uint64_t drops_base, drops, drops_first_ns, drops_last_ns;
@@ -197,8 +213,10 @@ void utrace_consumer_free(struct ut_consumer *c)
 
 	if (!c)
 		return;
-	for (i = 0; c->slots && i < c->geo.nslots; i++)
+	for (i = 0; c->slots && i < c->geo.nslots; i++) {
 		free(c->slots[i].open_at);
+		free(c->slots[i].spool);
+	}
 	free(c->slots);
 	free(c->closed);
 	free(c->stat_threads);
@@ -458,20 +476,38 @@ static int deliver(struct ut_consumer *c, struct slot_state *st, const struct ut
 	return fn(&ev, arg);
 }
 
+/* Room for one more record in the slot's spool; false when it is at its cap. */
+static bool spool_room(struct slot_state *st)
+{
+	struct ut_rec *v;
+	size_t cap;
+
+	if (st->spool_len < st->spool_cap)
+		return true;
+	if (st->spool_cap >= SPOOL_MAX)
+		return false;
+	cap = st->spool_cap ? st->spool_cap * 2 : SPOOL_MIN;
+	v = realloc(st->spool, cap * sizeof(*v));
+	if (!v)
+		return false;
+	st->spool = v;
+	st->spool_cap = cap;
+	return true;
+}
+
 /*
- * Consume slot i from our tail up to the head read once now.  With `closing`
- * the thread is gone: every uncommitted record left is torn.  Returns the
- * number of events delivered or the first error.
+ * Copy slot i's records from our tail up to the head read once now into its
+ * spool, checked.  With `closing` the thread is gone: every uncommitted
+ * record left is torn.  Returns the number of records spooled.
  */
-static long slot_drain(struct ut_consumer *c, uint32_t i, bool closing, ut_event_fn fn, void *arg)
+static long slot_collect(struct ut_consumer *c, uint32_t i, bool closing)
 {
 	struct slot_state *st = &c->slots[i];
 	struct ut_slot *s = area_slot(c, i);
 	uint64_t head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
-	struct ut_rec r;
+	struct ut_rec *r;
 	unsigned int kind;
 	long n = 0;
-	int ret;
 
 	slot_update_losses(c, st, i);
 	if (!head_is_sane(c, st, head)) {
@@ -483,8 +519,9 @@ static long slot_drain(struct ut_consumer *c, uint32_t i, bool closing, ut_event
 		return 0;
 	}
 	st->insane = false;
-	while (st->tail < head) {
-		kind = rec_read(c, i, st->tail, &r);
+	while (st->tail < head && spool_room(st)) {
+		r = &st->spool[st->spool_len];
+		kind = rec_read(c, i, st->tail, r);
 		if (!kind && !closing && !tail_is_torn(c, i, st, head))
 			break;
 		st->tail += UT_REC_SIZE;
@@ -492,51 +529,98 @@ static long slot_drain(struct ut_consumer *c, uint32_t i, bool closing, ut_event
 			c->torn++;
 			continue;
 		}
-		if (!rec_is_valid(c, &r)) {
+		if (!rec_is_valid(c, r)) {
 			c->invalid++;
 			continue;
 		}
-		ret = deliver(c, st, &r, kind, fn, arg);
-		if (ret < 0) {
-			n = ret;
-			break;
-		}
+		r->commit = kind; /* checked: only the kind is needed from here on */
+		st->spool_len++;
 		n++;
 	}
 	__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
 	return n;
 }
 
+/* Deliver up to `budget` spooled records of the slot; the number delivered or an error. */
+static long slot_deliver(struct ut_consumer *c, struct slot_state *st, size_t budget,
+			 ut_event_fn fn, void *arg)
+{
+	long n = 0;
+	int ret;
+
+	while (st->spool_pos < st->spool_len && (size_t)n < budget) {
+		const struct ut_rec *r = &st->spool[st->spool_pos++];
+
+		ret = deliver(c, st, r, (unsigned int)r->commit, fn, arg);
+		if (ret < 0)
+			return ret;
+		n++;
+	}
+	if (st->spool_pos == st->spool_len)
+		st->spool_pos = st->spool_len = 0;
+	return n;
+}
+
+static size_t collect_all(struct ut_consumer *c)
+{
+	size_t pending = 0;
+
+	for (uint32_t i = 0; i < c->geo.nslots; i++)
+		if (c->slots[i].open) {
+			slot_collect(c, i, false);
+			pending += c->slots[i].spool_len - c->slots[i].spool_pos;
+		}
+	return pending;
+}
+
+/*
+ * Deliver what every ring holds now, copying from the rings again between
+ * batches; bounded by the backlog found on entry, so that ptrace stops are
+ * not kept waiting behind a thread that never stops producing.
+ */
 long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
 {
+	size_t backlog;
 	long n = 0, ret;
-	uint32_t i;
 
 	utrace_tsc_refine(&c->tsc);
 	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;
-	for (i = 0; i < c->geo.nslots; i++) {
-		if (!c->slots[i].open)
-			continue;
-		ret = slot_drain(c, i, false, fn, arg);
-		if (ret < 0)
-			return ret;
-		n += ret;
+	backlog = collect_all(c);
+	while (backlog && (size_t)n < backlog) {
+		long batch = 0;
+
+		for (uint32_t i = 0; i < c->geo.nslots; i++) {
+			if (!c->slots[i].open)
+				continue;
+			ret = slot_deliver(c, &c->slots[i], DELIVER_BATCH, fn, arg);
+			if (ret < 0)
+				return ret;
+			batch += ret;
+		}
+		if (!batch)
+			break;
+		n += batch;
+		collect_all(c);
 	}
 	return n;
 }
 
 /* ---- slots -------------------------------------------------------------- */
 
-/* Forget everything about the slot but keep its stack allocation. */
+/* Forget everything about the slot but keep its stack and spool allocations. */
 static void slot_reset(struct slot_state *st)
 {
 	struct open_entry *open_at = st->open_at;
 	uint64_t entry_cap = st->entry_cap;
+	struct ut_rec *spool = st->spool;
+	size_t spool_cap = st->spool_cap;
 
 	memset(st, 0, sizeof(*st));
 	st->open_at = open_at;
 	st->entry_cap = entry_cap;
+	st->spool = spool;
+	st->spool_cap = spool_cap;
 }
 
 /*
@@ -582,7 +666,11 @@ int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn
 		return 0;
 	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;
-	drained = slot_drain(c, slot, true, fn, arg);
+	do {
+		slot_collect(c, slot, true);
+		drained = slot_deliver(c, st, SIZE_MAX, fn, arg);
+	} while (drained > 0 && st->tail < __atomic_load_n(&area_slot(c, slot)->head,
+							   __ATOMIC_ACQUIRE));
 	if (drained >= 0)
 		drained = close_open_entries(c, st, fn, arg);
 	ret = slot_retire_losses(c, st);

@@ -17,7 +17,25 @@
 struct json_state {
 	char *esc; /* escaped string literals are built here */
 	size_t cap;
+	/* per function: its escaped ,"func":..,"module":..,"addr":.. part, built on first use */
+	const struct ut_func_info *funcs_of; /* the table the parts were built from */
+	size_t nparts;
+	char **parts;
+	size_t *part_len;
+	char *unknown; /* the part of an id outside the table (rebuilt each time) */
+	size_t unknown_len;
 };
+
+static void json_parts_free(struct json_state *js)
+{
+	for (size_t i = 0; js->parts && i < js->nparts; i++)
+		free(js->parts[i]);
+	free(js->parts);
+	free(js->part_len);
+	js->parts = NULL;
+	js->part_len = NULL;
+	js->nparts = 0;
+}
 
 /* ---- front end ---------------------------------------------------------- */
 
@@ -149,27 +167,40 @@ static void json_free(struct ut_writer *w)
 {
 	struct json_state *js = w->priv;
 
+	json_parts_free(js);
+	free(js->unknown);
 	free(js->esc);
 	free(js);
+}
+
+/* `s` as a JSON string literal, in the state's buffer (valid until the next call); NULL: ENOMEM. */
+static const char *json_escaped(struct ut_writer *w, const char *s, size_t *n)
+{
+	struct json_state *js = w->priv;
+	size_t len = strlen(s);
+	char *p;
+
+	*n = utrace_json_escape(js->esc, js->cap, s, len);
+	if (*n >= js->cap) {
+		p = realloc(js->esc, *n + 1);
+		if (!p)
+			return NULL;
+		js->esc = p;
+		js->cap = *n + 1;
+		utrace_json_escape(js->esc, js->cap, s, len);
+	}
+	return js->esc;
 }
 
 /* Print `s` as a JSON string literal. */
 static int json_put_string(struct ut_writer *w, const char *s)
 {
-	struct json_state *js = w->priv;
-	size_t len = strlen(s);
-	size_t n = utrace_json_escape(js->esc, js->cap, s, len);
-	char *p;
+	size_t n;
+	const char *esc = json_escaped(w, s, &n);
 
-	if (n >= js->cap) {
-		p = realloc(js->esc, n + 1);
-		if (!p)
-			return -ENOMEM;
-		js->esc = p;
-		js->cap = n + 1;
-		utrace_json_escape(js->esc, js->cap, s, len);
-	}
-	fputs(js->esc, w->out);
+	if (!esc)
+		return -ENOMEM;
+	fwrite(esc, 1, n, w->out);
 	return 0;
 }
 
@@ -185,51 +216,174 @@ static const char *json_type(enum ut_rec_kind kind)
 	}
 }
 
-/* "ts" up to "depth": the fields every event line has. */
-static int json_event_common(struct ut_writer *w, const struct ut_event *ev)
-{
-	int ret;
+/*
+ * The hot path formats by hand into one line buffer: printf costs several
+ * times more per event, and a trace is millions of lines.  Each function's
+ * escaped ,"func":..,"module":..,"addr":.. part is built once.
+ */
+#define JSON_LINE_MAX 512
+#define DEC_U64_MAX 20
 
-	fprintf(w->out,
-		"{\"ts\":%" PRIu64 ",\"pid\":%d,\"tid\":%d,\"type\":\"%s\",\"func\":", ev->ts,
-		(int)ev->pid, (int)ev->tid, json_type(ev->kind));
-	ret = json_put_string(w, ut_writer_func_name(w, ev->func));
-	if (ret < 0)
-		return ret;
-	fputs(",\"module\":", w->out);
-	ret = json_put_string(w, ut_writer_func_module(w, ev->func));
-	if (ret < 0)
-		return ret;
-	fprintf(w->out, ",\"addr\":\"0x%" PRIx64 "\",\"depth\":%" PRIu32,
-		ut_writer_func_addr(w, ev->func), ev->depth);
+static char *put_lit(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_dec(char *p, uint64_t v)
+{
+	char tmp[DEC_U64_MAX];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* "0x<hex>" with its quotes, lowercase, no leading zeros. */
+static char *put_hex_str(char *p, uint64_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	int shift = 60;
+
+	p = put_lit(p, "\"0x");
+	while (shift > 0 && !(v >> shift))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*p++ = digits[(v >> shift) & 0xf];
+	*p++ = '"';
+	return p;
+}
+
+static int cat_bytes(char **buf, size_t *len, const char *s, size_t n)
+{
+	char *p = realloc(*buf, *len + n + 1);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + *len, s, n);
+	p[*len + n] = 0;
+	*buf = p;
+	*len += n;
 	return 0;
 }
 
-static void json_event_args(struct ut_writer *w, const struct ut_event *ev)
+/* Append the escaped literal of s to the growing string *buf (length *len). */
+static int cat_string(struct ut_writer *w, char **buf, size_t *len, const char *s)
 {
-	int k;
+	size_t n;
+	const char *esc = json_escaped(w, s, &n);
 
-	fputs(",\"args\":[", w->out);
-	for (k = 0; k < UT_REC_WORDS; k++)
-		fprintf(w->out, "%s\"0x%" PRIx64 "\"", k ? "," : "", ev->w[k]);
-	fputc(']', w->out);
+	return esc ? cat_bytes(buf, len, esc, n) : -ENOMEM;
+}
+
+static int cat_lit(char **buf, size_t *len, const char *s)
+{
+	return cat_bytes(buf, len, s, strlen(s));
+}
+
+/* ,"func":"..","module":"..","addr":"0x.." of one function. */
+static int json_func_part(struct ut_writer *w, uint32_t func, char **out, size_t *len)
+{
+	char addr[DEC_U64_MAX + 8];
+	char *buf = NULL;
+	int ret;
+
+	*len = 0;
+	ret = cat_lit(&buf, len, ",\"func\":");
+	if (!ret)
+		ret = cat_string(w, &buf, len, ut_writer_func_name(w, func));
+	if (!ret)
+		ret = cat_lit(&buf, len, ",\"module\":");
+	if (!ret)
+		ret = cat_string(w, &buf, len, ut_writer_func_module(w, func));
+	*put_hex_str(addr, ut_writer_func_addr(w, func)) = 0;
+	if (!ret)
+		ret = cat_lit(&buf, len, ",\"addr\":");
+	if (!ret)
+		ret = cat_lit(&buf, len, addr);
+	if (ret)
+		free(buf);
+	else
+		*out = buf;
+	return ret;
+}
+
+/* The cached part of func, built on first use (the table may change between events). */
+static int json_func_cached(struct ut_writer *w, uint32_t func, const char **part, size_t *len)
+{
+	struct json_state *js = w->priv;
+
+	if (js->funcs_of != w->funcs || js->nparts != w->nfuncs) {
+		json_parts_free(js);
+		js->parts = calloc(w->nfuncs ? w->nfuncs : 1, sizeof(*js->parts));
+		js->part_len = calloc(w->nfuncs ? w->nfuncs : 1, sizeof(*js->part_len));
+		if (!js->parts || !js->part_len)
+			return -ENOMEM;
+		js->funcs_of = w->funcs;
+		js->nparts = w->nfuncs;
+	}
+	if (func >= js->nparts) {
+		free(js->unknown);
+		js->unknown = NULL;
+		if (json_func_part(w, func, &js->unknown, &js->unknown_len) < 0)
+			return -ENOMEM;
+		*part = js->unknown;
+		*len = js->unknown_len;
+		return 0;
+	}
+	if (!js->parts[func] && json_func_part(w, func, &js->parts[func], &js->part_len[func]) < 0)
+		return -ENOMEM;
+	*part = js->parts[func];
+	*len = js->part_len[func];
+	return 0;
+}
+
+/* What follows "depth": the arguments of an entry, the duration and value of an exit. */
+static char *json_event_tail(char *p, const struct ut_event *ev)
+{
+	if (ev->kind == UT_REC_ENTRY) {
+		p = put_lit(p, ",\"args\":[");
+		for (int k = 0; k < UT_REC_WORDS; k++) {
+			if (k)
+				*p++ = ',';
+			p = put_hex_str(p, ev->w[k]);
+		}
+		*p++ = ']';
+	} else if (ev->has_dur) {
+		p = put_dec(put_lit(p, ",\"dur_ns\":"), ev->dur_ns);
+	}
+	/* w[0] of an exit is rax */
+	if (ev->kind == UT_REC_EXIT)
+		p = put_hex_str(put_lit(p, ",\"retval\":"), ev->w[0]);
+	return put_lit(p, "}\n");
 }
 
 static int json_event(struct ut_writer *w, const struct ut_event *ev)
 {
-	int ret;
+	char line[JSON_LINE_MAX], *p = line;
+	const char *part;
+	size_t part_len;
+	int ret = json_func_cached(w, ev->func, &part, &part_len);
 
-	ret = json_event_common(w, ev);
 	if (ret < 0)
 		return ret;
-	if (ev->kind == UT_REC_ENTRY)
-		json_event_args(w, ev);
-	else if (ev->has_dur)
-		fprintf(w->out, ",\"dur_ns\":%" PRIu64, ev->dur_ns);
-	/* w[0] of an exit is rax */
-	if (ev->kind == UT_REC_EXIT)
-		fprintf(w->out, ",\"retval\":\"0x%" PRIx64 "\"", ev->w[0]);
-	fputs("}\n", w->out);
+	p = put_dec(put_lit(p, "{\"ts\":"), ev->ts);
+	p = put_dec(put_lit(p, ",\"pid\":"), (uint64_t)(uint32_t)ev->pid);
+	p = put_dec(put_lit(p, ",\"tid\":"), (uint64_t)(uint32_t)ev->tid);
+	p = put_lit(put_lit(p, ",\"type\":\""), json_type(ev->kind));
+	*p++ = '"';
+	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
+	fwrite_unlocked(part, 1, part_len, w->out);
+	p = put_dec(put_lit(line, ",\"depth\":"), ev->depth);
+	p = json_event_tail(p, ev);
+	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
 	return ut_writer_status(w);
 }
 

@@ -24,8 +24,16 @@
 #include "utrace/log.h"
 #include "utrace/remote.h"
 
-#define POLL_MIN_MS 1
-#define POLL_MAX_MS 50
+/*
+ * Adaptive polling: the recorder makes no syscall, so nothing wakes us when
+ * rings fill.  While drains find events we drain again at once (one hot
+ * thread fills a ring in a millisecond or two); idle, the wait doubles from
+ * POLL_MIN_US up to POLL_MAX_US.
+ */
+#define POLL_MIN_US 50
+#define POLL_MAX_US 50000
+#define NSEC_PER_USEC 1000
+#define USEC_PER_SEC 1000000
 #define DRAIN_EVERY_WAITS 256
 
 static int session_init(struct ut_session *s, const struct ut_session_opts *o)
@@ -293,18 +301,20 @@ static void read_signals(struct ut_session *s)
 		on_our_signal(s, &si);
 }
 
-static void wait_for_work(struct ut_session *s, int timeout_ms)
+static void wait_for_work(struct ut_session *s, int timeout_us)
 {
 	struct pollfd fds[2] = { { s->chld_fd, POLLIN, 0 }, { s->opts.sigfd, POLLIN, 0 } };
+	struct timespec ts = { timeout_us / USEC_PER_SEC,
+			       (long)(timeout_us % USEC_PER_SEC) * NSEC_PER_USEC };
 
-	poll(fds, s->opts.sigfd >= 0 ? 2 : 1, timeout_ms);
+	ppoll(fds, s->opts.sigfd >= 0 ? 2 : 1, &ts, NULL);
 	read_signals(s);
 }
 
-/* Answer stops as they come; drain rings between them, more often when busy. */
+/* Answer stops as they come; drain rings between them, at once again while they hold events. */
 static int session_loop(struct ut_session *s)
 {
-	int timeout = POLL_MIN_MS, waits = 0, r;
+	int timeout = 0, waits = 0, r;
 
 	while (s->traced && !s->exited && !s->failed && !s->detach_requested) {
 		r = ut_wait_one(s, false);
@@ -316,14 +326,14 @@ static int session_loop(struct ut_session *s)
 			continue;
 		waits = 0;
 		if (ut_drain(s) > 0) {
-			timeout = POLL_MIN_MS;
-			if (r > 0)
-				continue;
-		} else if (timeout < POLL_MAX_MS) {
-			timeout *= 2;
+			timeout = 0;
+			continue;
 		}
 		if (r > 0)
 			continue;
+		timeout = timeout ? timeout * 2 : POLL_MIN_US;
+		if (timeout > POLL_MAX_US)
+			timeout = POLL_MAX_US;
 		wait_for_work(s, timeout);
 	}
 	return s->failed;
