@@ -9,6 +9,7 @@
 
 #include "utrace/filter.h"
 #include "utrace/output.h"
+#include "utrace/probe.h"
 #include "utrace/session.h"
 
 struct cli {
@@ -17,6 +18,8 @@ struct cli {
 	enum ut_format format;
 	const char *output;
 	uint32_t ring_size, rstack_depth, nslots;
+	enum ut_probe_mode probe_mode;
+	bool patch_call;
 	int verbose;
 	char **args; /* positional arguments */
 	int nargs;

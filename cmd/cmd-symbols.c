@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * utrace symbols PROG|PID [GLOB]: every function a pattern could select,
- * the probe it would get, or why it gets none.
+ * the probe it would get (jmp, call, int3) and why it gets no 5-byte patch,
+ * or why it gets none; then a count by kind and by reason.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,8 +12,10 @@
 
 #include "cli.h"
 #include "utrace/maps.h"
+#include "utrace/probe.h"
 #include "utrace/remote.h"
 #include "utrace/shm.h"
+#include "utrace/sites.h"
 #include "utrace/symtab.h"
 
 #define EXIT_UTRACE_ERROR 1
@@ -20,23 +23,26 @@
 #define MAX_REASONS 32
 
 struct tally {
-	size_t total, probed;
+	size_t total;
+	size_t kinds[UT_PROBE_NKINDS];
 	const char *reason[MAX_REASONS];
+	enum ut_probe_kind reason_kind[MAX_REASONS];
 	size_t count[MAX_REASONS];
 	size_t nreasons;
 };
 
-static void count_reason(struct tally *t, const char *why)
+static void count_reason(struct tally *t, enum ut_probe_kind kind, const char *why)
 {
 	size_t i;
 
 	for (i = 0; i < t->nreasons; i++)
-		if (!strcmp(t->reason[i], why))
+		if (t->reason_kind[i] == kind && !strcmp(t->reason[i], why))
 			break;
 	if (i == t->nreasons) {
 		if (t->nreasons == MAX_REASONS)
 			return;
-		t->reason[t->nreasons++] = why;
+		t->reason[t->nreasons] = why;
+		t->reason_kind[t->nreasons++] = kind;
 	}
 	t->count[i]++;
 }
@@ -53,33 +59,32 @@ static size_t code_of(pid_t pid, const struct ut_symtab *st, const struct ut_sym
 	return n > 0 ? (size_t)n : 0;
 }
 
-static void list_symbol(pid_t pid, const struct ut_symtab *st, const struct ut_sym *sym,
-			uint64_t bias, const char *module, struct tally *t)
+static void list_symbol(const struct cli *c, pid_t pid, const struct ut_module_facts *m,
+			const struct ut_sym *sym, uint64_t bias, const char *module,
+			struct tally *t)
 {
+	struct ut_probe_choice ch = { .kind = UT_PROBE_NONE, .why = "code unreadable" };
 	uint8_t code[CODE_BYTES];
-	size_t n = code_of(pid, st, sym, bias, code);
-	uint32_t flags = 0;
-	const char *why =
-		n ? utrace_probe_refusal(sym->name, sym->addr + bias, sym->size, code, n, &flags) :
-		    "code unreadable";
+	size_t n = code_of(pid, m->st, sym, bias, code);
 
+	if (n)
+		utrace_probe_choose(m, sym, code, n, c->probe_mode, c->patch_call, &ch);
 	t->total++;
-	if (why)
-		count_reason(t, why);
-	else
-		t->probed++;
-	printf("0x%016llx %7llu  %-5s %s%s%s%s%s\n", (unsigned long long)(sym->addr + bias),
-	       (unsigned long long)sym->size, why ? "-" : "int3", module ? module : "",
-	       module ? ":" : "", sym->name, why ? "  # " : "",
-	       why		       ? why :
-	       (flags & UT_FUNC_NORET) ? "  # entry events only" :
-					 "");
+	t->kinds[ch.kind]++;
+	if (ch.why)
+		count_reason(t, ch.kind, ch.why);
+	printf("0x%016llx %7llu  %-5s %s%s%s%s%s%s\n", (unsigned long long)(sym->addr + bias),
+	       (unsigned long long)sym->size, utrace_probe_kind_name(ch.kind), module ? module : "",
+	       module ? ":" : "", sym->name, ch.why ? "  # " : "", ch.why ? ch.why : "",
+	       (ch.flags & UT_FUNC_NORET) ? "  # entry events only" : "");
 }
 
 static int list_file(struct cli *c, pid_t pid, const char *path, const char *name, bool is_main,
 		     uint64_t map_start, uint64_t map_offset, struct tally *t)
 {
 	struct ut_symtab st = { 0 };
+	struct ut_targets targets = { 0 }, sites = { 0 };
+	const struct ut_module_facts facts = { &st, &targets, &sites };
 	uint64_t bias;
 	int e;
 
@@ -88,13 +93,18 @@ static int list_file(struct cli *c, pid_t pid, const char *path, const char *nam
 	e = utrace_symtab_load(path, &st);
 	if (e < 0)
 		return is_main ? e : 0;
+	e = utrace_targets_load(&st, &targets);
+	if (e == 0)
+		e = utrace_entry_sites_load(&st, &sites);
 	bias = pid > 0 ? utrace_symtab_bias(&st, map_start, map_offset) : 0;
-	for (size_t i = 0; i < st.n; i++)
+	for (size_t i = 0; i < st.n && e == 0; i++)
 		if (utrace_filter_select(&c->filter, name, is_main, st.syms[i].name,
 					 st.syms[i].aliases))
-			list_symbol(pid, &st, &st.syms[i], bias, is_main ? NULL : name, t);
+			list_symbol(c, pid, &facts, &st.syms[i], bias, is_main ? NULL : name, t);
+	utrace_targets_free(&sites);
+	utrace_targets_free(&targets);
 	utrace_symtab_free(&st);
-	return 0;
+	return e;
 }
 
 static int list_process(struct cli *c, pid_t pid, struct tally *t)
@@ -127,10 +137,14 @@ static int list_process(struct cli *c, pid_t pid, struct tally *t)
 
 static void print_tally(const struct tally *t)
 {
-	printf("# %zu functions: %zu int3, %zu refused\n", t->total, t->probed,
-	       t->total - t->probed);
+	printf("# %zu functions:", t->total);
+	for (int k = UT_PROBE_INT3; k < UT_PROBE_NKINDS; k++)
+		if (t->kinds[k] || k != UT_PROBE_CALLSTUB)
+			printf(" %zu %s,", t->kinds[k], utrace_probe_kind_name(k));
+	printf(" %zu refused\n", t->kinds[UT_PROBE_NONE]);
 	for (size_t i = 0; i < t->nreasons; i++)
-		printf("#   %6zu  %s\n", t->count[i], t->reason[i]);
+		printf("#   %6zu  %-5s %s\n", t->count[i], utrace_probe_kind_name(t->reason_kind[i]),
+		       t->reason[i]);
 }
 
 static bool all_digits(const char *s)

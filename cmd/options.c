@@ -17,14 +17,22 @@
 #include "cli.h"
 #include "utrace/log.h"
 
-#define DEFAULT_RING_SIZE (1U << 20)
+#define DEFAULT_RING_SIZE (8U << 20)
 #define DEFAULT_RSTACK_DEPTH (1U << 15)
 #define DEFAULT_NSLOTS 128U
 #define MIN_RING_SIZE 4096U
 #define MAX_RING_SIZE (1U << 30)
 #define MAX_NSLOTS 4096U
 
-enum { OPT_FIRST_LONG = 256, OPT_FORMAT = OPT_FIRST_LONG, OPT_JSON, OPT_BUFSIZE, OPT_MAX_THREADS };
+enum {
+	OPT_FIRST_LONG = 256,
+	OPT_FORMAT = OPT_FIRST_LONG,
+	OPT_JSON,
+	OPT_BUFSIZE,
+	OPT_MAX_THREADS,
+	OPT_PROBE,
+	OPT_PATCH,
+};
 
 static const struct option long_opts[] = {
 	{ "function", required_argument, NULL, 'f' },
@@ -34,6 +42,8 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
 	{ "max-threads", required_argument, NULL, OPT_MAX_THREADS },
+	{ "probe", required_argument, NULL, OPT_PROBE },
+	{ "patch", required_argument, NULL, OPT_PATCH },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -52,8 +62,12 @@ void cli_usage(FILE *f, const char *cmd)
 		"  -o, --output FILE             write the trace to FILE (default: stderr)\n"
 		"      --format text|json        call graph (default) or JSON Lines\n"
 		"      --json                    same as --format json\n"
-		"      --bufsize SIZE            event ring per thread, power of two (default 1M)\n"
+		"      --bufsize SIZE            event ring per thread, power of two (default 8M)\n"
 		"      --max-threads N           threads traced at once, power of two (default 128)\n"
+		"      --probe=auto|int3         5-byte patches where safe, else int3 (auto, the\n"
+		"                                default); or int3 probes everywhere\n"
+		"      --patch=jmp|call          over a prologue, write `jmp stub` (default) or, to\n"
+		"                                measure the difference, `call stub`\n"
 		"  -v, --verbose                 say more about what utrace does\n"
 		"  -h, --help                    this help\n");
 }
@@ -153,6 +167,20 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 			return 0;
 		cli_error("--max-threads %s: need a power of two from 1 to %u", arg, MAX_NSLOTS);
 		return -1;
+	case OPT_PROBE:
+		if (!strcmp(arg, "auto") || !strcmp(arg, "int3")) {
+			c->probe_mode = arg[0] == 'a' ? UT_PROBE_MODE_AUTO : UT_PROBE_MODE_INT3;
+			return 0;
+		}
+		cli_error("unknown probe kind '%s' (auto or int3)", arg);
+		return -1;
+	case OPT_PATCH:
+		if (!strcmp(arg, "jmp") || !strcmp(arg, "call")) {
+			c->patch_call = arg[0] == 'c';
+			return 0;
+		}
+		cli_error("unknown patch '%s' (jmp or call)", arg);
+		return -1;
 	case 'v':
 		c->verbose++;
 		return 0;
@@ -248,6 +276,8 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	o->ring_size = c->ring_size;
 	o->rstack_depth = c->rstack_depth;
 	o->nslots = c->nslots;
+	o->probe_mode = c->probe_mode;
+	o->patch_call = c->patch_call;
 	o->sigfd = signals_to_fd();
 	return out;
 }

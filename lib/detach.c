@@ -103,12 +103,12 @@ static int run_out_of_blob(struct ut_session *s, struct ut_thread *t, const stru
  */
 static int take_pending_trap(struct ut_session *s, struct ut_thread *t, uint64_t ip)
 {
-	const struct ut_probe *p = ut_probe_at(s, arch_breakpoint_addr(ip));
-	uint64_t hit;
+	uint64_t bp = arch_breakpoint_addr(ip), hit;
+	const struct ut_probe *p = ut_probe_find(s, bp);
 
-	if (!p || !sigtrap_pending(t->tid))
+	if (!p || (p->kind != UT_PROBE_INT3 && bp == p->addr) || !sigtrap_pending(t->tid))
 		return 0;
-	return run_until_trap(s, t, p->addr, p->addr, &hit);
+	return run_until_trap(s, t, bp, bp, &hit);
 }
 
 static int settle_thread(struct ut_session *s, struct ut_thread *t)

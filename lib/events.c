@@ -67,11 +67,23 @@ static const struct ut_area *area_of(const struct ut_session *s, uint64_t addr)
 	return NULL;
 }
 
-/* An int3 of ours: send the thread into the stub (or back, when detaching). */
-static int answer_probe(struct ut_session *s, struct ut_thread *t, const struct ut_probe *p)
+/*
+ * An int3 of ours: send the thread into the stub (or back, when detaching).
+ * A trap past the patch point is one of the bytes a 5-byte patch displaced,
+ * reached by a return into the middle of it (a signal frame saved there):
+ * go on at the same point of the stub.
+ */
+static int answer_probe(struct ut_session *s, struct ut_thread *t, const struct ut_probe *p,
+			uint64_t bp)
 {
+	uint64_t to = bp == p->addr ? ut_probe_stub(s, p) : ut_probe_translate(s, p, bp);
+
 	s->traps++;
-	return ut_thread_set_ip(t->tid, s->detaching ? p->addr : ut_probe_stub(s, p));
+	if (s->detaching)
+		to = bp;
+	if (!to)
+		return -EFAULT;
+	return ut_thread_set_ip(t->tid, to);
 }
 
 static int on_sigtrap(struct ut_session *s, struct ut_thread *t)
@@ -86,9 +98,9 @@ static int on_sigtrap(struct ut_session *s, struct ut_thread *t)
 	bp = arch_breakpoint_addr(ip);
 	if (s->entry_bp && bp == s->entry_bp)
 		return ut_install(s, t->tid);
-	p = s->injected ? ut_probe_at(s, bp) : NULL;
-	if (p)
-		return answer_probe(s, t, p);
+	p = s->injected ? ut_probe_find(s, bp) : NULL;
+	if (p && (p->kind == UT_PROBE_INT3 || bp != p->addr) && answer_probe(s, t, p, bp) == 0)
+		return 0;
 	a = s->injected ? area_of(s, bp) : NULL;
 	if (a && bp == a->addr + a->hdr->lost_return)
 		ut_log(UT_LOG_ERROR,

@@ -199,7 +199,9 @@ static int read_start_brk(pid_t pid, uint64_t *start_brk)
 static int map_code_area(struct ut_session *s, struct ut_remote *r, const struct ut_maps *maps,
 			 const struct ut_module *m, struct ut_area *a, uint64_t start_brk)
 {
-	uint64_t len = blob_span() + page_align((uint64_t)a->nstubs * UT_STUB_SIZE);
+	uint64_t stubs_len = page_align((uint64_t)a->nstubs * UT_STUB_SIZE);
+	uint64_t sites_len = page_align((uint64_t)a->site_entries * sizeof(struct ut_site));
+	uint64_t len = blob_span() + stubs_len + sites_len;
 	uint64_t hint =
 		utrace_maps_find_gap(maps, m->lo, m->hi, len, start_brk, start_brk + BRK_RESERVE);
 	int64_t addr;
@@ -225,6 +227,7 @@ static int map_code_area(struct ut_session *s, struct ut_remote *r, const struct
 	a->addr = hint;
 	a->size = len;
 	a->stubs = hint + blob_span();
+	a->sites = a->site_entries ? a->stubs + stubs_len : 0;
 	a->hdr = (const struct ut_blob_hdr *)arch_blob;
 	return 0;
 }
@@ -246,6 +249,7 @@ int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_ma
 
 		if (!m)
 			return -EINVAL;
+		s->areas[i].site_entries = ut_area_site_entries(s, &s->areas[i]);
 		e = map_code_area(s, r, maps, m, &s->areas[i], start_brk);
 		if (e < 0)
 			return e;
@@ -267,7 +271,7 @@ void ut_inject_undo(struct ut_session *s, struct ut_remote *r)
 	s->area_addr = 0;
 }
 
-/* Write blob copies (with their parameters) and stubs into the code areas. */
+/* Write blob copies (with their parameters), stubs and site tables into the code areas. */
 int ut_write_code(struct ut_session *s)
 {
 	const struct ut_blob_hdr *hdr = (const struct ut_blob_hdr *)arch_blob;
@@ -281,6 +285,8 @@ int ut_write_code(struct ut_session *s)
 			.stubs = a->stubs,
 			.first_id = a->first_id,
 			.nstubs = a->nstubs,
+			.sites = a->sites,
+			.site_mask = a->site_entries ? a->site_entries - 1 : 0,
 		};
 
 		img = calloc(1, a->size);
@@ -291,6 +297,9 @@ int ut_write_code(struct ut_session *s)
 		for (uint32_t k = 0; k < a->nstubs; k++)
 			memcpy(img + blob_span() + (uint64_t)k * UT_STUB_SIZE,
 			       s->probes[a->first_id + k].stub, UT_STUB_SIZE);
+		if (a->sites)
+			ut_area_sites_fill(s, a, (struct ut_site *)(img + (a->sites - a->addr)),
+					   a->site_entries);
 		e = utrace_mem_write(s->pid, a->addr, img, a->size);
 		free(img);
 	}

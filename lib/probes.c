@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Which functions get probes, and the probes themselves: an int3 at the
- * patch point (after endbr64), answered by sending the thread into the
- * function's stub in its module's code area.
+ * Which functions get probes, and the probes themselves (patchable.c says
+ * which kind): a 5-byte jmp to the function's stub over its first
+ * instructions, a call into the entry trampoline at a compiler-made site,
+ * or an int3 at the patch point (after endbr64) that the tracer answers by
+ * sending the thread into the stub.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -11,50 +13,11 @@
 #include <string.h>
 
 #include "arch.h"
+#include "textpatch.h"
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
-
-/* Functions that break the call/ret contract get entry events only (DESIGN.md). */
-static const char *const noret_funcs[] = {
-	"setjmp",
-	"_setjmp",
-	"__sigsetjmp",
-	"sigsetjmp",
-	"getcontext",
-	"vfork",
-	"__vfork",
-	"_start",
-	"_dl_start*",
-	"_dl_runtime_resolve*",
-	"_dl_runtime_profile*",
-};
-
-static bool is_noret(const char *name)
-{
-	for (size_t i = 0; i < sizeof(noret_funcs) / sizeof(noret_funcs[0]); i++)
-		if (!fnmatch(noret_funcs[i], name, 0))
-			return true;
-	return false;
-}
-
-const char *utrace_probe_refusal(const char *name, uint64_t func_addr, uint64_t size,
-				 const uint8_t *code, size_t ncode, uint32_t *flags)
-{
-	uint8_t stub[UT_STUB_SIZE];
-	size_t off = arch_patch_offset(code, ncode);
-	const char *why = NULL;
-	uint64_t pc = func_addr + off;
-
-	*flags = is_noret(name) ? UT_FUNC_NORET : 0;
-	if (off >= size || off >= ncode)
-		return "too short for a probe";
-	/* Relocatability does not depend on where the stub is, only reach does. */
-	if (arch_stub_build(pc, code + off, ncode - off, ARCH_BREAKPOINT_SIZE, pc, pc, stub, &why) <
-	    0)
-		return why ? why : "first instruction not relocatable";
-	return NULL;
-}
+#include "utrace/sites.h"
 
 static int probes_grow(struct ut_session *s, size_t *cap)
 {
@@ -92,24 +55,23 @@ static bool same_as_file(const struct ut_symtab *st, const struct ut_sym *sym, c
 }
 
 static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *m,
-		     const struct ut_symtab *st, const struct ut_sym *sym, uint64_t bias)
+		     const struct ut_module_facts *facts, const struct ut_sym *sym, uint64_t bias)
 {
+	struct ut_probe_choice c;
 	struct ut_probe *p;
-	const char *why;
 	uint8_t code[sizeof(p->code)];
 	uint64_t addr = sym->addr + bias;
-	uint32_t flags;
 	size_t n = read_code(s->pid, addr, sym->size, code);
 
-	if (!n || !same_as_file(st, sym, code, n)) {
+	if (!n || !same_as_file(facts->st, sym, code, n)) {
 		ut_warn("%s:%s not traced: its code in memory differs from the file "
 			"(another tracer, or a replaced binary?)",
 			m->name, sym->name);
 		return 0;
 	}
-	why = utrace_probe_refusal(sym->name, addr, sym->size, code, n, &flags);
-	if (why) {
-		ut_warn("%s:%s not traced: %s", m->name, sym->name, why);
+	utrace_probe_choose(facts, sym, code, n, s->opts.probe_mode, s->opts.patch_call, &c);
+	if (c.kind == UT_PROBE_NONE) {
+		ut_warn("%s:%s not traced: %s", m->name, sym->name, c.why);
 		return 0;
 	}
 	if (probes_grow(s, cap) < 0)
@@ -117,11 +79,13 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 	p = &s->probes[s->nprobes];
 	memset(p, 0, sizeof(*p));
 	p->func_addr = addr;
-	p->addr = addr + arch_patch_offset(code, n);
-	p->flags = flags;
+	p->addr = addr + c.off;
+	p->kind = c.kind;
+	p->displaced = c.displaced;
+	p->why = c.why;
+	p->flags = c.flags;
 	memcpy(p->code, code, n);
 	p->ncode = (uint8_t)n;
-	p->orig = code[p->addr - addr];
 	p->name = strdup(sym->name);
 	p->module = strdup(m->name);
 	if (!p->name || !p->module)
@@ -133,6 +97,8 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 static int plan_module(struct ut_session *s, size_t *cap, const struct ut_module *m)
 {
 	struct ut_symtab st = { 0 };
+	struct ut_targets targets = { 0 }, sites = { 0 };
+	const struct ut_module_facts facts = { &st, &targets, &sites };
 	uint64_t bias;
 	int e;
 
@@ -145,11 +111,16 @@ static int plan_module(struct ut_session *s, size_t *cap, const struct ut_module
 		ut_warn("%s: no symbols (%s)", m->name, utrace_error_last());
 		return 0;
 	}
+	e = utrace_targets_load(&st, &targets);
+	if (e == 0)
+		e = utrace_entry_sites_load(&st, &sites);
 	bias = utrace_symtab_bias(&st, m->first_start, m->first_offset);
 	for (size_t i = 0; i < st.n && !e; i++)
 		if (utrace_filter_select(s->opts.filter, m->name, m->is_main, st.syms[i].name,
 					 st.syms[i].aliases))
-			e = add_probe(s, cap, m, &st, &st.syms[i], bias);
+			e = add_probe(s, cap, m, &facts, &st.syms[i], bias);
+	utrace_targets_free(&sites);
+	utrace_targets_free(&targets);
 	utrace_symtab_free(&st);
 	return e;
 }
@@ -280,19 +251,50 @@ uint64_t ut_probe_stub(const struct ut_session *s, const struct ut_probe *p)
 	return a->stubs + (uint64_t)(p->id - a->first_id) * UT_STUB_SIZE;
 }
 
+static uint64_t entry_tramp(const struct ut_session *s, const struct ut_probe *p)
+{
+	const struct ut_area *a = &s->areas[p->area];
+
+	return a->addr + a->hdr->entry_tramp;
+}
+
+/*
+ * The stub at its final address.  It relocates as much as the patch
+ * displaces, so an int3 fallback at the patch point can use it too; a stub
+ * entered by a call (--patch=call) cannot.
+ */
+static int build_stub(struct ut_session *s, struct ut_probe *p, const char **why)
+{
+	size_t off = (size_t)(p->addr - p->func_addr);
+	size_t min_len = p->kind == UT_PROBE_CALL ? ARCH_PATCH_SIZE : p->displaced;
+	int r;
+
+	if (p->kind == UT_PROBE_CALLSTUB)
+		r = arch_callstub_build(p->addr, p->code + off, p->ncode - off, min_len,
+					ut_probe_stub(s, p), entry_tramp(s, p), p->stub, why);
+	else
+		r = arch_stub_build(p->addr, p->code + off, p->ncode - off, min_len,
+				    ut_probe_stub(s, p), entry_tramp(s, p), p->stub, why);
+	/* what a jmp or call over the prologue displaces was planned: it must not change */
+	if (r >= 0 && p->displaced > ARCH_BREAKPOINT_SIZE && p->kind != UT_PROBE_CALL &&
+	    (size_t)r != p->displaced) {
+		*why = "relocation differs from the plan";
+		r = -EINVAL;
+	}
+	return r;
+}
+
 /* Stubs at their final addresses; a probe whose stub cannot be built stays uninstalled. */
 int ut_probes_build(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nprobes; i++) {
 		struct ut_probe *p = &s->probes[i];
-		const struct ut_area *a = &s->areas[p->area];
-		size_t off = (size_t)(p->addr - p->func_addr);
 		const char *why = "target out of reach";
-		int r = arch_stub_build(p->addr, p->code + off, p->ncode - off,
-					ARCH_BREAKPOINT_SIZE, ut_probe_stub(s, p),
-					a->addr + a->hdr->entry_tramp, p->stub, &why);
+		uint8_t patch[ARCH_PATCH_SIZE];
 
-		if (r < 0) {
+		if (build_stub(s, p, &why) < 0 ||
+		    (p->kind == UT_PROBE_CALL &&
+		     arch_patch_encode(ARCH_PATCH_CALL, p->addr, entry_tramp(s, p), patch) < 0)) {
 			ut_warn("%s:%s not traced: %s", p->module, p->name, why);
 			p->broken = true;
 			memset(p->stub, arch_breakpoint[0], sizeof(p->stub));
@@ -301,62 +303,210 @@ int ut_probes_build(struct ut_session *s)
 	return 0;
 }
 
-static int write_byte(pid_t pid, uint64_t addr, uint8_t b)
+static uint32_t site_table_size(uint32_t nsites)
 {
-	return utrace_mem_write(pid, addr, &b, 1);
+	uint32_t n = 1;
+
+	while (n < 2 * nsites)
+		n <<= 1;
+	return n;
 }
 
+/* Entries of the area's site table (0 when it has no call site): a power of two. */
+uint32_t ut_area_site_entries(const struct ut_session *s, const struct ut_area *a)
+{
+	uint32_t nsites = 0;
+
+	for (uint32_t k = 0; k < a->nstubs; k++)
+		nsites += s->probes[a->first_id + k].kind == UT_PROBE_CALL;
+	return nsites ? site_table_size(nsites) : 0;
+}
+
+/* Fill the area's site table (entries from ut_area_site_entries) for the recorder. */
+void ut_area_sites_fill(const struct ut_session *s, const struct ut_area *a, struct ut_site *table,
+			uint32_t entries)
+{
+	for (uint32_t k = 0; k < a->nstubs; k++) {
+		const struct ut_probe *p = &s->probes[a->first_id + k];
+		uint64_t ret = p->addr + ARCH_PATCH_SIZE;
+		uint32_t h = ut_site_hash(ret, entries - 1);
+
+		if (p->kind != UT_PROBE_CALL || p->broken)
+			continue;
+		while (table[h].ret)
+			h = (h + 1) & (entries - 1);
+		table[h].ret = ret;
+		table[h].id = p->id;
+	}
+}
+
+/* The bytes the probe puts at p->addr, and how many. */
+static size_t patch_bytes(const struct ut_session *s, const struct ut_probe *p, uint8_t *out)
+{
+	enum arch_patch_insn insn = p->kind == UT_PROBE_JMP ? ARCH_PATCH_JMP : ARCH_PATCH_CALL;
+	uint64_t target = p->kind == UT_PROBE_CALL ? entry_tramp(s, p) : ut_probe_stub(s, p);
+
+	if (p->kind == UT_PROBE_INT3) {
+		memcpy(out, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
+		return ARCH_BREAKPOINT_SIZE;
+	}
+	/* Reach was checked when the stubs were built. */
+	arch_patch_encode(insn, p->addr, target, out);
+	/* A displaced byte past the patch is never run: trap if something does. */
+	memset(out + ARCH_PATCH_SIZE, arch_breakpoint[0], p->displaced - ARCH_PATCH_SIZE);
+	return p->displaced;
+}
+
+/* The original bytes at p->addr that its patch covers. */
+static const uint8_t *orig_bytes(const struct ut_probe *p)
+{
+	return p->code + (p->addr - p->func_addr);
+}
+
+/*
+ * One batch of text writes: the patches (install) or the original bytes
+ * (remove) of the probes that `want` selects.
+ */
+static int write_probes(struct ut_session *s, pid_t pid, bool install,
+			bool (*want)(const struct ut_probe *p))
+{
+	struct ut_text_patch *v = calloc(s->nprobes ? s->nprobes : 1, sizeof(*v));
+	uint8_t (*bytes)[ARCH_INSN_MAX] = calloc(s->nprobes ? s->nprobes : 1, sizeof(*bytes));
+	size_t n = 0;
+	int e = -ENOMEM;
+
+	if (!v || !bytes)
+		goto free;
+	for (size_t i = 0; i < s->nprobes; i++) {
+		const struct ut_probe *p = &s->probes[i];
+
+		if (!want(p))
+			continue;
+		v[n].addr = p->addr;
+		v[n].len = install ? patch_bytes(s, p, bytes[n]) : p->displaced;
+		v[n].bytes = install ? bytes[n] : orig_bytes(p);
+		n++;
+	}
+	e = ut_text_write(pid, v, n);
+free:
+	free(bytes);
+	free(v);
+	return e;
+}
+
+/* The installed probe whose patched bytes hold addr, or NULL. */
+const struct ut_probe *ut_probe_find(const struct ut_session *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nprobes;
+
+	/* Probes are sorted by address and do not overlap: the last one at or below addr. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->probes[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	lo--;
+	if (!s->probes[lo].installed || addr >= s->probes[lo].addr + s->probes[lo].displaced)
+		return NULL;
+	return &s->probes[lo];
+}
+
+/*
+ * Where a thread stopped at ip inside the bytes of probe p (not at its
+ * start) goes on in the stub; 0 when it cannot.
+ */
+uint64_t ut_probe_translate(const struct ut_session *s, const struct ut_probe *p, uint64_t ip)
+{
+	if (p->kind == UT_PROBE_CALLSTUB || p->broken)
+		return 0;
+	return arch_stub_translate(p->addr, orig_bytes(p), p->displaced, ut_probe_stub(s, p), ip);
+}
+
+/*
+ * A stopped thread inside a range about to be patched (DESIGN.md): moved
+ * to the same point of the stub; where that is impossible the probe falls
+ * back to an int3, which leaves the bytes after the patch point alone.
+ */
+static void clear_threads_from(struct ut_session *s, struct ut_probe *p, const uint64_t *ips,
+			       size_t nips)
+{
+	for (size_t k = 0; k < nips; k++) {
+		uint64_t to;
+
+		if (ips[k] <= p->addr || ips[k] >= p->addr + p->displaced)
+			continue;
+		to = ut_probe_translate(s, p, ips[k]);
+		if (to && ut_thread_set_ip(s->threads[k].tid, to) == 0)
+			continue;
+		ut_info("%s:%s: a thread is inside its first bytes; using an int3", p->module,
+			p->name);
+		p->kind = p->kind == UT_PROBE_CALLSTUB ? UT_PROBE_NONE : UT_PROBE_INT3;
+		p->displaced = ARCH_BREAKPOINT_SIZE;
+		return;
+	}
+}
+
+static bool is_installable(const struct ut_probe *p)
+{
+	return !p->broken && p->kind != UT_PROBE_NONE;
+}
+
+static bool is_installed(const struct ut_probe *p)
+{
+	return p->installed;
+}
+
+/* The instruction pointers of the stopped threads of pid (0 for others). */
+static uint64_t *stopped_ips(struct ut_session *s, pid_t pid)
+{
+	uint64_t *ips = calloc(s->nthreads ? s->nthreads : 1, sizeof(*ips));
+
+	for (size_t k = 0; ips && k < s->nthreads; k++)
+		if (s->threads[k].pid == pid && s->threads[k].state == UT_THREAD_STOPPED)
+			ut_thread_get_ip(s->threads[k].tid, &ips[k]);
+	return ips;
+}
+
+/* With every thread of pid stopped: patch all probes in one batch of writes. */
 int ut_probes_install(struct ut_session *s, pid_t pid)
 {
-	for (size_t i = 0; i < s->nprobes; i++) {
-		struct ut_probe *p = &s->probes[i];
-		int e;
+	uint64_t *ips = stopped_ips(s, pid);
+	int e;
 
-		if (p->broken)
-			continue;
-		e = write_byte(pid, p->addr, arch_breakpoint[0]);
-		if (e < 0) {
-			ut_error("cannot write a probe into process %d: %s", pid, strerror(-e));
-			return e;
-		}
-		p->installed = true;
+	if (!ips)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nprobes; i++)
+		if (s->probes[i].displaced > ARCH_BREAKPOINT_SIZE)
+			clear_threads_from(s, &s->probes[i], ips, s->nthreads);
+	free(ips);
+	e = write_probes(s, pid, true, is_installable);
+	if (e < 0) {
+		ut_error("cannot write probes into process %d: %s", pid, strerror(-e));
+		return e;
 	}
+	for (size_t i = 0; i < s->nprobes; i++)
+		s->probes[i].installed = is_installable(&s->probes[i]);
 	return 0;
 }
 
 /* Put back the original bytes (in pid: the process, or a forked copy of it). */
 int ut_probes_remove(struct ut_session *s, pid_t pid)
 {
-	int err = 0;
-
-	for (size_t i = 0; i < s->nprobes; i++) {
-		struct ut_probe *p = &s->probes[i];
-		int e;
-
-		if (!p->installed)
-			continue;
-		e = write_byte(pid, p->addr, p->orig);
-		if (e < 0 && !err)
-			err = e;
-	}
-	return err;
+	return write_probes(s, pid, false, is_installed);
 }
 
-const struct ut_probe *ut_probe_at(const struct ut_session *s, uint64_t addr)
+/* How many installed probes are of each kind. */
+void ut_probes_count(const struct ut_session *s, size_t count[UT_PROBE_NKINDS])
 {
-	size_t lo = 0, hi = s->nprobes;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->probes[mid].addr == addr)
-			return s->probes[mid].installed ? &s->probes[mid] : NULL;
-		if (s->probes[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	memset(count, 0, UT_PROBE_NKINDS * sizeof(*count));
+	for (size_t i = 0; i < s->nprobes; i++)
+		if (s->probes[i].installed)
+			count[s->probes[i].kind]++;
 }
 
 void ut_probes_free(struct ut_session *s)

@@ -18,6 +18,7 @@
 #include "utrace/consumer.h"
 #include "utrace/maps.h"
 #include "utrace/output.h"
+#include "utrace/probe.h"
 #include "utrace/remote.h"
 #include "utrace/session.h"
 #include "utrace/shm.h"
@@ -55,16 +56,20 @@ struct ut_area {
 	uint64_t addr; /* tracee address */
 	size_t size;
 	uint64_t stubs; /* tracee address of stub 0 */
+	uint64_t sites; /* tracee address of its site table (0: none) */
+	uint32_t site_entries;
 	uint32_t first_id, nstubs;
 	const struct ut_blob_hdr *hdr; /* arch_blob's header */
 };
 
 struct ut_probe {
-	uint64_t addr; /* patch point (int3 address) */
+	uint64_t addr; /* patch point (past endbr64) */
 	uint64_t func_addr; /* runtime start of the function */
 	uint32_t id;
 	uint32_t flags; /* UT_FUNC_* */
-	uint8_t orig; /* the byte the int3 replaced */
+	enum ut_probe_kind kind;
+	uint8_t displaced; /* bytes from addr its patch covers */
+	const char *why; /* static: why an int3 rather than a 5-byte patch */
 	bool installed;
 	bool broken; /* its stub could not be built at the area's address */
 	uint8_t code[2 * ARCH_INSN_MAX]; /* live bytes at func_addr */
@@ -150,8 +155,13 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 int ut_probes_build(struct ut_session *s);
 int ut_probes_install(struct ut_session *s, pid_t pid);
 int ut_probes_remove(struct ut_session *s, pid_t pid);
-const struct ut_probe *ut_probe_at(const struct ut_session *s, uint64_t addr);
+void ut_probes_count(const struct ut_session *s, size_t count[UT_PROBE_NKINDS]);
+const struct ut_probe *ut_probe_find(const struct ut_session *s, uint64_t addr);
+uint64_t ut_probe_translate(const struct ut_session *s, const struct ut_probe *p, uint64_t ip);
 uint64_t ut_probe_stub(const struct ut_session *s, const struct ut_probe *p);
+uint32_t ut_area_site_entries(const struct ut_session *s, const struct ut_area *a);
+void ut_area_sites_fill(const struct ut_session *s, const struct ut_area *a, struct ut_site *table,
+			uint32_t entries);
 void ut_probes_free(struct ut_session *s);
 
 /* detach.c */

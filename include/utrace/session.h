@@ -16,6 +16,7 @@
 
 #include "utrace/filter.h"
 #include "utrace/output.h"
+#include "utrace/probe.h"
 
 struct ut_session_opts {
 	struct ut_filter *filter;
@@ -24,6 +25,8 @@ struct ut_session_opts {
 	uint32_t ring_size; /* bytes per thread ring */
 	uint32_t rstack_depth; /* shadow stack entries per thread */
 	uint32_t nslots; /* thread slots */
+	enum ut_probe_mode probe_mode;
+	bool patch_call; /* bench only: `call stub_F` over prologues instead of `jmp` */
 	/*
 	 * A signalfd for SIGINT, SIGTERM and SIGHUP (blocked by the caller):
 	 * `run` forwards them to the program unless they came from the
@@ -42,12 +45,5 @@ int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int 
 
 /* Attach to every thread of pid, trace until it exits or a signal asks us to detach. */
 int utrace_session_attach(const struct ut_session_opts *o, pid_t pid);
-
-/*
- * Why a function cannot get a probe (NULL: it can).  code: its first ncode
- * bytes, at address func_addr; *flags gets its UT_FUNC_* flags (shm.h).
- */
-const char *utrace_probe_refusal(const char *name, uint64_t func_addr, uint64_t size,
-				 const uint8_t *code, size_t ncode, uint32_t *flags);
 
 #endif

@@ -16,7 +16,7 @@ class RunTest(unittest.TestCase):
     def test_options_after_program_are_utrace_options(self):
         """getopt permutation: `utrace run ./prog -f GLOB -o FILE --json`."""
         out = os.path.join(h.tmpdir(self), "permuted.json")
-        res = h.run([h.utrace_path(), "run", h.prog("s-chain"), "-f", "work_b", "-o", out,
+        res = h.run([h.utrace_path(), "run", *h.probe_argv(), h.prog("s-chain"), "-f", "work_b", "-o", out,
                      "--json"])
         h.check_like_untraced(self, "s-chain", (), res)
         events, _ = h.parse_jsonl(self, out)
@@ -24,7 +24,7 @@ class RunTest(unittest.TestCase):
 
     def test_several_globs_and_exclude(self):
         out = os.path.join(h.tmpdir(self), "globs.json")
-        res = h.run([h.utrace_path(), "run", "-f", "work_a", "-f", "work_c*", "-f", "work_b",
+        res = h.run([h.utrace_path(), "run", *h.probe_argv(), "-f", "work_a", "-f", "work_c*", "-f", "work_b",
                      "-N", "work_b", "-o", out, "--format", "json", "--", h.prog("s-chain")])
         counts = h.prog_counts(res.stdout)
         events, _ = h.parse_jsonl(self, out)
@@ -34,7 +34,7 @@ class RunTest(unittest.TestCase):
     def test_library_function_by_module_pattern(self):
         """-f 'libc.so.6:strtol': s-demo's work_number calls strtol exactly once."""
         out = os.path.join(h.tmpdir(self), "libc.json")
-        res = h.run([h.utrace_path(), "run", "-f", "libc.so.6:strtol", "-f", "work_number",
+        res = h.run([h.utrace_path(), "run", *h.probe_argv(), "-f", "libc.so.6:strtol", "-f", "work_number",
                      "-o", out, "--json", "--", h.prog("s-demo")])
         h.check_like_untraced(self, "s-demo", (), res)
         n = h.prog_counts(res.stdout)["work_number"]

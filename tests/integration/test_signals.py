@@ -18,7 +18,7 @@ class RunTarget(h.Target):
     def __init__(self, tc, out):
         self.tc = tc
         self.name = "utrace run s-attach"
-        argv = [h.utrace_path(), "run", "-f", "work_*", "-o", out, "--json", "--",
+        argv = [h.utrace_path(), "run", *h.probe_argv(), "-f", "work_*", "-o", out, "--json", "--",
                 h.prog("s-attach")]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.utrace_pid = self.proc.pid
@@ -101,20 +101,29 @@ class SignalTest(unittest.TestCase):
 
 
 class SymbolsTest(unittest.TestCase):
-    def check_listing(self, target, expect_names):
-        res = h.run([h.utrace_path(), "symbols", target, "work_*"])
+    def check_listing(self, target, expect_names, kind="jmp", opts=()):
+        """Every work_* function of the progs gets `kind`; the tally counts them."""
+        res = h.run([h.utrace_path(), "symbols", *opts, target, "work_*"])
         self.assertEqual(res.status, 0, res.stderr)
         lines = res.stdout.decode().splitlines()
         names = sorted(l.split()[3] for l in lines if not l.startswith("#"))
         self.assertEqual(names, sorted(expect_names))
         for l in lines:
             if not l.startswith("#"):
-                self.assertEqual(l.split()[2], "int3", l)
+                self.assertEqual(l.split()[2], kind, l)
         n = len(expect_names)
-        self.assertIn("# %d functions: %d int3, 0 refused" % (n, n), lines)
+        per_kind = {k: n if k == kind else 0 for k in ("int3", "jmp", "call")}
+        self.assertIn("# %d functions: %d int3, %d jmp, %d call, 0 refused" %
+                      (n, per_kind["int3"], per_kind["jmp"], per_kind["call"]), lines)
+        return lines
 
     def test_symbols_of_a_file(self):
         self.check_listing(h.prog("s-chain"), ["work_a", "work_b", "work_c"])
+
+    def test_symbols_with_int3_forced(self):
+        lines = self.check_listing(h.prog("s-chain"), ["work_a", "work_b", "work_c"], "int3",
+                                   ("--probe=int3",))
+        self.assertIn("#        3  int3  --probe=int3", lines)
 
     def test_symbols_of_a_process(self):
         t = h.start_target(self)
