@@ -396,8 +396,9 @@ def skip_reason(cfg, rc):
     if isinstance(cfg, Utrace) and rc != 0:
         bad = unknown_option(stderr_text(cfg))
         if bad:
+            wanted = [o for o in cfg.options if o != "-v"]
             return "n/a: this utrace lacks %s (%s)" % (
-                " ".join(cfg.options) or "an option", bad), False
+                " ".join(wanted) or "an option", bad), False
     return None, True
 
 

@@ -51,7 +51,7 @@ from benchlib import (Ltrace, RdtscFloor, Uftrace, Untraced, Utrace,
                       baseline_checksums, build, find_line, find_utrace,
                       finish, fmt_ns, load_line, machine_line, measure,
                       parse_install, run_once, stderr_text, utrace_version,
-                      warm_up)
+                      warm_up, warn)
 
 # Targets of the issue; never loosen them here.
 EXCESS_OVER_FLOOR_NS = 45
@@ -194,6 +194,11 @@ def na(slopes, notes, *names):
             if why.startswith("n/a: "):
                 why = why[len("n/a: "):]
             return "n/a (%s: %s)" % (n, why)
+        if n != "untraced" and statistics.median(slopes[n]) <= 0:
+            warn("%s: median slope %s ns is not positive: noise larger than "
+                 "the runs; raise --run-seconds or --rounds" % (
+                     n, fmt_ns(statistics.median(slopes[n]))))
+            return "n/a (%s: median slope not positive)" % n
     return None
 
 
@@ -222,7 +227,7 @@ def print_targets(slopes, notes):
     else:
         r = med[DEFAULT] / med["uftrace"]
         u = med.get("untraced", 0)
-        print("  default: utrace/uftrace = %s/%s ns = %.3f (1/%.2f) <= 1/2.4 = "
+        print("  default: utrace/uftrace = %s/%s ns = %.3f (1/%.3g) <= 1/2.4 = "
               "%.3f: %s  [overheads only: %.3f]" % (
                   fmt_ns(med[DEFAULT]), fmt_ns(med["uftrace"]), r,
                   1 / r if r > 0 else float("inf"), UFTRACE_RATIO,
