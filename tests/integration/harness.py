@@ -645,13 +645,13 @@ class GatedProg:
         return Result(out, self.err + err, exit_status(self.proc.returncode))
 
 
-def attach_traced(tc, name, args=(), funcs=("work_*",)):
+def attach_traced(tc, name, args=(), funcs=("work_*",), extra=()):
     """Start PROG held at its gate, `utrace attach` it, open the gate once the
     probes are in: every call is traced.  utrace must exit 0 by itself when
     the prog exits; the Trace has the prog's stdout and status and utrace's
     stderr followed by the prog's."""
     g = GatedProg(tc, name, args)
-    att = attach(tc, g.pid, funcs)
+    att = attach(tc, g.pid, funcs, extra=extra)
     wait_attached(tc, g, att)
     res = g.release()
     events, summary = attach_ended(tc, att, RUN_TIMEOUT, "the exit of " + name)
@@ -677,20 +677,21 @@ def callers(events):
 MODES = ("run", "attach")
 
 
-def trace_prog(tc, mode, name, args=(), funcs=("work_*",)):
-    """Trace every call of PROG: `utrace run` it, or attach to it at its gate."""
+def trace_prog(tc, mode, name, args=(), funcs=("work_*",), extra=()):
+    """Trace every call of PROG: `utrace run` it, or attach to it at its gate;
+    extra: more utrace options."""
     tc.assertIn(mode, MODES)
     if mode == "run":
-        return run_traced(tc, name, args, funcs)
-    return attach_traced(tc, name, args, funcs)
+        return run_traced(tc, name, args, funcs, extra)
+    return attach_traced(tc, name, args, funcs, extra)
 
 
 def check_traced_prog(tc, name, args=(), funcs=("work_*",), allow_unwinds=False,
-                      strict_depth=True, same_stdout=True, mode="run"):
+                      strict_depth=True, same_stdout=True, mode="run", extra=()):
     """The standard check: trace PROG, compare with an untraced run, compare
     the prog's own counts with the events exactly, check nesting and that
     nothing was lost.  Returns the trace."""
-    t = trace_prog(tc, mode, name, args, funcs)
+    t = trace_prog(tc, mode, name, args, funcs, extra)
     if same_stdout:
         check_like_untraced(tc, name, args, t)
     else:
