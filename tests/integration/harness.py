@@ -685,7 +685,8 @@ MODES = ("run", "attach")
 
 
 def trace_prog(tc, mode, name, args=(), funcs=("work_*",), extra=()):
-    """Trace every call of PROG: `utrace run` it, or attach to it at its gate."""
+    """Trace every call of PROG: `utrace run` it, or attach to it at its gate;
+    extra: more utrace options."""
     tc.assertIn(mode, MODES)
     if mode == "run":
         return run_traced(tc, name, args, funcs, extra)

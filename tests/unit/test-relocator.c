@@ -575,6 +575,341 @@ static void relocator_translate_mid_instruction(void **state)
 }
 
 /*
+ * Prologues as compilers emit them, patched with a 5-byte jmp: min_len is
+ * PATCH_LEN, and whole instructions go until it is covered.  The bytes are
+ * copied from objdump -d of python3.11, libc.so.6 and gcc -O2 output; their
+ * rip-relative displacements are kept, the addresses are the file's PC.
+ */
+#define PATCH_LEN 5 /* jmp rel32 over the prologue */
+
+/* Building a stub for `code` with a 5-byte patch displaces `displaced` bytes into `expected`. */
+static void assert_patch(const struct where *at, const uint8_t *code, size_t n, int displaced,
+			 const uint8_t *expected, size_t m)
+{
+	uint8_t out[UT_STUB_SIZE];
+	const char *why;
+
+	assert_int_equal(build(at, code, n, PATCH_LEN, out, &why), displaced);
+	assert_null(why);
+	assert_stub(out, expected, m, at->stub);
+}
+
+/* gcc -O2 -fno-omit-frame-pointer -fcf-protection=full: small(). */
+static void relocator_endbr64_push_mov_mov(void **state)
+{
+	static const uint8_t code[] = {
+		0xf3, 0x0f, 0x1e, 0xfa, /* endbr64 */
+		0x55, /* push rbp */
+		0x48, 0x89, 0xfe, /* mov rsi, rdi */
+		0x48, 0x89, 0xe5, /* mov rbp, rsp */
+		0x48, 0x83, 0xec, 0x10, /* sub rsp, 0x10 */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY, 0x55, /* push rbp */
+		0x48,	    0x89,
+		0xfe, /* mov rsi, rdi */
+		0x48,	    0x89,
+		0xe5, /* mov rbp, rsp */
+		0xe9,	    LE32(PC + 4 + 7 - (STUB + 17)), /* jmp PC+11 */
+	};
+	const struct where after = { PC + 4, STUB, ENTRY };
+
+	/* The endbr64 stays at F: the patch goes after it, and covers 7 bytes. */
+	assert_int_equal(arch_patch_offset(code, sizeof(code)), 4);
+	assert_patch(&after, code + 4, sizeof(code) - 4, 7, expected, sizeof(expected));
+}
+
+/* gcc -O2 -fno-omit-frame-pointer -fcf-protection=full: six arguments, callee-saved. */
+static void relocator_endbr64_push_rbp_push_r15(void **state)
+{
+	static const uint8_t code[] = {
+		0xf3, 0x0f, 0x1e, 0xfa, /* endbr64 */
+		0x55, /* push rbp */
+		0x48, 0x89, 0xe5, /* mov rbp, rsp */
+		0x41, 0x57, /* push r15 */
+		0x41, 0x56, /* push r14 */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY, 0x55, /* push rbp */
+		0x48,	    0x89,
+		0xe5, /* mov rbp, rsp */
+		0x41,	    0x57, /* push r15 */
+		0xe9,	    LE32(PC + 4 + 6 - (STUB + 16)), /* jmp PC+10 */
+	};
+	const struct where after = { PC + 4, STUB, ENTRY };
+
+	assert_int_equal(arch_patch_offset(code, sizeof(code)), 4);
+	assert_patch(&after, code + 4, sizeof(code) - 4, 6, expected, sizeof(expected));
+}
+
+/* gcc -O2 -fno-omit-frame-pointer: a 4 KiB frame, sub with an imm32. */
+static void relocator_push_mov_sub_imm32(void **state)
+{
+	static const uint8_t code[] = {
+		0x55, /* push rbp */
+		0x48, 0x89, 0xe5, /* mov rbp, rsp */
+		0x48, 0x81, 0xec, LE32(0x1000), /* sub rsp, 0x1000 */
+		0x48, 0x8d, 0xbd, LE32(-0x1000), /* lea rdi, [rbp - 0x1000] */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY, 0x55, /* push rbp */
+		0x48,	    0x89,
+		0xe5, /* mov rbp, rsp */
+		0x48,	    0x81,
+		0xec,	    LE32(0x1000), /* sub rsp, 0x1000 */
+		0xe9,	    LE32(PC + 11 - (STUB + 21)), /* jmp PC+11 */
+	};
+
+	assert_int_equal(arch_patch_offset(code, sizeof(code)), 0);
+	assert_patch(&near, code, sizeof(code), 11, expected, sizeof(expected));
+}
+
+/* python3.11 _Py_GetConfigsAsDict: callee-saved registers pushed first. */
+static void relocator_push_r15_r14_r13(void **state)
+{
+	static const uint8_t code[] = {
+		0x41, 0x57, /* push r15 */
+		0x41, 0x56, /* push r14 */
+		0x41, 0x55, /* push r13 */
+		0x41, 0x54, /* push r12 */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY, 0x41,
+		0x57, /* push r15 */
+		0x41,	    0x56, /* push r14 */
+		0x41,	    0x55, /* push r13 */
+		0xe9,	    LE32(PC + 6 - (STUB + 16)), /* jmp PC+6 */
+	};
+
+	assert_patch(&near, code, sizeof(code), 6, expected, sizeof(expected));
+}
+
+/* python3.11 PySys_AddWarnOption: a global loaded first, then tested. */
+static void relocator_rip_mov_then_test_jne(void **state)
+{
+	static const uint8_t code[] = {
+		0x48, 0x8b, 0x05, LE32(0x63a6b6), /* mov rax, qword ptr [rip + 0x63a6b6] */
+		0x48, 0x85, 0xc0, /* test rax, rax */
+		0x75, 0x0d, /* jne PC+0x19 */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY,
+		0x48,
+		0x8b,
+		0x05,
+		LE32(PC + 7 + 0x63a6b6 - (STUB + 12)), /* mov rax, [PC+0x63a6bd] */
+		0xe9,
+		LE32(PC + 7 - (STUB + 17)), /* jmp PC+7 */
+	};
+
+	/* The mov alone covers the patch: test and jne stay in place. */
+	assert_patch(&near, code, sizeof(code), 7, expected, sizeof(expected));
+}
+
+/* libc __sigsuspend: cmpb $0, __libc_single_threaded(%rip); the imm8 follows the disp32. */
+static void relocator_rip_cmpb_imm8(void **state)
+{
+	static const uint8_t code[] = {
+		0x80, 0x3d, LE32(0x19f311), 0x00, /* cmp byte ptr [rip + 0x19f311], 0 */
+		0x74, 0x17, /* je PC+0x20 */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY, 0x80,
+		0x3d,	    LE32(PC + 7 + 0x19f311 - (STUB + 12)),
+		0x00, /* cmp [PC+0x19f318], 0 */
+		0xe9,	    LE32(PC + 7 - (STUB + 17)), /* jmp PC+7 */
+	};
+
+	assert_patch(&near, code, sizeof(code), 7, expected, sizeof(expected));
+}
+
+/* libc gnu_get_libc_release: lea of a string, then ret (not displaced). */
+static void relocator_rip_lea_then_ret(void **state)
+{
+	static const uint8_t code[] = {
+		0x48, 0x8d, 0x05, LE32(0x16f53f), /* lea rax, [rip + 0x16f53f] */
+		0xc3, /* ret */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY,
+		0x48,
+		0x8d,
+		0x05,
+		LE32(PC + 7 + 0x16f53f - (STUB + 12)), /* lea rax, [PC+0x16f546] */
+		0xe9,
+		LE32(PC + 7 - (STUB + 17)), /* jmp PC+7: the ret runs in place */
+	};
+
+	assert_patch(&near, code, sizeof(code), 7, expected, sizeof(expected));
+}
+
+/* The cmpb of __sigsuspend with the stub 3 GiB away: its operand is out of reach. */
+static void relocator_rip_cmpb_out_of_reach(void **state)
+{
+	static const uint8_t code[] = {
+		0x80, 0x3d, LE32(0x19f311), 0x00, /* cmp byte ptr [rip + 0x19f311], 0 */
+	};
+	const uint64_t stub = PC + 3 * GIB;
+	const struct where above = { PC, stub, stub + 0x1000 };
+	const struct where below = { FAR_PC, FAR_PC - 3 * GIB, FAR_PC - 3 * GIB + 0x1000 };
+
+	assert_refused(&above, code, sizeof(code), PATCH_LEN, -ERANGE,
+		       "rip-relative operand out of reach of the stub");
+	assert_refused(&below, code, sizeof(code), PATCH_LEN, -ERANGE,
+		       "rip-relative operand out of reach of the stub");
+}
+
+/* python3.11 Py_SetPath: test, then a short jne; the 5 bytes end right after it. */
+static void relocator_test_jne_rel8_widened(void **state)
+{
+	static const uint8_t code[] = {
+		0x48, 0x85,	      0xff, /* test rdi, rdi */
+		0x75, 0x05, /* jne PC+0xa */
+		0xe9, LE32(0x20a177), /* jmp PC+0x20a17c */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY,
+		0x48,
+		0x85,
+		0xff, /* test rdi, rdi */
+		0x0f,
+		0x85,
+		LE32(PC + 0xa - (STUB + 14)), /* jne PC+0xa */
+		0xe9,
+		LE32(PC + 5 - (STUB + 19)), /* jmp PC+5 */
+	};
+
+	assert_patch(&near, code, sizeof(code), 5, expected, sizeof(expected));
+}
+
+/* A short jmp in the first bytes ends the copy; the byte after it is displaced uncopied. */
+static void relocator_xor_jmp_rel8_widened(void **state)
+{
+	static const uint8_t code[] = {
+		0x31, 0xc0, /* xor eax, eax */
+		0xeb, 0x20, /* jmp PC+0x24 */
+		0x90, /* nop (never reached but through a branch) */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY, 0x31,
+		0xc0, /* xor eax, eax */
+		0xe9,	    LE32(PC + 0x24 - (STUB + 12)), /* jmp PC+0x24 */
+	};
+
+	assert_patch(&near, code, sizeof(code), 5, expected, sizeof(expected));
+}
+
+/* A widened jcc whose target the stub cannot reach. */
+static void relocator_jcc_target_out_of_reach(void **state)
+{
+	static const uint8_t code[] = {
+		0x48, 0x85, 0xff, /* test rdi, rdi */
+		0x75, 0x05, /* jne PC+0xa */
+	};
+	const uint64_t stub = PC + 3 * GIB;
+	const struct where far = { PC, stub, stub + 0x1000 };
+
+	assert_refused(&far, code, sizeof(code), PATCH_LEN, -ERANGE,
+		       "branch target out of reach of the stub");
+}
+
+/* python3.11 _PyImport_GetModuleId: push rsi; call _PyUnicode_FromId, the last displaced. */
+static void relocator_push_call_last(void **state)
+{
+	static const uint8_t code[] = {
+		0x56, /* push rsi */
+		0xe8, LE32(0x12137b), /* call PC+0x121381 */
+		0x48, 0x85,	      0xc0, /* test rax, rax */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY,   0x56, /* push rsi */
+		0xff,	      0x35,
+		LE32(5), /* push qword ptr [rip + 5]: the literal */
+		0xe9,	      LE32(PC + 0x121381 - (STUB + 17)), /* jmp PC+0x121381 */
+		LE64(PC + 6), /* .quad PC+6: the original return address */
+	};
+
+	/* The callee returns to PC+6, in the original code, past the patch. */
+	assert_patch(&near, code, sizeof(code), 6, expected, sizeof(expected));
+}
+
+/* python3.11 _PyTraceMalloc_GetTraceback: push r8; call (backwards). */
+static void relocator_push_r8_call_back(void **state)
+{
+	static const uint8_t code[] = {
+		0x41, 0x50, /* push r8 */
+		0xe8, LE32(-0x43a2e), /* call PC-0x43a27 */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY,   0x41,
+		0x50, /* push r8 */
+		0xff,	      0x35,
+		LE32(5), /* push qword ptr [rip + 5]: the literal */
+		0xe9,	      LE32(PC + 7 - 0x43a2e - (STUB + 18)), /* jmp PC-0x43a27 */
+		LE64(PC + 7), /* .quad PC+7: the original return address */
+	};
+
+	assert_patch(&near, code, sizeof(code), 7, expected, sizeof(expected));
+}
+
+/* do { } while (--n) at the top: the jne goes back to PC+2, inside the range. */
+static void relocator_branch_back_into_range_refused(void **state)
+{
+	static const uint8_t code[] = {
+		0x31, 0xc0, /* xor eax, eax */
+		0xff, 0xcf, /* dec edi */
+		0x75, 0xfc, /* jne PC+2 */
+	};
+	assert_refused(&near, code, sizeof(code), PATCH_LEN, -ENOTSUP,
+		       "branch into the displaced range");
+}
+
+static void relocator_loop_in_patch_refused(void **state)
+{
+	static const uint8_t code[] = {
+		0x31, 0xc0, /* xor eax, eax */
+		0xff, 0xc0, /* inc eax */
+		0xe2, 0x10, /* loop PC+0x16 */
+	};
+	assert_refused(&near, code, sizeof(code), PATCH_LEN, -ENOTSUP,
+		       "loop (rel8 only) inside the displaced range");
+}
+
+static void relocator_jrcxz_in_patch_refused(void **state)
+{
+	static const uint8_t code[] = {
+		0x48, 0x89, 0xf9, /* mov rcx, rdi */
+		0xe3, 0x10, /* jrcxz PC+0x15 */
+	};
+	assert_refused(&near, code, sizeof(code), PATCH_LEN, -ENOTSUP,
+		       "jrcxz (rel8 only) inside the displaced range");
+}
+
+/*
+ * tests/progs/s-park.c's parked function: a thread blocked in the syscall
+ * has rip = PC+2, inside the range; it resumes at the copy of the nop.
+ */
+static void relocator_syscall_nop4_parked(void **state)
+{
+	static const uint8_t code[] = {
+		0x0f, 0x05, /* syscall */
+		0x0f, 0x1f, 0x40, 0x00, /* nop dword ptr [rax] */
+		0xc3, /* ret */
+	};
+	static const uint8_t expected[] = {
+		CALL_ENTRY, 0x0f,
+		0x05, /* syscall */
+		0x0f,	    0x1f,
+		0x40,	    0x00, /* nop dword ptr [rax] */
+		0xe9,	    LE32(PC + 6 - (STUB + 16)), /* jmp PC+6 */
+	};
+
+	assert_patch(&near, code, sizeof(code), 6, expected, sizeof(expected));
+	assert_int_equal(arch_stub_translate(PC, code, 6, STUB, PC + 2), STUB + 7);
+	assert_int_equal(arch_stub_translate(PC, code, 6, STUB, PC + 1), 0);
+}
+
+/*
  * long exec_target(long x): exec_k + x, or -1 when x is 0.  It starts with a
  * rip-relative load and a short conditional jump, both displaced.
  */
@@ -685,6 +1020,23 @@ int main(void)
 		cmocka_unit_test(relocator_stub_too_small),
 		cmocka_unit_test(relocator_translate_boundaries),
 		cmocka_unit_test(relocator_translate_mid_instruction),
+		cmocka_unit_test(relocator_endbr64_push_mov_mov),
+		cmocka_unit_test(relocator_endbr64_push_rbp_push_r15),
+		cmocka_unit_test(relocator_push_mov_sub_imm32),
+		cmocka_unit_test(relocator_push_r15_r14_r13),
+		cmocka_unit_test(relocator_rip_mov_then_test_jne),
+		cmocka_unit_test(relocator_rip_cmpb_imm8),
+		cmocka_unit_test(relocator_rip_lea_then_ret),
+		cmocka_unit_test(relocator_rip_cmpb_out_of_reach),
+		cmocka_unit_test(relocator_test_jne_rel8_widened),
+		cmocka_unit_test(relocator_xor_jmp_rel8_widened),
+		cmocka_unit_test(relocator_jcc_target_out_of_reach),
+		cmocka_unit_test(relocator_push_call_last),
+		cmocka_unit_test(relocator_push_r8_call_back),
+		cmocka_unit_test(relocator_branch_back_into_range_refused),
+		cmocka_unit_test(relocator_loop_in_patch_refused),
+		cmocka_unit_test(relocator_jrcxz_in_patch_refused),
+		cmocka_unit_test(relocator_syscall_nop4_parked),
 		cmocka_unit_test(relocator_stub_executes),
 	};
 
