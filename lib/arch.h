@@ -63,10 +63,11 @@ int arch_callstub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min
 
 /*
  * Where a thread stopped at `ip` inside the displaced range [pc, pc + displaced)
- * should resume in the stub instead; 0 when it is not on an instruction boundary.
+ * should resume in the stub built from the same `len` bytes of `code`; 0 when
+ * it is not on an instruction boundary.
  */
-uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t displaced, uint64_t stub,
-			     uint64_t ip);
+uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t len, size_t displaced,
+			     uint64_t stub, uint64_t ip);
 
 /*
  * Call fn(target, arg) for the target of every direct relative branch (jmp,
@@ -79,7 +80,7 @@ int arch_scan_branches(const uint8_t *code, size_t len, uint64_t addr,
 		       void (*fn)(uint64_t target, void *arg), void *arg);
 
 /* Bytes a compiler leaves at a recorded entry site, patched with one call. */
-#define ARCH_ENTRY_SITE_SIZE 5
+#define ARCH_ENTRY_SITE_SIZE ARCH_PATCH_SIZE
 
 /*
  * Whether the ARCH_ENTRY_SITE_SIZE bytes at `code` are what a compiler emits

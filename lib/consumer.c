@@ -415,7 +415,9 @@ static void entry_pop(struct slot_state *st, struct ut_event *ev)
 /*
  * The thread is gone with calls still open (exit() or abort() inside traced
  * functions, a longjmp whose frames were never pruned): close each with an
- * unwind event, innermost first, so that every entry has its end.
+ * unwind event, innermost first, so that every entry has its end.  Not for
+ * a thread whose ring dropped records: which exits were among them is
+ * unknown (the drops are counted and reported already).
  */
 static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_event_fn fn,
 			      void *arg)
@@ -439,7 +441,8 @@ static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_e
 			.dur_ns = now - o->ns,
 		};
 
-		if (!o->seen)
+		/* its exit may be among the records the full ring dropped: no guess */
+		if (!o->seen || st->drops)
 			continue;
 		c->events++;
 		ret = fn(&ev, arg);
@@ -651,7 +654,7 @@ void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, 
 	__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
 }
 
-int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg)
+static int slot_close(struct ut_consumer *c, uint32_t slot, bool gone, ut_event_fn fn, void *arg)
 {
 	struct slot_state *st;
 	long drained;
@@ -671,11 +674,21 @@ int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn
 		drained = slot_deliver(c, st, SIZE_MAX, fn, arg);
 	} while (drained > 0 && st->tail < __atomic_load_n(&area_slot(c, slot)->head,
 							   __ATOMIC_ACQUIRE));
-	if (drained >= 0)
+	if (drained >= 0 && gone)
 		drained = close_open_entries(c, st, fn, arg);
 	ret = slot_retire_losses(c, st);
 	slot_reset(st);
 	return drained < 0 ? (int)drained : ret;
+}
+
+int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg)
+{
+	return slot_close(c, slot, true, fn, arg);
+}
+
+int utrace_consumer_slot_release(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg)
+{
+	return slot_close(c, slot, false, fn, arg);
 }
 
 /* ---- statistics --------------------------------------------------------- */

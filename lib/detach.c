@@ -147,7 +147,7 @@ static void close_slots(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nthreads; i++)
 		if (s->threads[i].slot != UT_NO_SLOT && s->threads[i].state == UT_THREAD_STOPPED)
-			ut_slot_free(s, &s->threads[i]);
+			ut_slot_free(s, &s->threads[i], false);
 }
 
 static void unprobe(struct ut_session *s)

@@ -50,7 +50,7 @@ static bool awaits_fork_event(const struct ut_session *s, const struct ut_thread
 static int on_gone(struct ut_session *s, struct ut_thread *t, int status)
 {
 	if (t->slot != UT_NO_SLOT)
-		ut_slot_free(s, t);
+		ut_slot_free(s, t, true);
 	if (t->tid == s->pid) {
 		s->exited = true;
 		s->exit_status = status;
@@ -202,7 +202,7 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
 static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 {
 	if (t->slot != UT_NO_SLOT)
-		ut_slot_free(s, t);
+		ut_slot_free(s, t, true);
 	t->exiting = true;
 	return 0;
 }

@@ -388,12 +388,18 @@ static int deliver(const struct ut_event *ev, void *arg)
 	return utrace_writer_event(arg, ev);
 }
 
-/* Drain the thread's ring and free its slot.  The thread must be stopped or gone. */
-void ut_slot_free(struct ut_session *s, struct ut_thread *t)
+/*
+ * Drain the thread's ring and free its slot.  The thread must be stopped
+ * (and lives on untraced: !gone) or gone.
+ */
+void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone)
 {
 	struct ut_slot *slot = &ut_ctl_slots(s->area)[t->slot];
 
-	utrace_consumer_slot_close(s->consumer, t->slot, deliver, s->writer);
+	if (gone)
+		utrace_consumer_slot_close(s->consumer, t->slot, deliver, s->writer);
+	else
+		utrace_consumer_slot_release(s->consumer, t->slot, deliver, s->writer);
 	__atomic_store_n(&slot->key, UT_SLOT_DEAD, __ATOMIC_RELEASE);
 	t->slot = UT_NO_SLOT;
 }

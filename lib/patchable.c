@@ -6,6 +6,7 @@
  * overwrites one byte, the first of an instruction, and needs only a stub.
  */
 #include <fnmatch.h>
+#include <string.h>
 
 #include "arch.h"
 #include "utrace/probe.h"
@@ -27,7 +28,7 @@ static const char *const noret_funcs[] = {
 };
 
 static const char *const kind_names[UT_PROBE_NKINDS] = {
-	[UT_PROBE_NONE] = "-",
+	[UT_PROBE_NONE] = "refused",
 	[UT_PROBE_INT3] = "int3",
 	[UT_PROBE_JMP] = "jmp",
 	[UT_PROBE_CALL] = "call",
@@ -45,6 +46,18 @@ static bool is_noret(const char *name)
 		if (!fnmatch(noret_funcs[i], name, 0))
 			return true;
 	return false;
+}
+
+/* The live bytes we would patch (and put back at detach) are the file's. */
+static bool is_as_in_file(const struct ut_symtab *st, const struct ut_sym *sym,
+			  const uint8_t *code, size_t ncode)
+{
+	uint8_t file[UT_STUB_SIZE];
+	size_t n = ncode < sizeof(file) ? ncode : sizeof(file);
+
+	if (sym->size < n)
+		n = (size_t)sym->size;
+	return utrace_symtab_read(st, sym->addr, file, n) == (long)n && !memcmp(file, code, n);
 }
 
 static bool is_entry_site(const struct ut_module_facts *m, uint64_t pc)
@@ -107,6 +120,11 @@ void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *s
 	c->off = (uint8_t)off;
 	c->displaced = 0;
 	c->why = NULL;
+	if (!is_as_in_file(m->st, sym, code, ncode)) {
+		c->why = "its code in memory differs from the file (another tracer, or a "
+			 "replaced binary?)";
+		return;
+	}
 	if (off >= sym->size || off >= ncode) {
 		c->why = "too short for a probe";
 		return;

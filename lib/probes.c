@@ -44,16 +44,6 @@ static size_t read_code(pid_t pid, uint64_t addr, uint64_t size, uint8_t *buf)
 	return utrace_mem_read(pid, addr, buf, n) == 0 ? n : 0;
 }
 
-static bool same_as_file(const struct ut_symtab *st, const struct ut_sym *sym, const uint8_t *code,
-			 size_t n)
-{
-	uint8_t file[sizeof(((struct ut_probe *)0)->code)];
-	size_t cmp = sym->size < n ? (size_t)sym->size : n;
-	long got = utrace_symtab_read(st, sym->addr, file, cmp);
-
-	return got == (long)cmp && !memcmp(file, code, cmp);
-}
-
 static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *m,
 		     const struct ut_module_facts *facts, const struct ut_sym *sym, uint64_t bias)
 {
@@ -63,10 +53,8 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 	uint64_t addr = sym->addr + bias;
 	size_t n = read_code(s->pid, addr, sym->size, code);
 
-	if (!n || !same_as_file(facts->st, sym, code, n)) {
-		ut_warn("%s:%s not traced: its code in memory differs from the file "
-			"(another tracer, or a replaced binary?)",
-			m->name, sym->name);
+	if (!n) {
+		ut_warn("%s:%s not traced: its code cannot be read", m->name, sym->name);
 		return 0;
 	}
 	utrace_probe_choose(facts, sym, code, n, s->opts.probe_mode, s->opts.patch_call, &c);
@@ -417,35 +405,48 @@ const struct ut_probe *ut_probe_find(const struct ut_session *s, uint64_t addr)
 }
 
 /*
- * Where a thread stopped at ip inside the bytes of probe p (not at its
- * start) goes on in the stub; 0 when it cannot.
+ * Where a thread stopped at ip inside the bytes of probe p goes on in the
+ * stub; 0 when it cannot.
  */
 uint64_t ut_probe_translate(const struct ut_session *s, const struct ut_probe *p, uint64_t ip)
 {
+	size_t off = (size_t)(p->addr - p->func_addr);
+
 	if (p->kind == UT_PROBE_CALLSTUB || p->broken)
 		return 0;
-	return arch_stub_translate(p->addr, orig_bytes(p), p->displaced, ut_probe_stub(s, p), ip);
+	return arch_stub_translate(p->addr, orig_bytes(p), p->ncode - off, p->displaced,
+				   ut_probe_stub(s, p), ip);
 }
 
+/* Where a stopped thread is, and where it goes on (before it, over a syscall to restart). */
+struct stopped_at {
+	pid_t tid;
+	uint64_t ip, resume;
+};
+
 /*
- * A stopped thread inside a range about to be patched (DESIGN.md): moved
- * to the same point of the stub; where that is impossible the probe falls
- * back to an int3, which leaves the bytes after the patch point alone.
+ * A stopped thread that would go on inside a range about to be patched
+ * (DESIGN.md): moved to the same point of the stub.  At the patch point
+ * itself only a syscall restart needs it (the call already began).  Where
+ * that is impossible the probe falls back to an int3, which leaves the bytes
+ * after the patch point alone.
  */
-static void clear_threads_from(struct ut_session *s, struct ut_probe *p, const uint64_t *ips,
-			       size_t nips)
+static void clear_threads_from(struct ut_session *s, struct ut_probe *p,
+			       const struct stopped_at *v, size_t n)
 {
-	for (size_t k = 0; k < nips; k++) {
+	for (size_t k = 0; k < n; k++) {
 		uint64_t to;
 
-		if (ips[k] <= p->addr || ips[k] >= p->addr + p->displaced)
+		if (v[k].resume < p->addr || v[k].resume >= p->addr + p->displaced ||
+		    (v[k].resume == p->addr && v[k].ip == p->addr))
 			continue;
-		to = ut_probe_translate(s, p, ips[k]);
-		if (to && ut_thread_set_ip(s->threads[k].tid, to) == 0)
+		to = ut_probe_translate(s, p, v[k].resume);
+		if (to && ut_thread_set_ip(v[k].tid, to + (v[k].ip - v[k].resume)) == 0)
 			continue;
 		ut_info("%s:%s: a thread is inside its first bytes; using an int3", p->module,
 			p->name);
-		p->kind = p->kind == UT_PROBE_CALLSTUB ? UT_PROBE_NONE : UT_PROBE_INT3;
+		p->kind = p->kind == UT_PROBE_CALLSTUB || v[k].resume == p->addr ? UT_PROBE_NONE :
+										    UT_PROBE_INT3;
 		p->displaced = ARCH_BREAKPOINT_SIZE;
 		return;
 	}
@@ -461,29 +462,38 @@ static bool is_installed(const struct ut_probe *p)
 	return p->installed;
 }
 
-/* The instruction pointers of the stopped threads of pid (0 for others). */
-static uint64_t *stopped_ips(struct ut_session *s, pid_t pid)
+/* The stopped threads of pid, *n of them. */
+static struct stopped_at *stopped_threads(struct ut_session *s, pid_t pid, size_t *n)
 {
-	uint64_t *ips = calloc(s->nthreads ? s->nthreads : 1, sizeof(*ips));
+	struct stopped_at *v = calloc(s->nthreads ? s->nthreads : 1, sizeof(*v));
+	struct user_regs_struct regs;
 
-	for (size_t k = 0; ips && k < s->nthreads; k++)
-		if (s->threads[k].pid == pid && s->threads[k].state == UT_THREAD_STOPPED)
-			ut_thread_get_ip(s->threads[k].tid, &ips[k]);
-	return ips;
+	*n = 0;
+	for (size_t k = 0; v && k < s->nthreads; k++) {
+		const struct ut_thread *t = &s->threads[k];
+
+		if (t->pid != pid || t->state != UT_THREAD_STOPPED ||
+		    ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
+			continue;
+		v[*n] = (struct stopped_at){ t->tid, arch_regs_ip(&regs),
+					     arch_regs_resume_ip(&regs) };
+		(*n)++;
+	}
+	return v;
 }
 
 /* With every thread of pid stopped: patch all probes in one batch of writes. */
 int ut_probes_install(struct ut_session *s, pid_t pid)
 {
-	uint64_t *ips = stopped_ips(s, pid);
+	size_t n;
+	struct stopped_at *v = stopped_threads(s, pid, &n);
 	int e;
 
-	if (!ips)
+	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->nprobes; i++)
-		if (s->probes[i].displaced > ARCH_BREAKPOINT_SIZE)
-			clear_threads_from(s, &s->probes[i], ips, s->nthreads);
-	free(ips);
+		clear_threads_from(s, &s->probes[i], v, n);
+	free(v);
 	e = write_probes(s, pid, true, is_installable);
 	if (e < 0) {
 		ut_error("cannot write probes into process %d: %s", pid, strerror(-e));

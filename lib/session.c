@@ -268,7 +268,7 @@ int ut_lost_image(struct ut_session *s, struct ut_thread *t)
 	ut_drain(s);
 	for (size_t i = 0; i < s->nthreads; i++)
 		if (s->threads[i].slot != UT_NO_SLOT)
-			ut_slot_free(s, &s->threads[i]);
+			ut_slot_free(s, &s->threads[i], true);
 	s->injected = false;
 	ptrace(PTRACE_DETACH, tid, 0, 0);
 	s->nthreads = 0;
@@ -327,6 +327,7 @@ static int session_loop(struct ut_session *s)
 		waits = 0;
 		if (ut_drain(s) > 0) {
 			timeout = 0;
+			read_signals(s); /* never waiting, so never told otherwise */
 			continue;
 		}
 		if (r > 0)

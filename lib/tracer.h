@@ -145,7 +145,7 @@ int ut_inject_data(struct ut_session *s, struct ut_remote *r);
 void ut_inject_undo(struct ut_session *s, struct ut_remote *r);
 int ut_write_code(struct ut_session *s);
 int ut_slot_create(struct ut_session *s, struct ut_thread *t);
-void ut_slot_free(struct ut_session *s, struct ut_thread *t);
+void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone);
 bool ut_is_ret_tramp(const struct ut_session *s, uint64_t addr);
 void ut_release_data(struct ut_session *s);
 int ut_restore_returns(struct ut_session *s, pid_t pid, uint32_t slot, uint64_t sp);

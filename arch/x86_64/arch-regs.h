@@ -36,6 +36,29 @@ static inline uint64_t arch_breakpoint_addr(uint64_t ip)
 	return ip - 1;
 }
 
+/* What a syscall that a stop interrupted returns when the kernel will restart it. */
+#define ARCH_ERESTARTSYS 512
+#define ARCH_ERESTARTNOINTR 513
+#define ARCH_ERESTARTNOHAND 514
+#define ARCH_ERESTART_RESTARTBLOCK 516
+#define ARCH_SYSCALL_INSN_SIZE 2
+
+/*
+ * Where a stopped thread goes on: a syscall its stop interrupted is restarted
+ * (no handler runs for a ptrace stop) by moving ip back over the syscall.
+ */
+static inline uint64_t arch_regs_resume_ip(const struct user_regs_struct *r)
+{
+	int64_t ret = (int64_t)r->rax;
+
+	if ((int64_t)r->orig_rax < 0)
+		return r->rip;
+	if (ret == -ARCH_ERESTARTSYS || ret == -ARCH_ERESTARTNOINTR ||
+	    ret == -ARCH_ERESTARTNOHAND || ret == -ARCH_ERESTART_RESTARTBLOCK)
+		return r->rip - ARCH_SYSCALL_INSN_SIZE;
+	return r->rip;
+}
+
 /* Time stamp counter, the clock the recorder stamps events with. */
 static inline uint64_t arch_rdtsc(void)
 {

@@ -566,15 +566,15 @@ int arch_callstub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min
  * Rebuilds the relocation to learn where each instruction went; ip == pc maps
  * past the entry call, onto the copy of the first instruction.
  */
-uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t displaced, uint64_t stub,
-			     uint64_t ip)
+uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t len, size_t displaced,
+			     uint64_t stub, uint64_t ip)
 {
 	struct relocation r;
 
 	if (ip < pc || ip - pc >= displaced)
 		return 0;
 	/* The entry call's target does not change any length: aim it at the stub itself. */
-	if (relocation_run(&r, pc, code, displaced, displaced, stub, stub, false))
+	if (relocation_run(&r, pc, code, len, displaced, stub, stub, false))
 		return 0;
 	for (size_t i = 0; i < r.ninsns; i++)
 		if (r.src[i] == ip - pc)

@@ -74,8 +74,13 @@ int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_ge
 void utrace_consumer_free(struct ut_consumer *c);
 /* The slot now belongs to thread tid of process pid (its ring starts empty). */
 void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid);
-/* Drain what is left (uncommitted records count as torn) and forget the slot. */
+/*
+ * The thread is gone: drain what is left (uncommitted records count as torn),
+ * close the calls it left open with unwind events, and forget the slot.
+ */
 int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg);
+/* The same for a thread that lives on untraced (detach): its open calls just go on. */
+int utrace_consumer_slot_release(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg);
 /*
  * Deliver every committed record of every open slot, in ring order per
  * thread.  Returns the number of events delivered, or the first negative

@@ -46,14 +46,15 @@ struct ut_probe_choice {
 };
 
 /*
- * Choose for sym, whose first ncode bytes (from the live process, equal to
- * the file's) are `code`.  patch_call: prologues get `call stub_F`.
+ * Choose for sym, whose first ncode bytes (from the live process, or the
+ * file) are `code`: none when they differ from the file's.  patch_call:
+ * prologues get `call stub_F`.
  */
 void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *sym,
 			 const uint8_t *code, size_t ncode, enum ut_probe_mode mode, bool patch_call,
 			 struct ut_probe_choice *c);
 
-/* "int3", "jmp", "call", "callstub", or "-" for none. */
+/* "int3", "jmp", "call", "callstub", or "refused". */
 const char *utrace_probe_kind_name(enum ut_probe_kind k);
 
 #endif

@@ -351,6 +351,12 @@ class RegistersTest(unittest.TestCase):
                     self.assertIn(b"corrupt 0\n", t.stdout)
 
 
+# The busy thread of s-park calls F in a loop, some 5 M events/s with 5-byte
+# patches: more than a writer formats, so the exact checks get a ring that
+# holds a whole cycle.
+BUSY_RING = ("--bufsize", "128M")
+
+
 class ParkTest(unittest.TestCase):
     """A thread blocked at F+2, inside the range a jmp displaces, while
     utrace patches F."""
@@ -416,7 +422,8 @@ class ParkTest(unittest.TestCase):
             with self.subTest(probe=probe):
                 t = h.start_target(self, "s-park", ("busy",))
                 for cycle in range(3):
-                    att = h.attach(self, t.pid, extra=extra)
+                    # 0.2 s of a thread that only calls F: a ring that holds it all
+                    att = h.attach(self, t.pid, extra=extra + BUSY_RING)
                     h.wait_attached(self, t, att)
                     time.sleep(0.2)
                     events, summary = h.detach(self, att)
@@ -444,9 +451,11 @@ class ParkTest(unittest.TestCase):
         self.assertEqual(h.exit_status(p.returncode), PARK_STATUS, err)
         self.assertIn(b"bad 0\n", out)
         events, summary = h.parse_jsonl(self, out_path)
-        h.check_summary_clean(self, events, summary)
-        h.check_counts(self, events, h.prog_counts(out))
-        check_consecutive(self, entry_args0(events, "work_park"), "busy run")
+        # a thread that does nothing but call F outruns any writer: what the
+        # ring cannot hold is dropped, and counted exactly
+        check_drops_account(self, events, summary, h.prog_counts(out))
+        if not summary["dropped"]:
+            check_consecutive(self, entry_args0(events, "work_park"), "busy run")
 
 
 class VolumeTest(unittest.TestCase):
