@@ -19,6 +19,7 @@
 #include "utrace/remote.h"
 
 #define RUNOUT_MAX_STOPS 64
+#define NSEC_PER_MSEC 1000000.0
 
 static int get_regs(pid_t tid, struct user_regs_struct *regs)
 {
@@ -169,6 +170,7 @@ static void unprobe(struct ut_session *s)
  */
 int ut_detach(struct ut_session *s)
 {
+	uint64_t start = utrace_monotonic_ns(), stopped;
 	int e = ut_world_stop(s);
 
 	/* A thread that will not stop is no reason to leave probes behind. */
@@ -188,6 +190,10 @@ int ut_detach(struct ut_session *s)
 	s->nthreads = 0;
 	s->holding = false;
 	s->traced = false;
+	stopped = utrace_monotonic_ns();
+	ut_info("detach: %.3f ms; world stopped %.3f ms",
+		(double)(stopped - start) / NSEC_PER_MSEC,
+		(double)(stopped - s->stop_began_ns) / NSEC_PER_MSEC);
 	return e;
 }
 

@@ -396,19 +396,27 @@ void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone)
 {
 	struct ut_slot *slot = &ut_ctl_slots(s->area)[t->slot];
 
+	uint64_t start = utrace_monotonic_ns();
+
 	if (gone)
 		utrace_consumer_slot_close(s->consumer, t->slot, deliver, s->writer);
 	else
 		utrace_consumer_slot_release(s->consumer, t->slot, deliver, s->writer);
+	s->drain_ns += utrace_monotonic_ns() - start;
 	__atomic_store_n(&slot->key, UT_SLOT_DEAD, __ATOMIC_RELEASE);
 	t->slot = UT_NO_SLOT;
 }
 
 int ut_drain(struct ut_session *s)
 {
+	uint64_t start = utrace_monotonic_ns();
+	long n;
+
 	if (!s->consumer)
 		return 0;
-	return (int)utrace_consumer_drain(s->consumer, deliver, s->writer);
+	n = utrace_consumer_drain(s->consumer, deliver, s->writer);
+	s->drain_ns += utrace_monotonic_ns() - start;
+	return (int)n;
 }
 
 /*

@@ -35,12 +35,14 @@
 #define NSEC_PER_USEC 1000
 #define USEC_PER_SEC 1000000
 #define DRAIN_EVERY_WAITS 256
+#define NSEC_PER_MSEC 1000000.0
 
 static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 {
 	sigset_t chld;
 
 	memset(s, 0, sizeof(*s));
+	s->start_ns = utrace_monotonic_ns();
 	s->opts = *o;
 	s->memfd = -1;
 	s->traced = true;
@@ -208,22 +210,53 @@ static int exe_path(pid_t pid, char *buf, size_t len)
 	return 0;
 }
 
-/* With the world stopped: choose, inject and install every probe. */
-static int install_probes(struct ut_session *s, pid_t tid)
+/*
+ * Before the world stops: which functions get which probe.  Loading symbols,
+ * decoding modules and reading the live code is the slow part of an attach;
+ * the program runs meanwhile.
+ */
+static int plan_probes(struct ut_session *s, struct ut_modules *mods)
 {
 	struct ut_maps maps = { 0 };
-	struct ut_modules mods = { 0 };
 	char exe[PATH_MAX];
 	int e = exe_path(s->pid, exe, sizeof(exe));
 
 	if (e == 0)
 		e = utrace_maps_read(s->pid, &maps);
 	if (e == 0)
-		e = utrace_modules_from_maps(&maps, exe, &mods);
+		e = utrace_modules_from_maps(&maps, exe, mods);
 	if (e == 0)
-		e = ut_probes_plan(s, &maps, &mods);
+		e = ut_probes_plan(s, &maps, mods);
+	utrace_maps_free(&maps);
+	return e;
+}
+
+static double ms_since(uint64_t ns)
+{
+	return (double)(utrace_monotonic_ns() - ns) / NSEC_PER_MSEC;
+}
+
+static void log_install(struct ut_session *s, uint64_t stopped_ns)
+{
+	size_t count[UT_PROBE_NKINDS];
+
+	ut_probes_count(s, count);
+	ut_info("install: %zu functions (%zu jmp, %zu call, %zu int3); world stopped %.3f ms; "
+		"%.3f ms since start",
+		count[UT_PROBE_JMP] + count[UT_PROBE_CALL] + count[UT_PROBE_INT3] +
+			count[UT_PROBE_CALLSTUB],
+		count[UT_PROBE_JMP] + count[UT_PROBE_CALLSTUB], count[UT_PROBE_CALL],
+		count[UT_PROBE_INT3], (double)stopped_ns / NSEC_PER_MSEC, ms_since(s->start_ns));
+}
+
+/* With the world stopped: inject our areas and install the planned probes. */
+static int install_probes(struct ut_session *s, pid_t tid, const struct ut_modules *mods)
+{
+	struct ut_maps maps = { 0 };
+	int e = utrace_maps_read(s->pid, &maps); /* as it is now: where the areas fit */
+
 	if (e == 0)
-		e = inject(s, tid, &maps, &mods);
+		e = inject(s, tid, &maps, mods);
 	if (e == 0)
 		e = setup_output(s);
 	if (e == 0)
@@ -232,7 +265,6 @@ static int install_probes(struct ut_session *s, pid_t tid)
 		s->injected = true;
 	if (e == 0)
 		e = ut_probes_install(s, s->pid);
-	utrace_modules_free(&mods);
 	utrace_maps_free(&maps);
 	if (e == 0)
 		ut_info("%zu functions traced in process %d", s->nprobes, s->pid);
@@ -242,7 +274,8 @@ static int install_probes(struct ut_session *s, pid_t tid)
 /* The run-mode entry breakpoint: undo it, then install with the only thread stopped. */
 int ut_install(struct ut_session *s, pid_t tid)
 {
-	uint64_t entry = s->entry_bp;
+	struct ut_modules mods = { 0 };
+	uint64_t entry = s->entry_bp, stopped = utrace_monotonic_ns();
 	bool held = s->holding;
 	int e;
 
@@ -253,10 +286,15 @@ int ut_install(struct ut_session *s, pid_t tid)
 	if (e < 0)
 		return e;
 	s->holding = true;
-	e = install_probes(s, tid);
+	e = plan_probes(s, &mods);
+	if (e == 0)
+		e = install_probes(s, tid, &mods);
+	utrace_modules_free(&mods);
 	s->holding = held;
 	if (e < 0)
 		s->failed = e;
+	else
+		log_install(s, utrace_monotonic_ns() - stopped);
 	return e;
 }
 
@@ -366,6 +404,10 @@ static int finish_output(struct ut_session *s)
 	if (s->consumer)
 		utrace_consumer_stats(s->consumer, &st);
 	report_losses(&st);
+	if (s->drain_ns)
+		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",
+			(unsigned long long)st.events, (double)s->drain_ns / NSEC_PER_MSEC,
+			(double)st.events * 1e3 / (double)s->drain_ns);
 	return utrace_writer_finish(s->writer, &st);
 }
 
@@ -514,6 +556,7 @@ static pid_t syscall_thread(struct ut_session *s)
 
 static int attach_and_install(struct ut_session *s, pid_t pid)
 {
+	struct ut_modules mods = { 0 };
 	int e;
 
 	if (pid == getpid()) {
@@ -523,12 +566,15 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 	s->pid = pid;
 	e = ut_attach_all(s);
 	if (e == 0)
+		e = plan_probes(s, &mods);
+	if (e == 0)
 		e = ut_world_stop(s);
 	if (e == 0) {
 		pid_t tid = syscall_thread(s);
 
-		e = tid > 0 ? install_probes(s, tid) : -EAGAIN;
+		e = tid > 0 ? install_probes(s, tid, &mods) : -EAGAIN;
 	}
+	utrace_modules_free(&mods);
 	if (e < 0) {
 		char why[512];
 
@@ -539,7 +585,9 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 			ut_error("%s", why);
 		return e;
 	}
-	return ut_world_resume(s);
+	e = ut_world_resume(s);
+	log_install(s, s->stopped_ns);
+	return e;
 }
 
 int utrace_session_attach(const struct ut_session_opts *o, pid_t pid)

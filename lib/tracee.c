@@ -211,6 +211,8 @@ static void name_unstopped(struct ut_session *s)
 int ut_world_stop(struct ut_session *s)
 {
 	uint64_t start = utrace_monotonic_ns(), quiet_since = start;
+
+	s->stop_began_ns = start;
 	struct timespec pause = { 0, STOP_POLL_NS };
 	int r;
 
@@ -259,6 +261,7 @@ int ut_world_resume(struct ut_session *s)
 	}
 	if (raised)
 		setpriority(PRIO_PROCESS, 0, old_prio);
+	s->stopped_ns = utrace_monotonic_ns() - s->stop_began_ns;
 	return err;
 }
 

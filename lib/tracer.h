@@ -114,6 +114,12 @@ struct ut_session {
 	struct ut_writer *writer;
 	int chld_fd; /* signalfd for SIGCHLD: wakes the loop on every ptrace stop */
 	uint64_t traps; /* int3 hits answered */
+
+	/* what -v reports (CLOCK_MONOTONIC ns) */
+	uint64_t start_ns; /* the session began */
+	uint64_t stop_began_ns; /* the last world stop began */
+	uint64_t stopped_ns; /* from then to the end of the resume that followed */
+	uint64_t drain_ns; /* spent draining rings and writing the trace */
 };
 
 /* tracee.c */
