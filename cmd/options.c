@@ -60,7 +60,8 @@ void cli_usage(FILE *f, const char *cmd)
 		"                                MODULE, in the main executable\n"
 		"  -N, --notrace [MODULE:]GLOB   do not trace matching functions (repeatable)\n"
 		"  -o, --output FILE             write the trace to FILE (default: stderr)\n"
-		"      --format text|json        call graph (default) or JSON Lines\n"
+		"      --format text|json|summary  call graph (default), JSON Lines, or one line\n"
+		"                                per function (calls, returns, times)\n"
 		"      --json                    same as --format json\n"
 		"      --bufsize SIZE            event ring per thread, power of two (default 8M)\n"
 		"      --max-threads N           threads traced at once, power of two (default 128)\n"
@@ -131,6 +132,8 @@ static int parse_format(const char *s, enum ut_format *f)
 		*f = UT_FORMAT_TEXT;
 	else if (!strcmp(s, "json"))
 		*f = UT_FORMAT_JSON;
+	else if (!strcmp(s, "summary"))
+		*f = UT_FORMAT_SUMMARY;
 	else
 		return -1;
 	return 0;
@@ -152,7 +155,7 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 	case OPT_FORMAT:
 		if (parse_format(arg, &c->format) == 0)
 			return 0;
-		cli_error("unknown format '%s' (text or json)", arg);
+		cli_error("unknown format '%s' (text, json or summary)", arg);
 		return -1;
 	case OPT_JSON:
 		c->format = UT_FORMAT_JSON;

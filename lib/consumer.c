@@ -46,13 +46,13 @@
  * Records are copied out of a ring into the slot's spool at memory speed
  * and formatted from there, so that one hot thread (10-20 M events/s) does
  * not outrun the writers (a few M events/s): the ring only has to absorb the
- * time between two copies.  A spool holds at most SPOOL_MAX records; past
- * that, records stay in the ring and the recorder drops (and counts) what
- * it cannot store.  Delivery goes in batches of DELIVER_BATCH, with a copy
+ * time between two copies.  The spools hold at most SPOOL_MAX records in
+ * all; past that, records stay in the rings and the recorder drops (and
+ * counts) what it cannot store.  Delivery goes in batches of DELIVER_BATCH, with a copy
  * from every ring between two batches.
  */
 #define SPOOL_MIN 1024
-#define SPOOL_MAX (1U << 20)
+#define SPOOL_MAX (8U << 20) /* records of all slots together: 512 MiB */
 #define DELIVER_BATCH 512
 
 /* What the consumer knows about one slot; nothing here comes from the area unchecked. */
@@ -99,6 +99,7 @@ struct ut_consumer {
 	uint64_t drain_seq;
 
 	uint64_t events, torn, invalid;
+	size_t spool_total; /* records the spools of all slots can hold */
 	/* losses of threads whose slot was closed */
 	uint64_t closed_drops, closed_rs_overflow;
 	struct ut_thread_drops *closed;
@@ -479,20 +480,21 @@ static int deliver(struct ut_consumer *c, struct slot_state *st, const struct ut
 	return fn(&ev, arg);
 }
 
-/* Room for one more record in the slot's spool; false when it is at its cap. */
-static bool spool_room(struct slot_state *st)
+/* Room for one more record in the slot's spool; false when the spools are at their cap. */
+static bool spool_room(struct ut_consumer *c, struct slot_state *st)
 {
 	struct ut_rec *v;
 	size_t cap;
 
 	if (st->spool_len < st->spool_cap)
 		return true;
-	if (st->spool_cap >= SPOOL_MAX)
-		return false;
 	cap = st->spool_cap ? st->spool_cap * 2 : SPOOL_MIN;
+	if (c->spool_total - st->spool_cap + cap > SPOOL_MAX)
+		return false;
 	v = realloc(st->spool, cap * sizeof(*v));
 	if (!v)
 		return false;
+	c->spool_total += cap - st->spool_cap;
 	st->spool = v;
 	st->spool_cap = cap;
 	return true;
@@ -522,7 +524,7 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, bool closing)
 		return 0;
 	}
 	st->insane = false;
-	while (st->tail < head && spool_room(st)) {
+	while (st->tail < head && spool_room(c, st)) {
 		r = &st->spool[st->spool_len];
 		kind = rec_read(c, i, st->tail, r);
 		if (!kind && !closing && !tail_is_torn(c, i, st, head))

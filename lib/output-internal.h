@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by the output writers (lib/output-json.c, lib/output-text.c), not
+ * Shared by the output writers (lib/output-json.c, lib/output-text.c,
+ * lib/output-summary.c), not
  * part of the library's interface.  output-json.c holds the front end
  * (utrace_writer_*) and dispatches on the format.
  */
@@ -40,5 +41,13 @@ int ut_text_init(struct ut_writer *w);
 int ut_text_event(struct ut_writer *w, const struct ut_event *ev);
 int ut_text_finish(struct ut_writer *w, const struct ut_stats *st);
 void ut_text_free(struct ut_writer *w);
+/* The function's name with control bytes as '?', and the losses as "# ..." lines. */
+void ut_text_print_name(struct ut_writer *w, uint32_t func);
+void ut_text_print_losses(struct ut_writer *w, const struct ut_stats *st);
+
+int ut_summary_init(struct ut_writer *w);
+int ut_summary_event(struct ut_writer *w, const struct ut_event *ev);
+int ut_summary_finish(struct ut_writer *w, const struct ut_stats *st);
+void ut_summary_free(struct ut_writer *w);
 
 #endif

@@ -69,13 +69,27 @@ static int json_event(struct ut_writer *w, const struct ut_event *ev);
 static int json_finish(struct ut_writer *w, const struct ut_stats *st);
 static void json_free(struct ut_writer *w);
 
+struct writer_ops {
+	int (*init)(struct ut_writer *w);
+	int (*event)(struct ut_writer *w, const struct ut_event *ev);
+	int (*finish)(struct ut_writer *w, const struct ut_stats *st);
+	void (*free)(struct ut_writer *w);
+};
+
+static const struct writer_ops writer_ops[UT_FORMAT_COUNT] = {
+	[UT_FORMAT_TEXT] = { ut_text_init, ut_text_event, ut_text_finish, ut_text_free },
+	[UT_FORMAT_JSON] = { json_init, json_event, json_finish, json_free },
+	[UT_FORMAT_SUMMARY] = { ut_summary_init, ut_summary_event, ut_summary_finish,
+				ut_summary_free },
+};
+
 struct ut_writer *utrace_writer_new(enum ut_format fmt, FILE *out, const struct ut_func_info *funcs,
 				    size_t nfuncs)
 {
 	struct ut_writer *w;
 	int ret;
 
-	if (!out || (fmt != UT_FORMAT_TEXT && fmt != UT_FORMAT_JSON))
+	if (!out || (unsigned int)fmt >= UT_FORMAT_COUNT)
 		return NULL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -84,7 +98,7 @@ struct ut_writer *utrace_writer_new(enum ut_format fmt, FILE *out, const struct 
 	w->out = out;
 	if (utrace_writer_set_funcs(w, funcs, nfuncs) < 0)
 		goto err_free;
-	ret = fmt == UT_FORMAT_JSON ? json_init(w) : ut_text_init(w);
+	ret = writer_ops[fmt].init(w);
 	if (ret < 0)
 		goto err_free;
 	return w;
@@ -115,7 +129,7 @@ int utrace_writer_event(struct ut_writer *w, const struct ut_event *ev)
 {
 	if (ev->kind < UT_REC_ENTRY || ev->kind > UT_REC_KIND_MAX)
 		return -EINVAL;
-	return w->fmt == UT_FORMAT_JSON ? json_event(w, ev) : ut_text_event(w, ev);
+	return writer_ops[w->fmt].event(w, ev);
 }
 
 int utrace_writer_finish(struct ut_writer *w, const struct ut_stats *st)
@@ -125,7 +139,7 @@ int utrace_writer_finish(struct ut_writer *w, const struct ut_stats *st)
 
 	if (!st)
 		st = &clean;
-	ret = w->fmt == UT_FORMAT_JSON ? json_finish(w, st) : ut_text_finish(w, st);
+	ret = writer_ops[w->fmt].finish(w, st);
 	if (ret < 0)
 		return ret;
 	if (fflush(w->out))
@@ -137,10 +151,7 @@ void utrace_writer_free(struct ut_writer *w)
 {
 	if (!w)
 		return;
-	if (w->fmt == UT_FORMAT_JSON)
-		json_free(w);
-	else
-		ut_text_free(w);
+	writer_ops[w->fmt].free(w);
 	free(w->funcs);
 	free(w);
 }

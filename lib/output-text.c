@@ -130,7 +130,7 @@ static void print_prefix(struct ut_writer *w, const struct ut_event *ev, bool ha
 }
 
 /* Names come from the traced program's files: keep terminal control bytes out. */
-static void print_name(struct ut_writer *w, uint32_t func)
+void ut_text_print_name(struct ut_writer *w, uint32_t func)
 {
 	const unsigned char *p = (const unsigned char *)ut_writer_func_name(w, func);
 	const unsigned char del = 0x7f, space = 0x20;
@@ -142,7 +142,7 @@ static void print_name(struct ut_writer *w, uint32_t func)
 static void print_entry_open(struct ut_writer *w, const struct ut_event *entry)
 {
 	print_prefix(w, entry, false, 0, entry->depth);
-	print_name(w, entry->func);
+	ut_text_print_name(w, entry->func);
 	fputs("() {\n", w->out);
 }
 
@@ -150,7 +150,7 @@ static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
 		       const struct ut_event *exit)
 {
 	print_prefix(w, exit, exit->has_dur, exit->dur_ns, entry->depth);
-	print_name(w, entry->func);
+	ut_text_print_name(w, entry->func);
 	fputs("();\n", w->out);
 }
 
@@ -158,7 +158,7 @@ static void print_close(struct ut_writer *w, const struct ut_event *ev)
 {
 	print_prefix(w, ev, ev->has_dur, ev->dur_ns, ev->depth);
 	fputs("} /* ", w->out);
-	print_name(w, ev->func);
+	ut_text_print_name(w, ev->func);
 	fputs(ev->kind == UT_REC_UNWIND ? ": unwound */\n" : " */\n", w->out);
 }
 
@@ -216,7 +216,7 @@ static void print_func_drops(struct ut_writer *w, const struct ut_stats *st)
 		if (!st->func_drops[i])
 			continue;
 		fputs(first ? "# dropped by function: " : ", ", w->out);
-		print_name(w, (uint32_t)i);
+		ut_text_print_name(w, (uint32_t)i);
 		fprintf(w->out, ": %" PRIu64, st->func_drops[i]);
 		first = false;
 	}
@@ -231,7 +231,7 @@ static void print_count(struct ut_writer *w, uint64_t n, const char *one, const 
 		fprintf(w->out, "# %" PRIu64 " %s %s\n", n, plural(n, one, many), why);
 }
 
-static void print_losses(struct ut_writer *w, const struct ut_stats *st)
+void ut_text_print_losses(struct ut_writer *w, const struct ut_stats *st)
 {
 	if (st->drops)
 		print_thread_drops(w, st);
@@ -256,6 +256,6 @@ int ut_text_finish(struct ut_writer *w, const struct ut_stats *st)
 		ts->threads[i].pending = false;
 		print_entry_open(w, &ts->threads[i].entry);
 	}
-	print_losses(w, st);
+	ut_text_print_losses(w, st);
 	return ut_writer_status(w);
 }

@@ -24,6 +24,8 @@
 enum ut_format {
 	UT_FORMAT_TEXT,
 	UT_FORMAT_JSON,
+	UT_FORMAT_SUMMARY, /* one line per function: calls, returns, times */
+	UT_FORMAT_COUNT,
 };
 
 struct ut_func_info {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for lib/output-json.c and lib/output-text.c: exact output text. */
+/* Unit tests for lib/output-json.c, output-text.c and output-summary.c: exact output text. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -345,6 +345,51 @@ static void output_set_funcs_grows_table(void **state)
 		      "            [     3] | late() {\n");
 }
 
+/* ---- summary -------------------------------------------------------------- */
+
+#define SUMMARY_HEADER                                                                        \
+	"#      calls    returns    unwound        total_ns     avg_ns     min_ns     max_ns" \
+	"  function\n"
+
+/* Counts per function, times of timed exits only, sorted by total, unknown ids together. */
+static void output_summary_counts_and_times(void **state)
+{
+	uint64_t func_drops[NFUNCS] = { 0, 2, 0, 0 };
+	struct ut_thread_drops threads[] = { { .pid = 1000, .tid = 7, .drops = 2 } };
+	struct ut_stats st = { .events = 9, .drops = 2, .threads = threads, .nthreads = 1,
+			       .func_drops = func_drops, .nfuncs = NFUNCS };
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_SUMMARY);
+	feed(&c, UT_REC_ENTRY, 7, MAIN, 0, NO_DUR);
+	feed(&c, UT_REC_ENTRY, 7, FOO, 1, NO_DUR);
+	feed(&c, UT_REC_EXIT, 7, FOO, 1, 100);
+	feed(&c, UT_REC_ENTRY, 7, FOO, 1, NO_DUR);
+	feed(&c, UT_REC_EXIT, 7, FOO, 1, 300);
+	feed(&c, UT_REC_EXIT, 7, FOO, 1, NO_DUR); /* its entry was dropped: not timed */
+	feed(&c, UT_REC_UNWIND, 7, MAIN, 0, 1000);
+	feed(&c, UT_REC_ENTRY, 7, 42, 0, NO_DUR);
+	feed(&c, UT_REC_EXIT, 7, 42, 0, 5);
+	capture_check(&c, &st,
+		      SUMMARY_HEADER
+		      "           2          3          0             400        200        100"
+		      "        300  foo\n"
+		      "           1          1          0               5          5          5"
+		      "          5  (unknown functions)\n"
+		      "           1          0          1               0          0          0"
+		      "          0  main\n"
+		      "# 2 events dropped (ring full): tid 7: 2\n"
+		      "# dropped by function: foo: 2\n");
+}
+
+static void output_summary_empty(void **state)
+{
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_SUMMARY);
+	capture_check(&c, NULL, SUMMARY_HEADER);
+}
+
 static void output_rejects_bad_kind(void **state)
 {
 	struct ut_event ev = mkev(UT_REC_KIND_MAX + 1, 3, 1, 0, 7, NO_DUR);
@@ -358,7 +403,7 @@ static void output_rejects_bad_kind(void **state)
 		      "{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
 		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,"
 		      "\"dropped_by_thread\":[],\"dropped_by_func\":[]}\n");
-	assert_null(utrace_writer_new(UT_FORMAT_JSON + 1, stdout, funcs, NFUNCS));
+	assert_null(utrace_writer_new(UT_FORMAT_COUNT, stdout, funcs, NFUNCS));
 }
 
 int main(void)
@@ -374,6 +419,8 @@ int main(void)
 		cmocka_unit_test(output_json_events),
 		cmocka_unit_test(output_json_escapes_names),
 		cmocka_unit_test(output_json_summary),
+		cmocka_unit_test(output_summary_counts_and_times),
+		cmocka_unit_test(output_summary_empty),
 		cmocka_unit_test(output_set_funcs_grows_table),
 		cmocka_unit_test(output_rejects_bad_kind),
 	};
