@@ -15,7 +15,6 @@
 #include "utrace/probe.h"
 #include "utrace/remote.h"
 #include "utrace/shm.h"
-#include "utrace/sites.h"
 #include "utrace/symtab.h"
 
 #define EXIT_UTRACE_ERROR 1
@@ -60,15 +59,15 @@ static size_t code_of(pid_t pid, const struct ut_symtab *st, const struct ut_sym
 }
 
 static void list_symbol(const struct cli *c, pid_t pid, const struct ut_module_facts *m,
-			const struct ut_sym *sym, uint64_t bias, const char *module,
-			struct tally *t)
+			enum ut_probe_mode mode, const struct ut_sym *sym, uint64_t bias,
+			const char *module, struct tally *t)
 {
 	struct ut_probe_choice ch = { .kind = UT_PROBE_NONE, .why = "code unreadable" };
 	uint8_t code[CODE_BYTES];
 	size_t n = code_of(pid, m->st, sym, bias, code);
 
 	if (n)
-		utrace_probe_choose(m, sym, code, n, c->probe_mode, c->patch_call, &ch);
+		utrace_probe_choose(m, sym, code, n, mode, c->patch_call, &ch);
 	t->total++;
 	t->kinds[ch.kind]++;
 	if (ch.why)
@@ -82,29 +81,25 @@ static void list_symbol(const struct cli *c, pid_t pid, const struct ut_module_f
 static int list_file(struct cli *c, pid_t pid, const char *path, const char *name, bool is_main,
 		     uint64_t map_start, uint64_t map_offset, struct tally *t)
 {
-	struct ut_symtab st = { 0 };
-	struct ut_targets targets = { 0 }, sites = { 0 };
-	const struct ut_module_facts facts = { &st, &targets, &sites };
+	enum ut_probe_mode mode = c->probe_mode;
+	struct ut_facts f;
 	uint64_t bias;
 	int e;
 
 	if (!utrace_filter_wants_module(&c->filter, name, is_main))
 		return 0;
-	e = utrace_symtab_load(path, &st);
-	if (e < 0)
+	e = utrace_facts_load(&f, path, name, &mode);
+	if (e < 0) {
+		utrace_facts_free(&f);
 		return is_main ? e : 0;
-	e = utrace_targets_load(&st, &targets);
-	if (e == 0)
-		e = utrace_entry_sites_load(&st, &sites);
-	bias = pid > 0 ? utrace_symtab_bias(&st, map_start, map_offset) : 0;
-	for (size_t i = 0; i < st.n && e == 0; i++)
-		if (utrace_filter_select(&c->filter, name, is_main, st.syms[i].name,
-					 st.syms[i].aliases))
-			list_symbol(c, pid, &facts, &st.syms[i], bias, is_main ? NULL : name, t);
-	utrace_targets_free(&sites);
-	utrace_targets_free(&targets);
-	utrace_symtab_free(&st);
-	return e;
+	}
+	bias = pid > 0 ? utrace_symtab_bias(&f.st, map_start, map_offset) : 0;
+	for (size_t i = 0; i < f.st.n; i++)
+		if (utrace_filter_select(&c->filter, name, is_main, f.st.syms[i].name,
+					 f.st.syms[i].aliases))
+			list_symbol(c, pid, &f.m, mode, &f.st.syms[i], bias, is_main ? NULL : name, t);
+	utrace_facts_free(&f);
+	return 0;
 }
 
 static int list_process(struct cli *c, pid_t pid, struct tally *t)

@@ -488,6 +488,13 @@ static bool spool_room(struct ut_consumer *c, struct slot_state *st)
 
 	if (st->spool_len < st->spool_cap)
 		return true;
+	/* reuse what was delivered already before growing */
+	if (st->spool_pos) {
+		st->spool_len -= st->spool_pos;
+		memmove(st->spool, st->spool + st->spool_pos, st->spool_len * sizeof(*st->spool));
+		st->spool_pos = 0;
+		return true;
+	}
 	cap = st->spool_cap ? st->spool_cap * 2 : SPOOL_MIN;
 	if (c->spool_total - st->spool_cap + cap > SPOOL_MAX)
 		return false;

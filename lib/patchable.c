@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "arch.h"
+#include "utrace/log.h"
 #include "utrace/probe.h"
 #include "utrace/shm.h"
+#include "utrace/sites.h"
 
 /* Functions that break the call/ret contract get entry events only (DESIGN.md). */
 static const char *const noret_funcs[] = {
@@ -140,4 +142,31 @@ void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *s
 		c->kind = UT_PROBE_INT3;
 		c->displaced = ARCH_BREAKPOINT_SIZE;
 	}
+}
+
+int utrace_facts_load(struct ut_facts *f, const char *path, const char *name,
+		      enum ut_probe_mode *mode)
+{
+	int e;
+
+	memset(f, 0, sizeof(*f));
+	f->m = (struct ut_module_facts){ &f->st, &f->targets, &f->sites };
+	e = utrace_symtab_load(path, &f->st);
+	if (e < 0)
+		return e;
+	/* without the module's branch targets no 5-byte patch is known to be safe */
+	if (*mode != UT_PROBE_MODE_INT3 && (utrace_targets_load(&f->st, &f->targets) < 0 ||
+					    utrace_entry_sites_load(&f->st, &f->sites) < 0)) {
+		ut_warn("%s: cannot decode its code (%s): int3 probes only", name,
+			utrace_error_last());
+		*mode = UT_PROBE_MODE_INT3;
+	}
+	return 0;
+}
+
+void utrace_facts_free(struct ut_facts *f)
+{
+	utrace_targets_free(&f->sites);
+	utrace_targets_free(&f->targets);
+	utrace_symtab_free(&f->st);
 }

@@ -17,7 +17,6 @@
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
-#include "utrace/sites.h"
 
 static int probes_grow(struct ut_session *s, size_t *cap)
 {
@@ -45,7 +44,8 @@ static size_t read_code(pid_t pid, uint64_t addr, uint64_t size, uint8_t *buf)
 }
 
 static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *m,
-		     const struct ut_module_facts *facts, const struct ut_sym *sym, uint64_t bias)
+		     const struct ut_module_facts *facts, enum ut_probe_mode mode,
+		     const struct ut_sym *sym, uint64_t bias)
 {
 	struct ut_probe_choice c;
 	struct ut_probe *p;
@@ -57,7 +57,7 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 		ut_warn("%s:%s not traced: its code cannot be read", m->name, sym->name);
 		return 0;
 	}
-	utrace_probe_choose(facts, sym, code, n, s->opts.probe_mode, s->opts.patch_call, &c);
+	utrace_probe_choose(facts, sym, code, n, mode, s->opts.patch_call, &c);
 	if (c.kind == UT_PROBE_NONE) {
 		ut_warn("%s:%s not traced: %s", m->name, sym->name, c.why);
 		return 0;
@@ -84,32 +84,27 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 
 static int plan_module(struct ut_session *s, size_t *cap, const struct ut_module *m)
 {
-	struct ut_symtab st = { 0 };
-	struct ut_targets targets = { 0 }, sites = { 0 };
-	const struct ut_module_facts facts = { &st, &targets, &sites };
+	enum ut_probe_mode mode = s->opts.probe_mode;
+	struct ut_facts f;
 	uint64_t bias;
 	int e;
 
 	if (!utrace_filter_wants_module(s->opts.filter, m->name, m->is_main))
 		return 0;
-	e = utrace_symtab_load(m->path, &st);
+	e = utrace_facts_load(&f, m->path, m->name, &mode);
 	if (e < 0) {
-		if (m->is_main)
-			return e;
-		ut_warn("%s: no symbols (%s)", m->name, utrace_error_last());
-		return 0;
+		if (!m->is_main)
+			ut_warn("%s: no symbols (%s)", m->name, utrace_error_last());
+		e = m->is_main ? e : 0;
+		goto free;
 	}
-	e = utrace_targets_load(&st, &targets);
-	if (e == 0)
-		e = utrace_entry_sites_load(&st, &sites);
-	bias = utrace_symtab_bias(&st, m->first_start, m->first_offset);
-	for (size_t i = 0; i < st.n && !e; i++)
-		if (utrace_filter_select(s->opts.filter, m->name, m->is_main, st.syms[i].name,
-					 st.syms[i].aliases))
-			e = add_probe(s, cap, m, &facts, &st.syms[i], bias);
-	utrace_targets_free(&sites);
-	utrace_targets_free(&targets);
-	utrace_symtab_free(&st);
+	bias = utrace_symtab_bias(&f.st, m->first_start, m->first_offset);
+	for (size_t i = 0; i < f.st.n && !e; i++)
+		if (utrace_filter_select(s->opts.filter, m->name, m->is_main, f.st.syms[i].name,
+					 f.st.syms[i].aliases))
+			e = add_probe(s, cap, m, &f.m, mode, &f.st.syms[i], bias);
+free:
+	utrace_facts_free(&f);
 	return e;
 }
 
@@ -239,6 +234,9 @@ uint64_t ut_probe_stub(const struct ut_session *s, const struct ut_probe *p)
 	return a->stubs + (uint64_t)(p->id - a->first_id) * UT_STUB_SIZE;
 }
 
+/* The bytes the probe puts at p->addr: how many, or -ERANGE. */
+static int patch_bytes(const struct ut_session *s, const struct ut_probe *p, uint8_t *out);
+
 static uint64_t entry_tramp(const struct ut_session *s, const struct ut_probe *p)
 {
 	const struct ut_area *a = &s->areas[p->area];
@@ -277,12 +275,10 @@ int ut_probes_build(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nprobes; i++) {
 		struct ut_probe *p = &s->probes[i];
-		const char *why = "target out of reach";
-		uint8_t patch[ARCH_PATCH_SIZE];
+		const char *why = "stub or trampoline out of reach of a 5-byte patch";
+		uint8_t patch[ARCH_INSN_MAX];
 
-		if (build_stub(s, p, &why) < 0 ||
-		    (p->kind == UT_PROBE_CALL &&
-		     arch_patch_encode(ARCH_PATCH_CALL, p->addr, entry_tramp(s, p), patch) < 0)) {
+		if (build_stub(s, p, &why) < 0 || patch_bytes(s, p, patch) < 0) {
 			ut_warn("%s:%s not traced: %s", p->module, p->name, why);
 			p->broken = true;
 			memset(p->stub, arch_breakpoint[0], sizeof(p->stub));
@@ -328,18 +324,19 @@ void ut_area_sites_fill(const struct ut_session *s, const struct ut_area *a, str
 	}
 }
 
-/* The bytes the probe puts at p->addr, and how many. */
-static size_t patch_bytes(const struct ut_session *s, const struct ut_probe *p, uint8_t *out)
+static int patch_bytes(const struct ut_session *s, const struct ut_probe *p, uint8_t *out)
 {
 	enum arch_patch_insn insn = p->kind == UT_PROBE_JMP ? ARCH_PATCH_JMP : ARCH_PATCH_CALL;
 	uint64_t target = p->kind == UT_PROBE_CALL ? entry_tramp(s, p) : ut_probe_stub(s, p);
+	int e;
 
 	if (p->kind == UT_PROBE_INT3) {
 		memcpy(out, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
 		return ARCH_BREAKPOINT_SIZE;
 	}
-	/* Reach was checked when the stubs were built. */
-	arch_patch_encode(insn, p->addr, target, out);
+	e = arch_patch_encode(insn, p->addr, target, out);
+	if (e < 0)
+		return e;
 	/* A displaced byte past the patch is never run: trap if something does. */
 	memset(out + ARCH_PATCH_SIZE, arch_breakpoint[0], p->displaced - ARCH_PATCH_SIZE);
 	return p->displaced;
@@ -353,30 +350,37 @@ static const uint8_t *orig_bytes(const struct ut_probe *p)
 
 /*
  * One batch of text writes: the patches (install) or the original bytes
- * (remove) of the probes that `want` selects.
+ * (remove) of the probes that `want` selects, each only over the bytes it
+ * expects.  Installing marks the probes written as installed; removing
+ * leaves the probes alone (pid may be a forked copy of the process).
  */
 static int write_probes(struct ut_session *s, pid_t pid, bool install,
 			bool (*want)(const struct ut_probe *p))
 {
-	struct ut_text_patch *v = calloc(s->nprobes ? s->nprobes : 1, sizeof(*v));
-	uint8_t (*bytes)[ARCH_INSN_MAX] = calloc(s->nprobes ? s->nprobes : 1, sizeof(*bytes));
-	size_t n = 0;
+	size_t cap = s->nprobes ? s->nprobes : 1, n = 0;
+	struct ut_text_patch *v = calloc(cap, sizeof(*v));
+	uint8_t (*bytes)[ARCH_INSN_MAX] = calloc(cap, sizeof(*bytes));
+	struct ut_probe **of = calloc(cap, sizeof(*of));
 	int e = -ENOMEM;
 
-	if (!v || !bytes)
+	if (!v || !bytes || !of)
 		goto free;
 	for (size_t i = 0; i < s->nprobes; i++) {
-		const struct ut_probe *p = &s->probes[i];
+		struct ut_probe *p = &s->probes[i];
 
 		if (!want(p))
 			continue;
 		v[n].addr = p->addr;
-		v[n].len = install ? patch_bytes(s, p, bytes[n]) : p->displaced;
+		v[n].len = (size_t)patch_bytes(s, p, bytes[n]); /* checked by ut_probes_build */
 		v[n].bytes = install ? bytes[n] : orig_bytes(p);
-		n++;
+		v[n].expect = install ? orig_bytes(p) : bytes[n];
+		of[n++] = p;
 	}
 	e = ut_text_write(pid, v, n);
+	for (size_t k = 0; install && k < n; k++)
+		of[k]->installed = v[k].done;
 free:
+	free(of);
 	free(bytes);
 	free(v);
 	return e;
@@ -500,7 +504,9 @@ int ut_probes_install(struct ut_session *s, pid_t pid)
 		return e;
 	}
 	for (size_t i = 0; i < s->nprobes; i++)
-		s->probes[i].installed = is_installable(&s->probes[i]);
+		if (is_installable(&s->probes[i]) && !s->probes[i].installed)
+			ut_warn("%s:%s not traced: its code changed since utrace read it",
+				s->probes[i].module, s->probes[i].name);
 	return 0;
 }
 

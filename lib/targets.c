@@ -427,7 +427,12 @@ static int cache_read(const char *path, const struct ut_symtab *st, struct ut_ta
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -ENOENT;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < sizeof(h) ||
+	/*
+	 * A list with targets missing would let 5-byte patches land on branch
+	 * targets: only a file of our own that nobody else may write counts.
+	 */
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) || (size_t)sb.st_size < sizeof(h) ||
 	    !read_full(fd, &h, sizeof(h), 0) || !cache_hdr_valid(&h, st, sb.st_size))
 		goto close_fd;
 	v = malloc(h.count ? h.count * sizeof(*v) : 1);

@@ -37,6 +37,22 @@ struct ut_module_facts {
 	const struct ut_targets *sites; /* compiler-made entry sites */
 };
 
+/* Storage for one module's facts, loaded from its file. */
+struct ut_facts {
+	struct ut_symtab st;
+	struct ut_targets targets, sites;
+	struct ut_module_facts m; /* points into the above */
+};
+
+/*
+ * Load the file's symbols (a failure is returned, with ut_error()), then
+ * what 5-byte patches need; when that cannot be had, *mode becomes
+ * UT_PROBE_MODE_INT3 (with a warning).  utrace_facts_free() in every case.
+ */
+int utrace_facts_load(struct ut_facts *f, const char *path, const char *name,
+		      enum ut_probe_mode *mode);
+void utrace_facts_free(struct ut_facts *f);
+
 struct ut_probe_choice {
 	enum ut_probe_kind kind;
 	uint32_t flags; /* UT_FUNC_* (utrace/shm.h) */
