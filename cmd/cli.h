@@ -34,7 +34,7 @@ struct cli_command {
 
 extern const struct cli_command cli_commands[];
 
-/* Parse argv of subcommand cmd; 0 ok, 1 help printed, -1 error printed. */
+/* Parse argv of subcommand cmd; 0 ok, 1 help printed, -1 error printed (nothing to free but on 0). */
 int cli_parse(int argc, char **argv, struct cli *c);
 void cli_free(struct cli *c);
 void cli_usage(FILE *f, const char *cmd);

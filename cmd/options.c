@@ -221,19 +221,23 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	while ((opt = getopt_long(argc, argv, ":f:N:o:vh", long_opts, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			option_error(c, opt, argv);
-			return -1;
+			goto fail;
 		}
 		if (opt == 'h') {
 			cli_usage(stdout, c->cmd);
+			cli_free(c);
 			return 1;
 		}
 		if (parse_one(c, opt, optarg) < 0)
-			return -1;
+			goto fail;
 	}
 	c->args = argv + optind;
 	c->nargs = argc - optind;
 	cli_log_init(c->verbose);
 	return 0;
+fail:
+	cli_free(c);
+	return -1;
 }
 
 void cli_free(struct cli *c)

@@ -19,6 +19,7 @@
 #include "utrace/remote.h"
 
 #define RUNOUT_MAX_STOPS 64
+#define DETACH_DRAINS 16
 #define NSEC_PER_MSEC 1000000.0
 
 static int get_regs(pid_t tid, struct user_regs_struct *regs)
@@ -164,6 +165,21 @@ static void unprobe(struct ut_session *s)
 }
 
 /*
+ * Record no new calls and format what the rings and spools hold while the
+ * program still runs: behind a hot thread that can be seconds of work,
+ * which must not be spent with the world stopped.  Once disabled, only the
+ * returns of calls in flight are recorded: a few drains see the end.
+ */
+static void drain_before_stop(struct ut_session *s)
+{
+	if (!s->injected)
+		return;
+	__atomic_store_n(&((struct ut_ctl *)s->area)->disabled, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < DETACH_DRAINS && ut_drain(s) > 0; i++)
+		;
+}
+
+/*
  * Stop the world, take our code out of the way, hand every thread back with
  * the signal it was stopped for.  The areas stay mapped in the tracee
  * (threads may still be in a stub); session_fini releases the ring pages.
@@ -171,7 +187,10 @@ static void unprobe(struct ut_session *s)
 int ut_detach(struct ut_session *s)
 {
 	uint64_t start = utrace_monotonic_ns(), stopped;
-	int e = ut_world_stop(s);
+	int e;
+
+	drain_before_stop(s);
+	e = ut_world_stop(s);
 
 	/* A thread that will not stop is no reason to leave probes behind. */
 	if (e < 0)

@@ -124,7 +124,8 @@ int ut_summary_finish(struct ut_writer *w, const struct ut_stats *st)
 	fputs("#      calls    returns    unwound        total_ns     avg_ns     min_ns     max_ns"
 	      "  function\n",
 	      w->out);
-	qsort(ss->v, ss->n, sizeof(*ss->v), by_total);
+	if (ss->n)
+		qsort(ss->v, ss->n, sizeof(*ss->v), by_total);
 	for (size_t i = 0; i < ss->n; i++)
 		if (ss->v[i].calls || ss->v[i].returns || ss->v[i].unwound)
 			print_line(w, &ss->v[i]);
