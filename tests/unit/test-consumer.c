@@ -596,6 +596,154 @@ static void consumer_close_unwinds_open_entries(void **state)
 	free(s);
 }
 
+/*
+ * A thread that lives on untraced (detach): its records are delivered, but
+ * its open calls go on, so nothing is unwound; the same records closed
+ * (the thread is gone) get one unwind per open entry, innermost first.
+ */
+static void consumer_release_does_not_unwind(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	uint64_t pos[5];
+	struct fake f;
+	int gone;
+
+	for (gone = 0; gone <= 1; gone++) {
+		s->n = 0;
+		fake_init(&f);
+		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+		pos[0] = produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+		/* left in the ring when the slot goes */
+		pos[1] = produce(&f, 0, UT_REC_ENTRY, 2, 1, utrace_rdtsc());
+		pos[2] = produce(&f, 0, UT_REC_EXIT, 2, 1, utrace_rdtsc());
+		pos[3] = produce(&f, 0, UT_REC_ENTRY, 3, 1, utrace_rdtsc());
+		pos[4] = produce(&f, 0, UT_REC_ENTRY, 0, 2, utrace_rdtsc());
+		if (gone)
+			assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+		else
+			assert_int_equal(utrace_consumer_slot_release(f.c, 0, collect, s), 0);
+		assert_int_equal(s->n, gone ? 8 : 5);
+		check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, pos[0]);
+		check_event(&s->ev[1], UT_REC_ENTRY, 2, 1, pos[1]);
+		check_event(&s->ev[2], UT_REC_EXIT, 2, 1, pos[2]);
+		assert_true(s->ev[2].has_dur);
+		check_event(&s->ev[3], UT_REC_ENTRY, 3, 1, pos[3]);
+		check_event(&s->ev[4], UT_REC_ENTRY, 0, 2, pos[4]);
+		if (gone) {
+			static const uint32_t funcs[] = { 0, 3, 1 };
+
+			for (size_t k = 5; k < 8; k++) {
+				assert_int_equal(s->ev[k].kind, UT_REC_UNWIND);
+				assert_int_equal(s->ev[k].func, funcs[k - 5]);
+				assert_int_equal(s->ev[k].depth, 7 - k);
+				assert_true(s->ev[k].has_dur);
+				assert_true(s->ev[k].ts >= s->ev[4].ts);
+			}
+		}
+		utrace_consumer_stats(f.c, &st);
+		assert_int_equal(st.events, s->n);
+		assert_int_equal(st.torn + st.invalid + st.drops, 0);
+		/* forgotten either way */
+		produce(&f, 0, UT_REC_EXIT, 0, 2, utrace_rdtsc());
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+		/* the slot's next thread inherits none of the open calls */
+		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+		pos[0] = produce(&f, 0, UT_REC_EXIT, 3, 1, utrace_rdtsc());
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+		assert_false(s->ev[s->n - 1].has_dur);
+		assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+		assert_int_equal(s->ev[s->n - 1].kind, UT_REC_EXIT);
+		fake_fini(&f);
+	}
+	free(s);
+}
+
+/* Uncommitted records left at release are torn, as at close. */
+static void consumer_release_counts_uncommitted_as_torn(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	uint64_t pos;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 1, T_PID, T_TID);
+	reserve(&f, 1);
+	pos = produce(&f, 1, UT_REC_ENTRY, 1, 0, 9);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(utrace_consumer_slot_release(f.c, 1, collect, s), 0);
+	assert_int_equal(s->n, 1);
+	check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, pos);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 1);
+	assert_int_equal(utrace_consumer_slot_release(f.c, 1, collect, s), 0);
+	assert_int_equal(utrace_consumer_slot_release(f.c, T_NSLOTS, collect, s), -EINVAL);
+	fake_fini(&f);
+	free(s);
+}
+
+/*
+ * The recorder dropped records of the thread: which exits were among them is
+ * unknown, so closing synthesizes no unwind.  Drops left by the slot's
+ * previous owner do not count.
+ */
+static void consumer_close_after_drops_does_not_unwind(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	int grew;
+
+	for (grew = 0; grew <= 1; grew++) {
+		s->n = 0;
+		fake_init(&f);
+		fake_slot(&f, 0)->drops = 3; /* the previous owner's */
+		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+		produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+		produce(&f, 0, UT_REC_ENTRY, 2, 1, utrace_rdtsc());
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+		produce(&f, 0, UT_REC_ENTRY, 3, 2, utrace_rdtsc());
+		/* seen first by the close itself */
+		if (grew)
+			fake_slot(&f, 0)->drops = 4;
+		assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+		assert_int_equal(s->n, grew ? 3 : 6);
+		for (size_t k = 0; k < s->n; k++)
+			assert_int_equal(s->ev[k].kind, k < 3 ? UT_REC_ENTRY : UT_REC_UNWIND);
+		utrace_consumer_stats(f.c, &st);
+		assert_int_equal(st.drops, grew ? 1 : 0);
+		assert_int_equal(st.events, s->n);
+		fake_fini(&f);
+	}
+	free(s);
+}
+
+/* Drops seen by an earlier drain suppress the unwinds too; a release never has any. */
+static void consumer_drops_seen_before_close(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	utrace_consumer_slot_open(f.c, 1, T_PID, T_TID + 1);
+	produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+	produce(&f, 1, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+	fake_slot(&f, 0)->drops = 1;
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	/* the other slot's drops are not this one's */
+	assert_int_equal(utrace_consumer_slot_close(f.c, 1, collect, s), 0);
+	assert_int_equal(s->n, 3);
+	assert_int_equal(s->ev[2].kind, UT_REC_UNWIND);
+	assert_int_equal(s->ev[2].tid, T_TID + 1);
+	assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+	assert_int_equal(s->n, 3);
+	fake_fini(&f);
+	free(s);
+}
+
 static void consumer_bad_head_is_invalid(void **state)
 {
 	struct sink *s = calloc(1, sizeof(*s));
@@ -995,6 +1143,10 @@ int main(void)
 		cmocka_unit_test(consumer_torn_run_shares_grace),
 		cmocka_unit_test(consumer_close_counts_uncommitted_as_torn),
 		cmocka_unit_test(consumer_close_unwinds_open_entries),
+		cmocka_unit_test(consumer_release_does_not_unwind),
+		cmocka_unit_test(consumer_release_counts_uncommitted_as_torn),
+		cmocka_unit_test(consumer_close_after_drops_does_not_unwind),
+		cmocka_unit_test(consumer_drops_seen_before_close),
 		cmocka_unit_test(consumer_bad_head_is_invalid),
 		cmocka_unit_test(consumer_invalid_records_skipped),
 		cmocka_unit_test(consumer_durations_pair_by_depth),
