@@ -59,10 +59,11 @@ static void fake_layout(struct ut_geometry *g, uint32_t nslots, uint32_t ring)
 	g->area_size = g->rings_off + (uint64_t)nslots * ring;
 }
 
-static void fake_init(struct fake *f)
+/* A fake area whose rings hold ring bytes each. */
+static void fake_init_ring(struct fake *f, uint32_t ring)
 {
 	memset(f, 0, sizeof(*f));
-	fake_layout(&f->geo, T_NSLOTS, T_RING);
+	fake_layout(&f->geo, T_NSLOTS, ring);
 	f->mem = aligned_alloc(PAGE, align_page(f->geo.area_size));
 	assert_non_null(f->mem);
 	memset(f->mem, 0, f->geo.area_size);
@@ -71,7 +72,7 @@ static void fake_init(struct fake *f)
 	f->ctl->version = UT_SHM_VERSION;
 	f->ctl->nfuncs = T_NFUNCS;
 	f->ctl->nslots = T_NSLOTS;
-	f->ctl->ring_size = T_RING;
+	f->ctl->ring_size = ring;
 	f->ctl->rstack_depth = T_DEPTH;
 	f->ctl->funcs_off = f->geo.funcs_off;
 	f->ctl->slots_off = f->geo.slots_off;
@@ -79,6 +80,11 @@ static void fake_init(struct fake *f)
 	f->ctl->rings_off = f->geo.rings_off;
 	f->ctl->total_size = f->geo.area_size;
 	assert_int_equal(utrace_consumer_new(&f->c, f->mem, &f->geo), 0);
+}
+
+static void fake_init(struct fake *f)
+{
+	fake_init_ring(f, T_RING);
 }
 
 static void fake_fini(struct fake *f)
@@ -95,9 +101,9 @@ static struct ut_slot *fake_slot(struct fake *f, uint32_t i)
 
 static struct ut_rec *fake_rec(struct fake *f, uint32_t i, uint64_t pos)
 {
-	unsigned char *ring = f->mem + f->geo.rings_off + (uint64_t)i * T_RING;
+	unsigned char *ring = f->mem + f->geo.rings_off + (uint64_t)i * f->geo.ring_size;
 
-	return (struct ut_rec *)(ring + (pos & (T_RING - 1)));
+	return (struct ut_rec *)(ring + (pos & (f->geo.ring_size - 1)));
 }
 
 /* Reserve a record as the recorder does (head += size), without committing it. */
@@ -596,6 +602,263 @@ static void consumer_close_unwinds_open_entries(void **state)
 	free(s);
 }
 
+/*
+ * A thread that lives on untraced (detach): its records are delivered, but
+ * its open calls go on, so nothing is unwound; the same records closed
+ * (the thread is gone) get one unwind per open entry, innermost first.
+ */
+static void consumer_release_does_not_unwind(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	uint64_t pos[5];
+	struct fake f;
+	int gone;
+
+	for (gone = 0; gone <= 1; gone++) {
+		s->n = 0;
+		fake_init(&f);
+		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+		pos[0] = produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+		/* left in the ring when the slot goes */
+		pos[1] = produce(&f, 0, UT_REC_ENTRY, 2, 1, utrace_rdtsc());
+		pos[2] = produce(&f, 0, UT_REC_EXIT, 2, 1, utrace_rdtsc());
+		pos[3] = produce(&f, 0, UT_REC_ENTRY, 3, 1, utrace_rdtsc());
+		pos[4] = produce(&f, 0, UT_REC_ENTRY, 0, 2, utrace_rdtsc());
+		if (gone)
+			assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+		else
+			assert_int_equal(utrace_consumer_slot_release(f.c, 0, collect, s), 0);
+		assert_int_equal(s->n, gone ? 8 : 5);
+		check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, pos[0]);
+		check_event(&s->ev[1], UT_REC_ENTRY, 2, 1, pos[1]);
+		check_event(&s->ev[2], UT_REC_EXIT, 2, 1, pos[2]);
+		assert_true(s->ev[2].has_dur);
+		check_event(&s->ev[3], UT_REC_ENTRY, 3, 1, pos[3]);
+		check_event(&s->ev[4], UT_REC_ENTRY, 0, 2, pos[4]);
+		if (gone) {
+			static const uint32_t funcs[] = { 0, 3, 1 };
+
+			for (size_t k = 5; k < 8; k++) {
+				assert_int_equal(s->ev[k].kind, UT_REC_UNWIND);
+				assert_int_equal(s->ev[k].func, funcs[k - 5]);
+				assert_int_equal(s->ev[k].depth, 7 - k);
+				assert_true(s->ev[k].has_dur);
+				assert_true(s->ev[k].ts >= s->ev[4].ts);
+			}
+		}
+		utrace_consumer_stats(f.c, &st);
+		assert_int_equal(st.events, s->n);
+		assert_int_equal(st.torn + st.invalid + st.drops, 0);
+		/* forgotten either way */
+		produce(&f, 0, UT_REC_EXIT, 0, 2, utrace_rdtsc());
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+		/* the slot's next thread inherits none of the open calls */
+		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+		pos[0] = produce(&f, 0, UT_REC_EXIT, 3, 1, utrace_rdtsc());
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+		assert_false(s->ev[s->n - 1].has_dur);
+		assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+		assert_int_equal(s->ev[s->n - 1].kind, UT_REC_EXIT);
+		fake_fini(&f);
+	}
+	free(s);
+}
+
+/* Uncommitted records left at release are torn, as at close. */
+static void consumer_release_counts_uncommitted_as_torn(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	uint64_t pos;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 1, T_PID, T_TID);
+	reserve(&f, 1);
+	pos = produce(&f, 1, UT_REC_ENTRY, 1, 0, 9);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(utrace_consumer_slot_release(f.c, 1, collect, s), 0);
+	assert_int_equal(s->n, 1);
+	check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, pos);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 1);
+	assert_int_equal(utrace_consumer_slot_release(f.c, 1, collect, s), 0);
+	assert_int_equal(utrace_consumer_slot_release(f.c, T_NSLOTS, collect, s), -EINVAL);
+	fake_fini(&f);
+	free(s);
+}
+
+/*
+ * The recorder dropped records of the thread: which exits were among them is
+ * unknown, so closing synthesizes no unwind.  Drops left by the slot's
+ * previous owner do not count.
+ */
+static void consumer_close_after_drops_does_not_unwind(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	int grew;
+
+	for (grew = 0; grew <= 1; grew++) {
+		s->n = 0;
+		fake_init(&f);
+		fake_slot(&f, 0)->drops = 3; /* the previous owner's */
+		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+		produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+		produce(&f, 0, UT_REC_ENTRY, 2, 1, utrace_rdtsc());
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+		produce(&f, 0, UT_REC_ENTRY, 3, 2, utrace_rdtsc());
+		/* seen first by the close itself */
+		if (grew)
+			fake_slot(&f, 0)->drops = 4;
+		assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+		assert_int_equal(s->n, grew ? 3 : 6);
+		for (size_t k = 0; k < s->n; k++)
+			assert_int_equal(s->ev[k].kind, k < 3 ? UT_REC_ENTRY : UT_REC_UNWIND);
+		utrace_consumer_stats(f.c, &st);
+		assert_int_equal(st.drops, grew ? 1 : 0);
+		assert_int_equal(st.events, s->n);
+		fake_fini(&f);
+	}
+	free(s);
+}
+
+/* Drops seen by an earlier drain suppress the unwinds too; a release never has any. */
+static void consumer_drops_seen_before_close(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	utrace_consumer_slot_open(f.c, 1, T_PID, T_TID + 1);
+	produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+	produce(&f, 1, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+	fake_slot(&f, 0)->drops = 1;
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	/* the other slot's drops are not this one's */
+	assert_int_equal(utrace_consumer_slot_close(f.c, 1, collect, s), 0);
+	assert_int_equal(s->n, 3);
+	assert_int_equal(s->ev[2].kind, UT_REC_UNWIND);
+	assert_int_equal(s->ev[2].tid, T_TID + 1);
+	assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+	assert_int_equal(s->n, 3);
+	fake_fini(&f);
+	free(s);
+}
+
+#define SPOOL_RECORDS 3000 /* more than the spool's first size (1024) */
+
+/* Many times the ring's worth, refilled between drains: all of it, in order. */
+static void consumer_refilled_ring_loses_nothing(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	uint64_t pos0 = 0;
+	struct ut_stats st;
+	struct fake f;
+	size_t i, k;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	for (i = 0; i < SPOOL_RECORDS; i += k) {
+		for (k = 0; k < T_RING_RECS && i + k < SPOOL_RECORDS; k++) {
+			uint64_t pos = produce(&f, 0, (i + k) % 2 ? UT_REC_EXIT : UT_REC_ENTRY,
+					       (uint32_t)((i + k) / 2 % T_NFUNCS), 0, i + k);
+
+			if (i + k == 0)
+				pos0 = pos;
+		}
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), (long)k);
+	}
+	assert_int_equal(s->n, SPOOL_RECORDS);
+	for (i = 0; i < SPOOL_RECORDS; i++) {
+		check_event(&s->ev[i], i % 2 ? UT_REC_EXIT : UT_REC_ENTRY,
+			    (uint32_t)(i / 2 % T_NFUNCS), 0, pos0 + i * UT_REC_SIZE);
+		assert_int_equal(s->ev[i].has_dur, i % 2 == 1);
+	}
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.events, SPOOL_RECORDS);
+	assert_int_equal(st.torn + st.invalid + st.drops, 0);
+	fake_fini(&f);
+	free(s);
+}
+
+#define BIG_RING_RECS 1024
+#define REFILL_RECORDS 9000
+#define REFILL_PER_EVENT 2
+
+/* A producer that writes while the consumer delivers: REFILL_PER_EVENT records per event. */
+struct refill {
+	struct fake *f;
+	uint64_t next_pos; /* position of the record the next event must come from */
+	size_t delivered, produced;
+};
+
+static void refill_produce(struct refill *r, size_t n)
+{
+	struct ut_slot *slot = fake_slot(r->f, 0);
+
+	while (n-- && r->produced < REFILL_RECORDS &&
+	       slot->head - slot->tail < (uint64_t)BIG_RING_RECS * UT_REC_SIZE) {
+		produce(r->f, 0, r->produced % 2 ? UT_REC_EXIT : UT_REC_ENTRY,
+			(uint32_t)(r->produced % T_NFUNCS), (uint32_t)(r->produced % 2), 1);
+		r->produced++;
+	}
+}
+
+static int refill_on_event(const struct ut_event *ev, void *arg)
+{
+	struct refill *r = arg;
+
+	/* fail_msg rather than assert: the event's position says what went missing */
+	if (ev->w[0] != r->next_pos * 10)
+		fail_msg("event %zu from record at %llu, want %llu", r->delivered,
+			 (unsigned long long)(ev->w[0] / 10), (unsigned long long)r->next_pos);
+	assert_int_equal(ev->kind, r->delivered % 2 ? UT_REC_EXIT : UT_REC_ENTRY);
+	assert_int_equal(ev->func, r->delivered % T_NFUNCS);
+	r->next_pos += UT_REC_SIZE;
+	r->delivered++;
+	refill_produce(r, REFILL_PER_EVENT);
+	return 0;
+}
+
+/*
+ * The ring is refilled while its records are delivered, faster than they
+ * are: the spool reuses its delivered part and grows while it holds
+ * undelivered records, across drains.  Nothing is lost or reordered.
+ */
+static void consumer_spool_grows_while_refilled(void **state)
+{
+	struct refill r = { 0 };
+	struct ut_stats st;
+	struct fake f;
+	long total = 0, n;
+	int drains;
+
+	fake_init_ring(&f, BIG_RING_RECS * UT_REC_SIZE);
+	r.f = &f;
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	r.next_pos = fake_slot(&f, 0)->head;
+	refill_produce(&r, BIG_RING_RECS);
+	for (drains = 0; r.delivered < REFILL_RECORDS && drains < 100; drains++) {
+		n = utrace_consumer_drain(f.c, refill_on_event, &r);
+		assert_true(n >= 0);
+		total += n;
+	}
+	assert_int_equal(r.produced, REFILL_RECORDS);
+	assert_int_equal(r.delivered, REFILL_RECORDS);
+	assert_int_equal(total, REFILL_RECORDS);
+	/* more than one drain: each is bounded by the backlog it found */
+	assert_true(drains > 1);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.events, REFILL_RECORDS);
+	assert_int_equal(st.torn + st.invalid + st.drops, 0);
+	fake_fini(&f);
+}
+
 static void consumer_bad_head_is_invalid(void **state)
 {
 	struct sink *s = calloc(1, sizeof(*s));
@@ -995,6 +1258,12 @@ int main(void)
 		cmocka_unit_test(consumer_torn_run_shares_grace),
 		cmocka_unit_test(consumer_close_counts_uncommitted_as_torn),
 		cmocka_unit_test(consumer_close_unwinds_open_entries),
+		cmocka_unit_test(consumer_release_does_not_unwind),
+		cmocka_unit_test(consumer_release_counts_uncommitted_as_torn),
+		cmocka_unit_test(consumer_close_after_drops_does_not_unwind),
+		cmocka_unit_test(consumer_drops_seen_before_close),
+		cmocka_unit_test(consumer_refilled_ring_loses_nothing),
+		cmocka_unit_test(consumer_spool_grows_while_refilled),
 		cmocka_unit_test(consumer_bad_head_is_invalid),
 		cmocka_unit_test(consumer_invalid_records_skipped),
 		cmocka_unit_test(consumer_durations_pair_by_depth),
