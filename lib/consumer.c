@@ -52,8 +52,9 @@
  * from every ring between two batches.
  */
 #define SPOOL_MIN 1024
-#define SPOOL_MAX (8U << 20) /* records of all slots together: 512 MiB */
+#define SPOOL_MAX (2U << 20) /* records of all slots together: 128 MiB, 0.7 s of JSON */
 #define DELIVER_BATCH 512
+#define DRAIN_MAX 65536 /* events one drain delivers at most: some 20 ms */
 
 /* What the consumer knows about one slot; nothing here comes from the area unchecked. */
 struct open_entry {
@@ -488,8 +489,8 @@ static bool spool_room(struct ut_consumer *c, struct slot_state *st)
 
 	if (st->spool_len < st->spool_cap)
 		return true;
-	/* reuse what was delivered already before growing */
-	if (st->spool_pos) {
+	/* reuse what was delivered already once that is half of it: amortized, never quadratic */
+	if (st->spool_pos && st->spool_pos >= st->spool_len / 2) {
 		st->spool_len -= st->spool_pos;
 		memmove(st->spool, st->spool + st->spool_pos, st->spool_len * sizeof(*st->spool));
 		st->spool_pos = 0;
@@ -587,8 +588,9 @@ static size_t collect_all(struct ut_consumer *c)
 
 /*
  * Deliver what every ring holds now, copying from the rings again between
- * batches; bounded by the backlog found on entry, so that ptrace stops are
- * not kept waiting behind a thread that never stops producing.
+ * batches; bounded by the backlog found on entry and by DRAIN_MAX events, so
+ * that ptrace stops and signals are not kept waiting behind a thread that
+ * never stops producing.
  */
 long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
 {
@@ -599,6 +601,8 @@ long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
 	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;
 	backlog = collect_all(c);
+	if (backlog > DRAIN_MAX)
+		backlog = DRAIN_MAX;
 	while (backlog && (size_t)n < backlog) {
 		long batch = 0;
 

@@ -19,7 +19,7 @@
 #include "utrace/remote.h"
 
 #define RUNOUT_MAX_STOPS 64
-#define DETACH_DRAINS 16
+#define DETACH_DRAIN_NS (10 * 1000000000ULL)
 #define NSEC_PER_MSEC 1000000.0
 
 static int get_regs(pid_t tid, struct user_regs_struct *regs)
@@ -168,14 +168,17 @@ static void unprobe(struct ut_session *s)
  * Record no new calls and format what the rings and spools hold while the
  * program still runs: behind a hot thread that can be seconds of work,
  * which must not be spent with the world stopped.  Once disabled, only the
- * returns of calls in flight are recorded: a few drains see the end.
+ * returns of calls in flight are recorded, so the backlog only shrinks;
+ * the time limit is for a program that scribbles on its rings.
  */
 static void drain_before_stop(struct ut_session *s)
 {
+	uint64_t start = utrace_monotonic_ns();
+
 	if (!s->injected)
 		return;
 	__atomic_store_n(&((struct ut_ctl *)s->area)->disabled, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < DETACH_DRAINS && ut_drain(s) > 0; i++)
+	while (ut_drain(s) > 0 && utrace_monotonic_ns() - start < DETACH_DRAIN_NS)
 		;
 }
 

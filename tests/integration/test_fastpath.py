@@ -318,7 +318,7 @@ class RegistersTest(unittest.TestCase):
 # The busy thread of s-park calls F in a loop, some 5 M events/s with 5-byte
 # patches: more than a writer formats, so the exact checks get a ring that
 # holds a whole cycle.
-BUSY_RING = ("--bufsize", "128M")
+BUSY_RING = ("--bufsize", "64M")
 
 
 class ParkTest(unittest.TestCase):
@@ -389,7 +389,7 @@ class ParkTest(unittest.TestCase):
                     # 0.2 s of a thread that only calls F: a ring that holds it all
                     att = h.attach(self, t.pid, extra=extra + BUSY_RING)
                     h.wait_attached(self, t, att)
-                    time.sleep(0.2)
+                    time.sleep(0.05)
                     events, summary = h.detach(self, att)
                     h.check_untouched(self, t)
                     h.check_summary_clean(self, events, summary)
@@ -409,7 +409,7 @@ class ParkTest(unittest.TestCase):
                   ["--", h.prog("s-park"), "busy"])
         self.assertEqual(p.stdout.readline(), b"ready\n")
         child = wait_child(self, p.pid)
-        time.sleep(0.3)
+        time.sleep(0.05)
         os.kill(child, signal.SIGTERM)
         out, err = p.communicate(timeout=h.TRACED_TIMEOUT)
         self.assertEqual(h.exit_status(p.returncode), PARK_STATUS, err)
