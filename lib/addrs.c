@@ -54,3 +54,19 @@ void ut_addrs_free(struct ut_addrs *a)
 	free(a->v);
 	memset(a, 0, sizeof(*a));
 }
+
+bool ut_addrs_any_within(const uint64_t *v, size_t n, uint64_t lo, uint64_t hi)
+{
+	size_t a = 0, b = n;
+
+	/* First address strictly above lo. */
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+
+		if (v[mid] <= lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a < n && v[a] < hi;
+}

@@ -3,6 +3,7 @@
 #ifndef UTRACE_ADDRS_H
 #define UTRACE_ADDRS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,5 +21,8 @@ int ut_addrs_add(struct ut_addrs *a, uint64_t addr);
 void ut_addrs_finish(struct ut_addrs *a, struct ut_targets *out);
 
 void ut_addrs_free(struct ut_addrs *a);
+
+/* Whether some address of the sorted v[n] lies strictly inside (lo, hi). */
+bool ut_addrs_any_within(const uint64_t *v, size_t n, uint64_t lo, uint64_t hi);
 
 #endif

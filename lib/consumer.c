@@ -183,7 +183,8 @@ static const struct ut_rec *area_rec(const struct ut_consumer *c, uint32_t i, ui
 
 /* ---- life cycle --------------------------------------------------------- */
 
-int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_geometry *geo)
+int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_geometry *geo,
+			const struct ut_tsc *tsc)
 {
 	struct ut_consumer *c;
 	int ret;
@@ -204,7 +205,10 @@ int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_ge
 		utrace_consumer_free(c);
 		return -ENOMEM;
 	}
-	utrace_tsc_init(&c->tsc);
+	if (tsc)
+		c->tsc = *tsc;
+	else
+		utrace_tsc_init(&c->tsc);
 	*out = c;
 	return 0;
 }

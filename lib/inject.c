@@ -196,33 +196,19 @@ static int read_start_brk(pid_t pid, uint64_t *start_brk)
 	return 0;
 }
 
-static int map_code_area(struct ut_session *s, struct ut_remote *r, const struct ut_maps *maps,
-			 const struct ut_module *m, struct ut_area *a, uint64_t start_brk)
+/* Choose where area `a` goes: a free range within rel32 reach of its module. */
+static int place_area(struct ut_session *s, const struct ut_maps *maps, const struct ut_module *m,
+		      struct ut_area *a, uint64_t start_brk)
 {
 	uint64_t stubs_len = page_align((uint64_t)a->nstubs * UT_STUB_SIZE);
 	uint64_t sites_len = page_align((uint64_t)a->site_entries * sizeof(struct ut_site));
 	uint64_t len = blob_span() + stubs_len + sites_len;
 	uint64_t hint =
 		utrace_maps_find_gap(maps, m->lo, m->hi, len, start_brk, start_brk + BRK_RESERVE);
-	int64_t addr;
-	int e;
 
 	if (!hint) {
 		ut_error("no free address range within 2 GiB of %s in process %d", m->name, s->pid);
 		return -ENOMEM;
-	}
-	e = remote_call(r, SYS_mmap, hint, len, PROT_READ | PROT_EXEC,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0, &addr);
-	if (e == 0 && (uint64_t)addr != hint) {
-		int64_t ignored;
-
-		remote_call(r, SYS_munmap, (uint64_t)addr, len, 0, 0, 0, 0, &ignored);
-		e = -EEXIST;
-	}
-	if (e < 0) {
-		ut_error("cannot map code near %s in process %d: %s", m->name, s->pid,
-			 strerror(-e));
-		return e;
 	}
 	a->addr = hint;
 	a->size = len;
@@ -232,27 +218,88 @@ static int map_code_area(struct ut_session *s, struct ut_remote *r, const struct
 	return 0;
 }
 
+static const struct ut_module *area_module(const struct ut_session *s, const struct ut_area *a,
+					   const struct ut_modules *mods)
+{
+	return utrace_modules_find(mods, s->probes[a->first_id].func_addr);
+}
+
 /*
- * Map a code area for every module that has probes (s->areas was sized and
- * its first_id/nstubs set by the probe planner, one per probed module).
+ * Before the world stops: where each code area goes (s->areas was sized and
+ * its first_id/nstubs set by the probe planner, one per probed module), so
+ * that the stubs can be built for their final addresses while the program
+ * runs.
  */
-int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_maps *maps,
-		   const struct ut_modules *mods)
+int ut_areas_place(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods)
 {
 	uint64_t start_brk = 0;
 	int e;
 
 	read_start_brk(s->pid, &start_brk);
 	for (size_t i = 0; i < s->nareas; i++) {
-		const struct ut_probe *p = &s->probes[s->areas[i].first_id];
-		const struct ut_module *m = utrace_modules_find(mods, p->func_addr);
+		const struct ut_module *m = area_module(s, &s->areas[i], mods);
 
 		if (!m)
 			return -EINVAL;
 		s->areas[i].site_entries = ut_area_site_entries(s, &s->areas[i]);
-		e = map_code_area(s, r, maps, m, &s->areas[i], start_brk);
+		e = place_area(s, maps, m, &s->areas[i], start_brk);
 		if (e < 0)
 			return e;
+	}
+	return 0;
+}
+
+static int map_area(struct ut_session *s, struct ut_remote *r, const struct ut_area *a)
+{
+	int64_t addr, ignored;
+	int e = remote_call(r, SYS_mmap, a->addr, a->size, PROT_READ | PROT_EXEC,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0,
+			    &addr);
+
+	if (e == 0 && (uint64_t)addr != a->addr) {
+		remote_call(r, SYS_munmap, (uint64_t)addr, a->size, 0, 0, 0, 0, &ignored);
+		e = -EEXIST;
+	}
+	return e;
+}
+
+/*
+ * The program mapped something where an area was placed (or an area placed
+ * near another module took the range): place it again with the maps of now,
+ * and rebuild its stubs for the new address.
+ */
+static int replace_area(struct ut_session *s, struct ut_remote *r, struct ut_area *a,
+			const struct ut_modules *mods)
+{
+	struct ut_maps maps = { 0 };
+	uint64_t start_brk = 0;
+	int e = utrace_maps_read(s->pid, &maps);
+
+	read_start_brk(s->pid, &start_brk);
+	if (e == 0)
+		e = place_area(s, &maps, area_module(s, a, mods), a, start_brk);
+	utrace_maps_free(&maps);
+	if (e == 0)
+		e = map_area(s, r, a);
+	if (e == 0)
+		ut_probes_build_area(s, a);
+	return e;
+}
+
+/* With the world stopped: map the placed code areas. */
+int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_modules *mods)
+{
+	for (size_t i = 0; i < s->nareas; i++) {
+		struct ut_area *a = &s->areas[i];
+		int e = map_area(s, r, a);
+
+		if (e == -EEXIST)
+			e = replace_area(s, r, a, mods);
+		if (e < 0) {
+			ut_error("cannot map code near %s in process %d: %s",
+				 s->probes[a->first_id].module, s->pid, strerror(-e));
+			return e;
+		}
 	}
 	return 0;
 }

@@ -270,21 +270,31 @@ static int build_stub(struct ut_session *s, struct ut_probe *p, const char **why
 	return r;
 }
 
-/* Stubs at their final addresses; a probe whose stub cannot be built stays uninstalled. */
-int ut_probes_build(struct ut_session *s)
+static void build_probe(struct ut_session *s, struct ut_probe *p)
 {
-	for (size_t i = 0; i < s->nprobes; i++) {
-		struct ut_probe *p = &s->probes[i];
-		const char *why = "stub or trampoline out of reach of a 5-byte patch";
-		uint8_t patch[ARCH_INSN_MAX];
+	const char *why = "stub or trampoline out of reach of a 5-byte patch";
+	uint8_t patch[ARCH_INSN_MAX];
 
-		if (build_stub(s, p, &why) < 0 || patch_bytes(s, p, patch) < 0) {
-			ut_warn("%s:%s not traced: %s", p->module, p->name, why);
-			p->broken = true;
-			memset(p->stub, arch_breakpoint[0], sizeof(p->stub));
-		}
+	p->broken = false;
+	if (build_stub(s, p, &why) < 0 || patch_bytes(s, p, patch) < 0) {
+		ut_warn("%s:%s not traced: %s", p->module, p->name, why);
+		p->broken = true;
+		memset(p->stub, arch_breakpoint[0], sizeof(p->stub));
 	}
-	return 0;
+}
+
+/* The stubs of area a at its (placed) address; a probe whose stub cannot be built is broken. */
+void ut_probes_build_area(struct ut_session *s, const struct ut_area *a)
+{
+	for (uint32_t k = 0; k < a->nstubs; k++)
+		build_probe(s, &s->probes[a->first_id + k]);
+}
+
+/* Stubs at their final addresses; a probe whose stub cannot be built stays uninstalled. */
+void ut_probes_build(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nareas; i++)
+		ut_probes_build_area(s, &s->areas[i]);
 }
 
 static uint32_t site_table_size(uint32_t nsites)

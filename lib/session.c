@@ -46,6 +46,8 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 
 	memset(s, 0, sizeof(*s));
 	s->start_ns = utrace_monotonic_ns();
+	/* now, not with the program stopped: it takes some 2 ms */
+	utrace_tsc_init(&s->tsc);
 	s->opts = *o;
 	s->memfd = -1;
 	s->traced = true;
@@ -110,7 +112,7 @@ int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid)
 
 static int setup_output(struct ut_session *s)
 {
-	int e = utrace_consumer_new(&s->consumer, s->area, &s->geo);
+	int e = utrace_consumer_new(&s->consumer, s->area, &s->geo, &s->tsc);
 
 	if (e < 0)
 		return e;
@@ -175,8 +177,7 @@ static void keep_pending_signal(struct ut_session *s, pid_t tid, int sig)
 		t->resume_sig = sig;
 }
 
-static int inject(struct ut_session *s, pid_t tid, const struct ut_maps *maps,
-		  const struct ut_modules *mods)
+static int inject(struct ut_session *s, pid_t tid, const struct ut_modules *mods)
 {
 	struct ut_remote r = { 0 };
 	int e = seccomp_guard(s, tid, true);
@@ -185,9 +186,7 @@ static int inject(struct ut_session *s, pid_t tid, const struct ut_maps *maps,
 		return e;
 	e = utrace_remote_begin(&r, tid, 0);
 	if (e == 0)
-		e = ut_inject_code(s, &r, maps, mods);
-	if (e == 0)
-		e = ut_probes_build(s);
+		e = ut_inject_code(s, &r, mods);
 	if (e == 0)
 		e = ut_inject_data(s, &r);
 	if (e < 0 && r.active)
@@ -214,9 +213,10 @@ static int exe_path(pid_t pid, char *buf, size_t len)
 }
 
 /*
- * Before the world stops: which functions get which probe.  Loading symbols,
- * decoding modules and reading the live code is the slow part of an attach;
- * the program runs meanwhile.
+ * Before the world stops: which functions get which probe, where the code
+ * areas go and the stubs for them.  Loading symbols, decoding modules,
+ * reading the live code and relocating is the slow part of an attach; the
+ * program runs meanwhile.
  */
 static int plan_probes(struct ut_session *s, struct ut_modules *mods)
 {
@@ -230,6 +230,10 @@ static int plan_probes(struct ut_session *s, struct ut_modules *mods)
 		e = utrace_modules_from_maps(&maps, exe, mods);
 	if (e == 0)
 		e = ut_probes_plan(s, &maps, mods);
+	if (e == 0)
+		e = ut_areas_place(s, &maps, mods);
+	if (e == 0)
+		ut_probes_build(s);
 	utrace_maps_free(&maps);
 	return e;
 }
@@ -255,11 +259,8 @@ static void log_install(struct ut_session *s, uint64_t stopped_ns)
 /* With the world stopped: inject our areas and install the planned probes. */
 static int install_probes(struct ut_session *s, pid_t tid, const struct ut_modules *mods)
 {
-	struct ut_maps maps = { 0 };
-	int e = utrace_maps_read(s->pid, &maps); /* as it is now: where the areas fit */
+	int e = inject(s, tid, mods);
 
-	if (e == 0)
-		e = inject(s, tid, &maps, mods);
 	if (e == 0)
 		e = setup_output(s);
 	if (e == 0)
@@ -268,7 +269,6 @@ static int install_probes(struct ut_session *s, pid_t tid, const struct ut_modul
 		s->injected = true;
 	if (e == 0)
 		e = ut_probes_install(s, s->pid);
-	utrace_maps_free(&maps);
 	if (e == 0)
 		ut_info("%zu functions traced in process %d", s->nprobes, s->pid);
 	return e;

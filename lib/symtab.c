@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addrs.h"
 #include "utrace/log.h"
 #include "utrace/symtab.h"
 
@@ -637,18 +638,7 @@ const struct ut_sym *utrace_symtab_lookup(const struct ut_symtab *st, uint64_t v
 
 bool utrace_symtab_starts_within(const struct ut_symtab *st, uint64_t lo, uint64_t hi)
 {
-	size_t a = 0, b = st->nstarts;
-
-	/* First start strictly above lo. */
-	while (a < b) {
-		size_t mid = a + (b - a) / 2;
-
-		if (st->starts[mid] <= lo)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	return a < st->nstarts && st->starts[a] < hi;
+	return ut_addrs_any_within(st->starts, st->nstarts, lo, hi);
 }
 
 long utrace_symtab_read(const struct ut_symtab *st, uint64_t vaddr, void *buf, size_t len)

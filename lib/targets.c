@@ -584,18 +584,7 @@ free_path:
 
 bool utrace_targets_within(const struct ut_targets *t, uint64_t lo, uint64_t hi)
 {
-	size_t a = 0, b = t->n;
-
-	/* First target strictly above lo. */
-	while (a < b) {
-		size_t mid = a + (b - a) / 2;
-
-		if (t->v[mid] <= lo)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	return a < t->n && t->v[a] < hi;
+	return ut_addrs_any_within(t->v, t->n, lo, hi);
 }
 
 void utrace_targets_free(struct ut_targets *t)

@@ -110,6 +110,7 @@ struct ut_session {
 	size_t nprobes;
 	struct ut_func_info *finfo; /* [nprobes], indexed by id */
 
+	struct ut_tsc tsc; /* calibrated when the session begins */
 	struct ut_consumer *consumer;
 	struct ut_writer *writer;
 	int chld_fd; /* signalfd for SIGCHLD: wakes the loop on every ptrace stop */
@@ -145,8 +146,8 @@ int ut_wait_one(struct ut_session *s, bool block);
 int ut_handle_status(struct ut_session *s, pid_t tid, int status);
 
 /* inject.c */
-int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_maps *maps,
-		   const struct ut_modules *mods);
+int ut_areas_place(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods);
+int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_modules *mods);
 int ut_inject_data(struct ut_session *s, struct ut_remote *r);
 void ut_inject_undo(struct ut_session *s, struct ut_remote *r);
 int ut_write_code(struct ut_session *s);
@@ -158,7 +159,8 @@ int ut_restore_returns(struct ut_session *s, pid_t pid, uint32_t slot, uint64_t 
 
 /* probes.c */
 int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods);
-int ut_probes_build(struct ut_session *s);
+void ut_probes_build(struct ut_session *s);
+void ut_probes_build_area(struct ut_session *s, const struct ut_area *a);
 int ut_probes_install(struct ut_session *s, pid_t pid);
 int ut_probes_remove(struct ut_session *s, pid_t pid);
 void ut_probes_count(const struct ut_session *s, size_t count[UT_PROBE_NKINDS]);

@@ -500,6 +500,31 @@ static void relocation_init(struct relocation *r, uint64_t pc, uint64_t stub)
 	r->falls_through = true;
 }
 
+/*
+ * One decoder for the life of the tracer: opening capstone costs more than a
+ * relocation, and the planner relocates every selected function.  Callers
+ * are single-threaded.
+ */
+static int decoder_get(csh *h, cs_insn **insn)
+{
+	static csh handle;
+	static cs_insn *buf;
+
+	if (!buf) {
+		if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+			return -ENOMEM;
+		cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
+		buf = cs_malloc(handle);
+		if (!buf) {
+			cs_close(&handle);
+			return -ENOMEM;
+		}
+	}
+	*h = handle;
+	*insn = buf;
+	return 0;
+}
+
 static int relocation_run(struct relocation *r, uint64_t pc, const uint8_t *code, size_t len,
 			  size_t min_len, uint64_t stub, uint64_t entry_tramp, bool drop_ret)
 {
@@ -516,20 +541,11 @@ static int relocation_run(struct relocation *r, uint64_t pc, const uint8_t *code
 			      "entry trampoline out of reach of the stub");
 	if (err)
 		return err;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+	if (decoder_get(&h, &insn) < 0)
 		return refuse(&r->w, -ENOMEM, "cannot open the disassembler");
-	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	insn = cs_malloc(h);
-	if (!insn) {
-		err = refuse(&r->w, -ENOMEM, "cannot open the disassembler");
-		goto close;
-	}
 	err = relocate_range(r, h, insn, code, len, min_len);
 	if (!err)
 		err = relocation_finish(r, min_len);
-	cs_free(insn, 1);
-close:
-	cs_close(&h);
 	return err;
 }
 

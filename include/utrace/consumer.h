@@ -70,7 +70,13 @@ typedef int (*ut_event_fn)(const struct ut_event *ev, void *arg);
 
 struct ut_consumer;
 
-int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_geometry *geo);
+/*
+ * A consumer of the data area `area` laid out as `geo`.  tsc: a calibration
+ * taken earlier (the tracer takes it before it stops the program), or NULL to
+ * calibrate now, which takes some 2 ms.
+ */
+int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_geometry *geo,
+			const struct ut_tsc *tsc);
 void utrace_consumer_free(struct ut_consumer *c);
 /* The slot now belongs to thread tid of process pid (its ring starts empty). */
 void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid);

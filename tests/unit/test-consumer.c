@@ -79,7 +79,7 @@ static void fake_init_ring(struct fake *f, uint32_t ring)
 	f->ctl->rstacks_off = f->geo.rstacks_off;
 	f->ctl->rings_off = f->geo.rings_off;
 	f->ctl->total_size = f->geo.area_size;
-	assert_int_equal(utrace_consumer_new(&f->c, f->mem, &f->geo), 0);
+	assert_int_equal(utrace_consumer_new(&f->c, f->mem, &f->geo, NULL), 0);
 }
 
 static void fake_init(struct fake *f)
@@ -1050,25 +1050,25 @@ static void consumer_new_rejects_bad_geometry(void **state)
 	mem = aligned_alloc(PAGE, align_page(g.area_size));
 	assert_non_null(mem);
 	g.ring_size = T_RING + UT_REC_SIZE; /* not a power of two */
-	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
 	g.ring_size = UT_REC_SIZE / 2;
-	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
 	g.ring_size = T_RING;
 	g.nslots = 3;
-	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
 	g.nslots = T_NSLOTS;
 	g.area_size -= 1; /* the last ring does not fit */
-	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
 	g.area_size += 1;
 	g.funcs_off = UINT64_MAX - 7;
-	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
 	g.funcs_off = PAGE;
 	g.nfuncs = UINT32_MAX;
-	assert_int_equal(utrace_consumer_new(&c, mem, &g), -EINVAL);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
 	g.nfuncs = T_NFUNCS;
-	assert_int_equal(utrace_consumer_new(&c, mem + 1, &g), -EINVAL);
+	assert_int_equal(utrace_consumer_new(&c, mem + 1, &g, NULL), -EINVAL);
 	assert_null(c);
-	assert_int_equal(utrace_consumer_new(&c, mem, &g), 0);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), 0);
 	utrace_consumer_free(c);
 	free(mem);
 }
@@ -1224,7 +1224,7 @@ static void consumer_fuzz_geometry(void **state)
 		}
 		for (i = 0; i < size; i++)
 			mem[i] = (unsigned char)xorshift(&rng);
-		if (utrace_consumer_new(&c, mem, &g) < 0)
+		if (utrace_consumer_new(&c, mem, &g, NULL) < 0)
 			continue;
 		accepted++;
 		for (i = 0; i < g.nslots; i++)
