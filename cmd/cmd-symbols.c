@@ -97,7 +97,8 @@ static int list_file(struct cli *c, pid_t pid, const char *path, const char *nam
 	for (size_t i = 0; i < f.st.n; i++)
 		if (utrace_filter_select(&c->filter, name, is_main, f.st.syms[i].name,
 					 f.st.syms[i].aliases))
-			list_symbol(c, pid, &f.m, mode, &f.st.syms[i], bias, is_main ? NULL : name, t);
+			list_symbol(c, pid, &f.m, mode, &f.st.syms[i], bias, is_main ? NULL : name,
+				    t);
 	utrace_facts_free(&f);
 	return 0;
 }
@@ -138,8 +139,8 @@ static void print_tally(const struct tally *t)
 			printf(" %zu %s,", t->kinds[k], utrace_probe_kind_name(k));
 	printf(" %zu refused\n", t->kinds[UT_PROBE_NONE]);
 	for (size_t i = 0; i < t->nreasons; i++)
-		printf("#   %6zu  %-5s %s\n", t->count[i], utrace_probe_kind_name(t->reason_kind[i]),
-		       t->reason[i]);
+		printf("#   %6zu  %-5s %s\n", t->count[i],
+		       utrace_probe_kind_name(t->reason_kind[i]), t->reason[i]);
 }
 
 static bool all_digits(const char *s)

@@ -58,8 +58,8 @@ int arch_stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len
  * stub first drops that call's return address, so the entry trampoline sees
  * the stack of a function entry.
  */
-int arch_callstub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len,
-			uint64_t stub, uint64_t entry_tramp, uint8_t *out, const char **why);
+int arch_callstub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len, uint64_t stub,
+			uint64_t entry_tramp, uint8_t *out, const char **why);
 
 /*
  * Where a thread stopped at `ip` inside the displaced range [pc, pc + displaced)

@@ -689,8 +689,8 @@ static int slot_close(struct ut_consumer *c, uint32_t slot, bool gone, ut_event_
 	do {
 		slot_collect(c, slot, true);
 		drained = slot_deliver(c, st, SIZE_MAX, fn, arg);
-	} while (drained > 0 && st->tail < __atomic_load_n(&area_slot(c, slot)->head,
-							   __ATOMIC_ACQUIRE));
+	} while (drained > 0 &&
+		 st->tail < __atomic_load_n(&area_slot(c, slot)->head, __ATOMIC_ACQUIRE));
 	if (drained >= 0 && gone)
 		drained = close_open_entries(c, st, fn, arg);
 	ret = slot_retire_losses(c, st);

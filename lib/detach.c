@@ -213,8 +213,7 @@ int ut_detach(struct ut_session *s)
 	s->holding = false;
 	s->traced = false;
 	stopped = utrace_monotonic_ns();
-	ut_info("detach: %.3f ms; world stopped %.3f ms",
-		(double)(stopped - start) / NSEC_PER_MSEC,
+	ut_info("detach: %.3f ms; world stopped %.3f ms", (double)(stopped - start) / NSEC_PER_MSEC,
 		(double)(stopped - s->stop_began_ns) / NSEC_PER_MSEC);
 	return e;
 }

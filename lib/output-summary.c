@@ -105,8 +105,8 @@ static void print_line(struct ut_writer *w, const struct func_stat *f)
 	uint64_t avg = f->timed ? f->total_ns / f->timed : 0;
 
 	fprintf(w->out,
-		"%12" PRIu64 " %10" PRIu64 " %10" PRIu64 " %15" PRIu64 " %10" PRIu64
-		" %10" PRIu64 " %10" PRIu64 "  ",
+		"%12" PRIu64 " %10" PRIu64 " %10" PRIu64 " %15" PRIu64 " %10" PRIu64 " %10" PRIu64
+		" %10" PRIu64 "  ",
 		f->calls, f->returns, f->unwound, f->total_ns, avg, f->timed ? f->min_ns : 0,
 		f->max_ns);
 	/* the table's last line gathers ids outside it */

@@ -29,6 +29,7 @@ static const char *const noret_funcs[] = {
 	"_dl_runtime_profile*",
 };
 
+/* clang-format off */
 static const char *const kind_names[UT_PROBE_NKINDS] = {
 	[UT_PROBE_NONE] = "refused",
 	[UT_PROBE_INT3] = "int3",
@@ -36,6 +37,7 @@ static const char *const kind_names[UT_PROBE_NKINDS] = {
 	[UT_PROBE_CALL] = "call",
 	[UT_PROBE_CALLSTUB] = "callstub",
 };
+/* clang-format on */
 
 const char *utrace_probe_kind_name(enum ut_probe_kind k)
 {
@@ -51,8 +53,8 @@ static bool is_noret(const char *name)
 }
 
 /* The live bytes we would patch (and put back at detach) are the file's. */
-static bool is_as_in_file(const struct ut_symtab *st, const struct ut_sym *sym,
-			  const uint8_t *code, size_t ncode)
+static bool is_as_in_file(const struct ut_symtab *st, const struct ut_sym *sym, const uint8_t *code,
+			  size_t ncode)
 {
 	uint8_t file[UT_STUB_SIZE];
 	size_t n = ncode < sizeof(file) ? ncode : sizeof(file);
@@ -95,8 +97,8 @@ static const char *can_patch5(const struct ut_module_facts *m, const struct ut_s
 		c->displaced = ARCH_PATCH_SIZE;
 		return NULL;
 	}
-	displaced = relocate_dry(code + c->off, ncode - c->off, pc, ARCH_PATCH_SIZE, patch_call,
-				 &why);
+	displaced =
+		relocate_dry(code + c->off, ncode - c->off, pc, ARCH_PATCH_SIZE, patch_call, &why);
 	if (displaced < 0)
 		return why;
 	if (c->off + (uint64_t)displaced > sym->size)
@@ -111,8 +113,8 @@ static const char *can_patch5(const struct ut_module_facts *m, const struct ut_s
 }
 
 void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *sym,
-			 const uint8_t *code, size_t ncode, enum ut_probe_mode mode, bool patch_call,
-			 struct ut_probe_choice *c)
+			 const uint8_t *code, size_t ncode, enum ut_probe_mode mode,
+			 bool patch_call, struct ut_probe_choice *c)
 {
 	size_t off = arch_patch_offset(code, ncode);
 	const char *why = "first instruction not relocatable";
@@ -137,7 +139,7 @@ void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *s
 		return;
 	}
 	c->why = mode == UT_PROBE_MODE_INT3 ? "--probe=int3" :
-					       can_patch5(m, sym, code, ncode, patch_call, c);
+					      can_patch5(m, sym, code, ncode, patch_call, c);
 	if (c->why) {
 		c->kind = UT_PROBE_INT3;
 		c->displaced = ARCH_BREAKPOINT_SIZE;

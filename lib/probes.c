@@ -369,7 +369,7 @@ static int write_probes(struct ut_session *s, pid_t pid, bool install,
 {
 	size_t cap = s->nprobes ? s->nprobes : 1, n = 0;
 	struct ut_text_patch *v = calloc(cap, sizeof(*v));
-	uint8_t (*bytes)[ARCH_INSN_MAX] = calloc(cap, sizeof(*bytes));
+	uint8_t(*bytes)[ARCH_INSN_MAX] = calloc(cap, sizeof(*bytes));
 	struct ut_probe **of = calloc(cap, sizeof(*of));
 	int e = -ENOMEM;
 
@@ -445,8 +445,8 @@ struct stopped_at {
  * that is impossible the probe falls back to an int3, which leaves the bytes
  * after the patch point alone.
  */
-static void clear_threads_from(struct ut_session *s, struct ut_probe *p,
-			       const struct stopped_at *v, size_t n)
+static void clear_threads_from(struct ut_session *s, struct ut_probe *p, const struct stopped_at *v,
+			       size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
 		uint64_t to;
@@ -460,7 +460,7 @@ static void clear_threads_from(struct ut_session *s, struct ut_probe *p,
 		ut_info("%s:%s: a thread is inside its first bytes; using an int3", p->module,
 			p->name);
 		p->kind = p->kind == UT_PROBE_CALLSTUB || v[k].resume == p->addr ? UT_PROBE_NONE :
-										    UT_PROBE_INT3;
+										   UT_PROBE_INT3;
 		p->displaced = ARCH_BREAKPOINT_SIZE;
 		return;
 	}

@@ -61,7 +61,7 @@ _Static_assert(sizeof(nop5_insn) == ARCH_ENTRY_SITE_SIZE, "5-byte nop");
 bool arch_is_patch_site(const uint8_t *code, size_t len)
 {
 	return len >= ARCH_ENTRY_SITE_SIZE && (!memcmp(code, nop1_x5_insns, ARCH_ENTRY_SITE_SIZE) ||
-						!memcmp(code, nop5_insn, ARCH_ENTRY_SITE_SIZE));
+					       !memcmp(code, nop5_insn, ARCH_ENTRY_SITE_SIZE));
 }
 
 /*

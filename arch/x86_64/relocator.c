@@ -572,8 +572,8 @@ int arch_stub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len
 	return stub_build(pc, code, len, min_len, stub, entry_tramp, out, why, false);
 }
 
-int arch_callstub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len,
-			uint64_t stub, uint64_t entry_tramp, uint8_t *out, const char **why)
+int arch_callstub_build(uint64_t pc, const uint8_t *code, size_t len, size_t min_len, uint64_t stub,
+			uint64_t entry_tramp, uint8_t *out, const char **why)
 {
 	return stub_build(pc, code, len, min_len, stub, entry_tramp, out, why, true);
 }

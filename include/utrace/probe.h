@@ -67,8 +67,8 @@ struct ut_probe_choice {
  * prologues get `call stub_F`.
  */
 void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *sym,
-			 const uint8_t *code, size_t ncode, enum ut_probe_mode mode, bool patch_call,
-			 struct ut_probe_choice *c);
+			 const uint8_t *code, size_t ncode, enum ut_probe_mode mode,
+			 bool patch_call, struct ut_probe_choice *c);
 
 /* "int3", "jmp", "call", "callstub", or "refused". */
 const char *utrace_probe_kind_name(enum ut_probe_kind k);

@@ -354,8 +354,8 @@ static void site_setup(struct ut_blob_params *params, size_t stubs_off)
 	uint8_t *fn = env.code + stubs_off + (NSTUBS + 1) * UT_STUB_SIZE;
 	struct ut_site *sites = (struct ut_site *)(env.code + stubs_off + PAGE / 2);
 	uint64_t ret = (uint64_t)(uintptr_t)fn + SITE_CALL_SIZE;
-	int32_t rel = (int32_t)((int64_t)(uintptr_t)(env.code + image_hdr()->entry_tramp) -
-				(int64_t)ret);
+	int32_t rel =
+		(int32_t)((int64_t)(uintptr_t)(env.code + image_hdr()->entry_tramp) - (int64_t)ret);
 
 	memcpy(fn, site_func, sizeof(site_func));
 	memcpy(fn + 1, &rel, sizeof(rel));

@@ -356,8 +356,12 @@ static void output_summary_counts_and_times(void **state)
 {
 	uint64_t func_drops[NFUNCS] = { 0, 2, 0, 0 };
 	struct ut_thread_drops threads[] = { { .pid = 1000, .tid = 7, .drops = 2 } };
-	struct ut_stats st = { .events = 9, .drops = 2, .threads = threads, .nthreads = 1,
-			       .func_drops = func_drops, .nfuncs = NFUNCS };
+	struct ut_stats st = { .events = 9,
+			       .drops = 2,
+			       .threads = threads,
+			       .nthreads = 1,
+			       .func_drops = func_drops,
+			       .nfuncs = NFUNCS };
 	struct capture c;
 
 	capture_open(&c, UT_FORMAT_SUMMARY);

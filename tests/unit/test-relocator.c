@@ -546,10 +546,14 @@ static void relocator_translate_boundaries(void **state)
 	const size_t displaced = sizeof(code);
 
 	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC), STUB + 5);
-	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC + 1), STUB + 6);
-	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC + 4), STUB + 9);
-	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC + 7), STUB + 12);
-	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC + 9), STUB + 18);
+	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC + 1),
+			 STUB + 6);
+	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC + 4),
+			 STUB + 9);
+	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC + 7),
+			 STUB + 12);
+	assert_int_equal(arch_stub_translate(PC, code, displaced, displaced, STUB, PC + 9),
+			 STUB + 18);
 }
 
 static void relocator_translate_mid_instruction(void **state)
@@ -564,13 +568,18 @@ static void relocator_translate_mid_instruction(void **state)
 		0xcc, 0xcc, 0xcc, 0xcc, /* int3 padding, displaced but not copied */
 	};
 
-	assert_int_equal(arch_stub_translate(PC, code, sizeof(code), sizeof(code), STUB, PC + 2), 0);
-	assert_int_equal(arch_stub_translate(PC, code, sizeof(code), sizeof(code), STUB, PC + 7), 0);
+	assert_int_equal(arch_stub_translate(PC, code, sizeof(code), sizeof(code), STUB, PC + 2),
+			 0);
+	assert_int_equal(arch_stub_translate(PC, code, sizeof(code), sizeof(code), STUB, PC + 7),
+			 0);
 	/* Outside the range. */
-	assert_int_equal(arch_stub_translate(PC, code, sizeof(code), sizeof(code), STUB, PC + 8), 0);
-	assert_int_equal(arch_stub_translate(PC, code, sizeof(code), sizeof(code), STUB, PC - 1), 0);
+	assert_int_equal(arch_stub_translate(PC, code, sizeof(code), sizeof(code), STUB, PC + 8),
+			 0);
+	assert_int_equal(arch_stub_translate(PC, code, sizeof(code), sizeof(code), STUB, PC - 1),
+			 0);
 	/* Past the end of the flow nothing was copied. */
-	assert_int_equal(arch_stub_translate(PC, ret, sizeof(ret), sizeof(ret), STUB, PC), STUB + 5);
+	assert_int_equal(arch_stub_translate(PC, ret, sizeof(ret), sizeof(ret), STUB, PC),
+			 STUB + 5);
 	assert_int_equal(arch_stub_translate(PC, ret, sizeof(ret), sizeof(ret), STUB, PC + 1), 0);
 }
 
