@@ -61,11 +61,12 @@ void work_regs_short(void);
 
 #define LOAD(reg, k) "	movq regs_in+8*" #k "(%rip), %" #reg "\n"
 #define STORE(reg, k) "	movq %" #reg ", regs_out+8*" #k "(%rip)\n"
-#define EACH_REG(X)                                                                              \
-	X(rax, 0)                                                                                \
-	X(rbx, 1)                                                                                \
-	X(rcx, 2) X(rdx, 3) X(rsi, 4) X(rdi, 5) X(rbp, 6) X(r8, 7) X(r9, 8) X(r10, 9) X(r11, 10) \
-		X(r12, 11) X(r13, 12) X(r14, 13) X(r15, 14)
+/* clang-format off */
+#define EACH_REG(X)							\
+	X(rax, 0) X(rbx, 1) X(rcx, 2) X(rdx, 3) X(rsi, 4) X(rdi, 5)	\
+	X(rbp, 6) X(r8, 7) X(r9, 8) X(r10, 9) X(r11, 10) X(r12, 11)	\
+	X(r13, 12) X(r14, 13) X(r15, 14)
+/* clang-format on */
 
 /*
  *   regs_call entry    rsp = 16n + 8
