@@ -404,8 +404,11 @@ static void json_summary_threads(struct ut_writer *w, const struct ut_stats *st)
 
 	fputs(",\"dropped_by_thread\":[", w->out);
 	for (i = 0; i < st->nthreads; i++)
-		fprintf(w->out, "%s{\"tid\":%d,\"dropped\":%" PRIu64 "}", i ? "," : "",
-			(int)st->threads[i].tid, st->threads[i].drops);
+		fprintf(w->out,
+			"%s{\"tid\":%d,\"dropped\":%" PRIu64 ",\"first_ns\":%" PRIu64
+			",\"last_ns\":%" PRIu64 "}",
+			i ? "," : "", (int)st->threads[i].tid, st->threads[i].drops,
+			st->threads[i].first_ns, st->threads[i].last_ns);
 	fputc(']', w->out);
 }
 

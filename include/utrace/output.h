@@ -10,7 +10,7 @@
  *   "func#<id>" (module "", addr "0x0") for an id missing from the table.
  *   last line: {"type":"summary","events":N,"dropped":N,"torn":N,"invalid":N,
  *        "rstack_overflow":N,"no_slot":N,"lost_return":N,
- *        "dropped_by_thread":[{"tid":N,"dropped":N}],"dropped_by_func":[{"func":"S","dropped":N}]}
+ *        "dropped_by_thread":[{"tid":N,"dropped":N,"first_ns":N,"last_ns":N}],"dropped_by_func":[{"func":"S","dropped":N}]}
  * Every string is valid UTF-8 (invalid bytes escaped as \u00XX of their Latin-1 value).
  */
 #ifndef UTRACE_OUTPUT_H

@@ -299,8 +299,8 @@ static void output_json_escapes_names(void **state)
 static void output_json_summary(void **state)
 {
 	struct ut_thread_drops threads[] = {
-		{ .pid = 1000, .tid = 1234, .drops = 12 },
-		{ .pid = 1000, .tid = 1240, .drops = 1 },
+		{ .pid = 1000, .tid = 1234, .drops = 12, .first_ns = 5000, .last_ns = 9000 },
+		{ .pid = 1000, .tid = 1240, .drops = 1, .first_ns = 7000, .last_ns = 7000 },
 	};
 	uint64_t func_drops[NFUNCS] = { 0, 10, 0, 3 };
 	struct ut_stats st = {
@@ -322,8 +322,9 @@ static void output_json_summary(void **state)
 	capture_check(&c, &st,
 		      "{\"type\":\"summary\",\"events\":99,\"dropped\":13,\"torn\":3,\"invalid\":1,"
 		      "\"rstack_overflow\":5,\"no_slot\":4,\"lost_return\":2,"
-		      "\"dropped_by_thread\":[{\"tid\":1234,\"dropped\":12},"
-		      "{\"tid\":1240,\"dropped\":1}],"
+		      "\"dropped_by_thread\":[{\"tid\":1234,\"dropped\":12,\"first_ns\":5000,"
+		      "\"last_ns\":9000},{\"tid\":1240,\"dropped\":1,\"first_ns\":7000,"
+		      "\"last_ns\":7000}],"
 		      "\"dropped_by_func\":[{\"func\":\"foo\",\"dropped\":10},"
 		      "{\"func\":\"we\\\"ird\\u00ff\\u001b\",\"dropped\":3}]}\n");
 }
