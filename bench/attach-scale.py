@@ -42,17 +42,15 @@ import os
 import resource
 import select
 import shlex
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-from benchlib import (BENCH_DIR, REPO_DIR, finish, load_line, machine_line,
-                      parse_detach, parse_install, parse_output, warn,
-                      utrace_version, find_utrace)
+from benchlib import (add_common_args, require_utrace, scratch_dir, BENCH_DIR,
+                      REPO_DIR, finish, load_line, machine_line, parse_detach,
+                      parse_install, parse_output, warn, utrace_version)
 
 sys.path.insert(0, os.path.join(REPO_DIR, "tests", "integration"))
 from harness import text_mismatches, tracer_pid  # noqa: E402
@@ -323,28 +321,20 @@ def print_targets(rounds, label):
 def main():
     ap = argparse.ArgumentParser(
         description="attach/patch/detach time with 10,000 functions")
-    ap.add_argument("--utrace", help="utrace binary (default: $UTRACE, PATH, "
-                    "or the newest build*/utrace of the repository)")
-    ap.add_argument("--rounds", type=int, default=5,
-                    help="rounds at normal settings (default 5)")
     ap.add_argument("-n", type=int, default=10000,
                     help="functions in the program (default 10000)")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads of the program (default 1)")
     ap.add_argument("--trace-seconds", type=float, default=1.0,
                     help="how long to trace before SIGINT (default 1)")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directory (program, traces)")
+    add_common_args(ap, interleaved=False, kept="program, traces")
     args = ap.parse_args()
     if args.rounds < 1 or args.n < 1 or args.threads < 1:
         ap.error("--rounds, -n and --threads must be at least 1")
 
-    utrace = find_utrace(args.utrace)
-    if not utrace or not os.access(utrace, os.X_OK):
-        sys.exit("attach-scale: utrace not found; pass --utrace PATH")
+    utrace = require_utrace(args.utrace, "attach-scale")
     start = time.perf_counter()
-    tmp = tempfile.mkdtemp(prefix="utrace-attach-")
-    try:
+    with scratch_dir("utrace-attach-", args.keep) as tmp:
         print(machine_line())
         print(load_line("start"))
         print("utrace:  %s" % utrace_version(utrace))
@@ -375,11 +365,6 @@ def main():
         print("\ntargets (medians):")
         print_targets(normal, "normal ")
         print_targets([no_nice], "no-nice")
-    finally:
-        if args.keep:
-            print("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return finish(start)
 
 

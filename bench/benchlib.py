@@ -8,7 +8,9 @@ JSON trace without parsing every line, and the parsers of the lines utrace
 prints with -v.
 """
 
+import contextlib
 import glob
+import tempfile
 import os
 import platform
 import random
@@ -49,6 +51,44 @@ def find_utrace(explicit):
     if built:
         return max(built, key=os.path.getmtime)
     return None
+
+
+def add_common_args(ap, rounds=5, interleaved=True, kept="traces, logs"):
+    """--utrace, --rounds, --keep, and for interleaved rounds --repeat and --seed."""
+    ap.add_argument("--utrace", help="utrace binary (default: $UTRACE, PATH, "
+                    "or the newest build*/utrace of the repository)")
+    ap.add_argument("--rounds", type=int, default=rounds,
+                    help="%s (default %d)" % ("interleaved rounds" if interleaved else "rounds",
+                                              rounds))
+    if interleaved:
+        ap.add_argument("--repeat", type=int, default=2,
+                        help="runs of each (configuration, N) per round, the "
+                        "fastest counts (default 2)")
+        ap.add_argument("--seed", type=int, default=1,
+                        help="seed of the per-round shuffle (default 1)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (%s)" % kept)
+
+
+def require_utrace(explicit, script):
+    """find_utrace(), or exit saying so."""
+    utrace = find_utrace(explicit)
+    if not utrace or not os.access(utrace, os.X_OK):
+        sys.exit("%s: utrace not found; pass --utrace PATH" % script)
+    return utrace
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix, keep):
+    """A temporary directory, removed at the end unless `keep`."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield tmp
+    finally:
+        if keep:
+            print("kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def build(tmp, source=CALLS_SOURCE, flags=("-O2", "-g")):

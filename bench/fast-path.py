@@ -41,17 +41,15 @@ is reported as n/a with utrace's message.
 
 import argparse
 import shlex
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 
-from benchlib import (Ltrace, RdtscFloor, Uftrace, Untraced, Utrace,
-                      baseline_checksums, build, find_line, find_utrace,
-                      finish, fmt_ns, load_line, machine_line, measure,
-                      parse_install, run_once, stderr_text, utrace_version,
-                      warm_up, warn)
+from benchlib import (add_common_args, scratch_dir, Ltrace, RdtscFloor,
+                      Uftrace, Untraced, Utrace, baseline_checksums, build,
+                      find_line, find_utrace, finish, fmt_ns, load_line,
+                      machine_line, measure, parse_install, run_once,
+                      stderr_text, utrace_version, warm_up, warn)
 
 # Targets of the issue; never loosen them here.
 EXCESS_OVER_FLOOR_NS = 45
@@ -259,20 +257,10 @@ def print_targets(slopes, notes):
 def main():
     ap = argparse.ArgumentParser(
         description="ns per traced call: utrace's fast path vs int3 vs peers")
-    ap.add_argument("--utrace", help="utrace binary (default: $UTRACE, PATH, "
-                    "or the newest build*/utrace of the repository)")
-    ap.add_argument("--rounds", type=int, default=5,
-                    help="interleaved rounds (default 5)")
-    ap.add_argument("--repeat", type=int, default=2,
-                    help="runs of each (configuration, N) per round, the "
-                    "fastest counts (default 2)")
-    ap.add_argument("--seed", type=int, default=1,
-                    help="seed of the per-round shuffle (default 1)")
+    add_common_args(ap)
     ap.add_argument("--run-seconds", type=float, default=0.5,
                     help="calibrate N1 so a run takes about this long "
                     "(default 0.5; N2 = 2 N1)")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directory (traces, logs)")
     args = ap.parse_args()
     if args.rounds < 1 or args.repeat < 1:
         ap.error("--rounds and --repeat must be at least 1")
@@ -281,8 +269,7 @@ def main():
 
     utrace = find_utrace(args.utrace)
     start = time.perf_counter()
-    tmp = tempfile.mkdtemp(prefix="utrace-fastpath-")
-    try:
+    with scratch_dir("utrace-fastpath-", args.keep) as tmp:
         exe, cc_cmd = build(tmp)
         configs = make_configs(exe, tmp, utrace)
         print_setup(utrace, cc_cmd, configs, args)
@@ -296,11 +283,6 @@ def main():
                                             args.seed, checksums, kinds.on_run)
         print_table(configs, slopes, checked, walls, kinds)
         print_targets(slopes, {c.name: c.note for c in configs})
-    finally:
-        if args.keep:
-            print("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return finish(start)
 
 

@@ -31,15 +31,14 @@ WARNING line and makes the exit status 1.
 
 import argparse
 import shlex
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 
-from benchlib import (Ltrace, RdtscFloor, Uftrace, Untraced, Utrace,
-                      baseline_checksums, build, find_utrace, finish, fmt_ns,
-                      load_line, machine_line, measure, warm_up)
+from benchlib import (add_common_args, scratch_dir, Ltrace, RdtscFloor,
+                      Uftrace, Untraced, Utrace, baseline_checksums, build,
+                      find_utrace, finish, fmt_ns, load_line, machine_line,
+                      measure, warm_up)
 
 
 def print_table(configs, slopes, checked, fastest, untraced_ns):
@@ -105,25 +104,14 @@ def print_setup(utrace, cc_cmd, configs, args):
 def main():
     ap = argparse.ArgumentParser(
         description="ns per traced call: utrace vs ltrace vs uftrace")
-    ap.add_argument("--utrace", help="utrace binary (default: $UTRACE, PATH, "
-                    "or the newest build*/utrace of the repository)")
-    ap.add_argument("--rounds", type=int, default=5,
-                    help="interleaved rounds (default 5)")
-    ap.add_argument("--repeat", type=int, default=2,
-                    help="runs of each (configuration, N) per round, the "
-                    "fastest counts (default 2)")
-    ap.add_argument("--seed", type=int, default=1,
-                    help="seed of the per-round shuffle (default 1)")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directory (traces, logs)")
+    add_common_args(ap)
     args = ap.parse_args()
     if args.rounds < 1 or args.repeat < 1:
         ap.error("--rounds and --repeat must be at least 1")
 
     utrace = find_utrace(args.utrace)
     start = time.perf_counter()
-    tmp = tempfile.mkdtemp(prefix="utrace-bench-")
-    try:
+    with scratch_dir("utrace-bench-", args.keep) as tmp:
         exe, cc_cmd = build(tmp)
         configs = [Untraced(exe, tmp), RdtscFloor(exe, tmp),
                    Utrace(exe, tmp, utrace or "utrace"), Ltrace(exe, tmp),
@@ -137,11 +125,6 @@ def main():
         untraced_ns = statistics.median(slopes["untraced"])
         print_table(configs, slopes, checked, fastest, untraced_ns)
         print_ratios(slopes, fastest)
-    finally:
-        if args.keep:
-            print("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return finish(start)
 
 

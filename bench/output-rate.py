@@ -23,43 +23,34 @@ second of the whole run are printed in any case, as a lower bound.
 import argparse
 import os
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-from benchlib import (TARGET, build, find_line, find_utrace, finish,
-                      load_line, machine_line, parse_output, read_checksum,
-                      trace_problems, utrace_version, warn)
+from benchlib import (add_common_args, require_utrace, scratch_dir, TARGET,
+                      build, find_line, finish, load_line, machine_line,
+                      parse_output, read_checksum, trace_problems,
+                      utrace_version, warn)
 
 TARGET_MEVENTS = 3.0
 
 
 def main():
     ap = argparse.ArgumentParser(description="utrace JSON output rate")
-    ap.add_argument("--utrace", help="utrace binary (default: $UTRACE, PATH, "
-                    "or the newest build*/utrace of the repository)")
     ap.add_argument("--calls", type=int, default=2_000_000,
                     help="calls of bench_target, 2 events each "
                     "(default 2000000)")
     ap.add_argument("--bufsize", default="256M",
                     help="--bufsize of utrace, a power of two (default 256M)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="runs (default 3)")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directory (trace)")
+    add_common_args(ap, rounds=3, interleaved=False, kept="trace")
     args = ap.parse_args()
     if args.rounds < 1 or args.calls < 1:
         ap.error("--rounds and --calls must be at least 1")
 
-    utrace = find_utrace(args.utrace)
-    if not utrace or not os.access(utrace, os.X_OK):
-        sys.exit("output-rate: utrace not found; pass --utrace PATH")
+    utrace = require_utrace(args.utrace, "output-rate")
     start = time.perf_counter()
-    tmp = tempfile.mkdtemp(prefix="utrace-output-")
-    try:
+    with scratch_dir("utrace-output-", args.keep) as tmp:
         exe, cc_cmd = build(tmp)
         trace = os.path.join(tmp, "trace.json")
         argv = [utrace, "run", "-v", "--bufsize", args.bufsize, "-f", TARGET,
@@ -118,11 +109,6 @@ def main():
         else:
             print("target: >= %.3g M events/s to a file: n/a (%s)" % (
                 TARGET_MEVENTS, missing or "no successful run"))
-    finally:
-        if args.keep:
-            print("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return finish(start)
 
 
