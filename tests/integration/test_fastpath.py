@@ -318,7 +318,11 @@ class RegistersTest(unittest.TestCase):
 # The busy thread of s-park calls F in a loop, some 5 M events/s with 5-byte
 # patches: more than a writer formats, so the exact checks get a ring that
 # holds a whole cycle.
-BUSY_RING = ("--bufsize", "64M")
+# A thread that only calls F makes about 18 M events/s, faster than any
+# writer: the ring must hold the whole window, attach and detach latency
+# included (well over 100 ms under ASan on a loaded 2-CPU machine).
+BUSY_RING = ("--bufsize", "256M")
+BUSY_WINDOW = 0.02
 
 
 class ParkTest(unittest.TestCase):
@@ -386,10 +390,9 @@ class ParkTest(unittest.TestCase):
             with self.subTest(probe=probe):
                 t = h.start_target(self, "s-park", ("busy",))
                 for cycle in range(3):
-                    # 0.2 s of a thread that only calls F: a ring that holds it all
                     att = h.attach(self, t.pid, extra=extra + BUSY_RING)
                     h.wait_attached(self, t, att)
-                    time.sleep(0.05)
+                    time.sleep(BUSY_WINDOW)
                     events, summary = h.detach(self, att)
                     h.check_untouched(self, t)
                     h.check_summary_clean(self, events, summary)
