@@ -89,6 +89,12 @@ int arch_scan_branches(const uint8_t *code, size_t len, uint64_t addr,
  */
 bool arch_is_entry_site(const uint8_t *code);
 
+/*
+ * Whether the function at `code` does nothing but return (ret, or endbr64;
+ * ret), as the dynamic linker's _dl_debug_state does: a breakpoint on it is
+ * answered by emulating that return (arch_regs_emulate_return).
+ */
+bool arch_is_bare_return(const uint8_t *code, size_t len);
 /* Register accessors and syscall conventions: static inline, per arch. */
 #include "arch-regs.h"
 

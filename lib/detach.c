@@ -108,6 +108,8 @@ static int take_pending_trap(struct ut_session *s, struct ut_thread *t, uint64_t
 	uint64_t bp = arch_breakpoint_addr(ip), hit;
 	const struct ut_probe *p = ut_probe_find(s, bp);
 
+	if (ut_rtld_is_brk(s, bp) && sigtrap_pending(t->tid))
+		return run_until_trap(s, t, bp, bp, &hit);
 	if (!p || (p->kind != UT_PROBE_INT3 && bp == p->addr) || !sigtrap_pending(t->tid))
 		return 0;
 	return run_until_trap(s, t, bp, bp, &hit);
@@ -158,6 +160,7 @@ static void unprobe(struct ut_session *s)
 	for (size_t i = 0; i < s->nthreads; i++)
 		if (s->threads[i].state == UT_THREAD_STOPPED && !s->threads[i].group_stop)
 			settle_thread(s, &s->threads[i]);
+	ut_rtld_remove(s, s->pid);
 	ut_probes_remove(s, s->pid);
 	restore_all_returns(s);
 	ut_drain(s);
@@ -275,6 +278,7 @@ int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child
 	if (e < 0)
 		goto forget;
 	if (s->injected) {
+		ut_rtld_remove(s, child);
 		ut_probes_remove(s, child);
 		if (slot != UT_NO_SLOT && get_regs(child, &regs) == 0)
 			ut_restore_returns(s, child, slot, arch_regs_sp(&regs));

@@ -98,6 +98,8 @@ static int on_sigtrap(struct ut_session *s, struct ut_thread *t)
 	bp = arch_breakpoint_addr(ip);
 	if (s->entry_bp && bp == s->entry_bp)
 		return ut_install(s, t->tid);
+	if (ut_rtld_is_brk(s, bp))
+		return ut_rtld_hit(s, t);
 	p = s->injected ? ut_probe_find(s, bp) : NULL;
 	if (p && (p->kind == UT_PROBE_INT3 || bp != p->addr) && answer_probe(s, t, p, bp) == 0)
 		return 0;

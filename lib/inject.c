@@ -29,6 +29,15 @@
 #define PAGE_SIZE_UT 4096UL
 #define MEMFD_NAME "utrace"
 #define BRK_RESERVE (1ULL << 30) /* heap growth we keep clear of */
+/*
+ * Function-table entries reserved for libraries loaded later (rtld.c): ids
+ * are never reused (events of an unloaded library's functions may still
+ * wait in the rings), so this bounds the functions of all libraries a
+ * session ever sees loaded.  32 bytes each, 2 MiB of the memfd, only the
+ * pages used take memory.
+ */
+#define FUNCS_SPARE (1U << 16)
+#define REL32_REACH (1ULL << 31)
 
 static uint64_t page_align(uint64_t x)
 {
@@ -50,7 +59,7 @@ static void geometry_init(struct ut_session *s)
 {
 	struct ut_geometry *g = &s->geo;
 
-	g->nfuncs = (uint32_t)s->nprobes;
+	g->nfuncs = (uint32_t)s->nprobes + (s->rtld ? FUNCS_SPARE : 0);
 	g->nslots = s->opts.nslots;
 	g->ring_size = s->opts.ring_size;
 	g->rstack_depth = s->opts.rstack_depth;
@@ -221,7 +230,8 @@ static int place_area(struct ut_session *s, const struct ut_maps *maps, const st
 static const struct ut_module *area_module(const struct ut_session *s, const struct ut_area *a,
 					   const struct ut_modules *mods)
 {
-	return utrace_modules_find(mods, s->probes[a->first_id].func_addr);
+	(void)s;
+	return utrace_modules_find(mods, a->near);
 }
 
 /*
@@ -297,7 +307,8 @@ int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_mo
 			e = replace_area(s, r, a, mods);
 		if (e < 0) {
 			ut_error("cannot map code near %s in process %d: %s",
-				 s->probes[a->first_id].module, s->pid, strerror(-e));
+				 a->nstubs ? s->probes[a->first_id].module : "the program", s->pid,
+				 strerror(-e));
 			return e;
 		}
 	}
@@ -318,44 +329,182 @@ void ut_inject_undo(struct ut_session *s, struct ut_remote *r)
 	s->area_addr = 0;
 }
 
+/* Write area a's blob copy (with its parameters), stubs and site table. */
+static int write_area(struct ut_session *s, const struct ut_area *a)
+{
+	const struct ut_blob_hdr *hdr = (const struct ut_blob_hdr *)arch_blob;
+	struct ut_blob_params params = {
+		.data = s->area_addr,
+		.stubs = a->stubs,
+		.first_id = a->first_id,
+		.nstubs = a->nstubs,
+		.sites = a->sites,
+		.site_mask = a->site_entries ? a->site_entries - 1 : 0,
+	};
+	unsigned char *img = calloc(1, a->size);
+	int e;
+
+	if (!img)
+		return -ENOMEM;
+	memcpy(img, arch_blob, arch_blob_size);
+	memcpy(img + hdr->params, &params, sizeof(params));
+	for (uint32_t k = 0; k < a->nstubs; k++)
+		memcpy(img + blob_span() + (uint64_t)k * UT_STUB_SIZE,
+		       s->probes[a->first_id + k].stub, UT_STUB_SIZE);
+	if (a->sites)
+		ut_area_sites_fill(s, a, (struct ut_site *)(img + (a->sites - a->addr)),
+				   a->site_entries);
+	e = utrace_mem_write(s->pid, a->addr, img, a->size);
+	free(img);
+	return e;
+}
+
 /* Write blob copies (with their parameters), stubs and site tables into the code areas. */
 int ut_write_code(struct ut_session *s)
 {
-	const struct ut_blob_hdr *hdr = (const struct ut_blob_hdr *)arch_blob;
-	unsigned char *img;
 	int e = 0;
 
-	for (size_t i = 0; i < s->nareas && !e; i++) {
-		struct ut_area *a = &s->areas[i];
-		struct ut_blob_params params = {
-			.data = s->area_addr,
-			.stubs = a->stubs,
-			.first_id = a->first_id,
-			.nstubs = a->nstubs,
-			.sites = a->sites,
-			.site_mask = a->site_entries ? a->site_entries - 1 : 0,
-		};
-
-		img = calloc(1, a->size);
-		if (!img)
-			return -ENOMEM;
-		memcpy(img, arch_blob, arch_blob_size);
-		memcpy(img + hdr->params, &params, sizeof(params));
-		for (uint32_t k = 0; k < a->nstubs; k++)
-			memcpy(img + blob_span() + (uint64_t)k * UT_STUB_SIZE,
-			       s->probes[a->first_id + k].stub, UT_STUB_SIZE);
-		if (a->sites)
-			ut_area_sites_fill(s, a, (struct ut_site *)(img + (a->sites - a->addr)),
-					   a->site_entries);
-		e = utrace_mem_write(s->pid, a->addr, img, a->size);
-		free(img);
-	}
+	for (size_t i = 0; i < s->nareas && !e; i++)
+		e = write_area(s, &s->areas[i]);
 	if (e < 0) {
 		ut_error("cannot write code into process %d: %s", s->pid, strerror(-e));
 		return e;
 	}
 	ctl_init(s);
 	return 0;
+}
+
+/* Every byte of [lo, hi) and of the module within rel32 reach of each other. */
+static bool within_reach(uint64_t lo, uint64_t hi, const struct ut_module *m)
+{
+	uint64_t span_lo = lo < m->lo ? lo : m->lo, span_hi = hi > m->hi ? hi : m->hi;
+
+	return span_hi - span_lo < REL32_REACH - PAGE_SIZE_UT;
+}
+
+/* Where a's stubs and site table go for its probes, within its mapping. */
+static uint64_t area_layout(struct ut_area *a)
+{
+	uint64_t stubs_len = page_align((uint64_t)a->nstubs * UT_STUB_SIZE);
+	uint64_t sites_len = page_align((uint64_t)a->site_entries * sizeof(struct ut_site));
+
+	a->stubs = a->addr + blob_span();
+	a->sites = a->site_entries ? a->stubs + stubs_len : 0;
+	return blob_span() + stubs_len + sites_len;
+}
+
+/* A free area (its library unloaded) that `want` fits in, near m: its index, or -1. */
+static int find_free_area(const struct ut_session *s, const struct ut_area *want,
+			  const struct ut_module *m)
+{
+	for (size_t i = 0; i < s->nareas; i++) {
+		const struct ut_area *a = &s->areas[i];
+		struct ut_area try = *want;
+
+		try.addr = a->addr;
+		if (a->free && area_layout(&try) <= a->size &&
+		    within_reach(a->addr, a->addr + a->size, m))
+			return (int)i;
+	}
+	return -1;
+}
+
+/*
+ * Map a new area near m with thread tid alone: its syscalls run on the
+ * gadget of an area already there, so no text another thread may be
+ * running is touched (the others are not stopped).
+ */
+static int map_new_area(struct ut_session *s, pid_t tid, const struct ut_module *m,
+			struct ut_area *a)
+{
+	struct ut_remote r = { 0 };
+	struct ut_maps maps = { 0 };
+	uint64_t start_brk = 0;
+	int e;
+
+	if (!s->nareas || s->nareas >= UT_MAX_CODE_AREAS) {
+		ut_warn("%s not traced: probes in %d modules at most", m->name, UT_MAX_CODE_AREAS);
+		return -E2BIG;
+	}
+	e = utrace_maps_read(s->pid, &maps);
+	read_start_brk(s->pid, &start_brk);
+	if (e == 0)
+		e = place_area(s, &maps, m, a, start_brk);
+	utrace_maps_free(&maps);
+	if (e == 0)
+		e = utrace_remote_begin(&r, tid,
+					s->areas[0].addr + s->areas[0].hdr->syscall_gadget);
+	if (e == 0)
+		e = map_area(s, &r, a);
+	utrace_remote_end(&r);
+	if (r.pending_sig && ut_thread_find(s, tid))
+		ut_thread_find(s, tid)->resume_sig = r.pending_sig;
+	return e;
+}
+
+/* Publish area i's functions and return trampoline to the recorder. */
+static void publish_area(struct ut_session *s, size_t i)
+{
+	struct ut_ctl *c = s->area;
+	struct ut_func *f = ut_ctl_funcs(c);
+	const struct ut_area *a = &s->areas[i];
+
+	for (uint32_t k = a->first_id; k < a->first_id + a->nstubs; k++) {
+		f[k].addr = s->probes[k].addr;
+		f[k].flags = s->probes[k].flags;
+	}
+	c->ret_tramps[i] = a->addr + a->hdr->return_tramp;
+	if (c->nret_tramps <= i)
+		__atomic_store_n(&c->nret_tramps, (uint32_t)i + 1, __ATOMIC_RELEASE);
+}
+
+int ut_area_add(struct ut_session *s, pid_t tid, const struct ut_module *m, uint32_t first_id,
+		uint32_t nstubs)
+{
+	struct ut_area want = { .first_id = first_id, .nstubs = nstubs, .near = m->lo };
+	int i, e;
+
+	want.site_entries = ut_area_site_entries(s, &want);
+	i = find_free_area(s, &want, m);
+	if (i >= 0) {
+		want.addr = s->areas[i].addr;
+		want.size = s->areas[i].size;
+		want.hdr = s->areas[i].hdr;
+		area_layout(&want);
+	} else {
+		e = map_new_area(s, tid, m, &want);
+		if (e < 0)
+			return e;
+		i = (int)s->nareas++;
+	}
+	s->areas[i] = want;
+	for (uint32_t k = first_id; k < first_id + nstubs; k++)
+		s->probes[k].area = (uint32_t)i;
+	ut_probes_build_area(s, &s->areas[i]);
+	e = write_area(s, &s->areas[i]);
+	if (e < 0) {
+		ut_warn("%s not traced: cannot write code into process %d: %s", m->name, s->pid,
+			strerror(-e));
+		ut_area_free(s, &s->areas[i]);
+		return e;
+	}
+	publish_area(s, (size_t)i);
+	return i;
+}
+
+/*
+ * Its library is unmapped or about to be: its probes are never written again
+ * (the memory is gone or going).  The area keeps its blob, so a return
+ * trampoline there would still work, but no return can be hijacked into it
+ * once no function of the library is live (rtld.c).
+ */
+void ut_area_free(struct ut_session *s, struct ut_area *a)
+{
+	for (uint32_t k = a->first_id; k < a->first_id + a->nstubs; k++) {
+		s->probes[k].installed = false;
+		s->probes[k].broken = true;
+	}
+	a->free = true;
 }
 
 bool ut_is_ret_tramp(const struct ut_session *s, uint64_t addr)

@@ -116,16 +116,41 @@ static bool module_loaded(const struct ut_modules *mods, const char *glob)
 	return false;
 }
 
+static bool is_pending(const struct ut_pattern *pat, const struct ut_modules *mods)
+{
+	return !pat->exclude && pat->module && !module_loaded(mods, pat->module);
+}
+
+bool ut_probes_pending(const struct ut_session *s, const struct ut_modules *mods)
+{
+	for (size_t i = 0; i < s->opts.filter->n; i++)
+		if (is_pending(&s->opts.filter->v[i], mods))
+			return true;
+	return false;
+}
+
+/*
+ * A pattern naming a module that is not loaded waits for it when the
+ * program can load libraries (rtld.c follows dlopen); else it is an error.
+ * Attaching, say so: the user may have expected the library there already.
+ */
 static int check_modules_loaded(const struct ut_session *s, const struct ut_modules *mods)
 {
 	const struct ut_filter *f = s->opts.filter;
 
-	for (size_t i = 0; i < f->n; i++)
-		if (!f->v[i].exclude && f->v[i].module && !module_loaded(mods, f->v[i].module)) {
+	for (size_t i = 0; i < f->n; i++) {
+		if (!is_pending(&f->v[i], mods))
+			continue;
+		if (!s->rtld) {
 			ut_error("module '%s' is not loaded in process %d (pattern '%s')",
 				 f->v[i].module, s->pid, f->v[i].spec);
 			return -ENOENT;
 		}
+		ut_log(s->launched ? UT_LOG_INFO : UT_LOG_WARN,
+		       "module '%s' is not loaded in process %d: pattern '%s' waits for it to be "
+		       "loaded (dlopen)",
+		       f->v[i].module, s->pid, f->v[i].spec);
+	}
 	return 0;
 }
 
@@ -175,6 +200,8 @@ static int no_match_error(const struct ut_session *s, const struct ut_modules *m
 	return -ENOENT;
 }
 
+static void add_gadget_area(struct ut_session *s, const struct ut_modules *mods);
+
 static int cmp_probe(const void *a, const void *b)
 {
 	const struct ut_probe *x = a, *y = b;
@@ -188,7 +215,9 @@ static int assign_areas(struct ut_session *s, const struct ut_modules *mods)
 	const struct ut_module *cur = NULL;
 
 	free(s->areas);
-	s->areas = calloc(s->nprobes ? s->nprobes : 1, sizeof(*s->areas));
+	/* room for the areas of libraries loaded later (ut_area_add) */
+	s->areas = calloc(s->nprobes > UT_MAX_CODE_AREAS ? s->nprobes : UT_MAX_CODE_AREAS,
+			  sizeof(*s->areas));
 	if (!s->areas)
 		return -ENOMEM;
 	s->nareas = 0;
@@ -196,7 +225,8 @@ static int assign_areas(struct ut_session *s, const struct ut_modules *mods)
 		const struct ut_module *m = utrace_modules_find(mods, s->probes[i].func_addr);
 
 		if (m != cur || !s->nareas) {
-			s->areas[s->nareas++].first_id = (uint32_t)i;
+			s->areas[s->nareas].first_id = (uint32_t)i;
+			s->areas[s->nareas++].near = s->probes[i].func_addr;
 			cur = m;
 		}
 		s->probes[i].id = (uint32_t)i;
@@ -221,10 +251,50 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 		e = plan_module(s, &cap, &mods->v[i]);
 	if (e < 0)
 		return e;
-	if (!s->nprobes)
+	if (!s->nprobes && !(s->rtld && ut_probes_pending(s, mods)))
 		return no_match_error(s, mods);
 	qsort(s->probes, s->nprobes, sizeof(*s->probes), cmp_probe);
-	return assign_areas(s, mods);
+	e = assign_areas(s, mods);
+	if (e == 0 && !s->nareas)
+		add_gadget_area(s, mods);
+	return e;
+}
+
+/*
+ * Nothing to trace until a library comes: still one code area, without
+ * stubs, whose `syscall; int3` maps the areas of the libraries to come from
+ * the dlopening thread alone (rtld.c), never over text others may run.
+ */
+static void add_gadget_area(struct ut_session *s, const struct ut_modules *mods)
+{
+	uint64_t near = mods->n ? mods->v[0].lo : 0;
+
+	for (size_t i = 0; i < mods->n; i++)
+		if (mods->v[i].is_main)
+			near = mods->v[i].lo;
+	s->areas[0] = (struct ut_area){ .near = near };
+	s->nareas = 1;
+}
+
+int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_t *first)
+{
+	size_t cap = s->nprobes;
+	int e;
+
+	*first = s->nprobes;
+	e = plan_module(s, &cap, m);
+	if (e < 0) {
+		for (size_t i = *first; i < s->nprobes; i++) {
+			free((char *)s->probes[i].name);
+			free((char *)s->probes[i].module);
+		}
+		s->nprobes = *first;
+		return e;
+	}
+	qsort(s->probes + *first, s->nprobes - *first, sizeof(*s->probes), cmp_probe);
+	for (size_t i = *first; i < s->nprobes; i++)
+		s->probes[i].id = (uint32_t)i;
+	return 0;
 }
 
 uint64_t ut_probe_stub(const struct ut_session *s, const struct ut_probe *p)
@@ -358,16 +428,23 @@ static const uint8_t *orig_bytes(const struct ut_probe *p)
 	return p->code + (p->addr - p->func_addr);
 }
 
+static int cmp_probe_ptr(const void *a, const void *b)
+{
+	return cmp_probe(*(const struct ut_probe *const *)a, *(const struct ut_probe *const *)b);
+}
+
 /*
  * One batch of text writes: the patches (install) or the original bytes
- * (remove) of the probes that `want` selects, each only over the bytes it
- * expects.  Installing marks the probes written as installed; removing
- * leaves the probes alone (pid may be a forked copy of the process).
+ * (remove) of the probes among [first, first + n) that `want` selects, each
+ * only over the bytes it expects, in address order (each module's probes
+ * are sorted, the modules loaded later come after).  Installing marks the
+ * probes written as installed; removing leaves the probes alone (pid may be
+ * a forked copy of the process).
  */
-static int write_probes(struct ut_session *s, pid_t pid, bool install,
+static int write_probes(struct ut_session *s, pid_t pid, bool install, size_t first, size_t count,
 			bool (*want)(const struct ut_probe *p))
 {
-	size_t cap = s->nprobes ? s->nprobes : 1, n = 0;
+	size_t cap = count ? count : 1, n = 0;
 	struct ut_text_patch *v = calloc(cap, sizeof(*v));
 	uint8_t(*bytes)[ARCH_INSN_MAX] = calloc(cap, sizeof(*bytes));
 	struct ut_probe **of = calloc(cap, sizeof(*of));
@@ -375,16 +452,17 @@ static int write_probes(struct ut_session *s, pid_t pid, bool install,
 
 	if (!v || !bytes || !of)
 		goto free;
-	for (size_t i = 0; i < s->nprobes; i++) {
-		struct ut_probe *p = &s->probes[i];
+	for (size_t i = first; i < first + count; i++)
+		if (want(&s->probes[i]))
+			of[n++] = &s->probes[i];
+	qsort(of, n, sizeof(*of), cmp_probe_ptr);
+	for (size_t k = 0; k < n; k++) {
+		struct ut_probe *p = of[k];
 
-		if (!want(p))
-			continue;
-		v[n].addr = p->addr;
-		v[n].len = (size_t)patch_bytes(s, p, bytes[n]); /* checked by ut_probes_build */
-		v[n].bytes = install ? bytes[n] : orig_bytes(p);
-		v[n].expect = install ? orig_bytes(p) : bytes[n];
-		of[n++] = p;
+		v[k].addr = p->addr;
+		v[k].len = (size_t)patch_bytes(s, p, bytes[k]); /* checked by ut_probes_build */
+		v[k].bytes = install ? bytes[k] : orig_bytes(p);
+		v[k].expect = install ? orig_bytes(p) : bytes[k];
 	}
 	e = ut_text_write(pid, v, n);
 	for (size_t k = 0; install && k < n; k++)
@@ -396,12 +474,15 @@ free:
 	return e;
 }
 
-/* The installed probe whose patched bytes hold addr, or NULL. */
-const struct ut_probe *ut_probe_find(const struct ut_session *s, uint64_t addr)
+/* The probe of area a whose patched bytes may hold addr (each area's probes are sorted). */
+static const struct ut_probe *area_probe_at(const struct ut_session *s, const struct ut_area *a,
+					    uint64_t addr)
 {
-	size_t lo = 0, hi = s->nprobes;
+	size_t lo = a->first_id, hi = (size_t)a->first_id + a->nstubs;
 
-	/* Probes are sorted by address and do not overlap: the last one at or below addr. */
+	if (a->free || !a->nstubs || addr < s->probes[lo].addr)
+		return NULL;
+	/* Probes do not overlap: the last one at or below addr. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -410,12 +491,19 @@ const struct ut_probe *ut_probe_find(const struct ut_session *s, uint64_t addr)
 		else
 			hi = mid;
 	}
-	if (!lo)
-		return NULL;
-	lo--;
-	if (!s->probes[lo].installed || addr >= s->probes[lo].addr + s->probes[lo].displaced)
-		return NULL;
-	return &s->probes[lo];
+	return &s->probes[lo - 1];
+}
+
+/* The installed probe whose patched bytes hold addr, or NULL. */
+const struct ut_probe *ut_probe_find(const struct ut_session *s, uint64_t addr)
+{
+	for (size_t i = 0; i < s->nareas; i++) {
+		const struct ut_probe *p = area_probe_at(s, &s->areas[i], addr);
+
+		if (p && p->installed && addr < p->addr + p->displaced)
+			return p;
+	}
+	return NULL;
 }
 
 /*
@@ -496,34 +584,43 @@ static struct stopped_at *stopped_threads(struct ut_session *s, pid_t pid, size_
 	return v;
 }
 
-/* With every thread of pid stopped: patch all probes in one batch of writes. */
-int ut_probes_install(struct ut_session *s, pid_t pid)
+/*
+ * With every thread of pid that could run them stopped: patch probes
+ * [first, first + n) in one batch of writes.
+ */
+int ut_probes_install_range(struct ut_session *s, pid_t pid, size_t first, size_t n)
 {
-	size_t n;
-	struct stopped_at *v = stopped_threads(s, pid, &n);
+	size_t nstopped;
+	struct stopped_at *v = stopped_threads(s, pid, &nstopped);
 	int e;
 
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->nprobes; i++)
-		clear_threads_from(s, &s->probes[i], v, n);
+	for (size_t i = first; i < first + n; i++)
+		clear_threads_from(s, &s->probes[i], v, nstopped);
 	free(v);
-	e = write_probes(s, pid, true, is_installable);
+	e = write_probes(s, pid, true, first, n, is_installable);
 	if (e < 0) {
 		ut_error("cannot write probes into process %d: %s", pid, strerror(-e));
 		return e;
 	}
-	for (size_t i = 0; i < s->nprobes; i++)
+	for (size_t i = first; i < first + n; i++)
 		if (is_installable(&s->probes[i]) && !s->probes[i].installed)
 			ut_warn("%s:%s not traced: its code changed since utrace read it",
 				s->probes[i].module, s->probes[i].name);
 	return 0;
 }
 
+/* With every thread of pid stopped: patch all probes in one batch of writes. */
+int ut_probes_install(struct ut_session *s, pid_t pid)
+{
+	return ut_probes_install_range(s, pid, 0, s->nprobes);
+}
+
 /* Put back the original bytes (in pid: the process, or a forked copy of it). */
 int ut_probes_remove(struct ut_session *s, pid_t pid)
 {
-	return write_probes(s, pid, false, is_installed);
+	return write_probes(s, pid, false, 0, s->nprobes, is_installed);
 }
 
 /* How many installed probes are of each kind. */

@@ -68,6 +68,7 @@ static void session_fini(struct ut_session *s)
 		utrace_writer_free(s->writer);
 	ut_release_data(s);
 	ut_probes_free(s);
+	ut_rtld_free(s);
 	free(s->threads);
 	if (s->chld_fd >= 0)
 		close(s->chld_fd);
@@ -229,6 +230,8 @@ static int plan_probes(struct ut_session *s, struct ut_modules *mods)
 	if (e == 0)
 		e = utrace_modules_from_maps(&maps, exe, mods);
 	if (e == 0)
+		ut_rtld_find(s); /* none (a static program): patterns cannot wait for libraries */
+	if (e == 0)
 		e = ut_probes_plan(s, &maps, mods);
 	if (e == 0)
 		e = ut_areas_place(s, &maps, mods);
@@ -269,6 +272,8 @@ static int install_probes(struct ut_session *s, pid_t tid, const struct ut_modul
 		s->injected = true;
 	if (e == 0)
 		e = ut_probes_install(s, s->pid);
+	if (e == 0)
+		e = ut_rtld_start(s, s->launched);
 	if (e == 0)
 		ut_info("%zu functions traced in process %d", s->nprobes, s->pid);
 	return e;
@@ -414,6 +419,7 @@ static int finish_output(struct ut_session *s)
 	if (s->consumer)
 		utrace_consumer_stats(s->consumer, &st);
 	report_losses(&st);
+	ut_rtld_report(s);
 	if (s->drain_ns)
 		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",
 			(unsigned long long)st.events, (double)s->drain_ns / NSEC_PER_MSEC,

@@ -60,6 +60,8 @@ struct ut_area {
 	uint32_t site_entries;
 	uint32_t first_id, nstubs;
 	const struct ut_blob_hdr *hdr; /* arch_blob's header */
+	uint64_t near; /* an address in the module it serves */
+	bool free; /* its library was unloaded: still mapped, no probe uses it (rtld.c) */
 };
 
 struct ut_probe {
@@ -115,6 +117,7 @@ struct ut_session {
 	struct ut_writer *writer;
 	int chld_fd; /* signalfd for SIGCHLD: wakes the loop on every ptrace stop */
 	uint64_t traps; /* int3 hits answered */
+	struct ut_rtld *rtld; /* the dynamic linker's rendezvous (rtld.c), NULL when none */
 
 	/* what -v reports (CLOCK_MONOTONIC ns) */
 	uint64_t start_ns; /* the session began */
@@ -154,6 +157,16 @@ int ut_write_code(struct ut_session *s);
 int ut_slot_create(struct ut_session *s, struct ut_thread *t);
 void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone);
 bool ut_is_ret_tramp(const struct ut_session *s, uint64_t addr);
+/*
+ * A module loaded later: put its probes [first_id, first_id + nstubs) in a
+ * code area near it (a free one that fits, or a new one mapped by thread
+ * tid), build their stubs and publish them in the data area.  Returns the
+ * area's index or -errno.
+ */
+int ut_area_add(struct ut_session *s, pid_t tid, const struct ut_module *m, uint32_t first_id,
+		uint32_t nstubs);
+/* The area's library is gone: forget its probes; the area stays mapped for reuse. */
+void ut_area_free(struct ut_session *s, struct ut_area *a);
 void ut_release_data(struct ut_session *s);
 int ut_restore_returns(struct ut_session *s, pid_t pid, uint32_t slot, uint64_t sp);
 
@@ -171,11 +184,31 @@ uint32_t ut_area_site_entries(const struct ut_session *s, const struct ut_area *
 void ut_area_sites_fill(const struct ut_session *s, const struct ut_area *a, struct ut_site *table,
 			uint32_t entries);
 void ut_probes_free(struct ut_session *s);
+/* Plan the probes of a module loaded later: appended at [*first, nprobes), sorted, ids = index. */
+int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_t *first);
+/* Install probes [first, first + n) only (pid stopped where they could run). */
+int ut_probes_install_range(struct ut_session *s, pid_t pid, size_t first, size_t n);
+/* Whether any include pattern names a module that is not loaded (yet). */
+bool ut_probes_pending(const struct ut_session *s, const struct ut_modules *mods);
 
 /* detach.c */
 int ut_detach(struct ut_session *s);
 /* A forked child must not run with our probes: clean it and let it go. */
 int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child);
+
+/* rtld.c: libraries loaded and unloaded at run time (dlopen, dlclose) */
+/* Find the dynamic linker's r_debug (before planning: may patterns wait for a library?). */
+int ut_rtld_find(struct ut_session *s);
+/* After install: set our breakpoint at r_brk when libraries may come or go. */
+int ut_rtld_start(struct ut_session *s, bool always);
+bool ut_rtld_is_brk(const struct ut_session *s, uint64_t addr);
+/* Thread t stopped at our r_brk breakpoint. */
+int ut_rtld_hit(struct ut_session *s, struct ut_thread *t);
+/* Take our breakpoint out of pid (the process at detach, or a forked copy). */
+void ut_rtld_remove(struct ut_session *s, pid_t pid);
+/* At the end: say which patterns waited in vain. */
+void ut_rtld_report(struct ut_session *s);
+void ut_rtld_free(struct ut_session *s);
 
 /* session.c */
 int ut_drain(struct ut_session *s);

@@ -30,6 +30,16 @@ static inline uint64_t arch_regs_fs_base(const struct user_regs_struct *r)
 	return r->fs_base;
 }
 
+/*
+ * Return from a function at its first instruction: ip = the return address
+ * (read from sp by the caller), sp past it.
+ */
+static inline void arch_regs_emulate_return(struct user_regs_struct *r, uint64_t ret)
+{
+	r->rip = ret;
+	r->rsp += sizeof(uint64_t);
+}
+
 /* The address of the breakpoint that trapped, given the ip reported after it. */
 static inline uint64_t arch_breakpoint_addr(uint64_t ip)
 {

@@ -39,6 +39,15 @@ size_t arch_patch_offset(const uint8_t *code, size_t len)
 	return 0;
 }
 
+#define RET_INSN 0xc3
+
+bool arch_is_bare_return(const uint8_t *code, size_t len)
+{
+	size_t off = arch_patch_offset(code, len);
+
+	return off < len && code[off] == RET_INSN;
+}
+
 /* -fpatchable-function-entry=5 emits five one-byte nops. */
 static const uint8_t nop1_x5_insns[] = {
 	0x90, /* nop */
