@@ -10,12 +10,16 @@
  *                      library LOADS times while main calls work_main
  *                      (traced, in the executable) until it is done
  *   s-dlopen none      never loads it: only work_main is called
+ *   s-dlopen loop      loads, calls and unloads it, with a pause after each,
+ *                      until a byte (or the end) comes on stdin (a tracer
+ *                      may detach meanwhile), then LOOP_LOADS times more
  *
  * It prints `count <func> <n>`: the library's counts (its constructor's
  * calls included) summed over every load, and its own.
  */
 #include <dlfcn.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,8 @@
 /* main's pace while the loader works: a burst of calls, then a pause (no ring overflows) */
 #define BURST 8
 #define PAUSE_NS 20000
+#define LOOP_LOADS 100
+#define LOOP_PAUSE_MS 5
 
 typedef int (*dl_fn)(int);
 typedef void (*counts_fn)(unsigned long *, unsigned long *);
@@ -141,6 +147,17 @@ int main(int argc, char **argv)
 	library_path(path, sizeof(path));
 	if (!strcmp(mode, "thread")) {
 		sum = run_thread(path);
+	} else if (!strcmp(mode, "loop")) {
+		struct pollfd in = { STDIN_FILENO, POLLIN, 0 };
+
+		do
+			one_load(path, 1);
+		while (poll(&in, 1, LOOP_PAUSE_MS) <= 0);
+		loads = 0;
+		for (int k = 0; k < LOOP_LOADS; k++)
+			one_load(path, 1);
+		printf("loads after the byte %lu\n", loads);
+		return EXIT_STATUS;
 	} else if (!strcmp(mode, "none")) {
 		for (int i = 0; i < CALLS_PER_LOAD; i++)
 			sum += work_main(NULL, i);

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Libraries loaded at run time (dlopen) and ltrace-style library tracing.
+
+s-dlopen loads libutdl.so, calls it, unloads it and loads it again: a
+-f 'libutdl.so:...' pattern waits for the library (it is not loaded when
+the probes go in), which is patched before its constructor runs (whose
+calls are counted too) and released before dlclose unmaps it.  Each case
+runs under `utrace run` and under `utrace attach` at the prog's gate.
+s-alloc counts its own malloc, calloc and realloc calls of libc."""
+
+import os
+import re
+import time
+import unittest
+
+import harness as h
+
+DL_FUNCS = ("work_main", "libutdl.so:dl_work_*")
+DL_STATUS = 6
+ALLOC_STATUS = 8
+NEVER = "libutdl-never.so:*"
+# glibc's names of one function: utrace reports one of them
+ALIASES = {"__libc_malloc": "malloc", "__libc_calloc": "calloc", "__libc_realloc": "realloc"}
+PYTHON = "/usr/bin/python3"
+PYTHON_SCRIPT = "import json; print(json.dumps({str(i): [i] * i for i in range(200)})[:80])"
+
+
+def modules_of(events):
+    """{func: {modules}}"""
+    found = {}
+    for ev in events:
+        found.setdefault(ev["func"], set()).add(ev["module"])
+    return found
+
+
+def check_dlopen(tc, mode, args, same_stdout=True):
+    """s-dlopen ARGS traced: the prog's counts exactly, nothing lost, each
+    function in its module.  Returns the trace."""
+    t = h.trace_prog(tc, mode, "s-dlopen", args, DL_FUNCS)
+    untraced = h.run_untraced("s-dlopen", args)
+    tc.assertEqual(t.status, DL_STATUS if mode == "run" else untraced.status)
+    if same_stdout:
+        tc.assertEqual(t.stdout, untraced.stdout, "stdout differs; stderr %r" % t.stderr)
+    else:
+        # main's own count depends on timing: everything else must match
+        strip = re.compile(rb"^count work_main .*\n", re.M)
+        tc.assertEqual(strip.sub(b"", t.stdout), strip.sub(b"", untraced.stdout))
+    h.check_summary_clean(tc, t.events, t.summary)
+    counts = h.prog_counts(t.stdout)
+    tc.assertEqual(counts["dl_work_a"], 3009 if args[0] == "reload" else 6009)
+    h.check_counts(tc, t.events, counts)
+    h.check_nesting(tc, t.events)
+    tc.assertEqual(modules_of(t.events),
+                   {"work_main": {"s-dlopen"}, "dl_work_a": {"libutdl.so"},
+                    "dl_work_b": {"libutdl.so"}})
+    err = t.stderr.decode(errors="replace")
+    if mode == "attach":
+        tc.assertIn("module 'libutdl.so' is not loaded in process %d: pattern "
+                    "'libutdl.so:dl_work_*' waits for it to be loaded (dlopen)" %
+                    t.events[0]["pid"], err)
+        tc.assertIn("dlopen and dlclose are followed", err)
+    tc.assertNotIn("traced nothing", err)
+    return t
+
+
+def ldso_path(pid):
+    """The dynamic linker mapped in process pid."""
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and "/ld-linux" in parts[5]:
+                return os.path.realpath(parts[5].strip())
+    raise AssertionError("no dynamic linker in process %d" % pid)
+
+
+def alloc_counts(events):
+    """{malloc|calloc|realloc|other name: entries}, by glibc's aliases."""
+    counts = {}
+    for ev in events:
+        if ev["type"] == "entry":
+            name = ALIASES.get(ev["func"], ev["func"])
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def trace_lib_prog(tc, mode, name, funcs):
+    """h.trace_prog for patterns of libraries only (h.wait_attached looks
+    for patches in the executable's text): attach at the gate, open it once
+    utrace says its probes are in and every thread runs."""
+    if mode == "run":
+        return h.run_traced(tc, name, (), funcs)
+    g = h.GatedProg(tc, name)
+    att = h.attach(tc, g.pid, funcs)
+    deadline = time.monotonic() + 10
+    h.wait_installed(tc, g, att, deadline)
+    while h.any_thread_stopped(g.pid) or h.tracer_pid(g.pid) != att.proc.pid:
+        tc.assertLess(time.monotonic(), deadline, "utrace did not let the prog run")
+        time.sleep(0.02)
+    res = g.release()
+    events, summary = h.attach_ended(tc, att, h.RUN_TIMEOUT, "the exit of " + name)
+    res.stderr = att.err + res.stderr
+    return h.Trace(res, events, summary, att.out)
+
+
+class DlopenTest(unittest.TestCase):
+    def check_reload(self, mode):
+        t = check_dlopen(self, mode, ["reload"])
+        # the constructor's calls come from no traced function; the others
+        # from work_main, or from dl_work_b
+        self.assertEqual(h.callers(t.events),
+                         {"work_main": {None}, "dl_work_a": {None, "work_main", "dl_work_b"},
+                          "dl_work_b": {"work_main"}})
+        ctor = sum(1 for ev in t.events
+                   if ev["type"] == "entry" and ev["func"] == "dl_work_a" and ev["depth"] == 0)
+        self.assertEqual(ctor, 9, "3 constructor calls per load")
+
+    def test_reload_run(self):
+        self.check_reload("run")
+
+    def test_reload_attach(self):
+        self.check_reload("attach")
+
+    def test_dlopen_from_a_second_thread_run(self):
+        check_dlopen(self, "run", ["thread"], same_stdout=False)
+
+    def test_dlopen_from_a_second_thread_attach(self):
+        check_dlopen(self, "attach", ["thread"], same_stdout=False)
+
+    def check_never_loaded(self, mode):
+        """A library that never comes: the rest is traced, the prog runs as
+        untraced, and utrace says so at the end (no error: like a pattern of
+        ltrace or uftrace that matches nothing)."""
+        t = h.trace_prog(self, mode, "s-dlopen", ["none"], ("work_main", NEVER))
+        h.check_like_untraced(self, "s-dlopen", ["none"], t)
+        h.check_summary_clean(self, t.events, t.summary)
+        h.check_counts(self, t.events, h.prog_counts(t.stdout))
+        self.assertIn("utrace: pattern '%s' traced nothing: no module matching "
+                      "'libutdl-never.so' was loaded" % NEVER, t.stderr_lines())
+
+    def test_never_loaded_run(self):
+        self.check_never_loaded("run")
+
+    def test_never_loaded_attach(self):
+        self.check_never_loaded("attach")
+
+    def test_detach_between_loads(self):
+        """Detached while the prog loads and unloads the library: our int3 at
+        r_brk goes with us (the dlopens after would die of it), the text of
+        the program and of the dynamic linker equals the files again, and
+        the prog ends as untraced."""
+        g = h.GatedProg(self, "s-dlopen", ["loop"])
+        att = h.attach(self, g.pid, DL_FUNCS)
+        h.wait_attached(self, g, att)
+        g.proc.stdin.write(h.GATE_RELEASE)
+        g.proc.stdin.flush()
+        time.sleep(0.3)
+        events, _ = h.detach(self, att)
+        self.assertIn("dlopen and dlclose are followed", att.err.decode(errors="replace"))
+        self.assertTrue(any(ev["module"] == "libutdl.so" for ev in events),
+                        "no call of the library traced before the detach")
+        h.check_nesting(self, events)
+        h.check_untouched(self, g)
+        self.assertEqual(h.text_mismatches(g.pid, ldso_path(g.pid)), 0,
+                         "the dynamic linker's text differs from its file")
+        out, _ = g.proc.communicate(h.GATE_RELEASE, timeout=h.TRACED_TIMEOUT)
+        self.assertEqual((out, h.exit_status(g.proc.returncode)),
+                         (b"loads after the byte 100\n", DL_STATUS))
+
+    def check_alloc(self, mode):
+        """-f 'libc.so.6:*alloc': exactly the prog's own calls."""
+        t = trace_lib_prog(self, mode, "s-alloc", ("libc.so.6:*alloc",))
+        h.check_like_untraced(self, "s-alloc", (), t)
+        h.check_summary_clean(self, t.events, t.summary)
+        h.check_nesting(self, t.events)
+        self.assertEqual(alloc_counts(t.events), h.prog_counts(t.stdout))
+        self.assertEqual({ev["module"] for ev in t.events}, {"libc.so.6"})
+
+    def test_libc_alloc_run(self):
+        self.check_alloc("run")
+
+    def test_libc_alloc_attach(self):
+        self.check_alloc("attach")
+
+    def test_libc_alloc_of_python(self):
+        """ltrace-style on a real program: python3's allocations, traced
+        with the same output and status as untraced, every call returned."""
+        if not os.access(PYTHON, os.X_OK):
+            self.skipTest("no %s" % PYTHON)
+        argv = [PYTHON, "-c", PYTHON_SCRIPT]
+        out = os.path.join(h.tmpdir(self), "python.json")
+        res = h.run([h.utrace_path(), "run"] + h.trace_argv(("libc.so.6:*alloc",), out) +
+                    ["--"] + argv, timeout=h.TRACED_TIMEOUT)
+        untraced = h.run(argv)
+        self.assertEqual((res.stdout, res.status), (untraced.stdout, untraced.status),
+                         "stderr %r" % res.stderr)
+        events, summary = h.parse_jsonl(self, out)
+        h.check_summary_clean(self, events, summary)
+        h.check_nesting(self, events)
+        counts = h.trace_counts(events)
+        for func, (entries, exits, unwinds) in counts.items():
+            self.assertEqual(entries, exits + unwinds, "%s: calls not all returned" % func)
+        self.assertGreater(alloc_counts(events).get("malloc", 0), 1000)
+
+
+if __name__ == "__main__":
+    h.main()
