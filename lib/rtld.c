@@ -502,6 +502,12 @@ static int brk_check(struct ut_session *s)
 	return 0;
 }
 
+/*
+ * The list read here is what later changes are compared with.  Attaching
+ * while a dlopen is under way (between its RT_ADD and RT_CONSISTENT), a
+ * library already in the list but not yet in the maps when the probes were
+ * planned is not traced: a window of microseconds, left as it is.
+ */
 int ut_rtld_start(struct ut_session *s, bool always)
 {
 	struct ut_rtld *rt = s->rtld;

@@ -192,6 +192,32 @@ static void relocator_endbr64_patch_offset(void **state)
 	assert_stub(out, expected, sizeof(expected), STUB);
 }
 
+/* _dl_debug_state, whose breakpoint utrace answers by returning for it (rtld.c). */
+static void relocator_bare_return(void **state)
+{
+	static const uint8_t ret[] = {
+		0xc3, /* ret */
+	};
+	static const uint8_t endbr_ret[] = {
+		0xf3, 0x0f, 0x1e, 0xfa, /* endbr64 */
+		0xc3, /* ret */
+	};
+	static const uint8_t push_ret[] = {
+		0x55, /* push rbp */
+		0xc3, /* ret */
+	};
+	static const uint8_t endbr_only[] = {
+		0xf3, 0x0f, 0x1e, 0xfa, /* endbr64 */
+	};
+
+	(void)state;
+	assert_true(arch_is_bare_return(ret, sizeof(ret)));
+	assert_true(arch_is_bare_return(endbr_ret, sizeof(endbr_ret)));
+	assert_false(arch_is_bare_return(push_ret, sizeof(push_ret)));
+	assert_false(arch_is_bare_return(endbr_only, sizeof(endbr_only)));
+	assert_false(arch_is_bare_return(ret, 0));
+}
+
 static const uint8_t mov_rip[] = {
 	0x48, 0x8b, 0x05, LE32(0x1234), /* mov rax, qword ptr [rip + 0x1234] */
 };
@@ -1005,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(relocator_push_rbp),
 		cmocka_unit_test(relocator_prologue_multi),
 		cmocka_unit_test(relocator_endbr64_patch_offset),
+		cmocka_unit_test(relocator_bare_return),
 		cmocka_unit_test(relocator_rip_load_near),
 		cmocka_unit_test(relocator_rip_load_far),
 		cmocka_unit_test(relocator_rip_load_out_of_reach),
