@@ -253,7 +253,8 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 		return e;
 	if (!s->nprobes && !(s->rtld && ut_probes_pending(s, mods)))
 		return no_match_error(s, mods);
-	qsort(s->probes, s->nprobes, sizeof(*s->probes), cmp_probe);
+	if (s->nprobes)
+		qsort(s->probes, s->nprobes, sizeof(*s->probes), cmp_probe);
 	e = assign_areas(s, mods);
 	if (e == 0 && !s->nareas)
 		add_gadget_area(s, mods);
@@ -291,7 +292,8 @@ int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_
 		s->nprobes = *first;
 		return e;
 	}
-	qsort(s->probes + *first, s->nprobes - *first, sizeof(*s->probes), cmp_probe);
+	if (s->nprobes > *first)
+		qsort(s->probes + *first, s->nprobes - *first, sizeof(*s->probes), cmp_probe);
 	for (size_t i = *first; i < s->nprobes; i++)
 		s->probes[i].id = (uint32_t)i;
 	return 0;
