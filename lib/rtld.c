@@ -535,6 +535,21 @@ int ut_rtld_start(struct ut_session *s, bool always)
 	return 0;
 }
 
+/* Whether the first and last bytes of the library are still mapped from a file of its name. */
+static bool still_mapped(const struct ut_maps *maps, const struct rtld_lib *l)
+{
+	const uint64_t ends[2] = { l->lo, l->hi - 1 };
+
+	for (int i = 0; i < 2; i++) {
+		const struct ut_map *m = utrace_maps_find(maps, ends[i]);
+		const char *base = m ? strrchr(m->path, '/') : NULL;
+
+		if (!base || strcmp(base + 1, l->name))
+			return false;
+	}
+	return true;
+}
+
 /* Libraries unmapped after an RT_DELETE whose RT_CONSISTENT we will not see (detach). */
 static void forget_unmapped(struct ut_session *s)
 {
@@ -543,13 +558,9 @@ static void forget_unmapped(struct ut_session *s)
 
 	if (utrace_maps_read(s->pid, &maps) < 0)
 		return;
-	for (size_t i = 0; i < rt->nlibs; i++) {
-		const struct ut_map *lo = utrace_maps_find(&maps, rt->libs[i].lo);
-		const struct ut_map *hi = utrace_maps_find(&maps, rt->libs[i].hi - 1);
-
-		if (rt->libs[i].name && (!lo || !hi || strcmp(lo->path, hi->path)))
+	for (size_t i = 0; i < rt->nlibs; i++)
+		if (rt->libs[i].name && !still_mapped(&maps, &rt->libs[i]))
 			lib_gone(s, &rt->libs[i]);
-	}
 	utrace_maps_free(&maps);
 }
 
