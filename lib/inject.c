@@ -439,6 +439,9 @@ static int map_new_area(struct ut_session *s, pid_t tid, const struct ut_module 
 	utrace_remote_end(&r);
 	if (r.pending_sig && ut_thread_find(s, tid))
 		ut_thread_find(s, tid)->resume_sig = r.pending_sig;
+	if (e < 0)
+		ut_warn("%s not traced: cannot map code near it in process %d: %s", m->name, s->pid,
+			strerror(-e));
 	return e;
 }
 
