@@ -24,6 +24,11 @@ NEVER = "libutdl-never.so:*"
 ALIASES = {"__libc_malloc": "malloc", "__libc_calloc": "calloc", "__libc_realloc": "realloc"}
 PYTHON = "/usr/bin/python3"
 PYTHON_SCRIPT = "import json; print(json.dumps({str(i): [i] * i for i in range(200)})[:80])"
+FFI_CALLS = 100
+# every foreign call of ctypes is one ffi_call of libffi, which _ctypes (loaded by
+# import) brings in
+CTYPES_SCRIPT = ("import ctypes; libc = ctypes.CDLL(None); "
+                 "print(sum(libc.abs(-i) for i in range(%d)))" % FFI_CALLS)
 
 
 def modules_of(events):
@@ -228,6 +233,23 @@ class DlopenTest(unittest.TestCase):
         for func, (entries, exits, unwinds) in counts.items():
             self.assertEqual(entries, exits + unwinds, "%s: calls not all returned" % func)
         self.assertGreater(alloc_counts(events).get("malloc", 0), 1000)
+
+    def test_libffi_of_python_ctypes(self):
+        """A library that comes with an extension module python imports
+        (dlopen of _ctypes, which needs libffi): its calls counted exactly."""
+        argv = [PYTHON, "-c", CTYPES_SCRIPT]
+        if not os.access(PYTHON, os.X_OK) or h.run(argv).status != 0:
+            self.skipTest("no python3 with ctypes")
+        out = os.path.join(h.tmpdir(self), "ctypes.json")
+        res = h.run([h.utrace_path(), "run"] + h.trace_argv(("libffi.so*:ffi_call",), out) +
+                    ["--"] + argv, timeout=h.TRACED_TIMEOUT)
+        untraced = h.run(argv)
+        self.assertEqual((res.stdout, res.status), (untraced.stdout, untraced.status),
+                         "stderr %r" % res.stderr)
+        events, summary = h.parse_jsonl(self, out)
+        h.check_summary_clean(self, events, summary)
+        h.check_nesting(self, events)
+        h.check_counts(self, events, {"ffi_call": FFI_CALLS})
 
 
 if __name__ == "__main__":
