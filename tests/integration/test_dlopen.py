@@ -175,21 +175,30 @@ class DlopenTest(unittest.TestCase):
     def test_never_loaded_attach(self):
         self.check_never_loaded("attach")
 
-    def test_detach_between_loads(self):
-        """Detached while the prog loads and unloads the library: our int3 at
-        r_brk goes with us (the dlopens after would die of it), the text of
-        the program and of the dynamic linker equals the files again, and
-        the prog ends as untraced."""
+    def check_attach_to_loop(self, attach_first):
+        """s-dlopen loop traced for a while: attached at its gate, or while it
+        loads and unloads the library (patched at attach maybe, then
+        unloaded; or loaded in the middle of the attach).  Detached while it
+        goes on: our int3 at r_brk goes with us (the dlopens after would die
+        of it), the text of the program and of the dynamic linker equals
+        the files again, and the prog ends as untraced."""
         g = h.GatedProg(self, "s-dlopen", ["loop"])
+        if not attach_first:
+            g.proc.stdin.write(h.GATE_RELEASE)
+            g.proc.stdin.flush()
+            time.sleep(0.2)
         att = h.attach(self, g.pid, DL_FUNCS)
         h.wait_attached(self, g, att)
-        g.proc.stdin.write(h.GATE_RELEASE)
-        g.proc.stdin.flush()
+        if attach_first:
+            g.proc.stdin.write(h.GATE_RELEASE)
+            g.proc.stdin.flush()
         time.sleep(0.3)
-        events, _ = h.detach(self, att)
+        events, summary = h.detach(self, att)
         self.assertIn("dlopen and dlclose are followed", att.err.decode(errors="replace"))
+        self.assertNotIn("runtime error", att.err.decode(errors="replace"))
         self.assertTrue(any(ev["module"] == "libutdl.so" for ev in events),
                         "no call of the library traced before the detach")
+        h.check_summary_clean(self, events, summary)
         check_nesting_cut(self, events)
         h.check_untouched(self, g)
         self.assertEqual(h.text_mismatches(g.pid, ldso_path(g.pid)), 0,
@@ -197,6 +206,12 @@ class DlopenTest(unittest.TestCase):
         out, _ = g.proc.communicate(h.GATE_RELEASE, timeout=h.TRACED_TIMEOUT)
         self.assertEqual((out, h.exit_status(g.proc.returncode)),
                          (b"loads after the byte 100\n", DL_STATUS))
+
+    def test_detach_between_loads(self):
+        self.check_attach_to_loop(True)
+
+    def test_attach_while_loading(self):
+        self.check_attach_to_loop(False)
 
     def check_alloc(self, mode):
         """-f 'libc.so.6:*alloc': exactly the prog's own calls."""
