@@ -189,6 +189,8 @@ class DlopenTest(unittest.TestCase):
             time.sleep(0.2)
         att = h.attach(self, g.pid, DL_FUNCS)
         h.wait_attached(self, g, att)
+        self.assertEqual(h.text_mismatches(g.pid, ldso_path(g.pid)), 1,
+                         "not one int3 in the dynamic linker's text")
         if attach_first:
             g.proc.stdin.write(h.GATE_RELEASE)
             g.proc.stdin.flush()
@@ -212,6 +214,19 @@ class DlopenTest(unittest.TestCase):
 
     def test_attach_while_loading(self):
         self.check_attach_to_loop(False)
+
+    def test_attach_without_library_patterns_leaves_ldso_alone(self):
+        """Attaching, the int3 at r_brk is only set when a pattern names a
+        module: the dynamic linker is untouched otherwise."""
+        g = h.GatedProg(self, "s-dlopen", ["reload"])
+        att = h.attach(self, g.pid, ("work_main",))
+        h.wait_attached(self, g, att)
+        self.assertEqual(h.text_mismatches(g.pid, ldso_path(g.pid)), 0)
+        res = g.release()
+        events, _ = h.attach_ended(self, att, h.RUN_TIMEOUT, "the exit of s-dlopen")
+        self.assertNotIn("dlopen and dlclose are followed", att.err.decode(errors="replace"))
+        self.assertEqual(res.stdout, h.run_untraced("s-dlopen", ["reload"]).stdout)
+        h.check_counts(self, events, {"work_main": h.prog_counts(res.stdout)["work_main"]})
 
     def check_alloc(self, mode):
         """-f 'libc.so.6:*alloc': exactly the prog's own calls."""
