@@ -200,8 +200,6 @@ static int no_match_error(const struct ut_session *s, const struct ut_modules *m
 	return -ENOENT;
 }
 
-static void add_gadget_area(struct ut_session *s, const struct ut_modules *mods);
-
 static int cmp_probe(const void *a, const void *b)
 {
 	const struct ut_probe *x = a, *y = b;
@@ -241,6 +239,22 @@ static int assign_areas(struct ut_session *s, const struct ut_modules *mods)
 	return 0;
 }
 
+/*
+ * Nothing to trace until a library comes: still one code area, without
+ * stubs, whose `syscall; int3` maps the areas of the libraries to come from
+ * the dlopening thread alone (rtld.c), never over text others may run.
+ */
+static void add_gadget_area(struct ut_session *s, const struct ut_modules *mods)
+{
+	uint64_t near = mods->n ? mods->v[0].lo : 0;
+
+	for (size_t i = 0; i < mods->n; i++)
+		if (mods->v[i].is_main)
+			near = mods->v[i].lo;
+	s->areas[0] = (struct ut_area){ .near = near };
+	s->nareas = 1;
+}
+
 int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods)
 {
 	size_t cap = 0;
@@ -259,22 +273,6 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 	if (e == 0 && !s->nareas)
 		add_gadget_area(s, mods);
 	return e;
-}
-
-/*
- * Nothing to trace until a library comes: still one code area, without
- * stubs, whose `syscall; int3` maps the areas of the libraries to come from
- * the dlopening thread alone (rtld.c), never over text others may run.
- */
-static void add_gadget_area(struct ut_session *s, const struct ut_modules *mods)
-{
-	uint64_t near = mods->n ? mods->v[0].lo : 0;
-
-	for (size_t i = 0; i < mods->n; i++)
-		if (mods->v[i].is_main)
-			near = mods->v[i].lo;
-	s->areas[0] = (struct ut_area){ .near = near };
-	s->nareas = 1;
 }
 
 int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_t *first)
