@@ -157,6 +157,16 @@ class DlopenTest(unittest.TestCase):
     def test_dlopen_from_a_second_thread_attach(self):
         check_dlopen(self, "attach", ["thread"], same_stdout=False)
 
+    def test_fork_child_loads_untraced(self):
+        """A forked child (not followed) gets a copy of our int3 at r_brk:
+        it is taken out before the child runs, or its dlopen would kill it."""
+        t = h.trace_prog(self, "run", "s-dlopen", ["fork"], DL_FUNCS)
+        h.check_like_untraced(self, "s-dlopen", ["fork"], t)
+        self.assertIn(b"child status 7\n", t.stdout)
+        h.check_summary_clean(self, t.events, t.summary)
+        h.check_counts(self, t.events, h.prog_counts(t.stdout), pids={t.events[0]["pid"]})
+        h.check_nesting(self, t.events)
+
     def check_never_loaded(self, mode):
         """A library that never comes: the rest is traced, the prog runs as
         untraced, and utrace says so at the end (no error: like a pattern of

@@ -10,6 +10,9 @@
  *                      library LOADS times while main calls work_main
  *                      (traced, in the executable) until it is done
  *   s-dlopen none      never loads it: only work_main is called
+ *   s-dlopen fork      loads it once, then a child process loads it twice
+ *                      (a tracer's breakpoint in the dynamic linker must
+ *                      not have followed it) and exits with CHILD_STATUS
  *   s-dlopen loop      loads, calls and unloads it, with a pause after each,
  *                      until a byte (or the end) comes on stdin (a tracer
  *                      may detach meanwhile), then LOOP_LOADS times more
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +37,7 @@
 #define LOADS 3
 #define CALLS_PER_LOAD 1000
 #define EXIT_STATUS 6
+#define CHILD_STATUS 7
 /* main's pace while the loader works: a burst of calls, then a pause (no ring overflows) */
 #define BURST 8
 #define PAUSE_NS 20000
@@ -138,6 +143,33 @@ static long run_thread(const char *path)
 	return sum + (long)ret;
 }
 
+/* Its own loads are the child's business: only its exit status is reported. */
+static long run_fork(const char *path)
+{
+	long sum = one_load(path, 1);
+	int status;
+	pid_t child;
+
+	fflush(stdout);
+	child = fork();
+	if (child < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (child == 0) {
+		one_load(path, 1);
+		one_load(path, 0);
+		_exit(CHILD_STATUS);
+	}
+	if (waitpid(child, &status, 0) != child) {
+		perror("waitpid");
+		exit(1);
+	}
+	printf("child status %d\n",
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return sum;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "reload";
@@ -158,6 +190,8 @@ int main(int argc, char **argv)
 			one_load(path, 1);
 		printf("loads after the byte %lu\n", loads);
 		return EXIT_STATUS;
+	} else if (!strcmp(mode, "fork")) {
+		sum = run_fork(path);
 	} else if (!strcmp(mode, "none")) {
 		for (int i = 0; i < CALLS_PER_LOAD; i++)
 			sum += work_main(NULL, i);
