@@ -579,6 +579,18 @@ void ut_rtld_remove(struct ut_session *s, pid_t pid)
 		rt->set = false;
 }
 
+/*
+ * A loaded library whose file name starts with `module`: a user naming a
+ * library by its soname ("libffi.so.8") when the file is "libffi.so.8.1.2".
+ */
+static const char *lib_named_like(const struct ut_rtld *rt, const char *module)
+{
+	for (size_t i = 0; i < rt->nlibs; i++)
+		if (rt->libs[i].name && !strncmp(rt->libs[i].name, module, strlen(module)))
+			return rt->libs[i].name;
+	return NULL;
+}
+
 void ut_rtld_report(struct ut_session *s)
 {
 	const struct ut_filter *f = s->opts.filter;
@@ -587,10 +599,17 @@ void ut_rtld_report(struct ut_session *s)
 		return;
 	ut_info("dynamic linker: %lu libraries loaded, %lu unloaded while traced", s->rtld->loads,
 		s->rtld->unloads);
-	for (size_t i = 0; i < f->n; i++)
-		if (!f->v[i].exclude && f->v[i].module && !s->rtld->seen[i] && !f->v[i].matches)
-			ut_warn("pattern '%s' traced nothing: no module matching '%s' was loaded",
-				f->v[i].spec, f->v[i].module);
+	for (size_t i = 0; i < f->n; i++) {
+		const char *like;
+
+		if (f->v[i].exclude || !f->v[i].module || s->rtld->seen[i] || f->v[i].matches)
+			continue;
+		like = lib_named_like(s->rtld, f->v[i].module);
+		ut_warn("pattern '%s' traced nothing: no module matching '%s' was loaded%s%s%s",
+			f->v[i].spec, f->v[i].module,
+			like ? " (module patterns match file names: '" : "", like ? like : "",
+			like ? "' is loaded)" : "");
+	}
 }
 
 void ut_rtld_free(struct ut_session *s)

@@ -291,6 +291,22 @@ class DlopenTest(unittest.TestCase):
         h.check_nesting(self, events)
         h.check_counts(self, events, {"ffi_call": FFI_CALLS})
 
+    def test_pattern_naming_a_library_by_soname(self):
+        """Module patterns match file names ("libffi.so.8.1.2"): one that
+        only names the start of it traces nothing, and utrace says which
+        file it may have meant."""
+        argv = [PYTHON, "-c", CTYPES_SCRIPT]
+        if not os.access(PYTHON, os.X_OK) or h.run(argv).status != 0:
+            self.skipTest("no python3 with ctypes")
+        out = os.path.join(h.tmpdir(self), "soname.json")
+        res = h.run([h.utrace_path(), "run"] + h.trace_argv(("libffi.so:ffi_call",), out) +
+                    ["--"] + argv, timeout=h.TRACED_TIMEOUT)
+        self.assertEqual((res.stdout, res.status), (h.run(argv).stdout, 0))
+        self.assertRegex(res.stderr.decode(errors="replace"),
+                         r"utrace: pattern 'libffi.so:ffi_call' traced nothing: no module "
+                         r"matching 'libffi.so' was loaded \(module patterns match file names: "
+                         r"'libffi\.so\.[0-9.]+' is loaded\)")
+
 
 if __name__ == "__main__":
     h.main()
