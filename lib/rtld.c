@@ -329,6 +329,29 @@ static void drop_probes(struct ut_session *s, size_t first)
 	s->nprobes = first;
 }
 
+/*
+ * Text relocations (DT_TEXTREL) are applied after the RT_CONSISTENT where
+ * we patch: over our patches, and after we copied the unrelocated bytes
+ * into the stubs.  Such a library is not traced (x86_64 linkers make them
+ * only when told to: -z notext).
+ */
+static bool has_textrel(pid_t pid, uint64_t l_ld)
+{
+	Elf64_Dyn d[DYN_MAX];
+
+	/* the dynamic section may end before DYN_MAX entries: read what is mapped */
+	for (size_t n = DYN_MAX; n; n /= 2) {
+		if (utrace_mem_read(pid, l_ld, d, n * sizeof(d[0])) < 0)
+			continue;
+		for (size_t i = 0; i < n && d[i].d_tag != DT_NULL; i++)
+			if (d[i].d_tag == DT_TEXTREL ||
+			    (d[i].d_tag == DT_FLAGS && (d[i].d_un.d_val & DF_TEXTREL)))
+				return true;
+		return false;
+	}
+	return false;
+}
+
 /* Plan, place, build and patch the probes of a library just mapped; t is held meanwhile. */
 static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_modules *mods,
 		   const struct rtld_lib *l)
@@ -343,6 +366,12 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 	s->rtld->loads++;
 	if (!utrace_filter_wants_module(s->opts.filter, m->name, false))
 		return 0;
+	if (has_textrel(s->pid, l->l_ld)) {
+		ut_warn("%s not traced: it has text relocations, which the dynamic linker applies "
+			"after utrace would patch it",
+			m->name);
+		return 0;
+	}
 	e = ut_probes_plan_module(s, m, &first);
 	n = s->nprobes - first;
 	if (e < 0 || !n)

@@ -167,6 +167,24 @@ class DlopenTest(unittest.TestCase):
         h.check_counts(self, t.events, h.prog_counts(t.stdout), pids={t.events[0]["pid"]})
         h.check_nesting(self, t.events)
 
+    def check_textrel_refused(self, mode):
+        """A library with text relocations would be relocated over our
+        patches (the program dies of SIGSEGV): it is refused with a
+        message, the rest is traced."""
+        t = h.trace_prog(self, mode, "s-dlopen", ["textrel"],
+                         ("work_main", "libuttextrel.so:*"))
+        h.check_like_untraced(self, "s-dlopen", ["textrel"], t)
+        h.check_summary_clean(self, t.events, t.summary)
+        h.check_counts(self, t.events, {"work_main": h.prog_counts(t.stdout)["work_main"]})
+        self.assertIn("utrace: libuttextrel.so not traced: it has text relocations, which the "
+                      "dynamic linker applies after utrace would patch it", t.stderr_lines())
+
+    def test_textrel_refused_run(self):
+        self.check_textrel_refused("run")
+
+    def test_textrel_refused_attach(self):
+        self.check_textrel_refused("attach")
+
     def check_never_loaded(self, mode):
         """A library that never comes: the rest is traced, the prog runs as
         untraced, and utrace says so at the end (no error: like a pattern of

@@ -10,6 +10,8 @@
  *                      library LOADS times while main calls work_main
  *                      (traced, in the executable) until it is done
  *   s-dlopen none      never loads it: only work_main is called
+ *   s-dlopen textrel   loads libuttextrel.so, which has text relocations,
+ *                      and calls its tr_work CALLS_PER_LOAD times
  *   s-dlopen fork      loads it once, then a child process loads it twice
  *                      (a tracer's breakpoint in the dynamic linker must
  *                      not have followed it) and exits with CHILD_STATUS
@@ -34,6 +36,7 @@
 #include "attach-gate.h"
 
 #define LIBRARY "libutdl.so"
+#define TEXTREL_LIBRARY "libuttextrel.so"
 #define LOADS 3
 #define CALLS_PER_LOAD 1000
 #define EXIT_STATUS 6
@@ -60,7 +63,7 @@ __attribute__((noinline, noclone)) int work_main(dl_fn fn, int x)
 }
 
 /* The library next to this program. */
-static void library_path(char *buf, size_t len)
+static void library_path(char *buf, size_t len, const char *name)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
 	char *slash;
@@ -71,7 +74,7 @@ static void library_path(char *buf, size_t len)
 	}
 	buf[n] = 0;
 	slash = strrchr(buf, '/');
-	snprintf(slash + 1, len - (size_t)(slash + 1 - buf), "%s", LIBRARY);
+	snprintf(slash + 1, len - (size_t)(slash + 1 - buf), "%s", name);
 }
 
 static void *must_sym(void *h, const char *name)
@@ -143,6 +146,23 @@ static long run_thread(const char *path)
 	return sum + (long)ret;
 }
 
+static long run_textrel(const char *path)
+{
+	void *h = dlopen(path, RTLD_NOW);
+	long sum = 0;
+	dl_fn f;
+
+	if (!h) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		exit(1);
+	}
+	f = (dl_fn)must_sym(h, "tr_work");
+	for (int i = 0; i < CALLS_PER_LOAD; i++)
+		sum += work_main(f, i);
+	dlclose(h);
+	return sum;
+}
+
 /* Its own loads are the child's business: only its exit status is reported. */
 static long run_fork(const char *path)
 {
@@ -176,7 +196,7 @@ int main(int argc, char **argv)
 	char path[PATH_MAX];
 	long sum = 0;
 
-	library_path(path, sizeof(path));
+	library_path(path, sizeof(path), strcmp(mode, "textrel") ? LIBRARY : TEXTREL_LIBRARY);
 	if (!strcmp(mode, "thread")) {
 		sum = run_thread(path);
 	} else if (!strcmp(mode, "loop")) {
@@ -190,6 +210,8 @@ int main(int argc, char **argv)
 			one_load(path, 1);
 		printf("loads after the byte %lu\n", loads);
 		return EXIT_STATUS;
+	} else if (!strcmp(mode, "textrel")) {
+		sum = run_textrel(path);
 	} else if (!strcmp(mode, "fork")) {
 		sum = run_fork(path);
 	} else if (!strcmp(mode, "none")) {
