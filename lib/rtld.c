@@ -194,8 +194,8 @@ int ut_rtld_find(struct ut_session *s)
 	uint64_t addr;
 	int e;
 
-	if (s->rtld)
-		return 0;
+	/* a new image (exec): nothing of an earlier rendezvous holds */
+	ut_rtld_free(s);
 	e = find_r_debug(s->pid, &addr);
 	if (e == 0)
 		e = read_r_debug(s->pid, addr, &r);

@@ -197,7 +197,12 @@ int ut_detach(struct ut_session *s);
 int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child);
 
 /* rtld.c: libraries loaded and unloaded at run time (dlopen, dlclose) */
-/* Find the dynamic linker's r_debug (before planning: may patterns wait for a library?). */
+/*
+ * Find the dynamic linker's r_debug, before planning (may patterns wait for
+ * a library?); again for the new image after an exec.  A session that
+ * follows an exec must call ut_rtld_free() at the exec event: our int3 went
+ * with the old image.
+ */
 int ut_rtld_find(struct ut_session *s);
 /* After install: set our breakpoint at r_brk when libraries may come or go. */
 int ut_rtld_start(struct ut_session *s, bool always);
