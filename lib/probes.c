@@ -211,6 +211,22 @@ static int assign_areas(struct ut_session *s, const struct ut_modules *mods)
 	return 0;
 }
 
+/*
+ * Where a return address must not be rewritten (a CET shadow stack would
+ * fault at the hijacked `ret`), every probe records entries only.
+ */
+static void refuse_returns(struct ut_session *s)
+{
+	const char *why = arch_no_return_hijack(s->pid);
+
+	if (!why)
+		return;
+	s->no_returns = why;
+	for (size_t i = 0; i < s->nprobes; i++)
+		s->probes[i].flags |= UT_FUNC_NORET;
+	ut_warn("process %d: %s: entry events only, returns are not traced", s->pid, why);
+}
+
 int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods)
 {
 	size_t cap = 0;
@@ -224,6 +240,7 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 	if (!s->nprobes)
 		return no_match_error(s, mods);
 	qsort(s->probes, s->nprobes, sizeof(*s->probes), cmp_probe);
+	refuse_returns(s);
 	return assign_areas(s, mods);
 }
 

@@ -413,6 +413,7 @@ static int finish_output(struct ut_session *s)
 	ut_drain(s);
 	if (s->consumer)
 		utrace_consumer_stats(s->consumer, &st);
+	st.no_returns = s->no_returns;
 	report_losses(&st);
 	if (s->drain_ns)
 		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",

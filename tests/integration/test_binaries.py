@@ -17,6 +17,7 @@ JMP_REL32 = 0xe9
 INT3 = 0xcc
 # Run once each, before TLS exists (fs base 0): glibc's static start-up.
 PRE_TLS = {"_dl_aux_init": 1, "__libc_setup_tls": 1}
+SHSTK_WHY = "it runs with a CET shadow stack"
 CLONE_RE = re.compile(r"^(\w+)\.(constprop|isra|part|lto_priv)\.\d+$")
 
 
@@ -162,6 +163,29 @@ class BinariesTest(unittest.TestCase):
                 h.check_summary_clean(self, t.events, t.summary)
                 h.check_counts(self, t.events,
                                {clone: h.prog_counts(t.stdout)["work_scale"]})
+
+    # ---- CET shadow stack ----
+
+    def test_shstk_entry_only(self):
+        """A process with a CET shadow stack gets entry events only: a
+        hijacked return would fault.  utrace says so once on stderr and in
+        the summary."""
+        name = "s-shstk"
+        if h.run_untraced(name).stdout == b"shstk unsupported\n":
+            self.skipTest("no CET shadow stack here (kernel without "
+                          "CONFIG_X86_USER_SHADOW_STACK, or CPU without it)")
+        g = h.GatedProg(self, name)
+        att = h.attach(self, g.pid)
+        h.wait_attached(self, g, att)
+        res = g.release()
+        events, summary = h.attach_ended(self, att, h.RUN_TIMEOUT, "the exit of " + name)
+        h.check_like_untraced(self, name, (), res)
+        self.assertEqual(summary.get("returns"), "not traced: " + SHSTK_WHY)
+        warned = [line for line in att.err.decode().splitlines() if SHSTK_WHY in line]
+        self.assertEqual(len(warned), 1, att.err)
+        self.assertIn("returns are not traced", warned[0])
+        got = h.trace_counts(events)
+        self.assertEqual(got, {f: [n, 0, 0] for f, n in h.prog_counts(res.stdout).items()})
 
 
 if __name__ == "__main__":
