@@ -75,6 +75,12 @@ class LoadTest(unittest.TestCase):
         self.assertEqual(status, LOAD_STATUS, "s-load status; stdout %r" % lines)
         return lines
 
+    def check_alive(self, t, when):
+        if t.proc.poll() is not None:
+            rest = t.proc.stdout.read().decode(errors="replace")
+            self.fail("s-load ended with status %d after %s; stdout %r" %
+                      (h.exit_status(t.proc.returncode), when, t.lines + [rest]))
+
     def check_cycle(self, events, summary):
         """A window of tracing: events of the workers and of the handlers;
         returns of entries seen, nothing torn or lost.  Entries still open
@@ -106,9 +112,9 @@ class LoadTest(unittest.TestCase):
             wait_patched(self, t, att)
             time.sleep(TRACE_S)
             events, summary = h.detach(self, att)
+            self.check_alive(t, "cycle %d (%s)" % (i, extra or "default probes"))
             h.check_untouched(self, t)
             traced += self.check_cycle(events, summary)
-            self.assertIsNone(t.proc.poll(), "s-load died in cycle %d" % i)
         elapsed = time.monotonic() - start
         # A loaded machine may not run the workers within TRACE_S every time.
         self.assertGreaterEqual(traced, CYCLES // 2, "cycles with worker events")

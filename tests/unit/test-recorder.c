@@ -476,6 +476,26 @@ static void recorder_unknown_thread_counts_no_slot(void **state)
 	assert_int_equal(f->stack[30], CALLER_RET(30));
 }
 
+/*
+ * Detach came while a signal handler held the thread between its shadow push
+ * and its hijack (rec_entry had passed its own `disabled` check): the hijack
+ * is undone and the entry popped, so the return goes straight home.
+ */
+static void recorder_hijack_after_detach_is_undone(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 40);
+	f->ctl->disabled = 1;
+	rec_hook_return(&(struct rec_thread){ f->ctl, f->slot, f->rs, f->ring }, 2, &f->stack[30],
+			0, RET_TRAMP);
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+	assert_int_equal(f->slot->rs_top, 1);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(leave(f, 40, 0, 0), CALLER_RET(40));
+	assert_int_equal(f->slot->rs_top, 0);
+}
+
 /* The fixture's slot as the tracer makes it for a thread with no TLS yet. */
 static void make_early(struct fixture *f)
 {
@@ -592,6 +612,7 @@ int main(void)
 		T(recorder_noret_function_is_not_hijacked),
 		T(recorder_disabled_blocks_entries_not_exits),
 		T(recorder_unknown_thread_counts_no_slot),
+		T(recorder_hijack_after_detach_is_undone),
 		T(recorder_early_slot_traces_before_tls),
 		T(recorder_early_slot_only_on_its_stack),
 		T(recorder_invalid_id_is_ignored),

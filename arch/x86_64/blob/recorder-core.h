@@ -260,6 +260,33 @@ static int rec_top_owns(const struct rec_thread *t, uint64_t ret_slot)
 	       t->rs[top - 1].slot == ret_slot;
 }
 
+/*
+ * Push the shadow entry, then hijack.  A signal handler may hold this thread
+ * anywhere in between for as long as it likes, detach included: detach then
+ * finds the entry but not yet the trampoline in the slot, leaves the slot
+ * alone and frees the thread's slot; the hijack written afterwards would
+ * return into a trampoline with no shadow entry (the lost-return int3, a
+ * SIGTRAP that kills the untraced program).  Detach sets `disabled` before
+ * it stops the thread, so a hijack that finds it set after writing undoes
+ * itself; one that finds it clear was written before the thread stopped,
+ * where detach sees it and puts it back.
+ */
+static void rec_hijack(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, uint64_t ret_tramp)
+{
+	uint64_t ret = *ret_slot;
+	uint32_t top = rec_rs_top(t);
+
+	if (!rec_push(t, ret, (uint64_t)(uintptr_t)ret_slot, id, UT_RS_VALID))
+		return;
+	REC_WRITE(*ret_slot, ret_tramp);
+	rec_barrier();
+	if (!REC_READ(t->ctl->disabled))
+		return;
+	REC_WRITE(*ret_slot, ret);
+	if (rec_rs_top(t) == top + 1)
+		REC_WRITE(t->slot->rs_top, top);
+}
+
 /* Hijack the return of a function entered with return slot `regs->rsp`. */
 static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, int hijacked,
 			    uint64_t ret_tramp)
@@ -272,8 +299,7 @@ static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slo
 			rec_push(t, 0, s, id, UT_RS_CHAINED | UT_RS_VALID);
 		return;
 	}
-	if (rec_push(t, *ret_slot, s, id, UT_RS_VALID))
-		REC_WRITE(*ret_slot, ret_tramp);
+	rec_hijack(t, id, ret_slot, ret_tramp);
 }
 
 /*
