@@ -164,6 +164,24 @@ class BinariesTest(unittest.TestCase):
                 h.check_counts(self, t.events,
                                {clone: h.prog_counts(t.stdout)["work_scale"]})
 
+    def test_cold_part_is_no_function(self):
+        """work_check.cold is a block of work_check moved away, entered by a
+        jump: never listed, never probed, not even by -f 'work_check*'."""
+        for name in ("s-kinds-cet", "s-kinds-static"):
+            with self.subTest(name):
+                self.assertIn("work_check.cold", h.func_symbols(h.prog(name)))
+                res = h.run([h.utrace_path(), "symbols", h.prog(name), "work_check*"])
+                self.assertEqual(res.status, 0, res.stderr)
+                funcs = [line.split()[-1] for line in res.stdout.decode().splitlines()
+                         if not line.startswith("#")]
+                self.assertEqual(funcs, ["work_check"])
+                t = h.run_traced(self, name, funcs=("work_check*",), extra=("-v",))
+                h.check_like_untraced(self, name, (), t)
+                h.check_summary_clean(self, t.events, t.summary)
+                h.check_counts(self, t.events,
+                               {"work_check": h.prog_counts(t.stdout)["work_check"]})
+                self.assertIn(b"utrace: 1 functions traced", t.stderr)
+
     # ---- CET shadow stack ----
 
     def test_shstk_entry_only(self):
