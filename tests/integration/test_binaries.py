@@ -55,14 +55,25 @@ class BinariesTest(unittest.TestCase):
 
     # ---- static and static-pie: no ld.so, no TLS before __libc_setup_tls ----
 
+    def bias(self, name, t):
+        """The one load bias between the events' addresses and the symbols."""
+        syms = h.func_symbols(h.prog(name))
+        biases = {int(ev["addr"], 16) - syms[ev["func"]] for ev in t.events}
+        self.assertEqual(len(biases), 1, "functions moved by different biases")
+        return biases.pop()
+
     def test_static_run(self):
-        self.check_kinds("s-kinds-static", "run")
+        t = self.check_kinds("s-kinds-static", "run")
+        self.assertEqual(self.bias("s-kinds-static", t), 0)
 
     def test_static_attach(self):
         self.check_kinds("s-kinds-static", "attach")
 
     def test_static_pie_run(self):
-        self.check_kinds("s-kinds-static-pie", "run")
+        t = self.check_kinds("s-kinds-static-pie", "run")
+        bias = self.bias("s-kinds-static-pie", t)
+        self.assertNotEqual(bias, 0, "a static-pie runs at a load bias")
+        self.assertEqual(bias % 4096, 0)
 
     def test_static_pie_attach(self):
         self.check_kinds("s-kinds-static-pie", "attach")
