@@ -78,6 +78,12 @@ class BinariesTest(unittest.TestCase):
     def test_static_pie_attach(self):
         self.check_kinds("s-kinds-static-pie", "attach")
 
+    def test_static_threads(self):
+        for mode in h.MODES:
+            with self.subTest(mode):
+                t = h.check_traced_prog(self, "s-threads-static", mode=mode)
+                self.assertEqual(len({ev["tid"] for ev in t.events}), 4)
+
     def test_static_traced_before_tls(self):
         """run starts tracing at the program's own _start, fs base 0: the
         functions of glibc's start-up before __libc_setup_tls are traced
