@@ -7,7 +7,6 @@ counts exactly."""
 
 import os
 import re
-import subprocess
 import unittest
 
 import harness as h

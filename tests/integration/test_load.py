@@ -8,8 +8,8 @@ jumps running correctly."""
 import os
 import re
 import signal
+import subprocess
 import time
-
 import unittest
 
 import harness as h
@@ -167,7 +167,7 @@ class LoadTest(unittest.TestCase):
         att.proc.wait()
         try:
             t.proc.wait(timeout=h.RUN_TIMEOUT)
-        except Exception:
+        except subprocess.TimeoutExpired:
             self.fail("s-load survived its int3 probes without a tracer")
         self.assertEqual(h.exit_status(t.proc.returncode), SIGTRAP_STATUS)
 
