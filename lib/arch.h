@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/user.h>
 
 #define ARCH_INSN_MAX 15 /* longest instruction */
@@ -100,6 +101,9 @@ bool arch_is_bare_return(const uint8_t *code, size_t len);
 
 /* Whether the CPU lets user code read the fs base with rdfsbase (HWCAP2_FSGSBASE). */
 bool arch_has_rdfsbase(void);
+
+/* Why process `pid`'s return addresses must not be rewritten (CET shadow stack), or NULL. */
+const char *arch_no_return_hijack(pid_t pid);
 
 /* The injected blob (arch/<arch>/blob): image bytes, starting with struct ut_blob_hdr. */
 extern const unsigned char arch_blob[];

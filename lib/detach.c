@@ -71,10 +71,34 @@ static int run_until_trap(struct ut_session *s, struct ut_thread *t, uint64_t wa
 				return ut_thread_set_ip(t->tid, bp);
 			}
 		}
-		if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+		/* only what cannot be blocked: never overwrite the signal it stopped for */
+		if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP && !t->resume_sig)
 			t->resume_sig = WSTOPSIG(status);
 	}
 	return -EAGAIN;
+}
+
+/*
+ * run_until_trap with every signal but SIGTRAP blocked (as remote.c runs its
+ * syscalls): a signal arriving meanwhile stays pending for after detach.
+ * Taken now, it would replace the one the thread already holds for detach
+ * (two signals, one lost: s-load's SIGUSR1 and SIGALRM), or run a handler
+ * into probes no longer answered.  SIGTRAP stays open: blocking a forced
+ * SIGTRAP would reset the program's handler.
+ */
+static int run_masked_until_trap(struct ut_session *s, struct ut_thread *t, uint64_t want1,
+				 uint64_t want2, uint64_t *hit)
+{
+	uint64_t saved, all_but_trap = ~(1ULL << (SIGTRAP - 1));
+	int e;
+
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(saved), &saved) < 0 ||
+	    ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(all_but_trap), &all_but_trap) < 0)
+		return -errno;
+	e = run_until_trap(s, t, want1, want2, hit);
+	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(saved), &saved) < 0 && e == 0)
+		e = -errno;
+	return e;
 }
 
 /*
@@ -93,7 +117,7 @@ static int run_out_of_blob(struct ut_session *s, struct ut_thread *t, const stru
 		if (utrace_mem_read(s->pid, exits[i], &saved[i], 1) < 0 ||
 		    utrace_mem_write(s->pid, exits[i], &bp, 1) < 0)
 			return -EFAULT;
-	e = run_until_trap(s, t, exits[0], exits[1], &hit);
+	e = run_masked_until_trap(s, t, exits[0], exits[1], &hit);
 	for (int i = 0; i < 2; i++)
 		utrace_mem_write(s->pid, exits[i], &saved[i], 1);
 	return e;
@@ -112,7 +136,7 @@ static int take_pending_trap(struct ut_session *s, struct ut_thread *t, uint64_t
 		return run_until_trap(s, t, bp, bp, &hit);
 	if (!p || (p->kind != UT_PROBE_INT3 && bp == p->addr) || !sigtrap_pending(t->tid))
 		return 0;
-	return run_until_trap(s, t, bp, bp, &hit);
+	return run_masked_until_trap(s, t, bp, bp, &hit);
 }
 
 static int settle_thread(struct ut_session *s, struct ut_thread *t)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utrace/clones.h"
 #include "utrace/filter.h"
 #include "utrace/log.h"
 
@@ -109,12 +110,27 @@ bool utrace_filter_wants_module(const struct ut_filter *f, const char *module_na
 	return false;
 }
 
+/* The name, or for a glob without a dot a clone's base name (utrace/clones.h). */
+static bool name_matches(const char *glob, const char *name)
+{
+	size_t base = utrace_clone_base_len(name);
+	char buf[256];
+
+	if (fnmatch(glob, name, 0) == 0)
+		return true;
+	if (!name[base] || strchr(glob, '.') || base >= sizeof(buf))
+		return false;
+	memcpy(buf, name, base);
+	buf[base] = 0;
+	return fnmatch(glob, buf, 0) == 0;
+}
+
 static bool glob_matches(const struct ut_pattern *p, const char *name, char *const *aliases)
 {
-	if (fnmatch(p->glob, name, 0) == 0)
+	if (name_matches(p->glob, name))
 		return true;
 	for (char *const *a = aliases; a && *a; a++)
-		if (fnmatch(p->glob, *a, 0) == 0)
+		if (name_matches(p->glob, *a))
 			return true;
 	return false;
 }

@@ -549,9 +549,32 @@ static int32_t slot_find_free(struct ut_session *s, uint64_t key)
 }
 
 /*
- * Give a stopped thread its slot, keyed by its fs base.  A thread whose fs
- * base is still 0, or that finds the table full, goes untraced: the recorder
- * counts its events as no_slot.
+ * The key of a thread with no TLS yet (fs base 0: a static binary before
+ * __libc_setup_tls, as in `run` at its entry point): the early slot, which
+ * the recorder finds on that thread's stack and claims when the fs base is
+ * set.  Only the recorder's rdfsbase can tell such a thread (%fs:0 faults
+ * there).  Returns 1 with *key set, 0 when the thread goes untraced.
+ */
+static int early_key(struct ut_session *s, const struct ut_thread *t, uint64_t *key)
+{
+	if (!arch_has_rdfsbase()) {
+		ut_error("thread %d of process %d has no TLS yet (a static program starting?) and "
+			 "this CPU cannot read its fs base (no FSGSBASE): utrace cannot trace it "
+			 "now",
+			 t->tid, s->pid);
+		return -ENOTSUP;
+	}
+	if (((struct ut_ctl *)s->area)->early_slot) {
+		ut_warn("thread %d not traced: another thread has no TLS either", t->tid);
+		return 0;
+	}
+	*key = UT_SLOT_EARLY;
+	return 1;
+}
+
+/*
+ * Give a stopped thread its slot, keyed by its fs base.  A thread that finds
+ * the table full goes untraced: the recorder counts its events as no_slot.
  */
 int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 {
@@ -563,8 +586,14 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
 		return -errno;
 	key = arch_regs_fs_base(&regs);
-	if (key <= UT_SLOT_DEAD)
+	if (key == UT_SLOT_FREE) {
+		int e = early_key(s, t, &key);
+
+		if (e <= 0)
+			return e;
+	} else if (key <= UT_SLOT_EARLY) {
 		return 0;
+	}
 	k = slot_find_free(s, key);
 	if (k < 0) {
 		ut_warn("thread %d not traced: all %u thread slots in use (--threads)", t->tid,
@@ -578,6 +607,9 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	stack_bounds(t->tid, arch_regs_sp(&regs), &slot->stack_lo, &slot->stack_hi);
 	utrace_consumer_slot_open(s->consumer, (uint32_t)k, t->pid, t->tid);
 	__atomic_store_n(&slot->key, key, __ATOMIC_RELEASE);
+	if (key == UT_SLOT_EARLY)
+		__atomic_store_n(&((struct ut_ctl *)s->area)->early_slot, (uint32_t)k + 1,
+				 __ATOMIC_RELEASE);
 	t->slot = (uint32_t)k;
 	return 0;
 }

@@ -443,6 +443,8 @@ static int json_finish(struct ut_writer *w, const struct ut_stats *st)
 		",\"no_slot\":%" PRIu64 ",\"lost_return\":%" PRIu64,
 		st->events, st->drops, st->torn, st->invalid, st->rs_overflow, st->no_slot,
 		st->lost_return);
+	if (st->no_returns)
+		fprintf(w->out, ",\"returns\":\"not traced: %s\"", st->no_returns);
 	json_summary_threads(w, st);
 	ret = json_summary_funcs(w, st);
 	if (ret < 0)

@@ -242,6 +242,8 @@ void ut_text_print_losses(struct ut_writer *w, const struct ut_stats *st)
 		    "without return probe (shadow stack full)");
 	print_count(w, st->no_slot, "event", "events", "lost: thread without a slot");
 	print_count(w, st->lost_return, "return", "returns", "without a matching entry");
+	if (st->no_returns)
+		fprintf(w->out, "# returns not traced: %s\n", st->no_returns);
 }
 
 int ut_text_finish(struct ut_writer *w, const struct ut_stats *st)

@@ -255,6 +255,24 @@ static void add_gadget_area(struct ut_session *s, const struct ut_modules *mods)
 	s->nareas = 1;
 }
 
+/*
+ * Where a return address must not be rewritten (a CET shadow stack would
+ * fault at the hijacked `ret`), every probe from `first` on records entries
+ * only; the warning is given once per process.
+ */
+static void refuse_returns(struct ut_session *s, size_t first)
+{
+	if (!s->no_returns) {
+		s->no_returns = arch_no_return_hijack(s->pid);
+		if (!s->no_returns)
+			return;
+		ut_warn("process %d: %s: entry events only, returns are not traced", s->pid,
+			s->no_returns);
+	}
+	for (size_t i = first; i < s->nprobes; i++)
+		s->probes[i].flags |= UT_FUNC_NORET;
+}
+
 int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods)
 {
 	size_t cap = 0;
@@ -269,6 +287,7 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 		return no_match_error(s, mods);
 	if (s->nprobes)
 		qsort(s->probes, s->nprobes, sizeof(*s->probes), cmp_probe);
+	refuse_returns(s, 0);
 	e = assign_areas(s, mods);
 	if (e == 0 && !s->nareas)
 		add_gadget_area(s, mods);
@@ -294,6 +313,7 @@ int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_
 		qsort(s->probes + *first, s->nprobes - *first, sizeof(*s->probes), cmp_probe);
 	for (size_t i = *first; i < s->nprobes; i++)
 		s->probes[i].id = (uint32_t)i;
+	refuse_returns(s, *first);
 	return 0;
 }
 

@@ -418,6 +418,7 @@ static int finish_output(struct ut_session *s)
 	ut_drain(s);
 	if (s->consumer)
 		utrace_consumer_stats(s->consumer, &st);
+	st.no_returns = s->no_returns;
 	report_losses(&st);
 	ut_rtld_report(s);
 	if (s->drain_ns)

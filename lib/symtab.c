@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "addrs.h"
+#include "utrace/clones.h"
 #include "utrace/log.h"
 #include "utrace/symtab.h"
 
@@ -306,7 +307,7 @@ static bool is_function(const GElf_Sym *sym, const char *name)
 	unsigned int type = GELF_ST_TYPE(sym->st_info);
 
 	return (type == STT_FUNC || type == STT_GNU_IFUNC) && sym->st_shndx != SHN_UNDEF &&
-	       sym->st_size > 0 && name && name[0] && name[0] != '@';
+	       sym->st_size > 0 && name && name[0] && name[0] != '@' && !utrace_is_cold_part(name);
 }
 
 static int collect_functions(Elf *elf, Elf_Scn *scn, struct raw_syms *out)

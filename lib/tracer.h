@@ -118,6 +118,7 @@ struct ut_session {
 	int chld_fd; /* signalfd for SIGCHLD: wakes the loop on every ptrace stop */
 	uint64_t traps; /* int3 hits answered */
 	struct ut_rtld *rtld; /* the dynamic linker's rendezvous (rtld.c), NULL when none */
+	const char *no_returns; /* static: why no return is hijacked, NULL when they are */
 
 	/* what -v reports (CLOCK_MONOTONIC ns) */
 	uint64_t start_ns; /* the session began */

@@ -60,6 +60,7 @@ struct ut_stats {
 	uint64_t rs_overflow; /* entries that got no return probe: shadow stack full */
 	uint64_t no_slot; /* events of threads without a slot */
 	uint64_t lost_return;
+	const char *no_returns; /* why returns are not traced at all, NULL when they are */
 	struct ut_thread_drops *threads; /* threads with drops > 0 */
 	size_t nthreads;
 	uint64_t *func_drops; /* [nfuncs] */

@@ -79,6 +79,12 @@ _Static_assert(sizeof(struct ut_func) == 32, "ut_func size");
 
 #define UT_SLOT_FREE 0ULL /* never used: ends a probe sequence */
 #define UT_SLOT_DEAD 1ULL /* freed: probing continues past it */
+/*
+ * The early slot (ut_ctl.early_slot) of a thread made before its TLS (fs base
+ * 0: a static binary early in start-up), until the thread claims it with
+ * its fs base.  Probing continues past it.
+ */
+#define UT_SLOT_EARLY 2ULL
 
 /*
  * Slot i owns shadow stack i and ring i.  The key (the thread's fs base) and
@@ -142,6 +148,10 @@ struct ut_ctl {
 	/* counters written by the tracee */
 	uint64_t no_slot; /* events from threads with no slot (table full / fs base 0) */
 	uint64_t lost_return; /* returns with no matching shadow entry */
+	/* slot index + 1 of the thread that had no TLS when its slot was made
+	 * (key UT_SLOT_EARLY until it claims it), 0: none */
+	uint32_t early_slot;
+	uint32_t pad;
 };
 
 static inline struct ut_func *ut_ctl_funcs(struct ut_ctl *c)

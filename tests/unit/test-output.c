@@ -329,6 +329,25 @@ static void output_json_summary(void **state)
 		      "{\"func\":\"we\\\"ird\\u00ff\\u001b\",\"dropped\":3}]}\n");
 }
 
+/* Entry-only tracing (a CET shadow stack) is said in the summary of every writer. */
+static void output_summary_says_returns_not_traced(void **state)
+{
+	struct ut_stats st = { .events = 2, .no_returns = "it runs with a CET shadow stack" };
+	struct capture c;
+
+	(void)state;
+	capture_open(&c, UT_FORMAT_JSON);
+	capture_check(&c, &st,
+		      "{\"type\":\"summary\",\"events\":2,\"dropped\":0,\"torn\":0,\"invalid\":0,"
+		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,"
+		      "\"returns\":\"not traced: it runs with a CET shadow stack\","
+		      "\"dropped_by_thread\":[],\"dropped_by_func\":[]}\n");
+	capture_open(&c, UT_FORMAT_TEXT);
+	capture_check(&c, &st,
+		      "# DURATION     TID     FUNCTION\n"
+		      "# returns not traced: it runs with a CET shadow stack\n");
+}
+
 static void output_set_funcs_grows_table(void **state)
 {
 	static const struct ut_func_info more[] = {
@@ -426,6 +445,7 @@ int main(void)
 		cmocka_unit_test(output_json_summary),
 		cmocka_unit_test(output_summary_counts_and_times),
 		cmocka_unit_test(output_summary_empty),
+		cmocka_unit_test(output_summary_says_returns_not_traced),
 		cmocka_unit_test(output_set_funcs_grows_table),
 		cmocka_unit_test(output_rejects_bad_kind),
 	};

@@ -476,6 +476,82 @@ static void recorder_unknown_thread_counts_no_slot(void **state)
 	assert_int_equal(f->stack[30], CALLER_RET(30));
 }
 
+/*
+ * Detach came while a signal handler held the thread between its shadow push
+ * and its hijack (rec_entry had passed its own `disabled` check): the hijack
+ * is undone and the entry popped, so the return goes straight home.
+ */
+static void recorder_hijack_after_detach_is_undone(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 1, 40);
+	f->ctl->disabled = 1;
+	rec_hook_return(&(struct rec_thread){ f->ctl, f->slot, f->rs, f->ring }, 2, &f->stack[30],
+			0, RET_TRAMP);
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+	assert_int_equal(f->slot->rs_top, 1);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(leave(f, 40, 0, 0), CALLER_RET(40));
+	assert_int_equal(f->slot->rs_top, 0);
+}
+
+/* The fixture's slot as the tracer makes it for a thread with no TLS yet. */
+static void make_early(struct fixture *f)
+{
+	f->slot->key = UT_SLOT_EARLY;
+	f->ctl->early_slot = (uint32_t)(f->slot - ut_ctl_slots(f->ctl)) + 1;
+}
+
+/* Before its TLS exists a thread records on its early slot, then claims it with its fs base. */
+static void recorder_early_slot_traces_before_tls(void **state)
+{
+	struct fixture *f = *state;
+
+	make_early(f);
+	test_key = 0;
+	assert_int_equal(enter(f, 1, 30), FUNC_ADDR(1));
+	assert_int_equal(f->stack[30], RET_TRAMP);
+	assert_int_equal(f->slot->key, UT_SLOT_EARLY);
+	test_key = THREAD_KEY + 0x1000; /* __libc_setup_tls ran: an fs base the hash never saw */
+	assert_int_equal(leave(f, 30, 7, 0), CALLER_RET(30));
+	assert_int_equal(f->slot->key, THREAD_KEY + 0x1000);
+	enter(f, 2, 20);
+	assert_int_equal(leave(f, 20, 8, 0), CALLER_RET(20));
+	assert_int_equal(nrecs(f), 4);
+	check_rec(f, 0, UT_REC_ENTRY, 1, 0);
+	check_rec(f, 1, UT_REC_EXIT, 1, 0);
+	check_rec(f, 2, UT_REC_ENTRY, 2, 0);
+	check_rec(f, 3, UT_REC_EXIT, 2, 0);
+	assert_int_equal(f->ctl->no_slot, 0);
+	assert_int_equal(f->ctl->lost_return, 0);
+}
+
+/* Off the early slot's stack, or once it is claimed, a thread without a slot has none. */
+static void recorder_early_slot_only_on_its_stack(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t elsewhere[4] = { 0 };
+	struct user_regs_struct regs = { .rsp = (uint64_t)(uintptr_t)&elsewhere[1] };
+
+	make_early(f);
+	test_key = 0;
+	rec_entry(f->ctl, 1, &regs, RET_TRAMP);
+	test_key = THREAD_KEY + 0x2000;
+	rec_entry(f->ctl, 1, &regs, RET_TRAMP);
+	assert_int_equal(f->ctl->no_slot, 2);
+	assert_int_equal(f->slot->key, UT_SLOT_EARLY);
+	assert_int_equal(elsewhere[1], 0);
+	enter(f, 1, 30); /* claims it */
+	test_key = 0;
+	enter(f, 1, 29);
+	test_key = THREAD_KEY + 0x3000;
+	enter(f, 1, 28);
+	assert_int_equal(f->ctl->no_slot, 4);
+	assert_int_equal(f->slot->key, THREAD_KEY + 0x2000);
+	assert_int_equal(nrecs(f), 1);
+}
+
 static void recorder_invalid_id_is_ignored(void **state)
 {
 	struct fixture *f = *state;
@@ -536,6 +612,9 @@ int main(void)
 		T(recorder_noret_function_is_not_hijacked),
 		T(recorder_disabled_blocks_entries_not_exits),
 		T(recorder_unknown_thread_counts_no_slot),
+		T(recorder_hijack_after_detach_is_undone),
+		T(recorder_early_slot_traces_before_tls),
+		T(recorder_early_slot_only_on_its_stack),
 		T(recorder_invalid_id_is_ignored),
 		T(recorder_slot_probing),
 	};

@@ -68,30 +68,65 @@ struct rec_thread {
 	unsigned char *ring; /* this slot's event ring */
 };
 
-/* Open addressing on the key: past UT_SLOT_DEAD, up to UT_SLOT_FREE, nslots probes at most. */
-static int rec_find_slot(struct ut_ctl *ctl, uint64_t key, struct rec_thread *t)
+static void rec_bind_slot(struct ut_ctl *ctl, uint32_t i, struct rec_thread *t)
+{
+	t->ctl = ctl;
+	t->slot = &ut_ctl_slots(ctl)[i];
+	t->rs = ut_ctl_rstack(ctl, i);
+	t->ring = ut_ctl_ring(ctl, i);
+}
+
+/*
+ * The early slot: the tracer made it for the one thread that had no TLS yet
+ * (a static binary before __libc_setup_tls; threads are only ever created
+ * with TLS).  Running on that slot's stack, a thread whose fs base is still
+ * 0 uses it, and a thread with an fs base claims it once, for good (the
+ * claim takes the fs base it runs with; a lookup by hash then misses and
+ * ends here).  `sp` is an address on the running stack.
+ */
+static int rec_early_slot(struct ut_ctl *ctl, uint64_t key, uint64_t sp, struct rec_thread *t)
+{
+	uint32_t i = REC_READ(ctl->early_slot);
+	struct ut_slot *s;
+	uint64_t k;
+
+	if (i == 0 || i > ctl->nslots || key == UT_SLOT_DEAD || key == UT_SLOT_EARLY)
+		return 0;
+	s = &ut_ctl_slots(ctl)[--i];
+	k = REC_READ(s->key);
+	if (k == UT_SLOT_EARLY) {
+		if (!(sp >= s->stack_lo && sp < s->stack_hi))
+			return 0;
+		if (key != UT_SLOT_FREE && !__sync_bool_compare_and_swap(&s->key, k, key))
+			return 0;
+	} else if (k != key || key == UT_SLOT_FREE) {
+		return 0;
+	}
+	rec_bind_slot(ctl, i, t);
+	return 1;
+}
+
+/*
+ * Open addressing on the key: past UT_SLOT_DEAD and UT_SLOT_EARLY, up to
+ * UT_SLOT_FREE, nslots probes at most; then the early slot.
+ */
+static int rec_find_slot(struct ut_ctl *ctl, uint64_t key, uint64_t sp, struct rec_thread *t)
 {
 	uint32_t n = ctl->nslots;
 	uint32_t i = ut_slot_hash(key, n);
 	uint32_t probes;
 
-	if (key == UT_SLOT_FREE || key == UT_SLOT_DEAD)
-		return 0;
-	for (probes = 0; probes < n; probes++, i = (i + 1) & (n - 1)) {
-		struct ut_slot *s = &ut_ctl_slots(ctl)[i];
-		uint64_t k = REC_READ(s->key);
+	for (probes = 0; key > UT_SLOT_EARLY && probes < n; probes++, i = (i + 1) & (n - 1)) {
+		uint64_t k = REC_READ(ut_ctl_slots(ctl)[i].key);
 
 		if (k == key) {
-			t->ctl = ctl;
-			t->slot = s;
-			t->rs = ut_ctl_rstack(ctl, i);
-			t->ring = ut_ctl_ring(ctl, i);
+			rec_bind_slot(ctl, i, t);
 			return 1;
 		}
 		if (k == UT_SLOT_FREE)
-			return 0;
+			break;
 	}
-	return 0;
+	return rec_early_slot(ctl, key, sp, t);
 }
 
 /* Live shadow entries; a scribbled rs_top never indexes past the stack. */
@@ -225,6 +260,33 @@ static int rec_top_owns(const struct rec_thread *t, uint64_t ret_slot)
 	       t->rs[top - 1].slot == ret_slot;
 }
 
+/*
+ * Push the shadow entry, then hijack.  A signal handler may hold this thread
+ * anywhere in between for as long as it likes, detach included: detach then
+ * finds the entry but not yet the trampoline in the slot, leaves the slot
+ * alone and frees the thread's slot; the hijack written afterwards would
+ * return into a trampoline with no shadow entry (the lost-return int3, a
+ * SIGTRAP that kills the untraced program).  Detach sets `disabled` before
+ * it stops the thread, so a hijack that finds it set after writing undoes
+ * itself; one that finds it clear was written before the thread stopped,
+ * where detach sees it and puts it back.
+ */
+static void rec_hijack(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, uint64_t ret_tramp)
+{
+	uint64_t ret = *ret_slot;
+	uint32_t top = rec_rs_top(t);
+
+	if (!rec_push(t, ret, (uint64_t)(uintptr_t)ret_slot, id, UT_RS_VALID))
+		return;
+	REC_WRITE(*ret_slot, ret_tramp);
+	rec_barrier();
+	if (!REC_READ(t->ctl->disabled))
+		return;
+	REC_WRITE(*ret_slot, ret);
+	if (rec_rs_top(t) == top + 1)
+		REC_WRITE(t->slot->rs_top, top);
+}
+
 /* Hijack the return of a function entered with return slot `regs->rsp`. */
 static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, int hijacked,
 			    uint64_t ret_tramp)
@@ -237,8 +299,7 @@ static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slo
 			rec_push(t, 0, s, id, UT_RS_CHAINED | UT_RS_VALID);
 		return;
 	}
-	if (rec_push(t, *ret_slot, s, id, UT_RS_VALID))
-		REC_WRITE(*ret_slot, ret_tramp);
+	rec_hijack(t, id, ret_slot, ret_tramp);
 }
 
 /*
@@ -258,7 +319,7 @@ static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *
 	if (REC_READ(ctl->disabled) || id >= ctl->nfuncs)
 		return;
 	regs->rip = ut_ctl_funcs(ctl)[id].addr;
-	if (!rec_find_slot(ctl, rec_thread_key(ctl), &t)) {
+	if (!rec_find_slot(ctl, rec_thread_key(ctl), regs->rsp, &t)) {
 		rec_inc_shared(&ctl->no_slot);
 		return;
 	}
@@ -309,7 +370,7 @@ static uint64_t rec_exit(struct ut_ctl *ctl, uint64_t ret_slot, uint64_t rax, ui
 	uint32_t top;
 	uint64_t ret;
 
-	if (!rec_find_slot(ctl, rec_thread_key(ctl), &t))
+	if (!rec_find_slot(ctl, rec_thread_key(ctl), ret_slot, &t))
 		goto lost_return;
 	top = rec_rs_top(&t);
 	match = rec_find_return(&t, top, ret_slot);
