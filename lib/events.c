@@ -215,8 +215,12 @@ static int on_exec(struct ut_session *s, struct ut_thread *t)
 		ut_thread_remove(s, t);
 		return 1;
 	}
-	if (s->launched && !s->injected && !s->entry_bp)
+	if (s->launched && !s->images) {
+		s->images = 1; /* our own execv: the program starts */
 		return ut_set_entry_breakpoint(s, t->tid);
+	}
+	if (s->opts.follow_exec)
+		return ut_exec_follow(s, t);
 	return ut_lost_image(s, t);
 }
 

@@ -430,11 +430,6 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	return 0;
 }
 
-static int deliver(const struct ut_event *ev, void *arg)
-{
-	return utrace_writer_event(arg, ev);
-}
-
 /*
  * Drain the thread's ring and free its slot.  The thread must be stopped
  * (and lives on untraced: !gone) or gone.
@@ -446,9 +441,9 @@ void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone)
 	uint64_t start = utrace_monotonic_ns();
 
 	if (gone)
-		utrace_consumer_slot_close(s->consumer, t->slot, deliver, s->writer);
+		utrace_consumer_slot_close(s->consumer, t->slot, ut_output_event, s);
 	else
-		utrace_consumer_slot_release(s->consumer, t->slot, deliver, s->writer);
+		utrace_consumer_slot_release(s->consumer, t->slot, ut_output_event, s);
 	s->drain_ns += utrace_monotonic_ns() - start;
 	__atomic_store_n(&slot->key, UT_SLOT_DEAD, __ATOMIC_RELEASE);
 	t->slot = UT_NO_SLOT;
@@ -461,7 +456,7 @@ int ut_drain(struct ut_session *s)
 
 	if (!s->consumer)
 		return 0;
-	n = utrace_consumer_drain(s->consumer, deliver, s->writer);
+	n = utrace_consumer_drain(s->consumer, ut_output_event, s);
 	s->drain_ns += utrace_monotonic_ns() - start;
 	return (int)n;
 }

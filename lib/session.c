@@ -56,7 +56,8 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 	/* SIGCHLD is only ever consumed through the signalfd. */
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	s->chld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-	s->writer = utrace_writer_new(o->format, o->out, NULL, 0);
+	s->output = ut_output_new(o->format, o->out);
+	s->writer = s->output ? s->output->writer : NULL;
 	return s->chld_fd < 0 || !s->writer ? -ENOMEM : 0;
 }
 
@@ -64,8 +65,7 @@ static void session_fini(struct ut_session *s)
 {
 	if (s->consumer)
 		utrace_consumer_free(s->consumer);
-	if (s->writer)
-		utrace_writer_free(s->writer);
+	ut_output_free(s->output);
 	ut_release_data(s);
 	ut_probes_free(s);
 	free(s->threads);
@@ -114,17 +114,7 @@ static int setup_output(struct ut_session *s)
 {
 	int e = utrace_consumer_new(&s->consumer, s->area, &s->geo, &s->tsc);
 
-	if (e < 0)
-		return e;
-	s->finfo = calloc(s->nprobes, sizeof(*s->finfo));
-	if (!s->finfo)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nprobes; i++) {
-		s->finfo[i].name = s->probes[i].name;
-		s->finfo[i].module = s->probes[i].module;
-		s->finfo[i].addr = s->probes[i].func_addr;
-	}
-	return utrace_writer_set_funcs(s->writer, s->finfo, s->nprobes);
+	return e < 0 ? e : ut_output_add_funcs(s);
 }
 
 static int give_slots(struct ut_session *s)
@@ -294,6 +284,8 @@ int ut_install(struct ut_session *s, pid_t tid)
 		e = install_probes(s, tid, &mods);
 	utrace_modules_free(&mods);
 	s->holding = held;
+	if (e < 0 && s->images > 1 && !s->injected)
+		return ut_install_nothing(s, e); /* --follow-exec: its children may match */
 	if (e < 0)
 		s->failed = e;
 	else
@@ -409,16 +401,19 @@ static void report_losses(const struct ut_stats *st)
 static int finish_output(struct ut_session *s)
 {
 	struct ut_stats st = { 0 };
+	int e;
 
 	ut_drain(s);
-	if (s->consumer)
-		utrace_consumer_stats(s->consumer, &st);
+	if (ut_output_stats(s, &st) < 0)
+		ut_warn("out of memory: losses are not reported");
 	report_losses(&st);
 	if (s->drain_ns)
 		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",
 			(unsigned long long)st.events, (double)s->drain_ns / NSEC_PER_MSEC,
 			(double)st.events * 1e3 / (double)s->drain_ns);
-	return utrace_writer_finish(s->writer, &st);
+	e = utrace_writer_finish(s->writer, &st);
+	ut_stats_free(&st);
+	return e;
 }
 
 /*
@@ -574,6 +569,7 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 		return -EINVAL;
 	}
 	s->pid = pid;
+	s->images = 1;
 	e = ut_attach_all(s);
 	if (e == 0)
 		e = plan_probes(s, &mods);

@@ -80,6 +80,19 @@ struct ut_probe {
 	uint8_t stub[UT_STUB_SIZE];
 };
 
+/*
+ * What every image a session traces writes into (follow.c): one writer, one
+ * table of functions in which each image's ids start at its id_base (names
+ * owned here, so that they outlive the image), and the losses counted by the
+ * consumers of images that are gone.
+ */
+struct ut_output {
+	struct ut_writer *writer;
+	struct ut_func_info *funcs;
+	size_t nfuncs, cap_funcs;
+	struct ut_stats past; /* threads and func_drops [nfuncs] owned here */
+};
+
 struct ut_session {
 	struct ut_session_opts opts;
 	pid_t pid;
@@ -94,6 +107,9 @@ struct ut_session {
 	int exit_status; /* raw wait status of the leader */
 	uint64_t entry_bp; /* run: int3 at AT_ENTRY, 0 when none */
 	uint8_t entry_orig;
+	unsigned images; /* programs the process has executed under us (run: the first is ours) */
+	uint32_t id_base; /* the present image's function ids in the output's table */
+	struct ut_output *output;
 
 	struct ut_thread *threads;
 	size_t nthreads, cap_threads;
@@ -185,5 +201,20 @@ int ut_install(struct ut_session *s, pid_t tid);
 int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid);
 /* The traced program replaced its image (exec): stop tracing it. Returns 1. */
 int ut_lost_image(struct ut_session *s, struct ut_thread *t);
+
+/* follow.c */
+struct ut_output *ut_output_new(enum ut_format fmt, FILE *out);
+void ut_output_free(struct ut_output *o);
+/* Add the present image's functions to the output's table; sets s->id_base. */
+int ut_output_add_funcs(struct ut_session *s);
+/* The losses of the present image and of those gone, as one table (free with ut_stats_free). */
+int ut_output_stats(struct ut_session *s, struct ut_stats *st);
+void ut_stats_free(struct ut_stats *st);
+/* An event of the present image, its function id made global. */
+int ut_output_event(const struct ut_event *ev, void *session);
+/* The traced program executed a new one (--follow-exec): trace that from its entry point. */
+int ut_exec_follow(struct ut_session *s, struct ut_thread *t);
+/* A followed image with nothing to trace: say so, and go on untraced. */
+int ut_install_nothing(struct ut_session *s, int err);
 
 #endif

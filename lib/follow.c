@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Following a traced process into the programs it executes (--follow-exec),
+ * and the output that all of its images share.
+ *
+ * An exec replaces the whole image: the threads but the exec'ing one (which
+ * the kernel gives the leader's tid), the patched text, our code areas and
+ * the tracee's mapping of the data area are gone.  Our own mapping of the
+ * memfd survives it, so the rings are drained at the exec event, then every
+ * per-image piece of the session is dropped and the new program is treated
+ * as `run` treats the first one: an int3 at its AT_ENTRY, where ld.so has
+ * loaded its libraries, and the probes installed there with the same
+ * patterns.
+ *
+ * Function ids are per image (they index the image's data area), so the
+ * output's table is the concatenation of every image's functions and each
+ * image's events are shifted by its id_base on their way to the writer: the
+ * names and the per-function losses stay right across execs.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tracer.h"
+#include "utrace/log.h"
+
+struct ut_output *ut_output_new(enum ut_format fmt, FILE *out)
+{
+	struct ut_output *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->writer = utrace_writer_new(fmt, out, NULL, 0);
+	if (!o->writer) {
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void funcs_free(struct ut_func_info *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)f[i].name);
+		free((char *)f[i].module);
+	}
+	free(f);
+}
+
+void ut_stats_free(struct ut_stats *st)
+{
+	free(st->threads);
+	free(st->func_drops);
+	memset(st, 0, sizeof(*st));
+}
+
+void ut_output_free(struct ut_output *o)
+{
+	if (!o)
+		return;
+	utrace_writer_free(o->writer);
+	funcs_free(o->funcs, o->nfuncs);
+	ut_stats_free(&o->past);
+	free(o);
+}
+
+static int funcs_reserve(struct ut_output *o, size_t more)
+{
+	struct ut_func_info *v;
+	size_t cap = o->cap_funcs ? o->cap_funcs : 64;
+
+	while (cap < o->nfuncs + more)
+		cap *= 2;
+	if (cap == o->cap_funcs)
+		return 0;
+	v = realloc(o->funcs, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	o->funcs = v;
+	o->cap_funcs = cap;
+	return 0;
+}
+
+int ut_output_add_funcs(struct ut_session *s)
+{
+	struct ut_output *o = s->output;
+	int e = funcs_reserve(o, s->nprobes);
+
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < s->nprobes; i++) {
+		struct ut_func_info *f = &o->funcs[o->nfuncs + i];
+
+		f->name = strdup(s->probes[i].name);
+		f->module = strdup(s->probes[i].module);
+		f->addr = s->probes[i].func_addr;
+		if (!f->name || !f->module) {
+			for (size_t k = 0; k <= i; k++) {
+				free((char *)o->funcs[o->nfuncs + k].name);
+				free((char *)o->funcs[o->nfuncs + k].module);
+			}
+			return -ENOMEM;
+		}
+	}
+	s->id_base = (uint32_t)o->nfuncs;
+	o->nfuncs += s->nprobes;
+	return utrace_writer_set_funcs(o->writer, o->funcs, o->nfuncs);
+}
+
+int ut_output_event(const struct ut_event *ev, void *session)
+{
+	struct ut_session *s = session;
+	struct ut_event shifted;
+
+	if (!s->id_base)
+		return utrace_writer_event(s->writer, ev);
+	shifted = *ev;
+	shifted.func += s->id_base;
+	return utrace_writer_event(s->writer, &shifted);
+}
+
+/* acc += st, st's function ids starting at `base` in acc's. */
+static int stats_add(struct ut_stats *acc, const struct ut_stats *st, size_t base)
+{
+	size_t nf = base + st->nfuncs > acc->nfuncs ? base + st->nfuncs : acc->nfuncs;
+
+	acc->events += st->events;
+	acc->drops += st->drops;
+	acc->torn += st->torn;
+	acc->invalid += st->invalid;
+	acc->rs_overflow += st->rs_overflow;
+	acc->no_slot += st->no_slot;
+	acc->lost_return += st->lost_return;
+	if (st->nthreads) {
+		struct ut_thread_drops *t =
+			realloc(acc->threads, (acc->nthreads + st->nthreads) * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		memcpy(t + acc->nthreads, st->threads, st->nthreads * sizeof(*t));
+		acc->threads = t;
+		acc->nthreads += st->nthreads;
+	}
+	if (nf > acc->nfuncs) {
+		uint64_t *d = realloc(acc->func_drops, nf * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		memset(d + acc->nfuncs, 0, (nf - acc->nfuncs) * sizeof(*d));
+		acc->func_drops = d;
+		acc->nfuncs = nf;
+	}
+	for (size_t i = 0; i < st->nfuncs; i++)
+		acc->func_drops[base + i] += st->func_drops[i];
+	return 0;
+}
+
+int ut_output_stats(struct ut_session *s, struct ut_stats *st)
+{
+	struct ut_stats cur = { 0 }, none = { 0 };
+	int e;
+
+	memset(st, 0, sizeof(*st));
+	e = stats_add(st, &s->output->past, 0);
+	if (e == 0 && s->consumer) {
+		utrace_consumer_stats(s->consumer, &cur);
+		e = stats_add(st, &cur, s->id_base);
+	}
+	/* the writer names func_drops[i] by the output's table: one entry each */
+	if (e == 0)
+		e = stats_add(st, &none, s->output->nfuncs);
+	return e;
+}
+
+/*
+ * Everything of the present image: its events (every slot closed, so calls
+ * left open get their unwind events), its losses, its data area and probes.
+ */
+static void retire_image(struct ut_session *s)
+{
+	struct ut_stats st = { 0 };
+
+	ut_drain(s);
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].slot != UT_NO_SLOT)
+			ut_slot_free(s, &s->threads[i], true);
+	if (s->consumer) {
+		utrace_consumer_stats(s->consumer, &st);
+		if (stats_add(&s->output->past, &st, s->id_base) < 0)
+			ut_warn("out of memory: the losses of process %d's last program are not counted",
+				s->pid);
+		utrace_consumer_free(s->consumer);
+		s->consumer = NULL;
+	}
+	ut_release_data(s);
+	ut_probes_free(s);
+	s->area_addr = 0;
+	s->injected = false;
+	s->id_base = 0;
+}
+
+/*
+ * Only the exec'ing thread is left of the process, under the leader's tid;
+ * the others' exits may still be reported (unknown tids are adopted and
+ * reaped).  Tasks of other processes stay.
+ */
+static void keep_only(struct ut_session *s, pid_t tid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct ut_thread *t = &s->threads[i];
+
+		if (t->pid == s->pid && t->tid != tid)
+			continue;
+		s->threads[n++] = *t;
+	}
+	s->nthreads = n;
+}
+
+static void say_exec(const struct ut_session *s, const char *what)
+{
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", s->pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	ut_info("process %d executed %s: %s", s->pid, n > 0 ? exe : "a new program", what);
+}
+
+int ut_exec_follow(struct ut_session *s, struct ut_thread *t)
+{
+	pid_t tid = t->tid;
+
+	retire_image(s);
+	keep_only(s, tid);
+	t = ut_thread_find(s, tid);
+	if (!t)
+		return -ESRCH;
+	t->pid = s->pid;
+	t->exiting = t->in_vfork = t->group_stop = t->interrupted = false;
+	t->state = UT_THREAD_STOPPED;
+	s->images++;
+	say_exec(s, "tracing it from its entry point");
+	return ut_set_entry_breakpoint(s, tid);
+}
+
+int ut_install_nothing(struct ut_session *s, int err)
+{
+	const char *why = utrace_error_last();
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", s->pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	ut_warn("process %d executed %s: %s; following it untraced", s->pid,
+		n > 0 ? exe : "a new program", why ? why : strerror(-err));
+	utrace_error_clear();
+	retire_image(s);
+	return 0;
+}
