@@ -195,6 +195,8 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
 	}
 	if (shares_memory(parent, tid, event))
 		return keep_vm_child(s, child, tid);
+	if (s->family)
+		return ut_follow_child(s, ut_thread_find(s, parent), tid);
 	return ut_release_child(s, ut_thread_find(s, parent), tid);
 }
 
@@ -210,6 +212,8 @@ static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 static int on_exec(struct ut_session *s, struct ut_thread *t)
 {
 	if (t->vfork_child || t->pid != s->pid) {
+		if (s->family && s->opts.follow_exec)
+			return ut_follow_exec_child(s, t);
 		/* Its own image now: nothing of ours is in it. */
 		ptrace(PTRACE_DETACH, t->tid, 0, 0);
 		ut_thread_remove(s, t);

@@ -179,7 +179,7 @@ int ut_output_stats(struct ut_session *s, struct ut_stats *st)
  * Everything of the present image: its events (every slot closed, so calls
  * left open get their unwind events), its losses, its data area and probes.
  */
-static void retire_image(struct ut_session *s)
+void ut_session_retire(struct ut_session *s)
 {
 	struct ut_stats st = { 0 };
 
@@ -236,7 +236,7 @@ int ut_exec_follow(struct ut_session *s, struct ut_thread *t)
 {
 	pid_t tid = t->tid;
 
-	retire_image(s);
+	ut_session_retire(s);
 	keep_only(s, tid);
 	t = ut_thread_find(s, tid);
 	if (!t)
@@ -261,6 +261,6 @@ int ut_install_nothing(struct ut_session *s, int err)
 	ut_warn("process %d executed %s: %s; following it untraced", s->pid,
 		n > 0 ? exe : "a new program", why ? why : strerror(-err));
 	utrace_error_clear();
-	retire_image(s);
+	ut_session_retire(s);
 	return 0;
 }

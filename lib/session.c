@@ -56,6 +56,8 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 	/* SIGCHLD is only ever consumed through the signalfd. */
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	s->chld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (o->follow_fork && ut_family_new(s) < 0)
+		return -ENOMEM;
 	s->output = ut_output_new(o->format, o->out);
 	s->writer = s->output ? s->output->writer : NULL;
 	return s->chld_fd < 0 || !s->writer ? -ENOMEM : 0;
@@ -63,6 +65,7 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 
 static void session_fini(struct ut_session *s)
 {
+	ut_family_free(s);
 	if (s->consumer)
 		utrace_consumer_free(s->consumer);
 	ut_output_free(s->output);
@@ -284,8 +287,9 @@ int ut_install(struct ut_session *s, pid_t tid)
 		e = install_probes(s, tid, &mods);
 	utrace_modules_free(&mods);
 	s->holding = held;
-	if (e < 0 && s->images > 1 && !s->injected)
-		return ut_install_nothing(s, e); /* --follow-exec: its children may match */
+	/* a program it executes, or with --follow-fork its children, may match */
+	if (e < 0 && (s->images > 1 || s->family) && !s->injected)
+		return ut_install_nothing(s, e);
 	if (e < 0)
 		s->failed = e;
 	else
@@ -350,12 +354,20 @@ static void wait_for_work(struct ut_session *s, int timeout_us)
  * 40 us on a VM (a halted CPU and an interrupt): for a while after a stop,
  * when int3 probes make the next one likely, poll without sleeping.
  */
+static bool session_busy(struct ut_session *s)
+{
+	if (s->failed || s->detach_requested)
+		return false;
+	ut_family_reap(s);
+	return (s->traced && !s->exited) || ut_family_busy(s);
+}
+
 static int session_loop(struct ut_session *s)
 {
 	uint64_t last_stop = 0;
 	int timeout = 0, waits = 0, r;
 
-	while (s->traced && !s->exited && !s->failed && !s->detach_requested) {
+	while (session_busy(s)) {
 		r = ut_wait_one(s, false);
 		if (r == -ECHILD)
 			break; /* nothing of ours is left to wait for */
@@ -366,7 +378,7 @@ static int session_loop(struct ut_session *s)
 		if (r > 0 && ++waits < DRAIN_EVERY_WAITS)
 			continue;
 		waits = 0;
-		if (ut_drain(s) > 0 || r > 0 ||
+		if (ut_family_drain(s) > 0 || r > 0 ||
 		    utrace_monotonic_ns() - last_stop < SPIN_AFTER_STOP_NS) {
 			timeout = 0;
 			read_signals(s); /* never waiting, so never told otherwise */
@@ -511,6 +523,7 @@ int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int 
 		e = launch(&s, argv, &err_fd);
 	if (e == 0)
 		e = session_loop(&s);
+	ut_family_end(&s);
 	if (e < 0 && !s.exited && s.pid > 0)
 		kill(s.pid, SIGKILL); /* we launched it only to trace it */
 	if (s.pid > 0)
@@ -605,6 +618,7 @@ int utrace_session_attach(const struct ut_session_opts *o, pid_t pid)
 		e = attach_and_install(&s, pid);
 	if (e == 0)
 		e = session_loop(&s);
+	ut_family_end(&s);
 	if (s.traced && !s.exited) {
 		int d = ut_detach(&s);
 

@@ -110,6 +110,7 @@ struct ut_session {
 	unsigned images; /* programs the process has executed under us (run: the first is ours) */
 	uint32_t id_base; /* the present image's function ids in the output's table */
 	struct ut_output *output;
+	struct ut_family *family; /* --follow-fork: the sessions of the followed processes */
 
 	struct ut_thread *threads;
 	size_t nthreads, cap_threads;
@@ -216,5 +217,24 @@ int ut_output_event(const struct ut_event *ev, void *session);
 int ut_exec_follow(struct ut_session *s, struct ut_thread *t);
 /* A followed image with nothing to trace: say so, and go on untraced. */
 int ut_install_nothing(struct ut_session *s, int err);
+/* Drop everything of the present image, its events written and its losses counted. */
+void ut_session_retire(struct ut_session *s);
+
+/* follow-fork.c */
+int ut_family_new(struct ut_session *s);
+/* The session whose process tid belongs to (s when there is no family). */
+struct ut_session *ut_family_owner(struct ut_session *s, pid_t tid);
+/* fork event: trace the child (its own data area) from its first stop. */
+int ut_follow_child(struct ut_session *s, struct ut_thread *parent, pid_t child);
+/* A vfork child executed a program: trace it as a process of its own.  Returns 1. */
+int ut_follow_exec_child(struct ut_session *s, struct ut_thread *t);
+/* Followed processes still traced. */
+bool ut_family_busy(const struct ut_session *s);
+long ut_family_drain(struct ut_session *s);
+/* End the sessions of followed processes that exited or were let go. */
+void ut_family_reap(struct ut_session *s);
+/* Let go of every followed process still traced. */
+void ut_family_end(struct ut_session *s);
+void ut_family_free(struct ut_session *s);
 
 #endif
