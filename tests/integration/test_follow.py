@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Processes that fork and execute programs: --follow-exec (default in run),
+--follow-fork (-F), posix_spawn, system(), Python's subprocess and an exec
+from a second thread.  s-follow prints `pid P count FUNC N` for each process;
+the trace must hold exactly those calls under each pid."""
+
+import os
+import re
+import sys
+import unittest
+
+import harness as h
+
+PID_RE = re.compile(rb"^pid (\d+) count (\S+) (\d+)$", re.M)
+NO_MATCH_RE = re.compile(r"^utrace: process \d+ executed (\S+): .*; following it untraced$")
+
+
+def counts_by_pid(stdout):
+    """{pid: {func: n}} from s-follow's `pid P count FUNC N` lines."""
+    by_pid = {}
+    for pid, func, n in PID_RE.findall(stdout):
+        by_pid.setdefault(int(pid), {})[func.decode()] = int(n)
+    return by_pid
+
+
+def without_pids(stdout):
+    return re.sub(rb"^pid \d+ ", b"pid N ", stdout, flags=re.M)
+
+
+def run_follow(tc, argv, extra=(), funcs=("work_*",)):
+    """utrace run [extra] -- argv; the trace parsed."""
+    out = os.path.join(h.tmpdir(tc), "follow-%d.json" % len(os.listdir(h.tmpdir(tc))))
+    cmd = [h.utrace_path(), "run"] + h.trace_argv(funcs, out) + list(extra) + ["--"] + argv
+    res = h.run(cmd, timeout=h.TRACED_TIMEOUT)
+    tc.assertTrue(os.path.exists(out), "no output file; utrace stderr: %r" % res.stderr)
+    events, summary = h.parse_jsonl(tc, out)
+    return h.Trace(res, events, summary, out)
+
+
+def check_follow(tc, args, extra=(), unwound=()):
+    """s-follow ARGS traced: output and status as untraced (pids aside), every
+    process's calls exactly under its pid, nothing else, nothing lost."""
+    t = run_follow(tc, [h.prog("s-follow")] + list(args), extra)
+    plain = h.run_untraced("s-follow", args)
+    tc.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
+    tc.assertEqual(t.status, plain.status, "status; utrace stderr %r" % t.stderr)
+    h.check_summary_clean(tc, t.events, t.summary)
+    by_pid = counts_by_pid(t.stdout)
+    traced = {ev["pid"] for ev in t.events}
+    tc.assertEqual(traced, set(by_pid), "pids with events")
+    for pid in traced:
+        got = h.trace_counts(t.events, {pid})
+        want = {f: [n, n - (f in unwound), int(f in unwound)] for f, n in by_pid[pid].items()}
+        tc.assertEqual(got, want, "calls of process %d" % pid)
+    h.check_nesting(tc, t.events)
+    tc.assertEqual({ev["module"] for ev in t.events}, {"s-follow"})
+    warnings = [line for line in t.stderr_lines() if not NO_MATCH_RE.match(line)]
+    tc.assertEqual(warnings, [], "utrace said more than the programs it follows untraced")
+    return t, by_pid
+
+
+def check_parent_only(tc, mode):
+    """Without -F: the parent's calls exactly, nothing of its child."""
+    t = run_follow(tc, [h.prog("s-follow"), mode])
+    plain = h.run_untraced("s-follow", [mode])
+    tc.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
+    tc.assertEqual(t.status, plain.status)
+    h.check_summary_clean(tc, t.events, t.summary)
+    by_pid = counts_by_pid(t.stdout)
+    tc.assertEqual(len(by_pid), 2)
+    parent = [p for p, c in by_pid.items() if "work_parent" in c]
+    tc.assertEqual({ev["pid"] for ev in t.events}, set(parent))
+    h.check_counts(tc, t.events, by_pid[parent[0]])
+
+
+def untraced_programs(t):
+    return [NO_MATCH_RE.match(line).group(1) for line in t.stderr_lines()
+            if NO_MATCH_RE.match(line)]
+
+
+def real_python():
+    """The ELF interpreter behind sys.executable (a pyenv shim is a script)."""
+    return os.path.realpath(sys.executable)
+
+
+class FollowExecTest(unittest.TestCase):
+    def test_exec_is_followed_by_default(self):
+        """The old image's calls are drained at the exec; the new one is traced
+        again from its entry point, under the same pid."""
+        _, by_pid = check_follow(self, ["exec"])
+        self.assertEqual(len(by_pid), 1)
+        self.assertEqual(set(next(iter(by_pid.values()))), {"work_before", "work_leaf"})
+
+    def test_no_follow_exec_stops_at_exec(self):
+        t = run_follow(self, [h.prog("s-follow"), "exec"], ("--no-follow-exec",))
+        self.assertEqual(t.status, h.run_untraced("s-follow", ["exec"]).status)
+        by_pid = counts_by_pid(t.stdout)
+        (pid,) = by_pid
+        self.assertEqual(h.trace_counts(t.events),
+                         {"work_before": [by_pid[pid]["work_before"]] * 2 + [0]})
+        self.assertEqual(t.stderr_lines(),
+                         ["utrace: process %d executed a new program: tracing stops" % pid])
+
+    def test_program_without_match_is_followed_untraced(self):
+        """s-follow -> sh (nothing to trace: one line says so) -> s-follow."""
+        t, _ = check_follow(self, ["execsh"])
+        self.assertEqual(len(untraced_programs(t)), 1, t.stderr_lines())
+
+    def test_exec_from_a_second_thread(self):
+        """The exec'ing thread takes the leader's tid; work_main, left open
+        by the main thread the exec ends, gets an unwind event."""
+        t, by_pid = check_follow(self, ["threadexec"], unwound=("work_main",))
+        (pid,) = by_pid
+        self.assertEqual({ev["tid"] for ev in t.events if ev["func"] == "work_leaf"}, {pid})
+
+    def test_fork_exec_without_follow_fork(self):
+        """Without -F the child is let go untraced, exec or not."""
+        check_parent_only(self, "forkexec")
+
+
+class FollowForkTest(unittest.TestCase):
+    def test_fork_followed(self):
+        _, by_pid = check_follow(self, ["fork"], ("-F",))
+        self.assertEqual(sorted(sorted(c) for c in by_pid.values()),
+                         [["work_child"], ["work_parent"]])
+
+    def test_fork_not_followed(self):
+        check_parent_only(self, "fork")
+
+    def test_fork_exec_followed(self):
+        _, by_pid = check_follow(self, ["forkexec"], ("-F",))
+        self.assertEqual(sorted(sorted(c) for c in by_pid.values()),
+                         [["work_child", "work_leaf"], ["work_parent"]])
+
+    def test_posix_spawn_and_system(self):
+        """posix_spawn's child and the program system()'s shell runs are
+        traced; the shell itself has nothing to trace."""
+        t, by_pid = check_follow(self, ["spawn"], ("-F",))
+        self.assertEqual(sorted(sorted(c) for c in by_pid.values()),
+                         [["work_leaf"], ["work_leaf"], ["work_parent"]])
+
+    def test_fork_children_return_through_hijacked_frames(self):
+        """s-fork forks inside a traced function: each child returns through
+        the hijacked frame (one exit of work_fork_spawn), then makes its calls."""
+        t = h.run_traced(self, "s-fork", extra=("-F",))
+        plain = h.run_untraced("s-fork")
+        mappings = re.compile(rb"tracer mappings \d+")
+        self.assertEqual(mappings.sub(b"", t.stdout), mappings.sub(b"", plain.stdout))
+        self.assertEqual(t.status, plain.status)
+        h.check_summary_clean(self, t.events, t.summary)
+        parent = {ev["pid"] for ev in t.events if ev["func"] == "work_fork_parent"}
+        self.assertEqual(len(parent), 1)
+        h.check_counts(self, t.events, h.prog_counts(t.stdout), pids=parent)
+        children = sorted({ev["pid"] for ev in t.events} - parent)
+        printed = [int(n) for n in re.findall(rb"^child \d+ count work_fork_child (\d+)$",
+                                               t.stdout, re.M)]
+        self.assertEqual(len(children), len(printed))
+        for pid, n in zip(children, printed):
+            self.assertEqual(h.trace_counts(t.events, {pid}),
+                             {"work_fork_child": [n, n, 0], "work_fork_spawn": [0, 1, 0]})
+        # a followed child has a data area of its own (an unfollowed one: none)
+        self.assertEqual(re.findall(rb"tracer mappings (\d+)", t.stdout), [b"1"] * len(printed))
+        h.check_nesting(self, t.events, orphan_exits_ok=set(children))
+
+    def test_python_subprocess(self):
+        """Python (untraced: nothing matches) runs s-follow through
+        subprocess (vfork + exec): the exec'd child is traced exactly."""
+        code = ("import subprocess, sys; "
+                "sys.exit(subprocess.run([%r, 'leaf', '3']).returncode)" % h.prog("s-follow"))
+        t = run_follow(self, [real_python(), "-c", code], ("-F",))
+        plain = h.run([real_python(), "-c", code])
+        self.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
+        self.assertEqual(t.status, plain.status)
+        h.check_summary_clean(self, t.events, t.summary)
+        by_pid = counts_by_pid(t.stdout)
+        (pid,) = by_pid
+        self.assertEqual(h.trace_counts(t.events),
+                         {"work_leaf": [by_pid[pid]["work_leaf"]] * 2 + [0]})
+        self.assertEqual({ev["pid"] for ev in t.events}, {pid})
+        self.assertEqual(untraced_programs(t), [real_python()], t.stderr_lines())
+
+
+if __name__ == "__main__":
+    h.main()
