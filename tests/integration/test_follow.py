@@ -38,10 +38,14 @@ def run_follow(tc, argv, extra=(), funcs=("work_*",)):
     return h.Trace(res, events, summary, out)
 
 
-def check_follow(tc, args, extra=(), unwound=()):
-    """s-follow ARGS traced: output and status as untraced (pids aside), every
-    process's calls exactly under its pid, nothing else, nothing lost."""
-    t = run_follow(tc, [h.prog("s-follow")] + list(args), extra)
+def check_follow(tc, args, extra=(), unwound=(), mode="run"):
+    """s-follow ARGS traced (run, or attach at its gate): output and status as
+    untraced (pids aside), every process's calls exactly under its pid,
+    nothing else, nothing lost."""
+    if mode == "run":
+        t = run_follow(tc, [h.prog("s-follow")] + list(args), extra)
+    else:
+        t = h.attach_traced(tc, "s-follow", args, extra=extra)
     plain = h.run_untraced("s-follow", args)
     tc.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
     tc.assertEqual(t.status, plain.status, "status; utrace stderr %r" % t.stderr)
@@ -55,8 +59,9 @@ def check_follow(tc, args, extra=(), unwound=()):
         tc.assertEqual(got, want, "calls of process %d" % pid)
     h.check_nesting(tc, t.events)
     tc.assertEqual({ev["module"] for ev in t.events}, {"s-follow"})
-    warnings = [line for line in t.stderr_lines() if not NO_MATCH_RE.match(line)]
-    tc.assertEqual(warnings, [], "utrace said more than the programs it follows untraced")
+    if mode == "run":
+        warnings = [line for line in t.stderr_lines() if not NO_MATCH_RE.match(line)]
+        tc.assertEqual(warnings, [], "utrace said more than the programs it follows untraced")
     return t, by_pid
 
 
@@ -179,6 +184,28 @@ class FollowForkTest(unittest.TestCase):
                          {"work_leaf": [by_pid[pid]["work_leaf"]] * 2 + [0]})
         self.assertEqual({ev["pid"] for ev in t.events}, {pid})
         self.assertEqual(untraced_programs(t), [real_python()], t.stderr_lines())
+
+
+
+class FollowAttachTest(unittest.TestCase):
+    def test_attach_lets_go_at_exec_by_default(self):
+        t = h.attach_traced(self, "s-follow", ["exec"])
+        self.assertEqual(t.status, h.run_untraced("s-follow", ["exec"]).status)
+        h.check_summary_clean(self, t.events, t.summary)
+        (pid,) = counts_by_pid(t.stdout)
+        self.assertEqual(h.trace_counts(t.events),
+                         {"work_before": [counts_by_pid(t.stdout)[pid]["work_before"]] * 2 + [0]})
+        self.assertIn("utrace: process %d executed a new program: tracing stops" % pid,
+                      t.stderr_lines())
+
+    def test_attach_follow_exec(self):
+        check_follow(self, ["exec"], ("--follow-exec",), mode="attach")
+
+    def test_attach_follow_fork_spawn_and_system(self):
+        check_follow(self, ["spawn"], ("--follow-exec", "-F"), mode="attach")
+
+    def test_attach_follow_fork_exec(self):
+        check_follow(self, ["forkexec"], ("--follow-exec", "-F"), mode="attach")
 
 
 if __name__ == "__main__":
