@@ -138,6 +138,13 @@ class FollowForkTest(unittest.TestCase):
         self.assertEqual(sorted(sorted(c) for c in by_pid.values()),
                          [["work_child", "work_leaf"], ["work_parent"]])
 
+    def test_child_outliving_its_parent(self):
+        """run exits with the parent's status, once the child it left behind
+        has exited and its events are written."""
+        _, by_pid = check_follow(self, ["orphan"], ("-F",))
+        self.assertEqual(sorted(sorted(c) for c in by_pid.values()),
+                         [["work_child"], ["work_parent"]])
+
     def test_posix_spawn_and_system(self):
         """posix_spawn's child and the program system()'s shell runs are
         traced; the shell itself has nothing to trace."""

@@ -13,6 +13,8 @@
  *   s-follow forkexec        fork: the child makes WORK_CALLS of work_child and
  *                            executes `leaf 2`; the parent WORK_CALLS of work_parent
  *   s-follow fork            fork: child and parent make traced calls, no exec
+ *   s-follow orphan          fork: the parent makes its calls and exits at once; the
+ *                            child waits ORPHAN_WAIT_US, then makes its calls
  *   s-follow spawn           posix_spawn of `leaf 3`, then system() of `leaf 4`
  *   s-follow threadexec      a second thread makes WORK_CALLS of work_thread and
  *                            executes `leaf 5` while the main thread waits in
@@ -35,6 +37,7 @@
 #define LEAF_STATUS 40
 #define WORK_CALLS 700
 #define EXIT_STATUS 9
+#define ORPHAN_WAIT_US 300000
 
 extern char **environ;
 
@@ -148,6 +151,26 @@ static int fork_then(int exec)
 	return EXIT_STATUS;
 }
 
+/* The child outlives its parent: the tracer must wait for it. */
+static int orphan(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		usleep(ORPHAN_WAIT_US);
+		repeat(work_child, WORK_CALLS);
+		print_counts();
+		exit(LEAF_STATUS);
+	}
+	repeat(work_parent, WORK_CALLS);
+	print_counts();
+	return EXIT_STATUS;
+}
+
 static int spawn(void)
 {
 	char *argv[] = { self, "leaf", "3", NULL };
@@ -204,6 +227,8 @@ int main(int argc, char **argv)
 		return fork_then(argv[1][4] == 'e');
 	if (!strcmp(argv[1], "spawn"))
 		return spawn();
+	if (!strcmp(argv[1], "orphan"))
+		return orphan();
 	if (!strcmp(argv[1], "threadexec"))
 		work_main();
 	return 2;
