@@ -145,6 +145,13 @@ class FollowForkTest(unittest.TestCase):
         self.assertEqual(sorted(sorted(c) for c in by_pid.values()),
                          [["work_child"], ["work_parent"]])
 
+    def test_children_forked_from_several_threads(self):
+        """32 children forked from 4 threads at once, each with its own rings."""
+        t, by_pid = check_follow(self, ["threadfork"], ("-F",))
+        self.assertIn(b"failed children 0\n", t.stdout)
+        kids = [c for c in by_pid.values() if "work_child" in c]
+        self.assertEqual(len(kids), 32)
+
     def test_posix_spawn_and_system(self):
         """posix_spawn's child and the program system()'s shell runs are
         traced; the shell itself has nothing to trace."""

@@ -15,6 +15,9 @@
  *   s-follow fork            fork: child and parent make traced calls, no exec
  *   s-follow orphan          fork: the parent makes its calls and exits at once; the
  *                            child waits ORPHAN_WAIT_US, then makes its calls
+ *   s-follow threadfork      FORK_THREADS threads each fork FORKS_PER_THREAD children
+ *                            at once (each makes WORK_CALLS of work_child), while
+ *                            making calls of work_thread in between
  *   s-follow spawn           posix_spawn of `leaf 3`, then system() of `leaf 4`
  *   s-follow threadexec      a second thread makes WORK_CALLS of work_thread and
  *                            executes `leaf 5` while the main thread waits in
@@ -38,9 +41,12 @@
 #define WORK_CALLS 700
 #define EXIT_STATUS 9
 #define ORPHAN_WAIT_US 300000
+#define FORK_THREADS 4
+#define FORKS_PER_THREAD 8
 
 extern char **environ;
 
+/* Updated atomically: several threads make the same calls (threadfork). */
 static unsigned long calls[6];
 enum { C_LEAF, C_BEFORE, C_CHILD, C_PARENT, C_THREAD, C_MAIN };
 static const char *const names[] = { "work_leaf",   "work_before", "work_child",
@@ -51,7 +57,7 @@ static char self[4096];
 	__attribute__((noinline, noclone)) unsigned long fn(unsigned long x); \
 	__attribute__((noinline, noclone)) unsigned long fn(unsigned long x)  \
 	{                                                                     \
-		calls[idx]++;                                                 \
+		__atomic_add_fetch(&calls[idx], 1, __ATOMIC_RELAXED);         \
 		__asm__ volatile("");                                         \
 		return x * 3 + idx;                                           \
 	}
@@ -171,6 +177,49 @@ static int orphan(void)
 	return EXIT_STATUS;
 }
 
+/* Children forked from several threads at once, each waited for by its thread. */
+static void *fork_thread(void *arg)
+{
+	long failed = 0;
+
+	(void)arg;
+	for (int i = 0; i < FORKS_PER_THREAD; i++) {
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0) {
+			calls[C_THREAD] = calls[C_MAIN] = 0;
+			repeat(work_child, WORK_CALLS);
+			print_counts();
+			_exit(LEAF_STATUS);
+		}
+		repeat(work_thread, WORK_CALLS / FORKS_PER_THREAD);
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != LEAF_STATUS)
+			failed++;
+	}
+	return (void *)failed;
+}
+
+static int thread_fork(void)
+{
+	pthread_t t[FORK_THREADS];
+	long failed = 0;
+	void *r;
+
+	fflush(stdout);
+	for (int i = 0; i < FORK_THREADS; i++)
+		if (pthread_create(&t[i], NULL, fork_thread, NULL) != 0)
+			return 1;
+	for (int i = 0; i < FORK_THREADS; i++) {
+		pthread_join(t[i], &r);
+		failed += (long)r;
+	}
+	printf("failed children %ld\n", failed);
+	print_counts();
+	return EXIT_STATUS;
+}
+
 static int spawn(void)
 {
 	char *argv[] = { self, "leaf", "3", NULL };
@@ -229,6 +278,8 @@ int main(int argc, char **argv)
 		return spawn();
 	if (!strcmp(argv[1], "orphan"))
 		return orphan();
+	if (!strcmp(argv[1], "threadfork"))
+		return thread_fork();
 	if (!strcmp(argv[1], "threadexec"))
 		work_main();
 	return 2;
