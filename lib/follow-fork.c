@@ -360,16 +360,22 @@ static void kid_end(struct ut_session *k)
 		ut_detach(k);
 	}
 	ut_session_retire(k);
-	free(k->threads);
-	free(k);
 }
 
+/*
+ * Still in the family while it ends: the stops its detach waits for must be
+ * routed to it (a child's parent's session would adopt them otherwise).
+ */
 static void remove_kid(struct ut_family *f, size_t i)
 {
 	struct ut_session *k = f->kids[i];
 
-	f->kids[i] = f->kids[--f->nkids];
 	kid_end(k);
+	for (i = 0; i < f->nkids && f->kids[i] != k; i++)
+		;
+	f->kids[i] = f->kids[--f->nkids];
+	free(k->threads);
+	free(k);
 }
 
 void ut_family_reap(struct ut_session *s)

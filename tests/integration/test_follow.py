@@ -8,11 +8,13 @@ the trace must hold exactly those calls under each pid."""
 import os
 import re
 import sys
+import time
 import unittest
 
 import harness as h
 
 PID_RE = re.compile(rb"^pid (\d+) count (\S+) (\d+)$", re.M)
+FOLLOWING_RE = re.compile(rb"^utrace: following child (\d+) of process (\d+)$", re.M)
 NO_MATCH_RE = re.compile(r"^utrace: process \d+ executed (\S+): .*; following it untraced$")
 
 
@@ -220,6 +222,42 @@ class FollowAttachTest(unittest.TestCase):
 
     def test_attach_follow_fork_exec(self):
         check_follow(self, ["forkexec"], ("--follow-exec", "-F"), mode="attach")
+
+    def test_detach_lets_followed_child_run_on(self):
+        """SIGINT once the parent is done, while its followed child sleeps
+        (s-follow orphan: 1 s before its calls): the child is cleaned and let
+        go, and runs on untraced to the end; int3 probes left in it would
+        kill it."""
+        g = h.GatedProg(self, "s-follow", ["orphan"])
+        att = h.attach(self, g.pid, extra=("-F",))
+        h.wait_attached(self, g, att)
+        g.proc.stdin.write(h.GATE_RELEASE)
+        g.proc.stdin.flush()
+        child = int(wait_stderr(self, att, FOLLOWING_RE).group(1))
+        # the parent's last line: its calls are all made
+        first, _ = h.read_line(g.proc.stdout, b"", h.RUN_TIMEOUT)
+        events, summary = h.detach(self, att)
+        out, _ = g.proc.communicate(timeout=h.RUN_TIMEOUT)
+        out = first + out
+        plain = h.run_untraced("s-follow", ["orphan"])
+        self.assertEqual(without_pids(out), without_pids(plain.stdout))
+        self.assertEqual(h.exit_status(g.proc.returncode), plain.status)
+        h.check_summary_clean(self, events, summary)
+        by_pid = counts_by_pid(out)
+        self.assertIn(child, by_pid)
+        self.assertEqual({ev["pid"] for ev in events}, set(by_pid) - {child})
+        h.check_counts(self, events, by_pid[g.pid])
+
+
+def wait_stderr(tc, att, regex, timeout=10):
+    """Read utrace's stderr until regex matches it; the match."""
+    deadline = time.monotonic() + timeout
+    while not regex.search(att.err):
+        chunk = h.read_chunk(att.proc.stderr, max(deadline - time.monotonic(), 0))
+        if not chunk:
+            tc.fail("utrace did not say %r; stderr %r" % (regex.pattern, att.err))
+        att.err += chunk
+    return regex.search(att.err)
 
 
 if __name__ == "__main__":
