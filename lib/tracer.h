@@ -125,7 +125,6 @@ struct ut_session {
 	size_t nareas;
 	struct ut_probe *probes; /* sorted by addr */
 	size_t nprobes;
-	struct ut_func_info *finfo; /* [nprobes], indexed by id */
 
 	struct ut_tsc tsc; /* calibrated when the session begins */
 	struct ut_consumer *consumer;
