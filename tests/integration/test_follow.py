@@ -140,6 +140,22 @@ class FollowForkTest(unittest.TestCase):
         self.assertEqual(sorted(sorted(c) for c in by_pid.values()),
                          [["work_child", "work_leaf"], ["work_parent"]])
 
+    def test_fork_followed_until_exec(self):
+        """-F --no-follow-exec: the child is traced until it executes a program."""
+        t = run_follow(self, [h.prog("s-follow"), "forkexec"], ("-F", "--no-follow-exec"))
+        plain = h.run_untraced("s-follow", ["forkexec"])
+        self.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
+        self.assertEqual(t.status, plain.status)
+        h.check_summary_clean(self, t.events, t.summary)
+        by_pid = counts_by_pid(t.stdout)
+        for pid, counts in by_pid.items():
+            counts.pop("work_leaf", None)
+            self.assertEqual(h.trace_counts(t.events, {pid}),
+                             {f: [n, n, 0] for f, n in counts.items()})
+        (child,) = [p for p, c in by_pid.items() if "work_child" in c]
+        self.assertEqual(t.stderr_lines(),
+                         ["utrace: process %d executed a new program: tracing stops" % child])
+
     def test_child_outliving_its_parent(self):
         """run exits with the parent's status, once the child it left behind
         has exited and its events are written."""
