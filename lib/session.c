@@ -348,12 +348,7 @@ static void wait_for_work(struct ut_session *s, int timeout_us)
 	read_signals(s);
 }
 
-/*
- * Answer stops as they come; drain rings between them, at once again while
- * they hold events.  Waking from a sleep when the next stop comes costs some
- * 40 us on a VM (a halted CPU and an interrupt): for a while after a stop,
- * when int3 probes make the next one likely, poll without sleeping.
- */
+/* Until the program and (--follow-fork) every child followed are gone, or we must stop. */
 static bool session_busy(struct ut_session *s)
 {
 	if (s->failed || s->detach_requested)
@@ -362,6 +357,12 @@ static bool session_busy(struct ut_session *s)
 	return (s->traced && !s->exited) || ut_family_busy(s);
 }
 
+/*
+ * Answer stops as they come; drain rings between them, at once again while
+ * they hold events.  Waking from a sleep when the next stop comes costs some
+ * 40 us on a VM (a halted CPU and an interrupt): for a while after a stop,
+ * when int3 probes make the next one likely, poll without sleeping.
+ */
 static int session_loop(struct ut_session *s)
 {
 	uint64_t last_stop = 0;
