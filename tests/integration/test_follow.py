@@ -200,6 +200,25 @@ class FollowForkTest(unittest.TestCase):
         self.assertEqual(re.findall(rb"tracer mappings (\d+)", t.stdout), [b"1"] * len(printed))
         h.check_nesting(self, t.events, orphan_exits_ok=set(children))
 
+    def test_shell_script(self):
+        """With -F the program may be a script: the shell has nothing to
+        trace, the program it executes is traced."""
+        script = os.path.join(h.tmpdir(self), "run-leaf.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\n'%s' leaf 2\nexit $?\n" % h.prog("s-follow"))
+        os.chmod(script, 0o755)
+        t = run_follow(self, [script], ("-F",))
+        plain = h.run([script])
+        self.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
+        self.assertEqual(t.status, plain.status)
+        h.check_summary_clean(self, t.events, t.summary)
+        by_pid = counts_by_pid(t.stdout)
+        (pid,) = by_pid
+        self.assertEqual(h.trace_counts(t.events),
+                         {"work_leaf": [by_pid[pid]["work_leaf"]] * 2 + [0]})
+        self.assertEqual({ev["pid"] for ev in t.events}, {pid})
+        self.assertTrue(untraced_programs(t), t.stderr_lines())
+
     def test_python_subprocess(self):
         """Python (untraced: nothing matches) runs s-follow through
         subprocess (vfork + exec): the exec'd child is traced exactly."""
