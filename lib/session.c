@@ -619,13 +619,14 @@ int utrace_session_attach(const struct ut_session_opts *o, pid_t pid)
 		e = attach_and_install(&s, pid);
 	if (e == 0)
 		e = session_loop(&s);
-	ut_family_end(&s);
 	if (s.traced && !s.exited) {
 		int d = ut_detach(&s);
 
 		if (e == 0)
 			e = d;
 	}
+	/* after: a child forked while the world stopped for that detach is followed too */
+	ut_family_end(&s);
 	if (e == 0 || s.injected)
 		finish_output(&s);
 	if (s.exited && e == 0)
