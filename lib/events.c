@@ -193,6 +193,8 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
 			child = ut_thread_add(s, tid, s->pid, UT_THREAD_NEW);
 		return child ? 0 : -ENOMEM;
 	}
+	if (event == PTRACE_EVENT_VFORK)
+		ut_vfork_lend_slot(s, t, tid); /* before keep_vm_child moves t */
 	if (shares_memory(parent, tid, event))
 		return keep_vm_child(s, child, tid);
 	if (s->family)
@@ -242,6 +244,7 @@ static int dispatch_event(struct ut_session *s, struct ut_thread *t, int event, 
 		return on_new_task(s, t, event);
 	case PTRACE_EVENT_VFORK_DONE:
 		t->in_vfork = false;
+		ut_vfork_return_slot(s, t);
 		return 0;
 	case PTRACE_EVENT_EXEC:
 		return on_exec(s, t);

@@ -279,6 +279,27 @@ static int give_back(struct ut_session *s, struct ut_session *k, struct ut_threa
 	return ut_release_child(s, parent, child);
 }
 
+/*
+ * A vfork child shares our TLS, so it records on its parent's slot while
+ * the parent waits in vfork: what the slot holds from the vfork event to
+ * VFORK_DONE is the child's, and is labelled so.
+ */
+void ut_vfork_lend_slot(struct ut_session *s, struct ut_thread *t, pid_t child)
+{
+	if (!s->consumer || t->slot == UT_NO_SLOT)
+		return;
+	ut_drain(s);
+	utrace_consumer_slot_lend(s->consumer, t->slot, child, child);
+}
+
+void ut_vfork_return_slot(struct ut_session *s, struct ut_thread *t)
+{
+	if (!s->consumer || t->slot == UT_NO_SLOT)
+		return;
+	ut_drain(s);
+	utrace_consumer_slot_lend(s->consumer, t->slot, t->pid, t->tid);
+}
+
 int ut_follow_child(struct ut_session *s, struct ut_thread *parent, pid_t child)
 {
 	uint32_t slot = parent ? parent->slot : UT_NO_SLOT;

@@ -220,6 +220,9 @@ int ut_install_nothing(struct ut_session *s, int err);
 void ut_session_retire(struct ut_session *s);
 
 /* follow-fork.c */
+/* vfork event: the child runs on t's slot until VFORK_DONE, when t gets it back. */
+void ut_vfork_lend_slot(struct ut_session *s, struct ut_thread *t, pid_t child);
+void ut_vfork_return_slot(struct ut_session *s, struct ut_thread *t);
 int ut_family_new(struct ut_session *s);
 /* The session whose process tid belongs to (s when there is no family). */
 struct ut_session *ut_family_owner(struct ut_session *s, pid_t tid);

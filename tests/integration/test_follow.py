@@ -170,6 +170,14 @@ class FollowForkTest(unittest.TestCase):
         kids = [c for c in by_pid.values() if "work_child" in c]
         self.assertEqual(len(kids), 32)
 
+    def test_vfork_child_calls_carry_its_pid(self):
+        """A vfork child records on its parent's slot (same TLS) while the
+        parent waits: its events carry its own pid and tid, -F or not."""
+        for extra in ((), ("-F",)):
+            t, by_pid = check_follow(self, ["vfork"], extra)
+            (child,) = [p for p, c in by_pid.items() if "work_child" in c]
+            self.assertEqual({ev["tid"] for ev in t.events if ev["pid"] == child}, {child})
+
     def test_posix_spawn_and_system(self):
         """posix_spawn's child and the program system()'s shell runs are
         traced; the shell itself has nothing to trace."""

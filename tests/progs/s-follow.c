@@ -18,6 +18,9 @@
  *   s-follow threadfork      FORK_THREADS threads each fork FORKS_PER_THREAD children
  *                            at once (each makes WORK_CALLS of work_child), while
  *                            making calls of work_thread in between
+ *   s-follow vfork           vfork: the child makes WORK_CALLS of work_child (in our
+ *                            memory: the parent prints them under the child's pid)
+ *                            and _exits; then the parent makes its calls
  *   s-follow spawn           posix_spawn of `leaf 3`, then system() of `leaf 4`
  *   s-follow threadexec      a second thread makes WORK_CALLS of work_thread and
  *                            executes `leaf 5` while the main thread waits in
@@ -220,6 +223,25 @@ static int thread_fork(void)
 	return EXIT_STATUS;
 }
 
+static int vfork_calls(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = vfork();
+	if (pid == 0) {
+		repeat(work_child, WORK_CALLS);
+		_exit(LEAF_STATUS);
+	}
+	if (wait_child("vfork", pid) < 0)
+		return 1;
+	printf("pid %d count work_child %lu\n", pid, calls[C_CHILD]);
+	calls[C_CHILD] = 0;
+	repeat(work_parent, WORK_CALLS);
+	print_counts();
+	return EXIT_STATUS;
+}
+
 static int spawn(void)
 {
 	char *argv[] = { self, "leaf", "3", NULL };
@@ -276,6 +298,8 @@ int main(int argc, char **argv)
 		return fork_then(argv[1][4] == 'e');
 	if (!strcmp(argv[1], "spawn"))
 		return spawn();
+	if (!strcmp(argv[1], "vfork"))
+		return vfork_calls();
 	if (!strcmp(argv[1], "orphan"))
 		return orphan();
 	if (!strcmp(argv[1], "threadfork"))
