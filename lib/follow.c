@@ -17,7 +17,9 @@
  * image's events are shifted by its id_base on their way to the writer: the
  * names and the per-function losses stay right across execs.
  */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,19 +223,41 @@ static void keep_only(struct ut_session *s, pid_t tid)
 	s->nthreads = n;
 }
 
-static void say_exec(const struct ut_session *s, const char *what)
+/* The program process pid runs, for messages. */
+static const char *exe_name(pid_t pid, char *buf, size_t len)
 {
-	char link[64], exe[PATH_MAX];
+	char link[64];
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/%d/exe", s->pid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = 0;
-	ut_info("process %d executed %s: %s", s->pid, n > 0 ? exe : "a new program", what);
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, buf, len - 1);
+	if (n <= 0)
+		return "a new program";
+	buf[n] = 0;
+	return buf;
+}
+
+/* What we inject and how we read its auxv are x86-64's: a 32-bit program is left alone. */
+static bool runs_x86_64(pid_t pid)
+{
+	char path[64];
+	Elf64_Ehdr eh;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, &eh, sizeof(eh));
+	close(fd);
+	return n == (ssize_t)sizeof(eh) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	       eh.e_machine == EM_X86_64;
 }
 
 int ut_exec_follow(struct ut_session *s, struct ut_thread *t)
 {
+	char exe[PATH_MAX];
 	pid_t tid = t->tid;
 
 	ut_session_retire(s);
@@ -245,21 +269,23 @@ int ut_exec_follow(struct ut_session *s, struct ut_thread *t)
 	t->exiting = t->in_vfork = t->group_stop = t->interrupted = false;
 	t->state = UT_THREAD_STOPPED;
 	s->images++;
-	say_exec(s, "tracing it from its entry point");
+	if (!runs_x86_64(s->pid)) {
+		ut_warn("process %d executed %s: not an x86-64 program; following it untraced",
+			s->pid, exe_name(s->pid, exe, sizeof(exe)));
+		return 0;
+	}
+	ut_info("process %d executed %s: tracing it from its entry point", s->pid,
+		exe_name(s->pid, exe, sizeof(exe)));
 	return ut_set_entry_breakpoint(s, tid);
 }
 
 int ut_install_nothing(struct ut_session *s, int err)
 {
 	const char *why = utrace_error_last();
-	char link[64], exe[PATH_MAX];
-	ssize_t n;
+	char exe[PATH_MAX];
 
-	snprintf(link, sizeof(link), "/proc/%d/exe", s->pid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = 0;
 	ut_warn("process %d executed %s: %s; following it untraced", s->pid,
-		n > 0 ? exe : "a new program", why ? why : strerror(-err));
+		exe_name(s->pid, exe, sizeof(exe)), why ? why : strerror(-err));
 	utrace_error_clear();
 	ut_session_retire(s);
 	return 0;

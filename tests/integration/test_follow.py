@@ -7,6 +7,7 @@ the trace must hold exactly those calls under each pid."""
 
 import os
 import re
+import struct
 import sys
 import time
 import unittest
@@ -84,6 +85,26 @@ def check_parent_only(tc, mode):
 def untraced_programs(t):
     return [NO_MATCH_RE.match(line).group(1) for line in t.stderr_lines()
             if NO_MATCH_RE.match(line)]
+
+
+ELF32_BASE = 0x08048000
+ELF32_STATUS = 7
+# mov $1, %eax (exit); mov $7, %ebx; int $0x80
+ELF32_CODE = bytes([0xb8, 1, 0, 0, 0, 0xbb, ELF32_STATUS, 0, 0, 0, 0xcd, 0x80])
+
+
+def write_elf32(path):
+    """A minimal i386 program that exits with ELF32_STATUS."""
+    ehsize, phsize = 52, 32
+    entry = ELF32_BASE + ehsize + phsize
+    ident = b"\x7fELF" + bytes([1, 1, 1]) + bytes(9)
+    eh = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, entry, ehsize, 0, 0, ehsize, phsize,
+                             1, 0, 0, 0)
+    size = ehsize + phsize + len(ELF32_CODE)
+    ph = struct.pack("<IIIIIIII", 1, 0, ELF32_BASE, ELF32_BASE, size, size, 5, 0x1000)
+    with open(path, "wb") as f:
+        f.write(eh + ph + ELF32_CODE)
+    os.chmod(path, 0o755)
 
 
 def real_python():
@@ -226,6 +247,31 @@ class FollowForkTest(unittest.TestCase):
                          {"work_leaf": [by_pid[pid]["work_leaf"]] * 2 + [0]})
         self.assertEqual({ev["pid"] for ev in t.events}, {pid})
         self.assertTrue(untraced_programs(t), t.stderr_lines())
+
+    def test_32bit_program_followed_untraced(self):
+        """A script runs an i386 program (left alone: what utrace injects is
+        x86-64's), then executes s-follow, which is traced."""
+        elf32 = os.path.join(h.tmpdir(self), "exit32")
+        write_elf32(elf32)
+        if h.run([elf32]).status != ELF32_STATUS:
+            self.skipTest("this kernel does not run i386 programs")
+        script = os.path.join(h.tmpdir(self), "run-32.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\n'%s'\necho \"exit32 $?\"\nexec '%s' leaf 2\n" %
+                    (elf32, h.prog("s-follow")))
+        os.chmod(script, 0o755)
+        t = run_follow(self, [script], ("-F",))
+        plain = h.run([script])
+        self.assertIn(b"exit32 %d\n" % ELF32_STATUS, plain.stdout)
+        self.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
+        self.assertEqual(t.status, plain.status)
+        h.check_summary_clean(self, t.events, t.summary)
+        (pid,) = counts_by_pid(t.stdout)
+        self.assertEqual(h.trace_counts(t.events),
+                         {"work_leaf": [counts_by_pid(t.stdout)[pid]["work_leaf"]] * 2 + [0]})
+        said = [line for line in t.stderr_lines() if "not an x86-64 program" in line]
+        self.assertEqual(len(said), 1, t.stderr_lines())
+        self.assertIn(elf32, said[0])
 
     def test_python_subprocess(self):
         """Python (untraced: nothing matches) runs s-follow through
