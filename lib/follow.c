@@ -223,8 +223,7 @@ static void keep_only(struct ut_session *s, pid_t tid)
 	s->nthreads = n;
 }
 
-/* The program process pid runs, for messages. */
-static const char *exe_name(pid_t pid, char *buf, size_t len)
+const char *ut_exe_name(pid_t pid, char *buf, size_t len)
 {
 	char link[64];
 	ssize_t n;
@@ -237,8 +236,7 @@ static const char *exe_name(pid_t pid, char *buf, size_t len)
 	return buf;
 }
 
-/* What we inject and how we read its auxv are x86-64's: a 32-bit program is left alone. */
-static bool runs_x86_64(pid_t pid)
+bool ut_runs_x86_64(pid_t pid)
 {
 	char path[64];
 	Elf64_Ehdr eh;
@@ -269,13 +267,8 @@ int ut_exec_follow(struct ut_session *s, struct ut_thread *t)
 	t->exiting = t->in_vfork = t->group_stop = t->interrupted = false;
 	t->state = UT_THREAD_STOPPED;
 	s->images++;
-	if (!runs_x86_64(s->pid)) {
-		ut_warn("process %d executed %s: not an x86-64 program; following it untraced",
-			s->pid, exe_name(s->pid, exe, sizeof(exe)));
-		return 0;
-	}
-	ut_info("process %d executed %s: tracing it from its entry point", s->pid,
-		exe_name(s->pid, exe, sizeof(exe)));
+	ut_info("process %d executed %s: following it", s->pid,
+		ut_exe_name(s->pid, exe, sizeof(exe)));
 	return ut_set_entry_breakpoint(s, tid);
 }
 
@@ -285,7 +278,7 @@ int ut_install_nothing(struct ut_session *s, int err)
 	char exe[PATH_MAX];
 
 	ut_warn("process %d executed %s: %s; following it untraced", s->pid,
-		exe_name(s->pid, exe, sizeof(exe)), why ? why : strerror(-err));
+		ut_exe_name(s->pid, exe, sizeof(exe)), why ? why : strerror(-err));
 	utrace_error_clear();
 	ut_session_retire(s);
 	return 0;

@@ -98,9 +98,16 @@ static int read_auxv_entry(pid_t pid, uint64_t type, uint64_t *val)
 
 int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid)
 {
+	char exe[PATH_MAX];
 	uint64_t entry = 0;
-	int e = read_auxv_entry(tid, AT_ENTRY, &entry);
+	int e;
 
+	if (!ut_runs_x86_64(s->pid)) {
+		ut_warn("process %d executed %s: not an x86-64 program; following it untraced",
+			s->pid, ut_exe_name(s->pid, exe, sizeof(exe)));
+		return 0;
+	}
+	e = read_auxv_entry(tid, AT_ENTRY, &entry);
 	if (e == 0)
 		e = utrace_mem_read(tid, entry, &s->entry_orig, 1);
 	if (e == 0)

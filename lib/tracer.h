@@ -203,6 +203,10 @@ int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid);
 int ut_lost_image(struct ut_session *s, struct ut_thread *t);
 
 /* follow.c */
+/* The program process pid runs, for messages (buf, or a placeholder). */
+const char *ut_exe_name(pid_t pid, char *buf, size_t len);
+/* Whether process pid runs an x86-64 program: what we inject and read is x86-64's. */
+bool ut_runs_x86_64(pid_t pid);
 struct ut_output *ut_output_new(enum ut_format fmt, FILE *out);
 void ut_output_free(struct ut_output *o);
 /* Add the present image's functions to the output's table; sets s->id_base. */

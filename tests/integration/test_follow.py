@@ -272,6 +272,12 @@ class FollowForkTest(unittest.TestCase):
         said = [line for line in t.stderr_lines() if "not an x86-64 program" in line]
         self.assertEqual(len(said), 1, t.stderr_lines())
         self.assertIn(elf32, said[0])
+        # run's own program, too
+        t = run_follow(self, [elf32], ("-F",))
+        self.assertEqual(t.status, ELF32_STATUS)
+        self.assertEqual(t.events, [])
+        self.assertEqual(len(t.stderr_lines()), 1, t.stderr_lines())
+        self.assertIn("%s: not an x86-64 program" % elf32, t.stderr_lines()[0])
 
     def test_python_subprocess(self):
         """Python (untraced: nothing matches) runs s-follow through
