@@ -199,6 +199,25 @@ class FollowForkTest(unittest.TestCase):
             (child,) = [p for p, c in by_pid.items() if "work_child" in c]
             self.assertEqual({ev["tid"] for ev in t.events if ev["pid"] == child}, {child})
 
+    def test_losses_of_every_process_and_program(self):
+        """A 4K ring drops most events: the summary counts the losses of the
+        child (its own rings) and of the program it executed (its own
+        function ids) under the right names: per function, events written
+        plus dropped make two per call."""
+        t = run_follow(self, [h.prog("s-follow"), "forkexec"], ("-F", "--bufsize", "4K"))
+        self.assertEqual(t.status, h.run_untraced("s-follow", ["forkexec"]).status)
+        calls = {}
+        for counts in counts_by_pid(t.stdout).values():
+            for func, n in counts.items():
+                calls[func] = calls.get(func, 0) + n
+        drops = {d["func"]: d["dropped"] for d in t.summary["dropped_by_func"]}
+        got = h.trace_counts(t.events)
+        for func, n in calls.items():
+            entries, exits, _ = got.get(func, [0, 0, 0])
+            self.assertEqual(entries + exits + drops.get(func, 0), 2 * n, func)
+        self.assertEqual(sum(drops.values()), t.summary["dropped"])
+        self.assertEqual(t.summary["events"], len(t.events))
+
     def test_posix_spawn_and_system(self):
         """posix_spawn's child and the program system()'s shell runs are
         traced; the shell itself has nothing to trace."""
