@@ -41,27 +41,29 @@ def run_follow(tc, argv, extra=(), funcs=("work_*",)):
     return h.Trace(res, events, summary, out)
 
 
-def check_follow(tc, args, extra=(), unwound=(), mode="run"):
-    """s-follow ARGS traced (run, or attach at its gate): output and status as
-    untraced (pids aside), every process's calls exactly under its pid,
-    nothing else, nothing lost."""
+def check_follow(tc, args, extra=(), unwound=(), mode="run", name="s-follow", untraced=()):
+    """PROG ARGS traced (run, or attach at its gate): output and status as
+    untraced (pids aside), every process's calls exactly under its pid
+    (none for the processes counting the functions in `untraced`), nothing
+    else, nothing lost."""
     if mode == "run":
-        t = run_follow(tc, [h.prog("s-follow")] + list(args), extra)
+        t = run_follow(tc, [h.prog(name)] + list(args), extra)
     else:
-        t = h.attach_traced(tc, "s-follow", args, extra=extra)
-    plain = h.run_untraced("s-follow", args)
+        t = h.attach_traced(tc, name, args, extra=extra)
+    plain = h.run_untraced(name, args)
     tc.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
     tc.assertEqual(t.status, plain.status, "status; utrace stderr %r" % t.stderr)
     h.check_summary_clean(tc, t.events, t.summary)
     by_pid = counts_by_pid(t.stdout)
     traced = {ev["pid"] for ev in t.events}
-    tc.assertEqual(traced, set(by_pid), "pids with events")
+    tc.assertEqual(traced, {p for p, c in by_pid.items() if not set(c) & set(untraced)},
+                   "pids with events")
     for pid in traced:
         got = h.trace_counts(t.events, {pid})
         want = {f: [n, n - (f in unwound), int(f in unwound)] for f, n in by_pid[pid].items()}
         tc.assertEqual(got, want, "calls of process %d" % pid)
     h.check_nesting(tc, t.events)
-    tc.assertEqual({ev["module"] for ev in t.events}, {"s-follow"})
+    tc.assertEqual({ev["module"] for ev in t.events}, {name})
     if mode == "run":
         warnings = [line for line in t.stderr_lines() if not NO_MATCH_RE.match(line)]
         tc.assertEqual(warnings, [], "utrace said more than the programs it follows untraced")
@@ -217,6 +219,13 @@ class FollowForkTest(unittest.TestCase):
             self.assertEqual(entries + exits + drops.get(func, 0), 2 * n, func)
         self.assertEqual(sum(drops.values()), t.summary["dropped"])
         self.assertEqual(t.summary["events"], len(t.events))
+
+    def test_child_forked_before_the_entry_point(self):
+        """A library constructor forks while run's entry breakpoint is in the
+        text: an unfollowed child must not die of it; a followed one is
+        traced from there."""
+        check_follow(self, [], name="s-ctorfork", untraced=("work_ctor_child",))
+        check_follow(self, [], ("-F",), name="s-ctorfork")
 
     def test_posix_spawn_and_system(self):
         """posix_spawn's child and the program system()'s shell runs are
