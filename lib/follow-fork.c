@@ -29,6 +29,7 @@
  * from its entry point like any followed exec.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -356,6 +357,13 @@ int ut_follow_exec_child(struct ut_session *s, struct ut_thread *t)
 static bool kid_done(const struct ut_session *k)
 {
 	return !k->traced || k->exited || k->failed;
+}
+
+void ut_family_kill(struct ut_session *s, int sig)
+{
+	for (size_t i = 0; s->family && i < s->family->nkids; i++)
+		if (!s->family->kids[i]->exited)
+			kill(s->family->kids[i]->pid, sig);
 }
 
 bool ut_family_busy(const struct ut_session *s)

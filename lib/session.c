@@ -331,6 +331,8 @@ static void on_our_signal(struct ut_session *s, const struct signalfd_siginfo *s
 	if (si->ssi_code == SI_KERNEL)
 		return;
 	kill(s->pid, (int)si->ssi_signo);
+	/* run waits for every followed process: `timeout utrace run -F` must end them too */
+	ut_family_kill(s, (int)si->ssi_signo);
 }
 
 static void read_signals(struct ut_session *s)

@@ -234,6 +234,8 @@ struct ut_session *ut_family_owner(struct ut_session *s, pid_t tid);
 int ut_follow_child(struct ut_session *s, struct ut_thread *parent, pid_t child);
 /* A vfork child executed a program: trace it as a process of its own.  Returns 1. */
 int ut_follow_exec_child(struct ut_session *s, struct ut_thread *t);
+/* Send sig to every followed child still there. */
+void ut_family_kill(struct ut_session *s, int sig);
 /* Followed processes still traced. */
 bool ut_family_busy(const struct ut_session *s);
 long ut_family_drain(struct ut_session *s);

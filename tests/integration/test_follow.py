@@ -7,7 +7,9 @@ the trace must hold exactly those calls under each pid."""
 
 import os
 import re
+import signal
 import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -226,6 +228,24 @@ class FollowForkTest(unittest.TestCase):
         traced from there."""
         check_follow(self, [], name="s-ctorfork", untraced=("work_ctor_child",))
         check_follow(self, [], ("-F",), name="s-ctorfork")
+
+    def test_signal_to_run_reaches_followed_children(self):
+        """SIGTERM to `utrace run -F` (as `timeout` sends it) is forwarded to
+        the followed child too: run waits for every followed process, so a
+        child left running would keep it waiting."""
+        out = os.path.join(h.tmpdir(self), "term.json")
+        argv = [h.utrace_path(), "run", "-v", "-F"] + h.trace_argv(("work_*",), out) + [
+            "--", h.prog("s-follow"), "orphan"]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(proc.kill)
+        att = h.Attached(proc, out)
+        wait_stderr(self, att, FOLLOWING_RE)
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=h.RUN_TIMEOUT)
+        self.assertNotIn(b"work_child", stdout, "the child outlived SIGTERM")
+        self.assertIn(h.exit_status(proc.returncode), (9, 128 + signal.SIGTERM))
+        events, summary = h.parse_jsonl(self, out)
+        h.check_summary_clean(self, events, summary)
 
     def test_posix_spawn_and_system(self):
         """posix_spawn's child and the program system()'s shell runs are
