@@ -147,7 +147,8 @@ int ut_inject_data(struct ut_session *s, struct ut_remote *r)
 	if (!e)
 		/* a followed child: over the mapping it inherited, where its code looks */
 		e = remote_call(r, SYS_mmap, s->area_addr, s->geo.area_size, PROT_READ | PROT_WRITE,
-				MAP_SHARED | (s->area_addr ? MAP_FIXED : 0), (uint64_t)fd, 0, &addr);
+				MAP_SHARED | (s->area_addr ? MAP_FIXED : 0), (uint64_t)fd, 0,
+				&addr);
 	ours = e ? -1 : open_tracee_fd(s->pid, (int)fd);
 	remote_call(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, &ignored);
 	if (e < 0)
