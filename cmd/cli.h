@@ -20,6 +20,8 @@ struct cli {
 	uint32_t ring_size, rstack_depth, nslots;
 	enum ut_probe_mode probe_mode;
 	bool patch_call;
+	int follow_exec; /* -1: the subcommand's default */
+	bool follow_fork;
 	int verbose;
 	char **args; /* positional arguments */
 	int nargs;

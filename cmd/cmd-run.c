@@ -56,9 +56,14 @@ static bool traces_main(const struct ut_filter *f)
 	return false;
 }
 
-/* Everything that would make the run pointless, said before anything starts. */
-static int check_program(const char *prog, const char *path, const struct ut_filter *f)
+/*
+ * Everything that would make the run pointless, said before anything starts.
+ * With --follow-fork the program itself may be a shell script or have
+ * nothing to trace: what it runs is what is traced.
+ */
+static int check_program(const char *prog, const char *path, const struct cli *c)
 {
+	const struct ut_filter *f = &c->filter;
 	struct ut_symtab st = { 0 };
 	struct stat sb;
 	int e;
@@ -68,6 +73,8 @@ static int check_program(const char *prog, const char *path, const struct ut_fil
 			  S_ISDIR(sb.st_mode) ? "is a directory" : "not executable");
 		return -1;
 	}
+	if (c->follow_fork)
+		return 0;
 	if (starts_with_shebang(path)) {
 		cli_error("%s: is a script, not an ELF executable: trace its interpreter instead",
 			  prog);
@@ -107,7 +114,7 @@ int cmd_run(int argc, char **argv)
 		cli_error("%s: program not found", c.args[0]);
 		goto out;
 	}
-	if (check_program(c.args[0], path, &c.filter) < 0)
+	if (check_program(c.args[0], path, &c) < 0)
 		goto out;
 	out = cli_session_begin(&c, &o);
 	if (!out)

@@ -32,6 +32,8 @@ enum {
 	OPT_MAX_THREADS,
 	OPT_PROBE,
 	OPT_PATCH,
+	OPT_FOLLOW_EXEC,
+	OPT_NO_FOLLOW_EXEC,
 };
 
 static const struct option long_opts[] = {
@@ -44,6 +46,9 @@ static const struct option long_opts[] = {
 	{ "max-threads", required_argument, NULL, OPT_MAX_THREADS },
 	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "patch", required_argument, NULL, OPT_PATCH },
+	{ "follow-exec", no_argument, NULL, OPT_FOLLOW_EXEC },
+	{ "no-follow-exec", no_argument, NULL, OPT_NO_FOLLOW_EXEC },
+	{ "follow-fork", no_argument, NULL, 'F' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -69,6 +74,14 @@ void cli_usage(FILE *f, const char *cmd)
 		"                                default); or int3 probes everywhere\n"
 		"      --patch=jmp|call          over a prologue, write `jmp stub` (default) or, to\n"
 		"                                measure the difference, `call stub`\n"
+		"      --follow-exec             after the program executes another, trace that one\n"
+		"                                from its entry point with the same patterns\n"
+		"                                (default in run; attach lets go of the process)\n"
+		"      --no-follow-exec          stop tracing a process when it executes a program\n"
+		"  -F, --follow-fork             trace the children the program forks too (each with\n"
+		"                                its own rings; events carry their pid); with\n"
+		"                                --follow-exec, also what vfork/posix_spawn children\n"
+		"                                execute\n"
 		"  -v, --verbose                 say more about what utrace does\n"
 		"  -h, --help                    this help\n");
 }
@@ -184,6 +197,13 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 		}
 		cli_error("unknown patch '%s' (jmp or call)", arg);
 		return -1;
+	case OPT_FOLLOW_EXEC:
+	case OPT_NO_FOLLOW_EXEC:
+		c->follow_exec = opt == OPT_FOLLOW_EXEC;
+		return 0;
+	case 'F':
+		c->follow_fork = true;
+		return 0;
 	case 'v':
 		c->verbose++;
 		return 0;
@@ -216,9 +236,10 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	c->ring_size = DEFAULT_RING_SIZE;
 	c->rstack_depth = DEFAULT_RSTACK_DEPTH;
 	c->nslots = DEFAULT_NSLOTS;
+	c->follow_exec = -1;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":f:N:o:vh", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":f:N:o:vhF", long_opts, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			option_error(c, opt, argv);
 			goto fail;
@@ -285,6 +306,9 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	o->nslots = c->nslots;
 	o->probe_mode = c->probe_mode;
 	o->patch_call = c->patch_call;
+	/* run follows its program into the programs it executes; attach does not by default */
+	o->follow_fork = c->follow_fork;
+	o->follow_exec = c->follow_exec < 0 ? !strcmp(c->cmd, "run") : c->follow_exec;
 	o->sigfd = signals_to_fd();
 	return out;
 }

@@ -671,6 +671,14 @@ void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, 
 	__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
 }
 
+void utrace_consumer_slot_lend(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid)
+{
+	if (slot >= c->geo.nslots || !c->slots[slot].open)
+		return;
+	c->slots[slot].pid = pid;
+	c->slots[slot].tid = tid;
+}
+
 static int slot_close(struct ut_consumer *c, uint32_t slot, bool gone, ut_event_fn fn, void *arg)
 {
 	struct slot_state *st;

@@ -301,6 +301,9 @@ int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child
 
 	if (e < 0)
 		goto forget;
+	/* forked before the entry point (a library constructor): our breakpoint is there */
+	if (s->entry_bp && utrace_mem_write(child, s->entry_bp, &s->entry_orig, 1) < 0)
+		ut_warn("child %d: cannot remove utrace's entry breakpoint", child);
 	if (s->injected) {
 		ut_rtld_remove(s, child);
 		ut_probes_remove(s, child);

@@ -195,8 +195,12 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
 			child = ut_thread_add(s, tid, s->pid, UT_THREAD_NEW);
 		return child ? 0 : -ENOMEM;
 	}
+	if (event == PTRACE_EVENT_VFORK)
+		ut_vfork_lend_slot(s, t, tid); /* before keep_vm_child moves t */
 	if (shares_memory(parent, tid, event))
 		return keep_vm_child(s, child, tid);
+	if (s->family)
+		return ut_follow_child(s, ut_thread_find(s, parent), tid);
 	return ut_release_child(s, ut_thread_find(s, parent), tid);
 }
 
@@ -212,13 +216,19 @@ static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 static int on_exec(struct ut_session *s, struct ut_thread *t)
 {
 	if (t->vfork_child || t->pid != s->pid) {
+		if (s->family && s->opts.follow_exec)
+			return ut_follow_exec_child(s, t);
 		/* Its own image now: nothing of ours is in it. */
 		ptrace(PTRACE_DETACH, t->tid, 0, 0);
 		ut_thread_remove(s, t);
 		return 1;
 	}
-	if (s->launched && !s->injected && !s->entry_bp)
+	if (s->launched && !s->images) {
+		s->images = 1; /* our own execv: the program starts */
 		return ut_set_entry_breakpoint(s, t->tid);
+	}
+	if (s->opts.follow_exec)
+		return ut_exec_follow(s, t);
 	return ut_lost_image(s, t);
 }
 
@@ -236,6 +246,7 @@ static int dispatch_event(struct ut_session *s, struct ut_thread *t, int event, 
 		return on_new_task(s, t, event);
 	case PTRACE_EVENT_VFORK_DONE:
 		t->in_vfork = false;
+		ut_vfork_return_slot(s, t);
 		return 0;
 	case PTRACE_EVENT_EXEC:
 		return on_exec(s, t);

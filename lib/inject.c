@@ -145,7 +145,8 @@ int ut_inject_data(struct ut_session *s, struct ut_remote *r)
 	int64_t fd, addr, ignored;
 	int e, ours;
 
-	geometry_init(s);
+	if (!s->geo.area_size) /* a followed child keeps its parent's (follow-fork.c) */
+		geometry_init(s);
 	e = remote_memfd(r, &fd);
 	if (e < 0)
 		goto fail;
@@ -154,8 +155,10 @@ int ut_inject_data(struct ut_session *s, struct ut_remote *r)
 		e = remote_call(r, SYS_fcntl, (uint64_t)fd, F_ADD_SEALS,
 				F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, 0, 0, 0, &ignored);
 	if (!e)
-		e = remote_call(r, SYS_mmap, 0, s->geo.area_size, PROT_READ | PROT_WRITE,
-				MAP_SHARED, (uint64_t)fd, 0, &addr);
+		/* a followed child: over the mapping it inherited, where its code looks */
+		e = remote_call(r, SYS_mmap, s->area_addr, s->geo.area_size, PROT_READ | PROT_WRITE,
+				MAP_SHARED | (s->area_addr ? MAP_FIXED : 0), (uint64_t)fd, 0,
+				&addr);
 	ours = e ? -1 : open_tracee_fd(s->pid, (int)fd);
 	remote_call(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, &ignored);
 	if (e < 0)
@@ -614,11 +617,6 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	return 0;
 }
 
-static int deliver(const struct ut_event *ev, void *arg)
-{
-	return utrace_writer_event(arg, ev);
-}
-
 /*
  * Drain the thread's ring and free its slot.  The thread must be stopped
  * (and lives on untraced: !gone) or gone.
@@ -630,9 +628,9 @@ void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone)
 	uint64_t start = utrace_monotonic_ns();
 
 	if (gone)
-		utrace_consumer_slot_close(s->consumer, t->slot, deliver, s->writer);
+		utrace_consumer_slot_close(s->consumer, t->slot, ut_output_event, s);
 	else
-		utrace_consumer_slot_release(s->consumer, t->slot, deliver, s->writer);
+		utrace_consumer_slot_release(s->consumer, t->slot, ut_output_event, s);
 	s->drain_ns += utrace_monotonic_ns() - start;
 	__atomic_store_n(&slot->key, UT_SLOT_DEAD, __ATOMIC_RELEASE);
 	t->slot = UT_NO_SLOT;
@@ -645,7 +643,7 @@ int ut_drain(struct ut_session *s)
 
 	if (!s->consumer)
 		return 0;
-	n = utrace_consumer_drain(s->consumer, deliver, s->writer);
+	n = utrace_consumer_drain(s->consumer, ut_output_event, s);
 	s->drain_ns += utrace_monotonic_ns() - start;
 	return (int)n;
 }

@@ -660,9 +660,7 @@ void ut_probes_free(struct ut_session *s)
 	}
 	free(s->probes);
 	free(s->areas);
-	free(s->finfo);
 	s->probes = NULL;
 	s->areas = NULL;
-	s->finfo = NULL;
 	s->nprobes = s->nareas = 0;
 }

@@ -305,21 +305,6 @@ static void lib_gone(struct ut_session *s, const struct rtld_lib *l)
 		forgotten);
 }
 
-/* The writer's table of function names, for ids up to nprobes. */
-static int publish_funcs(struct ut_session *s)
-{
-	struct ut_func_info *v = realloc(s->finfo, (s->nprobes ? s->nprobes : 1) * sizeof(*v));
-
-	if (!v)
-		return -ENOMEM;
-	s->finfo = v;
-	for (size_t i = 0; i < s->nprobes; i++)
-		v[i] = (struct ut_func_info){ .name = s->probes[i].name,
-					      .module = s->probes[i].module,
-					      .addr = s->probes[i].func_addr };
-	return utrace_writer_set_funcs(s->writer, s->finfo, s->nprobes);
-}
-
 static void drop_probes(struct ut_session *s, size_t first)
 {
 	for (size_t i = first; i < s->nprobes; i++) {
@@ -394,7 +379,7 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 			s->probes[i].broken = true;
 		return 0;
 	}
-	e = publish_funcs(s);
+	e = ut_output_add_funcs(s, first);
 	if (e == 0)
 		e = ut_probes_install_range(s, s->pid, first, n);
 	ut_info("%s loaded in process %d: %zu functions traced; thread %d held %.3f ms", m->name,
@@ -453,6 +438,11 @@ static int rtld_sync(struct ut_session *s, struct ut_thread *t)
 }
 
 /* ---- the breakpoint -------------------------------------------------------- */
+
+uint64_t ut_rtld_brk(const struct ut_session *s)
+{
+	return s->rtld && s->rtld->set ? s->rtld->brk : 0;
+}
 
 bool ut_rtld_is_brk(const struct ut_session *s, uint64_t addr)
 {

@@ -56,19 +56,23 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 	/* SIGCHLD is only ever consumed through the signalfd. */
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	s->chld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-	s->writer = utrace_writer_new(o->format, o->out, NULL, 0);
+	if (o->follow_fork && ut_family_new(s) < 0)
+		return -ENOMEM;
+	s->output = ut_output_new(o->format, o->out);
+	s->writer = s->output ? s->output->writer : NULL;
 	return s->chld_fd < 0 || !s->writer ? -ENOMEM : 0;
 }
 
 static void session_fini(struct ut_session *s)
 {
+	ut_family_free(s);
 	if (s->consumer)
 		utrace_consumer_free(s->consumer);
-	if (s->writer)
-		utrace_writer_free(s->writer);
+	ut_output_free(s->output);
 	ut_release_data(s);
 	ut_probes_free(s);
 	ut_rtld_free(s);
+	free(s->gid);
 	free(s->threads);
 	if (s->chld_fd >= 0)
 		close(s->chld_fd);
@@ -96,9 +100,16 @@ static int read_auxv_entry(pid_t pid, uint64_t type, uint64_t *val)
 
 int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid)
 {
+	char exe[PATH_MAX];
 	uint64_t entry = 0;
-	int e = read_auxv_entry(tid, AT_ENTRY, &entry);
+	int e;
 
+	if (!ut_runs_x86_64(s->pid)) {
+		ut_warn("process %d executed %s: not an x86-64 program; following it untraced",
+			s->pid, ut_exe_name(s->pid, exe, sizeof(exe)));
+		return 0;
+	}
+	e = read_auxv_entry(tid, AT_ENTRY, &entry);
 	if (e == 0)
 		e = utrace_mem_read(tid, entry, &s->entry_orig, 1);
 	if (e == 0)
@@ -115,17 +126,7 @@ static int setup_output(struct ut_session *s)
 {
 	int e = utrace_consumer_new(&s->consumer, s->area, &s->geo, &s->tsc);
 
-	if (e < 0)
-		return e;
-	s->finfo = calloc(s->nprobes, sizeof(*s->finfo));
-	if (!s->finfo)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nprobes; i++) {
-		s->finfo[i].name = s->probes[i].name;
-		s->finfo[i].module = s->probes[i].module;
-		s->finfo[i].addr = s->probes[i].func_addr;
-	}
-	return utrace_writer_set_funcs(s->writer, s->finfo, s->nprobes);
+	return e < 0 ? e : ut_output_add_funcs(s, 0);
 }
 
 static int give_slots(struct ut_session *s)
@@ -299,6 +300,9 @@ int ut_install(struct ut_session *s, pid_t tid)
 		e = install_probes(s, tid, &mods);
 	utrace_modules_free(&mods);
 	s->holding = held;
+	/* a program it executes, or with --follow-fork its children, may match */
+	if (e < 0 && (s->images > 1 || s->family) && !s->injected)
+		return ut_install_nothing(s, e);
 	if (e < 0)
 		s->failed = e;
 	else
@@ -333,6 +337,8 @@ static void on_our_signal(struct ut_session *s, const struct signalfd_siginfo *s
 	if (si->ssi_code == SI_KERNEL)
 		return;
 	kill(s->pid, (int)si->ssi_signo);
+	/* run waits for every followed process: `timeout utrace run -F` must end them too */
+	ut_family_kill(s, (int)si->ssi_signo);
 }
 
 static void read_signals(struct ut_session *s)
@@ -357,6 +363,15 @@ static void wait_for_work(struct ut_session *s, int timeout_us)
 	read_signals(s);
 }
 
+/* Until the program and (--follow-fork) every child followed are gone, or we must stop. */
+static bool session_busy(struct ut_session *s)
+{
+	if (s->failed || s->detach_requested)
+		return false;
+	ut_family_reap(s);
+	return (s->traced && !s->exited) || ut_family_busy(s);
+}
+
 /*
  * Answer stops as they come; drain rings between them, at once again while
  * they hold events.  Waking from a sleep when the next stop comes costs some
@@ -368,7 +383,7 @@ static int session_loop(struct ut_session *s)
 	uint64_t last_stop = 0;
 	int timeout = 0, waits = 0, r;
 
-	while (s->traced && !s->exited && !s->failed && !s->detach_requested) {
+	while (session_busy(s)) {
 		r = ut_wait_one(s, false);
 		if (r == -ECHILD)
 			break; /* nothing of ours is left to wait for */
@@ -379,7 +394,7 @@ static int session_loop(struct ut_session *s)
 		if (r > 0 && ++waits < DRAIN_EVERY_WAITS)
 			continue;
 		waits = 0;
-		if (ut_drain(s) > 0 || r > 0 ||
+		if (ut_family_drain(s) > 0 || r > 0 ||
 		    utrace_monotonic_ns() - last_stop < SPIN_AFTER_STOP_NS) {
 			timeout = 0;
 			read_signals(s); /* never waiting, so never told otherwise */
@@ -414,10 +429,11 @@ static void report_losses(const struct ut_stats *st)
 static int finish_output(struct ut_session *s)
 {
 	struct ut_stats st = { 0 };
+	int e;
 
 	ut_drain(s);
-	if (s->consumer)
-		utrace_consumer_stats(s->consumer, &st);
+	if (ut_output_stats(s, &st) < 0)
+		ut_warn("out of memory: losses are not reported");
 	st.no_returns = s->no_returns;
 	report_losses(&st);
 	ut_rtld_report(s);
@@ -425,7 +441,9 @@ static int finish_output(struct ut_session *s)
 		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",
 			(unsigned long long)st.events, (double)s->drain_ns / NSEC_PER_MSEC,
 			(double)st.events * 1e3 / (double)s->drain_ns);
-	return utrace_writer_finish(s->writer, &st);
+	e = utrace_writer_finish(s->writer, &st);
+	ut_stats_free(&st);
+	return e;
 }
 
 /*
@@ -523,6 +541,7 @@ int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int 
 		e = launch(&s, argv, &err_fd);
 	if (e == 0)
 		e = session_loop(&s);
+	ut_family_end(&s);
 	if (e < 0 && !s.exited && s.pid > 0)
 		kill(s.pid, SIGKILL); /* we launched it only to trace it */
 	if (s.pid > 0)
@@ -581,6 +600,7 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 		return -EINVAL;
 	}
 	s->pid = pid;
+	s->images = 1;
 	e = ut_attach_all(s);
 	if (e == 0)
 		e = plan_probes(s, &mods);
@@ -622,6 +642,8 @@ int utrace_session_attach(const struct ut_session_opts *o, pid_t pid)
 		if (e == 0)
 			e = d;
 	}
+	/* after: a child forked while the world stopped for that detach is followed too */
+	ut_family_end(&s);
 	if (e == 0 || s.injected)
 		finish_output(&s);
 	if (s.exited && e == 0)

@@ -138,13 +138,16 @@ int ut_wait_one(struct ut_session *s, bool block)
 {
 	int status, r;
 	pid_t tid = waitpid(-1, &status, __WALL | (block ? 0 : WNOHANG));
+	struct ut_session *owner;
 
 	if (tid < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (tid == 0)
 		return 0;
-	r = ut_handle_status(s, tid, status);
-	return r < 0 ? r : 1;
+	owner = ut_family_owner(s, tid);
+	r = ut_handle_status(owner, tid, status);
+	/* A followed process's trouble ends only its own tracing (ut_family_reap). */
+	return r < 0 && owner == s ? r : 1;
 }
 
 /*

@@ -82,6 +82,19 @@ struct ut_probe {
 	uint8_t stub[UT_STUB_SIZE];
 };
 
+/*
+ * What every image a session traces writes into (follow.c): one writer, one
+ * table of functions in which each image's ids are mapped by its gid (names
+ * owned here, so that they outlive the image), and the losses counted by the
+ * consumers of images that are gone.
+ */
+struct ut_output {
+	struct ut_writer *writer;
+	struct ut_func_info *funcs;
+	size_t nfuncs, cap_funcs;
+	struct ut_stats past; /* threads and func_drops [nfuncs] owned here */
+};
+
 struct ut_session {
 	struct ut_session_opts opts;
 	pid_t pid;
@@ -96,6 +109,16 @@ struct ut_session {
 	int exit_status; /* raw wait status of the leader */
 	uint64_t entry_bp; /* run: int3 at AT_ENTRY, 0 when none */
 	uint8_t entry_orig;
+	unsigned images; /* programs the process has executed under us (run: the first is ours) */
+	/*
+	 * [ngid]: each function id of the present image, its index in the
+	 * output's table; a library dlopened later gets ids at the table's end,
+	 * after those of other processes' images, so the map is not one offset.
+	 */
+	uint32_t *gid;
+	size_t ngid;
+	struct ut_output *output;
+	struct ut_family *family; /* --follow-fork: the sessions of the followed processes */
 
 	struct ut_thread *threads;
 	size_t nthreads, cap_threads;
@@ -110,7 +133,6 @@ struct ut_session {
 	size_t nareas;
 	struct ut_probe *probes; /* sorted by addr */
 	size_t nprobes;
-	struct ut_func_info *finfo; /* [nprobes], indexed by id */
 
 	struct ut_tsc tsc; /* calibrated when the session begins */
 	struct ut_consumer *consumer;
@@ -208,6 +230,8 @@ int ut_rtld_find(struct ut_session *s);
 /* After install: set our breakpoint at r_brk when libraries may come or go. */
 int ut_rtld_start(struct ut_session *s, bool always);
 bool ut_rtld_is_brk(const struct ut_session *s, uint64_t addr);
+/* Where the int3 of s is, 0 when none is set. */
+uint64_t ut_rtld_brk(const struct ut_session *s);
 /* Thread t stopped at our r_brk breakpoint. */
 int ut_rtld_hit(struct ut_session *s, struct ut_thread *t);
 /* Take our breakpoint out of pid (the process at detach, or a forked copy). */
@@ -224,5 +248,48 @@ int ut_install(struct ut_session *s, pid_t tid);
 int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid);
 /* The traced program replaced its image (exec): stop tracing it. Returns 1. */
 int ut_lost_image(struct ut_session *s, struct ut_thread *t);
+
+/* follow.c */
+/* The program process pid runs, for messages (buf, or a placeholder). */
+const char *ut_exe_name(pid_t pid, char *buf, size_t len);
+/* Whether process pid runs an x86-64 program: what we inject and read is x86-64's. */
+bool ut_runs_x86_64(pid_t pid);
+struct ut_output *ut_output_new(enum ut_format fmt, FILE *out);
+void ut_output_free(struct ut_output *o);
+/* Add the image's functions from id `first` on to the output's table and to s->gid. */
+int ut_output_add_funcs(struct ut_session *s, size_t first);
+/* The losses of the present image and of those gone, as one table (free with ut_stats_free). */
+int ut_output_stats(struct ut_session *s, struct ut_stats *st);
+void ut_stats_free(struct ut_stats *st);
+/* An event of the present image, its function id made global. */
+int ut_output_event(const struct ut_event *ev, void *session);
+/* The traced program executed a new one (--follow-exec): trace that from its entry point. */
+int ut_exec_follow(struct ut_session *s, struct ut_thread *t);
+/* A followed image with nothing to trace: say so, and go on untraced. */
+int ut_install_nothing(struct ut_session *s, int err);
+/* Drop everything of the present image, its events written and its losses counted. */
+void ut_session_retire(struct ut_session *s);
+
+/* follow-fork.c */
+/* vfork event: the child runs on t's slot until VFORK_DONE, when t gets it back. */
+void ut_vfork_lend_slot(struct ut_session *s, struct ut_thread *t, pid_t child);
+void ut_vfork_return_slot(struct ut_session *s, struct ut_thread *t);
+int ut_family_new(struct ut_session *s);
+/* The session whose process tid belongs to (s when there is no family). */
+struct ut_session *ut_family_owner(struct ut_session *s, pid_t tid);
+/* fork event: trace the child (its own data area) from its first stop. */
+int ut_follow_child(struct ut_session *s, struct ut_thread *parent, pid_t child);
+/* A vfork child executed a program: trace it as a process of its own.  Returns 1. */
+int ut_follow_exec_child(struct ut_session *s, struct ut_thread *t);
+/* Send sig to every followed child still there. */
+void ut_family_kill(struct ut_session *s, int sig);
+/* Followed processes still traced. */
+bool ut_family_busy(const struct ut_session *s);
+long ut_family_drain(struct ut_session *s);
+/* End the sessions of followed processes that exited or were let go. */
+void ut_family_reap(struct ut_session *s);
+/* Let go of every followed process still traced. */
+void ut_family_end(struct ut_session *s);
+void ut_family_free(struct ut_session *s);
 
 #endif

@@ -82,6 +82,11 @@ void utrace_consumer_free(struct ut_consumer *c);
 /* The slot now belongs to thread tid of process pid (its ring starts empty). */
 void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid);
 /*
+ * From now on the slot's records are thread tid of process pid's: a vfork
+ * child runs on its parent's slot (same TLS) while the parent waits.
+ */
+void utrace_consumer_slot_lend(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid);
+/*
  * The thread is gone: drain what is left (uncommitted records count as torn),
  * close the calls it left open with unwind events, and forget the slot.
  */

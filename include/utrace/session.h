@@ -27,6 +27,10 @@ struct ut_session_opts {
 	uint32_t nslots; /* thread slots */
 	enum ut_probe_mode probe_mode;
 	bool patch_call; /* bench only: `call stub_F` over prologues instead of `jmp` */
+	/* trace the programs the process executes, from their entry points (follow.c) */
+	bool follow_exec;
+	/* trace the children it forks, each with its own data area (follow-fork.c) */
+	bool follow_fork;
 	/*
 	 * A signalfd for SIGINT, SIGTERM and SIGHUP (blocked by the caller):
 	 * `run` forwards them to the program unless they came from the

@@ -167,6 +167,21 @@ class DlopenTest(unittest.TestCase):
         h.check_counts(self, t.events, h.prog_counts(t.stdout), pids={t.events[0]["pid"]})
         h.check_nesting(self, t.events)
 
+    def test_followed_fork_child_loads_traced(self):
+        """With -F the child inherits our int3 at r_brk as its own: its
+        loads are traced under its pid, each call exactly."""
+        t = h.trace_prog(self, "run", "s-dlopen", ["fork"], DL_FUNCS, extra=("-F",))
+        h.check_like_untraced(self, "s-dlopen", ["fork"], t)
+        self.assertIn(b"child status 7\n", t.stdout)
+        h.check_summary_clean(self, t.events, t.summary)
+        parent = t.events[0]["pid"]
+        children = {ev["pid"] for ev in t.events} - {parent}
+        self.assertEqual(len(children), 1, "pids with events")
+        h.check_counts(self, t.events, h.prog_counts(t.stdout), pids={parent})
+        h.check_counts(self, t.events, h.prog_counts(t.stdout, "child count "),
+                       pids=children)
+        h.check_nesting(self, t.events)
+
     def check_textrel_refused(self, mode):
         """A library with text relocations would be relocated over our
         patches (the program dies of SIGSEGV): it is refused with a

@@ -14,7 +14,8 @@
  *                      and calls its tr_work CALLS_PER_LOAD times
  *   s-dlopen fork      loads it once, then a child process loads it twice
  *                      (a tracer's breakpoint in the dynamic linker must
- *                      not have followed it) and exits with CHILD_STATUS
+ *                      not kill it), prints its own counts and exits with
+ *                      CHILD_STATUS
  *   s-dlopen loop      loads, calls and unloads it, with a pause after each,
  *                      until a byte (or the end) comes on stdin (a tracer
  *                      may detach meanwhile), then LOOP_LOADS times more
@@ -163,7 +164,7 @@ static long run_textrel(const char *path)
 	return sum;
 }
 
-/* Its own loads are the child's business: only its exit status is reported. */
+/* The child counts its own loads only, and prints them as `child count <func> <n>`. */
 static long run_fork(const char *path)
 {
 	long sum = one_load(path, 1);
@@ -177,8 +178,13 @@ static long run_fork(const char *path)
 		exit(1);
 	}
 	if (child == 0) {
+		calls_main = total_a = total_b = 0;
 		one_load(path, 1);
 		one_load(path, 0);
+		printf("child count work_main %lu\nchild count dl_work_a %lu\n"
+		       "child count dl_work_b %lu\n",
+		       calls_main, total_a, total_b);
+		fflush(stdout);
 		_exit(CHILD_STATUS);
 	}
 	if (waitpid(child, &status, 0) != child) {
