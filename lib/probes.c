@@ -43,9 +43,26 @@ static size_t read_code(pid_t pid, uint64_t addr, uint64_t size, uint8_t *buf)
 	return utrace_mem_read(pid, addr, buf, n) == 0 ? n : 0;
 }
 
-static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *m,
-		     const struct ut_module_facts *facts, enum ut_probe_mode mode,
-		     const struct ut_sym *sym, uint64_t bias)
+/* A zeroed probe at the end of the table, not yet counted in nprobes; NULL without memory. */
+struct ut_probe *ut_probe_append(struct ut_session *s, size_t *cap)
+{
+	if (probes_grow(s, cap) < 0)
+		return NULL;
+	memset(&s->probes[s->nprobes], 0, sizeof(s->probes[0]));
+	return &s->probes[s->nprobes];
+}
+
+void ut_probe_drop_last(struct ut_session *s)
+{
+	struct ut_probe *p = &s->probes[--s->nprobes];
+
+	free((char *)p->name);
+	free((char *)p->module);
+}
+
+int ut_probe_add(struct ut_session *s, size_t *cap, const struct ut_module *m,
+		 const struct ut_module_facts *facts, enum ut_probe_mode mode,
+		 const struct ut_sym *sym, uint64_t bias)
 {
 	struct ut_probe_choice c;
 	struct ut_probe *p;
@@ -62,10 +79,9 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 		ut_warn("%s:%s not traced: %s", m->name, sym->name, c.why);
 		return 0;
 	}
-	if (probes_grow(s, cap) < 0)
+	p = ut_probe_append(s, cap);
+	if (!p)
 		return -ENOMEM;
-	p = &s->probes[s->nprobes];
-	memset(p, 0, sizeof(*p));
 	p->func_addr = addr;
 	p->addr = addr + c.off;
 	p->kind = c.kind;
@@ -100,9 +116,10 @@ static int plan_module(struct ut_session *s, size_t *cap, const struct ut_module
 	}
 	bias = utrace_symtab_bias(&f.st, m->first_start, m->first_offset);
 	for (size_t i = 0; i < f.st.n && !e; i++)
-		if (utrace_filter_select(s->opts.filter, m->name, m->is_main, f.st.syms[i].name,
+		if (!utrace_sym_is_cold_part(f.st.syms[i].name) &&
+		    utrace_filter_select(s->opts.filter, m->name, m->is_main, f.st.syms[i].name,
 					 f.st.syms[i].aliases))
-			e = add_probe(s, cap, m, &f.m, mode, &f.st.syms[i], bias);
+			e = ut_probe_add(s, cap, m, &f.m, mode, &f.st.syms[i], bias);
 free:
 	utrace_facts_free(&f);
 	return e;
@@ -223,6 +240,9 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 		return e;
 	if (!s->nprobes)
 		return no_match_error(s, mods);
+	e = ut_hooks_plan(s, &cap, mods);
+	if (e < 0)
+		return e;
 	qsort(s->probes, s->nprobes, sizeof(*s->probes), cmp_probe);
 	return assign_areas(s, mods);
 }

@@ -171,6 +171,16 @@ uint32_t ut_area_site_entries(const struct ut_session *s, const struct ut_area *
 void ut_area_sites_fill(const struct ut_session *s, const struct ut_area *a, struct ut_site *table,
 			uint32_t entries);
 void ut_probes_free(struct ut_session *s);
+/* Planning: a probe for sym (none when refused, with a warning), or a bare one to fill in. */
+int ut_probe_add(struct ut_session *s, size_t *cap, const struct ut_module *m,
+		 const struct ut_module_facts *facts, enum ut_probe_mode mode,
+		 const struct ut_sym *sym, uint64_t bias);
+struct ut_probe *ut_probe_append(struct ut_session *s, size_t *cap);
+void ut_probe_drop_last(struct ut_session *s);
+
+/* hooks.c: hidden probes on the unwinder, so that return probes survive exceptions */
+int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mods);
+int ut_hooks_check(struct ut_session *s);
 
 /* detach.c */
 int ut_detach(struct ut_session *s);

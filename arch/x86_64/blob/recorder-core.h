@@ -242,6 +242,94 @@ static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slo
 }
 
 /*
+ * Whether the unwinder, walking the stack that holds `sp`, may read `slot`:
+ * a slot above sp on the same stack.  On the thread's own stack that is
+ * known; on another (sigaltstack, a coroutine) only the entries pushed
+ * there since the last switch are taken, newest first (`run`), so that a
+ * slot on a stack freed since is never touched.
+ */
+static int rec_walked(const struct ut_slot *slot, uint64_t sp, uint64_t ret_slot, int run)
+{
+	int own = rec_on_own_stack(slot, sp);
+
+	if (ret_slot <= sp || own != rec_on_own_stack(slot, ret_slot))
+		return 0;
+	return own || run;
+}
+
+/*
+ * The unwinder is about to walk this thread's stack from sp (an exception,
+ * a forced unwind, a backtrace): it has no unwind info for the return
+ * trampoline, so every hijacked slot it may read gets its original return
+ * address back.  The entries stay, marked, so that rec_rehijack() finds
+ * the frames that survive the walk.
+ */
+static void rec_unhijack(struct rec_thread *t, uint64_t sp)
+{
+	int64_t i;
+	int run = 1;
+
+	for (i = (int64_t)rec_rs_top(t) - 1; i >= 0; i--) {
+		struct ut_rs_entry *e = &t->rs[i];
+		uint32_t flags = REC_READ(e->flags);
+		uint64_t *slot = (uint64_t *)(uintptr_t)e->slot;
+
+		if (!(flags & UT_RS_VALID))
+			continue;
+		run = run && rec_walked(t->slot, sp, e->slot, 1);
+		if ((flags & (UT_RS_CHAINED | UT_RS_UNHIJACKED)) ||
+		    !rec_walked(t->slot, sp, e->slot, run))
+			continue;
+		if (!rec_is_ret_tramp(t->ctl, REC_READ(*slot)))
+			continue;
+		/* the slot first: a signal handler seeing the mark finds it done */
+		REC_WRITE(*slot, e->ret);
+		rec_barrier();
+		REC_WRITE(e->flags, flags | UT_RS_UNHIJACKED);
+	}
+}
+
+/*
+ * The walk is over and the stack pointer is sp (the return slot of
+ * __cxa_begin_catch, or of _Unwind_Backtrace about to return): the entries
+ * at or below it were left by the exception and are reported as unwound;
+ * a marked entry whose slot still holds its return address is a frame
+ * that survived, hijacked again.  Never once detaching began: the tracer
+ * puts return addresses back, and nothing may hijack them after it.
+ */
+static void rec_rehijack(struct rec_thread *t, uint64_t sp, uint64_t ret_tramp)
+{
+	int64_t i;
+	int run = 1;
+
+	rec_prune(t, sp, 0);
+	for (i = (int64_t)rec_rs_top(t) - 1; i >= 0; i--) {
+		struct ut_rs_entry *e = &t->rs[i];
+		uint32_t flags = REC_READ(e->flags);
+		uint64_t *slot = (uint64_t *)(uintptr_t)e->slot;
+
+		if (!(flags & UT_RS_VALID))
+			continue;
+		run = run && rec_walked(t->slot, sp, e->slot, 1);
+		if (!(flags & UT_RS_UNHIJACKED) || !rec_walked(t->slot, sp, e->slot, run) ||
+		    REC_READ(*slot) != e->ret)
+			continue;
+		REC_WRITE(e->flags, flags & ~(uint32_t)UT_RS_UNHIJACKED);
+		rec_barrier();
+		REC_WRITE(*slot, ret_tramp);
+	}
+}
+
+/* A hook of utrace's own on the unwinder (UT_FUNC_UNHIJACK / UT_FUNC_REHIJACK). */
+static void rec_hook(struct rec_thread *t, uint32_t flags, uint64_t sp, uint64_t ret_tramp)
+{
+	if (flags & UT_FUNC_UNHIJACK)
+		rec_unhijack(t, sp);
+	if ((flags & UT_FUNC_REHIJACK) && !REC_READ(t->ctl->disabled))
+		rec_rehijack(t, sp, ret_tramp);
+}
+
+/*
  * Function entry, called with the frame the entry trampoline built
  * (regs->rsp = the function's entry stack pointer, pointing at its return
  * address) for probe `id`.  `ret_tramp` is this code area's return trampoline.
@@ -253,19 +341,29 @@ static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *
 	const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx, regs->rcx,
 					      regs->r8 };
 	struct rec_thread t;
+	uint32_t flags;
 	int hijacked;
 
-	if (REC_READ(ctl->disabled) || id >= ctl->nfuncs)
+	if (id >= ctl->nfuncs)
+		return;
+	flags = REC_READ(ut_ctl_funcs(ctl)[id].flags);
+	/* un-hijacking runs even once disabled: a slot may still be hijacked */
+	if (REC_READ(ctl->disabled) && !(flags & UT_FUNC_UNHIJACK))
 		return;
 	regs->rip = ut_ctl_funcs(ctl)[id].addr;
 	if (!rec_find_slot(ctl, rec_thread_key(ctl), &t)) {
-		rec_inc_shared(&ctl->no_slot);
+		if (!(flags & UT_FUNC_HIDDEN))
+			rec_inc_shared(&ctl->no_slot);
 		return;
 	}
+	if (flags & (UT_FUNC_UNHIJACK | UT_FUNC_REHIJACK))
+		rec_hook(&t, flags, regs->rsp, ret_tramp);
+	if (flags & UT_FUNC_HIDDEN || REC_READ(ctl->disabled))
+		return;
 	hijacked = rec_is_ret_tramp(ctl, *ret_slot);
 	rec_prune(&t, regs->rsp, hijacked);
 	rec_emit(&t, id, UT_REC_ENTRY, rec_rs_top(&t), args);
-	if (!(ut_ctl_funcs(ctl)[id].flags & UT_FUNC_NORET))
+	if (!(flags & UT_FUNC_NORET))
 		rec_hook_return(&t, id, ret_slot, hijacked, ret_tramp);
 }
 
