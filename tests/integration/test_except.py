@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Non-local exits the unwinder makes through traced frames (DESIGN.md, "C++
+exceptions and forced unwinding"): C++ exceptions from 4 std::threads with
+rethrow, cleanups and catches in traced and untraced frames, backtraces, and
+pthread_exit's forced unwind, in run and attach modes; detach while
+exceptions fly."""
+
+import subprocess
+import time
+import unittest
+
+import harness as h
+
+# s-except rounds per thread while attach and detach happen (about 4 s untraced)
+DETACH_ITERATIONS = 300000
+
+
+class Pid:
+    """A process harness.check_untouched can look at."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+
+# s-except's functions an exception leaves (the rest always return)
+EXCEPT_FUNCS = ("work_throw_leaf", "work_pass", "work_catch_traced", "work_cleanup",
+                "work_nested_throw", "work_rethrow", "work_bt_outer", "work_bt_mid",
+                "work_bt_leaf")
+PEXIT_FUNCS = ("work_pe_outer", "work_pe_mid", "work_pe_leaf", "work_pe_cleanup",
+               "work_pe_main")
+
+
+def check_exact(tc, t, funcs):
+    """Entries, exits and unwinds per function equal what the prog counted."""
+    calls = h.prog_counts(t.stdout)
+    unwound = h.prog_counts(t.stdout, "unwound ")
+    counts = h.trace_counts(t.events)
+    tc.assertEqual(sorted(calls), sorted(funcs))
+    for func in funcs:
+        n, u = calls[func], unwound.get(func, 0)
+        tc.assertEqual(counts.get(func), [n, n - u, u], func)
+    tc.assertEqual(set(counts), set(funcs), "events of functions the prog does not count")
+
+
+def check_except(tc, mode):
+    t = h.check_traced_prog(tc, "s-except", allow_unwinds=True, mode=mode)
+    tc.assertIn(b"short backtraces 0\n", t.stdout)
+    tc.assertRegex(t.stdout, rb"caught traced 6400 untraced 6400 nested 8000\n")
+    check_exact(tc, t, EXCEPT_FUNCS)
+    tc.assertEqual(len({ev["tid"] for ev in t.events}), 4, "events of 4 threads")
+
+
+def check_pexit(tc, mode):
+    t = h.check_traced_prog(tc, "s-pexit", allow_unwinds=True, mode=mode)
+    tc.assertIn(b"cleanups 800\n", t.stdout)
+    check_exact(tc, t, PEXIT_FUNCS)
+
+
+class ExceptTest(unittest.TestCase):
+    def test_exceptions_from_4_threads_run(self):
+        check_except(self, "run")
+
+    def test_exceptions_from_4_threads_attach(self):
+        check_except(self, "attach")
+
+    def test_pthread_exit_forced_unwind_run(self):
+        check_pexit(self, "run")
+
+    def test_pthread_exit_forced_unwind_attach(self):
+        check_pexit(self, "attach")
+
+    def test_detach_while_exceptions_fly(self):
+        """Attach and detach mid-run: no slot may keep a trampoline address
+        (a crash or a lost return), so output and status are as untraced."""
+        args = (str(DETACH_ITERATIONS),)
+        proc = subprocess.Popen([h.prog("s-except")] + list(args), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        target = Pid(proc.pid)
+        att = h.attach(self, proc.pid)
+        h.wait_attached(self, target, att, timeout=30)
+        time.sleep(0.3)
+        events, _ = h.detach(self, att)
+        self.assertGreater(len(events), 0)
+        if proc.poll() is None:
+            h.check_untouched(self, target)
+        out, err = proc.communicate(timeout=h.TRACED_TIMEOUT)
+        plain = h.run_untraced("s-except", args)
+        self.assertEqual(h.exit_status(proc.returncode), plain.status, err)
+        self.assertEqual(out, plain.stdout)
+
+if __name__ == "__main__":
+    h.main()
