@@ -199,7 +199,7 @@ static int hook_module(struct ut_session *s, size_t *cap, const struct ut_module
 	return e;
 }
 
-/* Whether the file has a section of that name (C++ exception tables). */
+/* Whether the file has a section of that name. */
 static bool has_section(const char *path, const char *name)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -252,8 +252,13 @@ int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mo
 			return 0;
 		}
 	}
+	/*
+	 * C++ code in the program with no unwinder to hook: it is linked in
+	 * without symbols.  (Libraries such as libc have exception tables of
+	 * their own and load libgcc_s when they need it.)
+	 */
 	for (size_t i = 0; i < mods->n && !found; i++)
-		if (has_section(mods->v[i].path, ".gcc_except_table")) {
+		if (mods->v[i].is_main && has_section(mods->v[i].path, ".gcc_except_table")) {
 			ut_error("%s has C++ exception tables but no unwinder utrace can hook "
 				 "(linked in without symbols?)",
 				 mods->v[i].name);

@@ -90,7 +90,7 @@ int ut_probe_add(struct ut_session *s, size_t *cap, const struct ut_module *m,
 	p->flags = c.flags;
 	memcpy(p->code, code, n);
 	p->ncode = (uint8_t)n;
-	p->name = strdup(sym->name);
+	p->name = strdup(utrace_sym_display(sym));
 	p->module = strdup(m->name);
 	if (!p->name || !p->module)
 		return -ENOMEM;
@@ -117,8 +117,7 @@ static int plan_module(struct ut_session *s, size_t *cap, const struct ut_module
 	bias = utrace_symtab_bias(&f.st, m->first_start, m->first_offset);
 	for (size_t i = 0; i < f.st.n && !e; i++)
 		if (!utrace_sym_is_cold_part(f.st.syms[i].name) &&
-		    utrace_filter_select(s->opts.filter, m->name, m->is_main, f.st.syms[i].name,
-					 f.st.syms[i].aliases))
+		    utrace_filter_select_sym(s->opts.filter, m->name, m->is_main, &f.st.syms[i]))
 			e = ut_probe_add(s, cap, m, &f.m, mode, &f.st.syms[i], bias);
 free:
 	utrace_facts_free(&f);

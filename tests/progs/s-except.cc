@@ -33,7 +33,8 @@
 
 #define NOINL __attribute__((noinline, noclone))
 
-namespace {
+namespace
+{
 std::atomic<unsigned long> c_leaf, c_pass, c_catch_traced, c_cleanup, c_nested, c_rethrow,
 	c_bt_outer, c_bt_mid, c_bt_leaf, bt_short;
 std::atomic<unsigned long> u_leaf, u_pass, u_nested, u_rethrow;
@@ -89,7 +90,7 @@ unsigned long work_nested_throw(unsigned long i)
 	c_nested++;
 	u_nested++;
 	__asm__ volatile("");
-	throw (int)i;
+	throw(int) i;
 }
 
 /* Runs as the cleanup of work_pass (while an exception unwinds) and on normal returns. */
