@@ -90,5 +90,43 @@ class ExceptTest(unittest.TestCase):
         self.assertEqual(h.exit_status(proc.returncode), plain.status, err)
         self.assertEqual(out, plain.stdout)
 
+CXX_FUNCS = ("ns::Foo::bar(int)", "ns::Foo::bar(long)", "ns::Foo::baz(double) const",
+             "int ns::twice<int>(int)")
+
+
+class NamesTest(unittest.TestCase):
+    def test_patterns_match_demangled_and_mangled_names(self):
+        """-f matches the demangled name (ns::Foo::*) and the mangled one;
+        JSON "func" holds the demangled name."""
+        t = h.run_traced(self, "s-cxxnames", funcs=("ns::Foo::*", "_ZN2ns5twiceIiEET_S1_"))
+        h.check_like_untraced(self, "s-cxxnames", (), t)
+        h.check_summary_clean(self, t.events, t.summary)
+        h.check_nesting(self, t.events)
+        calls = dict(line[len("calls "):].rsplit("\t", 1)
+                     for line in t.stdout.decode().splitlines() if line.startswith("calls "))
+        self.assertEqual(sorted(calls), sorted(CXX_FUNCS))
+        self.assertEqual(h.trace_counts(t.events),
+                         {f: [int(n), int(n), 0] for f, n in calls.items()})
+
+    def test_text_and_summary_show_demangled_names(self):
+        t = h.run_traced(self, "s-cxxnames", funcs=("ns::Foo::bar*",), fmt="text")
+        with open(t.path) as f:
+            text = f.read()
+        self.assertIn("| ns::Foo::bar(int);\n", text)
+        self.assertIn("| ns::Foo::bar(long);\n", text)
+        t = h.run_traced(self, "s-cxxnames", funcs=("ns::Foo::baz*",), fmt="summary")
+        with open(t.path) as f:
+            rows = [line.split() for line in f if not line.startswith("#")]
+        self.assertEqual([r[:3] + [" ".join(r[7:])] for r in rows],
+                         [["1000", "1000", "0", "ns::Foo::baz(double) const"]])
+
+    def test_symbols_lists_demangled_names(self):
+        res = h.run([h.utrace_path(), "symbols", h.prog("s-cxxnames"), "ns::Foo::*"])
+        self.assertEqual(res.status, 0, res.stderr)
+        names = [line.split(None, 3)[3] for line in res.stdout.decode().splitlines()
+                 if not line.startswith("#")]
+        self.assertEqual(sorted(names), sorted(CXX_FUNCS[:3]))
+
+
 if __name__ == "__main__":
     h.main()

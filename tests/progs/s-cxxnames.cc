@@ -2,8 +2,8 @@
 /*
  * C++ names: functions in a namespace, a class, overloads and a template,
  * CALLS calls each, counted and printed under their demangled names
- * ("count ns::Foo::bar(int) N"), for the demangling of names in patterns
- * and output.
+ * ("calls ns::Foo::bar(int)\tN": names hold spaces), for the demangling of
+ * names in patterns and output.
  */
 #include <cstdio>
 
@@ -62,9 +62,9 @@ int main()
 	for (int i = 0; i < CALLS; i++)
 		sum += ns::Foo::bar(i) + ns::Foo::bar((long)i) + f.baz(i) + ns::twice(i);
 	printf("sum %ld\n", sum);
-	printf("count ns::Foo::bar(int) %lu\n", ns::Foo::n_bar_int);
-	printf("count ns::Foo::bar(long) %lu\n", ns::Foo::n_bar_long);
-	printf("count ns::Foo::baz(double) const %lu\n", ns::Foo::n_baz);
-	printf("count int ns::twice<int>(int) %lu\n", ns::n_twice);
+	printf("calls ns::Foo::bar(int)\t%lu\n", ns::Foo::n_bar_int);
+	printf("calls ns::Foo::bar(long)\t%lu\n", ns::Foo::n_bar_long);
+	printf("calls ns::Foo::baz(double) const\t%lu\n", ns::Foo::n_baz);
+	printf("calls int ns::twice<int>(int)\t%lu\n", ns::n_twice);
 	return 0;
 }
