@@ -6,6 +6,7 @@ rethrow, cleanups and catches in traced and untraced frames, backtraces, and
 pthread_exit's forced unwind, in run and attach modes; detach while
 exceptions fly."""
 
+import os
 import subprocess
 import time
 import unittest
@@ -43,8 +44,8 @@ def check_exact(tc, t, funcs):
     tc.assertEqual(set(counts), set(funcs), "events of functions the prog does not count")
 
 
-def check_except(tc, mode):
-    t = h.check_traced_prog(tc, "s-except", allow_unwinds=True, mode=mode)
+def check_except(tc, mode, name="s-except"):
+    t = h.check_traced_prog(tc, name, allow_unwinds=True, mode=mode)
     tc.assertIn(b"short backtraces 0\n", t.stdout)
     tc.assertRegex(t.stdout, rb"caught traced 6400 untraced 6400 nested 8000\n")
     check_exact(tc, t, EXCEPT_FUNCS)
@@ -69,6 +70,32 @@ class ExceptTest(unittest.TestCase):
 
     def test_pthread_exit_forced_unwind_attach(self):
         check_pexit(self, "attach")
+
+    def test_unwinder_linked_into_the_executable_run(self):
+        check_except(self, "run", "s-except-static")
+
+    def test_unwinder_linked_into_the_executable_attach(self):
+        check_except(self, "attach", "s-except-static")
+
+    def test_unwinder_without_symbols_refuses_return_probes(self):
+        """The unwinder is linked in but its symbols are gone: no hook, so
+        entry events only, said once; the program runs as untraced."""
+        name = "s-except-nounwind"
+        if not os.path.exists(h.prog(name)):
+            self.skipTest("no objcopy")
+        t = h.run_traced(self, name)
+        h.check_like_untraced(self, name, (), t)
+        refusals = [line for line in t.stderr_lines() if "return probes refused" in line]
+        self.assertEqual(refusals, [
+            "utrace: return probes refused: %s has C++ exception tables but no unwinder "
+            "utrace can hook (linked in without symbols?); tracing function entries only"
+            % name])
+        calls = h.prog_counts(t.stdout)
+        counts = h.trace_counts(t.events)
+        self.assertEqual({f: c[:2] for f, c in counts.items()},
+                         {f: [n, 0] for f, n in calls.items()})
+        # the consumer closes each thread's last entry when the thread ends
+        self.assertLessEqual(sum(c[2] for c in counts.values()), 4)
 
     def test_detach_while_exceptions_fly(self):
         """Attach and detach mid-run: no slot may keep a trampoline address
