@@ -7,8 +7,10 @@
  * but every RETURN_EVERY-th thread, whose chain returns normally.  The main
  * thread ends with pthread_exit from work_pe_main while the last round's
  * threads may still run; the last thread to finish prints the counts (the
- * process exits 0 when its last thread calls pthread_exit).  Linked with
- * libgcc_s, which glibc would otherwise dlopen at the first pthread_exit.
+ * process exits 0 when its last thread calls pthread_exit).  Built with
+ * -fexceptions, so that the unwinder runs the cleanup handlers (landing
+ * pads in traced frames); linked with libgcc_s, which glibc would
+ * otherwise dlopen at the first pthread_exit.
  * "count F N" and "unwound F N" (exits = count - unwound).
  */
 #include <pthread.h>
