@@ -292,15 +292,16 @@ static void rec_unhijack(struct rec_thread *t, uint64_t sp)
 /*
  * The walk is over and the stack pointer is sp (the return slot of
  * __cxa_begin_catch, or of _Unwind_Backtrace about to return): the entries
- * at or below it were left by the exception and are reported as unwound;
- * a marked entry whose slot still holds its return address is a frame
- * that survived, hijacked again.  Never once detaching began: the tracer
- * puts return addresses back, and nothing may hijack them after it.
+ * at or below it on the thread's own stack were left by the exception and
+ * are reported as unwound; a marked entry above it whose slot still holds
+ * its return address is a frame that survived, hijacked again.  Marked
+ * entries were on the stack walked a moment ago: reading them is safe.
+ * Never once detaching began: the tracer puts return addresses back, and
+ * nothing may hijack them after it.
  */
 static void rec_rehijack(struct rec_thread *t, uint64_t sp, uint64_t ret_tramp)
 {
 	int64_t i;
-	int run = 1;
 
 	rec_prune(t, sp, 0);
 	for (i = (int64_t)rec_rs_top(t) - 1; i >= 0; i--) {
@@ -308,11 +309,9 @@ static void rec_rehijack(struct rec_thread *t, uint64_t sp, uint64_t ret_tramp)
 		uint32_t flags = REC_READ(e->flags);
 		uint64_t *slot = (uint64_t *)(uintptr_t)e->slot;
 
-		if (!(flags & UT_RS_VALID))
-			continue;
-		run = run && rec_walked(t->slot, sp, e->slot, 1);
-		if (!(flags & UT_RS_UNHIJACKED) || !rec_walked(t->slot, sp, e->slot, run) ||
-		    REC_READ(*slot) != e->ret)
+		if ((flags & (UT_RS_VALID | UT_RS_UNHIJACKED)) !=
+			    (UT_RS_VALID | UT_RS_UNHIJACKED) ||
+		    !rec_walked(t->slot, sp, e->slot, 1) || REC_READ(*slot) != e->ret)
 			continue;
 		REC_WRITE(e->flags, flags & ~(uint32_t)UT_RS_UNHIJACKED);
 		rec_barrier();
