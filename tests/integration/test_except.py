@@ -7,21 +7,14 @@ pthread_exit's forced unwind, in run and attach modes; detach while
 exceptions fly."""
 
 import os
-import subprocess
 import time
 import unittest
 
 import harness as h
 
-# s-except rounds per thread while attach and detach happen (about 4 s untraced)
-DETACH_ITERATIONS = 300000
-
-
-class Pid:
-    """A process harness.check_untouched can look at."""
-
-    def __init__(self, pid):
-        self.pid = pid
+# s-except rounds per thread for the detach (about 2 s untraced), and when
+DETACH_ITERATIONS = 200000
+DETACH_AFTER = 0.2
 
 
 # s-except's functions an exception leaves (the rest always return)
@@ -98,24 +91,26 @@ class ExceptTest(unittest.TestCase):
         self.assertLessEqual(sum(c[2] for c in counts.values()), 4)
 
     def test_detach_while_exceptions_fly(self):
-        """Attach and detach mid-run: no slot may keep a trampoline address
-        (a crash or a lost return), so output and status are as untraced."""
+        """Attach, let the threads throw for a moment, detach: no slot may
+        keep a trampoline address (a crash or a lost return), so output
+        and status are as untraced."""
         args = (str(DETACH_ITERATIONS),)
-        proc = subprocess.Popen([h.prog("s-except")] + list(args), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        target = Pid(proc.pid)
-        att = h.attach(self, proc.pid)
-        h.wait_attached(self, target, att, timeout=30)
-        time.sleep(0.3)
+        g = h.GatedProg(self, "s-except", args)
+        att = h.attach(self, g.pid)
+        h.wait_attached(self, g, att)
+        g.proc.stdin.write(h.GATE_RELEASE)
+        g.proc.stdin.flush()
+        time.sleep(DETACH_AFTER)
+        self.assertIsNone(g.proc.poll(), "s-except ended before the detach")
         events, _ = h.detach(self, att)
         self.assertGreater(len(events), 0)
-        if proc.poll() is None:
-            h.check_untouched(self, target)
-        out, err = proc.communicate(timeout=h.TRACED_TIMEOUT)
+        # on a loaded machine the program may end while utrace lets go
+        if g.proc.poll() is None:
+            h.check_untouched(self, g)
+        res = g.release()
         plain = h.run_untraced("s-except", args)
-        self.assertEqual(h.exit_status(proc.returncode), plain.status, err)
-        self.assertEqual(out, plain.stdout)
+        self.assertEqual(res.status, plain.status, res.stderr)
+        self.assertEqual(res.stdout, plain.stdout)
 
 CXX_FUNCS = ("ns::Foo::bar(int)", "ns::Foo::bar(long)", "ns::Foo::baz(double) const",
              "int ns::twice<int>(int)")
