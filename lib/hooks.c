@@ -234,19 +234,25 @@ static void refuse_returns(struct ut_session *s, const char *why)
 		s->probes[i].flags |= UT_FUNC_NORET;
 }
 
+size_t ut_hooks_count(const struct ut_session *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nprobes; i++)
+		n += !!(s->probes[i].flags & UT_FUNC_HIDDEN);
+	return n;
+}
+
 int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mods)
 {
-	size_t found = 0;
+	size_t before = s->nprobes, found = 0;
 
 	if (!return_probes_used(s))
 		return 0;
 	for (size_t i = 0; i < mods->n; i++) {
-		size_t before = s->nprobes;
-
 		if (hook_module(s, cap, &mods->v[i], &found) < 0) {
-			/* the user's probes stay; a half-hooked module's hidden ones go */
-			while (s->nprobes > before &&
-			       s->probes[s->nprobes - 1].flags & UT_FUNC_HIDDEN)
+			/* the user's probes stay, the hidden ones go */
+			while (s->nprobes > before)
 				ut_probe_drop_last(s);
 			refuse_returns(s, utrace_error_last());
 			return 0;
@@ -265,6 +271,8 @@ int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mo
 			refuse_returns(s, utrace_error_last());
 			return 0;
 		}
+	if (found)
+		ut_info("the unwinder is hooked: %zu hidden probes", s->nprobes - before);
 	return 0;
 }
 

@@ -181,6 +181,8 @@ void ut_probe_drop_last(struct ut_session *s);
 /* hooks.c: hidden probes on the unwinder, so that return probes survive exceptions */
 int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mods);
 int ut_hooks_check(struct ut_session *s);
+/* Probes that are hooks only (not the user's functions). */
+size_t ut_hooks_count(const struct ut_session *s);
 
 /* detach.c */
 int ut_detach(struct ut_session *s);
