@@ -99,6 +99,9 @@ static int add_ret_site(struct ut_session *s, size_t *cap, const struct ut_modul
 
 	if (!p)
 		return -ENOMEM;
+	if (utrace_mem_read(s->pid, addr, p->code, sizeof(p->code)) < 0)
+		return -EFAULT;
+	p->ncode = sizeof(p->code);
 	p->func_addr = p->addr = addr;
 	p->kind = UT_PROBE_INT3;
 	p->displaced = ARCH_BREAKPOINT_SIZE;
@@ -106,13 +109,9 @@ static int add_ret_site(struct ut_session *s, size_t *cap, const struct ut_modul
 	p->flags = UT_FUNC_HIDDEN | UT_FUNC_NORET | UT_FUNC_REHIJACK;
 	p->name = strdup(hooks[BACKTRACE_HOOK].name);
 	p->module = strdup(m->name);
-	if (!p->name || !p->module)
-		return -ENOMEM;
-	if (utrace_mem_read(s->pid, addr, p->code, sizeof(p->code)) < 0)
-		return -EFAULT;
-	p->ncode = sizeof(p->code);
+	/* counted even half made: dropping it frees what it holds */
 	s->nprobes++;
-	return 0;
+	return p->name && p->module ? 0 : -ENOMEM;
 }
 
 static int add_ret_sites(struct ut_session *s, size_t *cap, const struct ut_module *m,

@@ -17,6 +17,8 @@ DETACH_ITERATIONS = 200000
 DETACH_AFTER = 0.2
 
 
+# s-except: threads, rounds per thread, one round in RETURN_EVERY throws nothing
+EXCEPT_THREADS, EXCEPT_ITERATIONS, EXCEPT_RETURN_EVERY = 4, 1000, 5
 # s-except's functions an exception leaves (the rest always return)
 EXCEPT_FUNCS = ("work_throw_leaf", "work_pass", "work_catch_traced", "work_cleanup",
                 "work_nested_throw", "work_rethrow", "work_bt_outer", "work_bt_mid",
@@ -40,7 +42,10 @@ def check_exact(tc, t, funcs):
 def check_except(tc, mode, name="s-except"):
     t = h.check_traced_prog(tc, name, allow_unwinds=True, mode=mode)
     tc.assertIn(b"short backtraces 0\n", t.stdout)
-    tc.assertRegex(t.stdout, rb"caught traced 6400 untraced 6400 nested 8000\n")
+    rounds = EXCEPT_THREADS * EXCEPT_ITERATIONS
+    thrown = rounds - rounds // EXCEPT_RETURN_EVERY
+    tc.assertIn(b"caught traced %d untraced %d nested %d\n" % (thrown, thrown, rounds),
+                t.stdout)
     check_exact(tc, t, EXCEPT_FUNCS)
     tc.assertEqual(len({ev["tid"] for ev in t.events}), 4, "events of 4 threads")
 

@@ -26,7 +26,7 @@
 #include "attach-gate.h"
 
 #define THREADS 4
-#define ITERATIONS 2000
+#define ITERATIONS 1000
 #define RETURN_EVERY 5
 #define BT_MAX 64
 #define EXIT_STATUS 9
