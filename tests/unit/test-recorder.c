@@ -647,6 +647,41 @@ static void recorder_unhijack_chained_entries(void **state)
 }
 
 /*
+ * A traced function tail-called _Unwind_Backtrace: its return slot is the
+ * hooked function's own, restored for the walk and hijacked again at the
+ * return, where the frame is still live.  At __cxa_begin_catch the entry
+ * at the hook's slot is a callee the catch left: unwound.
+ */
+static void recorder_tail_call_into_the_unwinder(void **state)
+{
+	struct fixture *f = *state;
+
+	set_hooks(f);
+	enter(f, 1, 40);
+	enter(f, 2, 30);
+	enter(f, HOOK_THROW, 30); /* jmp _Unwind_Backtrace */
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+	assert_int_equal(f->stack[40], CALLER_RET(40));
+	enter(f, HOOK_CATCH, 30); /* its `ret` */
+	assert_int_equal(f->stack[30], RET_TRAMP);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(nrecs(f), 2);
+	assert_int_equal(leave(f, 30, 0, 0), CALLER_RET(30));
+	check_rec(f, 2, UT_REC_EXIT, 2, 1);
+	f->stack[30] = CALLER_RET(30); /* what the return trampoline leaves */
+
+	/* thrown from 2 (its slot restored), caught in 1: the catch's call reuses 2's slot */
+	enter(f, 2, 30);
+	enter(f, HOOK_THROW, 20);
+	f->stack[30] = 0x4242;
+	enter(f, HOOK_CATCH, 30);
+	check_rec(f, 4, UT_REC_UNWIND, 2, 1);
+	assert_int_equal(f->stack[30], 0x4242);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(f->slot->rs_top, 1);
+}
+
+/*
  * On another stack (a coroutine's), only the entries pushed there since the
  * last switch are walked; the thread's own stack is left alone.
  */
@@ -707,6 +742,7 @@ int main(void)
 		T(recorder_disabled_unhijacks_but_never_rehijacks),
 		T(recorder_unhijack_chained_entries),
 		T(recorder_unhijack_on_another_stack),
+		T(recorder_tail_call_into_the_unwinder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -241,20 +241,37 @@ static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slo
 		REC_WRITE(*ret_slot, ret_tramp);
 }
 
+static int64_t rec_find_return(const struct rec_thread *t, uint32_t top, uint64_t ret_slot);
+static int64_t rec_chain_base(const struct rec_thread *t, int64_t i, uint64_t ret_slot);
+
 /*
  * Whether the unwinder, walking the stack that holds `sp`, may read `slot`:
- * a slot above sp on the same stack.  On the thread's own stack that is
- * known; on another (sigaltstack, a coroutine) only the entries pushed
- * there since the last switch are taken, newest first (`run`), so that a
- * slot on a stack freed since is never touched.
+ * a slot at or above sp on the same stack (at sp: the hooked function's own
+ * return address, hijacked when a traced function tail-called it).  On the
+ * thread's own stack that is known; on another (sigaltstack, a coroutine)
+ * only the entries pushed there since the last switch are taken, newest
+ * first (`run`), so that a slot on a stack freed since is never touched.
  */
 static int rec_walked(const struct ut_slot *slot, uint64_t sp, uint64_t ret_slot, int run)
 {
 	int own = rec_on_own_stack(slot, sp);
 
-	if (ret_slot <= sp || own != rec_on_own_stack(slot, ret_slot))
+	if (ret_slot < sp || own != rec_on_own_stack(slot, ret_slot))
 		return 0;
 	return own || run;
+}
+
+/*
+ * Whether the entry at sp itself is a live frame: it was un-hijacked and
+ * its return address is still there (a traced function tail-called the
+ * hooked one).  Otherwise a call has overwritten the slot: its frame is gone.
+ */
+static int rec_live_at(const struct rec_thread *t, uint64_t sp)
+{
+	int64_t base = rec_chain_base(t, rec_find_return(t, rec_rs_top(t), sp), sp);
+
+	return base >= 0 && (REC_READ(t->rs[base].flags) & UT_RS_UNHIJACKED) &&
+	       REC_READ(*(uint64_t *)(uintptr_t)sp) == t->rs[base].ret;
 }
 
 /*
@@ -292,18 +309,20 @@ static void rec_unhijack(struct rec_thread *t, uint64_t sp)
 /*
  * The walk is over and the stack pointer is sp (the return slot of
  * __cxa_begin_catch, or of _Unwind_Backtrace about to return): the entries
- * at or below it on the thread's own stack were left by the exception and
- * are reported as unwound; a marked entry above it whose slot still holds
- * its return address is a frame that survived, hijacked again.  Marked
+ * below it on the thread's own stack, and at it unless rec_live_at(), were
+ * left by the exception and are reported as unwound; a marked entry above
+ * it whose slot still holds its return address is a frame that survived,
+ * hijacked again.  Marked
  * entries were on the stack walked a moment ago: reading them is safe.
  * Never once detaching began: the tracer puts return addresses back, and
  * nothing may hijack them after it.
  */
 static void rec_rehijack(struct rec_thread *t, uint64_t sp, uint64_t ret_tramp)
 {
+	int live_at_sp = rec_live_at(t, sp);
 	int64_t i;
 
-	rec_prune(t, sp, 0);
+	rec_prune(t, sp, live_at_sp);
 	for (i = (int64_t)rec_rs_top(t) - 1; i >= 0; i--) {
 		struct ut_rs_entry *e = &t->rs[i];
 		uint32_t flags = REC_READ(e->flags);
@@ -311,7 +330,8 @@ static void rec_rehijack(struct rec_thread *t, uint64_t sp, uint64_t ret_tramp)
 
 		if ((flags & (UT_RS_VALID | UT_RS_UNHIJACKED)) !=
 			    (UT_RS_VALID | UT_RS_UNHIJACKED) ||
-		    !rec_walked(t->slot, sp, e->slot, 1) || REC_READ(*slot) != e->ret)
+		    !rec_walked(t->slot, sp, e->slot, 1) || (e->slot == sp && !live_at_sp) ||
+		    REC_READ(*slot) != e->ret)
 			continue;
 		REC_WRITE(e->flags, flags & ~(uint32_t)UT_RS_UNHIJACKED);
 		rec_barrier();
