@@ -57,6 +57,7 @@ void ut_probe_drop_last(struct ut_session *s)
 	struct ut_probe *p = &s->probes[--s->nprobes];
 
 	free((char *)p->name);
+	free((char *)p->mangled);
 	free((char *)p->module);
 }
 
@@ -91,8 +92,9 @@ int ut_probe_add(struct ut_session *s, size_t *cap, const struct ut_module *m,
 	memcpy(p->code, code, n);
 	p->ncode = (uint8_t)n;
 	p->name = strdup(utrace_sym_display(sym));
+	p->mangled = sym->demangled ? strdup(sym->name) : NULL;
 	p->module = strdup(m->name);
-	if (!p->name || !p->module)
+	if (!p->name || !p->module || (sym->demangled && !p->mangled))
 		return -ENOMEM;
 	s->nprobes++;
 	return 0;
@@ -558,6 +560,7 @@ void ut_probes_free(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nprobes; i++) {
 		free((char *)s->probes[i].name);
+		free((char *)s->probes[i].mangled);
 		free((char *)s->probes[i].module);
 	}
 	free(s->probes);

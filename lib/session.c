@@ -121,6 +121,7 @@ static int setup_output(struct ut_session *s)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->nprobes; i++) {
 		s->finfo[i].name = s->probes[i].name;
+		s->finfo[i].mangled = s->probes[i].mangled;
 		s->finfo[i].module = s->probes[i].module;
 		s->finfo[i].addr = s->probes[i].func_addr;
 	}

@@ -75,6 +75,7 @@ struct ut_probe {
 	uint8_t code[2 * ARCH_INSN_MAX]; /* live bytes at func_addr */
 	uint8_t ncode;
 	const char *name; /* owned by the probe table */
+	const char *mangled; /* the symbol when name is demangled (C++), else NULL; owned */
 	const char *module; /* basename, owned by the probe table */
 	uint32_t area; /* index in the session's areas */
 	uint8_t stub[UT_STUB_SIZE];

@@ -124,7 +124,7 @@ CXX_FUNCS = ("ns::Foo::bar(int)", "ns::Foo::bar(long)", "ns::Foo::baz(double) co
 class NamesTest(unittest.TestCase):
     def test_patterns_match_demangled_and_mangled_names(self):
         """-f matches the demangled name (ns::Foo::*) and the mangled one;
-        JSON "func" holds the demangled name."""
+        JSON "func" holds the demangled name, "mangled" the symbol."""
         t = h.run_traced(self, "s-cxxnames", funcs=("ns::Foo::*", "_ZN2ns5twiceIiEET_S1_"))
         h.check_like_untraced(self, "s-cxxnames", (), t)
         h.check_summary_clean(self, t.events, t.summary)
@@ -134,6 +134,11 @@ class NamesTest(unittest.TestCase):
         self.assertEqual(sorted(calls), sorted(CXX_FUNCS))
         self.assertEqual(h.trace_counts(t.events),
                          {f: [int(n), int(n), 0] for f, n in calls.items()})
+        self.assertEqual({(ev["func"], ev.get("mangled")) for ev in t.events}, {
+            ("ns::Foo::bar(int)", "_ZN2ns3Foo3barEi"),
+            ("ns::Foo::bar(long)", "_ZN2ns3Foo3barEl"),
+            ("ns::Foo::baz(double) const", "_ZNK2ns3Foo3bazEd"),
+            ("int ns::twice<int>(int)", "_ZN2ns5twiceIiEET_S1_")})
 
     def test_text_and_summary_show_demangled_names(self):
         t = h.run_traced(self, "s-cxxnames", funcs=("ns::Foo::bar*",), fmt="text")
