@@ -118,12 +118,18 @@ static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind,
 {
 	uint64_t size = t->ctl->ring_size;
 	struct ut_rec *r;
-	uint64_t head;
+	uint64_t head, tail;
 	int i;
 
 	do {
+		/*
+		 * tail first: read after head, it could pass a head that a
+		 * signal handler's records (drained meanwhile) made stale,
+		 * and a ring far from full would look full.
+		 */
+		tail = REC_READ(t->slot->tail);
 		head = REC_READ(t->slot->head);
-		if (head - REC_READ(t->slot->tail) > size - UT_REC_SIZE) {
+		if (head - tail > size - UT_REC_SIZE) {
 			rec_count_drop(t, func);
 			return;
 		}
