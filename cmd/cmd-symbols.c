@@ -74,8 +74,8 @@ static void list_symbol(const struct cli *c, pid_t pid, const struct ut_module_f
 		count_reason(t, ch.kind, ch.why);
 	printf("0x%016llx %7llu  %-5s %s%s%s%s%s%s\n", (unsigned long long)(sym->addr + bias),
 	       (unsigned long long)sym->size, utrace_probe_kind_name(ch.kind), module ? module : "",
-	       module ? ":" : "", sym->name, ch.why ? "  # " : "", ch.why ? ch.why : "",
-	       (ch.flags & UT_FUNC_NORET) ? "  # entry events only" : "");
+	       module ? ":" : "", utrace_sym_display(sym), ch.why ? "  # " : "",
+	       ch.why ? ch.why : "", (ch.flags & UT_FUNC_NORET) ? "  # entry events only" : "");
 }
 
 static int list_file(struct cli *c, pid_t pid, const char *path, const char *name, bool is_main,
@@ -95,8 +95,7 @@ static int list_file(struct cli *c, pid_t pid, const char *path, const char *nam
 	}
 	bias = pid > 0 ? utrace_symtab_bias(&f.st, map_start, map_offset) : 0;
 	for (size_t i = 0; i < f.st.n; i++)
-		if (utrace_filter_select(&c->filter, name, is_main, f.st.syms[i].name,
-					 f.st.syms[i].aliases))
+		if (utrace_filter_select_sym(&c->filter, name, is_main, &f.st.syms[i]))
 			list_symbol(c, pid, &f.m, mode, &f.st.syms[i], bias, is_main ? NULL : name,
 				    t);
 	utrace_facts_free(&f);

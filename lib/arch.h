@@ -80,6 +80,13 @@ uint64_t arch_stub_translate(uint64_t pc, const uint8_t *code, size_t len, size_
 int arch_scan_branches(const uint8_t *code, size_t len, uint64_t addr,
 		       void (*fn)(uint64_t target, void *arg), void *arg);
 
+/*
+ * Addresses of the `ret` instructions in the function whose code (len bytes
+ * at addr) is given: how many (at most max), or -EILSEQ when it does not
+ * decode, -E2BIG when there are more than max.
+ */
+int arch_find_returns(const uint8_t *code, size_t len, uint64_t addr, uint64_t *out, size_t max);
+
 /* Bytes a compiler leaves at a recorded entry site, patched with one call. */
 #define ARCH_ENTRY_SITE_SIZE ARCH_PATCH_SIZE
 

@@ -140,6 +140,30 @@ static bool glob_matches(const struct ut_pattern *p, const char *name, char *con
  * (so "no function matches" is only said of patterns that matched nothing);
  * an exclusion counts the functions it actually removed.
  */
+bool utrace_filter_select_sym(struct ut_filter *f, const char *module_name, bool is_main,
+			      const struct ut_sym *sym)
+{
+	char *one[2] = { sym->demangled, NULL };
+	char **names = sym->aliases;
+	size_t n = 0;
+	bool r;
+
+	if (!sym->demangled)
+		return utrace_filter_select(f, module_name, is_main, sym->name, sym->aliases);
+	while (names && names[n])
+		n++;
+	if (!n)
+		return utrace_filter_select(f, module_name, is_main, sym->name, one);
+	names = calloc(n + 2, sizeof(*names));
+	if (!names)
+		return false;
+	memcpy(names, sym->aliases, n * sizeof(*names));
+	names[n] = sym->demangled;
+	r = utrace_filter_select(f, module_name, is_main, sym->name, names);
+	free(names);
+	return r;
+}
+
 bool utrace_filter_select(struct ut_filter *f, const char *module_name, bool is_main,
 			  const char *name, char *const *aliases)
 {

@@ -185,8 +185,10 @@ static int copy_probes(struct ut_session *k, const struct ut_session *p)
 		k->probes[i] = p->probes[i];
 		k->probes[i].name = strdup(p->probes[i].name);
 		k->probes[i].module = strdup(p->probes[i].module);
+		k->probes[i].mangled = p->probes[i].mangled ? strdup(p->probes[i].mangled) : NULL;
 		k->nprobes = i + 1;
-		if (!k->probes[i].name || !k->probes[i].module)
+		if (!k->probes[i].name || !k->probes[i].module ||
+		    (p->probes[i].mangled && !k->probes[i].mangled))
 			return -ENOMEM;
 	}
 	return 0;

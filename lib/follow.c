@@ -44,12 +44,30 @@ struct ut_output *ut_output_new(enum ut_format fmt, FILE *out)
 	return o;
 }
 
+static void func_clear(struct ut_func_info *f)
+{
+	free((char *)f->name);
+	free((char *)f->mangled);
+	free((char *)f->module);
+}
+
+/* The output's own copy of a probe's names: they outlive the image. */
+static int func_set(struct ut_func_info *f, const struct ut_probe *p)
+{
+	*f = (struct ut_func_info){ .name = strdup(p->name),
+				    .mangled = p->mangled ? strdup(p->mangled) : NULL,
+				    .module = strdup(p->module),
+				    .addr = p->func_addr };
+	if (f->name && f->module && (f->mangled || !p->mangled))
+		return 0;
+	func_clear(f);
+	return -ENOMEM;
+}
+
 static void funcs_free(struct ut_func_info *f, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free((char *)f[i].name);
-		free((char *)f[i].module);
-	}
+	for (size_t i = 0; i < n; i++)
+		func_clear(&f[i]);
 	free(f);
 }
 
@@ -101,16 +119,9 @@ int ut_output_add_funcs(struct ut_session *s, size_t first)
 	if (e < 0)
 		return e;
 	for (size_t i = 0; i < n; i++) {
-		struct ut_func_info *f = &o->funcs[o->nfuncs + i];
-
-		f->name = strdup(s->probes[first + i].name);
-		f->module = strdup(s->probes[first + i].module);
-		f->addr = s->probes[first + i].func_addr;
-		if (!f->name || !f->module) {
-			for (size_t k = 0; k <= i; k++) {
-				free((char *)o->funcs[o->nfuncs + k].name);
-				free((char *)o->funcs[o->nfuncs + k].module);
-			}
+		if (func_set(&o->funcs[o->nfuncs + i], &s->probes[first + i]) < 0) {
+			while (i--)
+				func_clear(&o->funcs[o->nfuncs + i]);
 			return -ENOMEM;
 		}
 		gid[first + i] = (uint32_t)(o->nfuncs + i);

@@ -583,7 +583,7 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 {
 	struct user_regs_struct regs;
 	struct ut_slot *slot;
-	uint64_t key;
+	uint64_t key, head;
 	int32_t k;
 
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
@@ -604,7 +604,16 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 		return 0;
 	}
 	slot = &ut_ctl_slots(s->area)[k];
+	/*
+	 * The ring keeps counting where the slot's last thread stopped: its
+	 * records stay in the ring, and one at a position the new thread has
+	 * reserved but not yet written would pass for committed if the
+	 * sequence numbers started again at 0.
+	 */
+	head = __atomic_load_n(&slot->head, __ATOMIC_ACQUIRE);
+	head -= head % UT_REC_SIZE;
 	memset(slot, 0, sizeof(*slot));
+	slot->head = slot->tail = head;
 	slot->tid = (uint32_t)t->tid;
 	slot->pid = (uint32_t)t->pid;
 	stack_bounds(t->tid, arch_regs_sp(&regs), &slot->stack_lo, &slot->stack_hi);

@@ -299,7 +299,7 @@ static int cat_lit(char **buf, size_t *len, const char *s)
 	return cat_bytes(buf, len, s, strlen(s));
 }
 
-/* ,"func":"..","module":"..","addr":"0x.." of one function. */
+/* ,"func":"..",["mangled":"..",]"module":"..","addr":"0x.." of one function. */
 static int json_func_part(struct ut_writer *w, uint32_t func, char **out, size_t *len)
 {
 	char addr[DEC_U64_MAX + 8];
@@ -310,6 +310,11 @@ static int json_func_part(struct ut_writer *w, uint32_t func, char **out, size_t
 	ret = cat_lit(&buf, len, ",\"func\":");
 	if (!ret)
 		ret = cat_string(w, &buf, len, ut_writer_func_name(w, func));
+	if (!ret && func < w->nfuncs && w->funcs[func].mangled) {
+		ret = cat_lit(&buf, len, ",\"mangled\":");
+		if (!ret)
+			ret = cat_string(w, &buf, len, w->funcs[func].mangled);
+	}
 	if (!ret)
 		ret = cat_lit(&buf, len, ",\"module\":");
 	if (!ret)

@@ -139,11 +139,17 @@ void ut_text_print_name(struct ut_writer *w, uint32_t func)
 		fputc(*p < space || *p == del ? '?' : *p, w->out);
 }
 
+/* "()" after a name, unless it has its parameters already (a demangled C++ name). */
+static const char *parens(struct ut_writer *w, uint32_t func)
+{
+	return strchr(ut_writer_func_name(w, func), '(') ? "" : "()";
+}
+
 static void print_entry_open(struct ut_writer *w, const struct ut_event *entry)
 {
 	print_prefix(w, entry, false, 0, entry->depth);
 	ut_text_print_name(w, entry->func);
-	fputs("() {\n", w->out);
+	fprintf(w->out, "%s {\n", parens(w, entry->func));
 }
 
 static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
@@ -151,7 +157,7 @@ static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
 {
 	print_prefix(w, exit, exit->has_dur, exit->dur_ns, entry->depth);
 	ut_text_print_name(w, entry->func);
-	fputs("();\n", w->out);
+	fprintf(w->out, "%s;\n", parens(w, entry->func));
 }
 
 static void print_close(struct ut_writer *w, const struct ut_event *ev)

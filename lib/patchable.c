@@ -27,6 +27,12 @@ static const char *const noret_funcs[] = {
 	"_dl_start*",
 	"_dl_runtime_resolve*",
 	"_dl_runtime_profile*",
+	/* the unwinder reads its own return address (hooks.c) */
+	"_Unwind_RaiseException",
+	"_Unwind_Resume",
+	"_Unwind_Resume_or_Rethrow",
+	"_Unwind_ForcedUnwind",
+	"_Unwind_Backtrace",
 };
 
 /* clang-format off */
@@ -42,6 +48,13 @@ static const char *const kind_names[UT_PROBE_NKINDS] = {
 const char *utrace_probe_kind_name(enum ut_probe_kind k)
 {
 	return k < UT_PROBE_NKINDS ? kind_names[k] : "?";
+}
+
+bool utrace_sym_is_cold_part(const char *name)
+{
+	const char *p = strstr(name, ".cold");
+
+	return p && (p[5] == 0 || p[5] == '.');
 }
 
 static bool is_noret(const char *name)
@@ -124,6 +137,10 @@ void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *s
 	c->off = (uint8_t)off;
 	c->displaced = 0;
 	c->why = NULL;
+	if (utrace_sym_is_cold_part(sym->name)) {
+		c->why = "the cold part of a function: entered by a jump, never called";
+		return;
+	}
 	if (!is_as_in_file(m->st, sym, code, ncode)) {
 		c->why = "its code in memory differs from the file (another tracer, or a "
 			 "replaced binary?)";

@@ -43,9 +43,33 @@ static size_t read_code(pid_t pid, uint64_t addr, uint64_t size, uint8_t *buf)
 	return utrace_mem_read(pid, addr, buf, n) == 0 ? n : 0;
 }
 
-static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *m,
-		     const struct ut_module_facts *facts, enum ut_probe_mode mode,
-		     const struct ut_sym *sym, uint64_t bias)
+/* A zeroed probe at the end of the table, not yet counted in nprobes; NULL without memory. */
+struct ut_probe *ut_probe_append(struct ut_session *s, size_t *cap)
+{
+	if (probes_grow(s, cap) < 0)
+		return NULL;
+	memset(&s->probes[s->nprobes], 0, sizeof(s->probes[0]));
+	return &s->probes[s->nprobes];
+}
+
+void ut_probe_drop_last(struct ut_session *s)
+{
+	struct ut_probe *p = &s->probes[--s->nprobes];
+
+	free((char *)p->name);
+	free((char *)p->mangled);
+	free((char *)p->module);
+}
+
+void ut_probes_truncate(struct ut_session *s, size_t first)
+{
+	while (s->nprobes > first)
+		ut_probe_drop_last(s);
+}
+
+int ut_probe_add(struct ut_session *s, size_t *cap, const struct ut_module *m,
+		 const struct ut_module_facts *facts, enum ut_probe_mode mode,
+		 const struct ut_sym *sym, uint64_t bias)
 {
 	struct ut_probe_choice c;
 	struct ut_probe *p;
@@ -62,10 +86,9 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 		ut_warn("%s:%s not traced: %s", m->name, sym->name, c.why);
 		return 0;
 	}
-	if (probes_grow(s, cap) < 0)
+	p = ut_probe_append(s, cap);
+	if (!p)
 		return -ENOMEM;
-	p = &s->probes[s->nprobes];
-	memset(p, 0, sizeof(*p));
 	p->func_addr = addr;
 	p->addr = addr + c.off;
 	p->kind = c.kind;
@@ -74,9 +97,10 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 	p->flags = c.flags;
 	memcpy(p->code, code, n);
 	p->ncode = (uint8_t)n;
-	p->name = strdup(sym->name);
+	p->name = strdup(utrace_sym_display(sym));
+	p->mangled = sym->demangled ? strdup(sym->name) : NULL;
 	p->module = strdup(m->name);
-	if (!p->name || !p->module)
+	if (!p->name || !p->module || (sym->demangled && !p->mangled))
 		return -ENOMEM;
 	s->nprobes++;
 	return 0;
@@ -100,9 +124,9 @@ static int plan_module(struct ut_session *s, size_t *cap, const struct ut_module
 	}
 	bias = utrace_symtab_bias(&f.st, m->first_start, m->first_offset);
 	for (size_t i = 0; i < f.st.n && !e; i++)
-		if (utrace_filter_select(s->opts.filter, m->name, m->is_main, f.st.syms[i].name,
-					 f.st.syms[i].aliases))
-			e = add_probe(s, cap, m, &f.m, mode, &f.st.syms[i], bias);
+		if (!utrace_sym_is_cold_part(f.st.syms[i].name) &&
+		    utrace_filter_select_sym(s->opts.filter, m->name, m->is_main, &f.st.syms[i]))
+			e = ut_probe_add(s, cap, m, &f.m, mode, &f.st.syms[i], bias);
 free:
 	utrace_facts_free(&f);
 	return e;
@@ -285,6 +309,9 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 		return e;
 	if (!s->nprobes && !(s->rtld && ut_probes_pending(s, mods)))
 		return no_match_error(s, mods);
+	e = ut_hooks_plan(s, &cap, mods);
+	if (e < 0)
+		return e;
 	if (s->nprobes)
 		qsort(s->probes, s->nprobes, sizeof(*s->probes), cmp_probe);
 	refuse_returns(s, 0);
@@ -302,11 +329,7 @@ int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_
 	*first = s->nprobes;
 	e = plan_module(s, &cap, m);
 	if (e < 0) {
-		for (size_t i = *first; i < s->nprobes; i++) {
-			free((char *)s->probes[i].name);
-			free((char *)s->probes[i].module);
-		}
-		s->nprobes = *first;
+		ut_probes_truncate(s, *first);
 		return e;
 	}
 	if (s->nprobes > *first)
@@ -656,6 +679,7 @@ void ut_probes_free(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nprobes; i++) {
 		free((char *)s->probes[i].name);
+		free((char *)s->probes[i].mangled);
 		free((char *)s->probes[i].module);
 	}
 	free(s->probes);

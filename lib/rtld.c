@@ -305,15 +305,6 @@ static void lib_gone(struct ut_session *s, const struct rtld_lib *l)
 		forgotten);
 }
 
-static void drop_probes(struct ut_session *s, size_t first)
-{
-	for (size_t i = first; i < s->nprobes; i++) {
-		free((char *)s->probes[i].name);
-		free((char *)s->probes[i].module);
-	}
-	s->nprobes = first;
-}
-
 /*
  * Text relocations (DT_TEXTREL) are applied after the RT_CONSISTENT where
  * we patch: over our patches, and after we copied the unrelocated bytes
@@ -363,14 +354,14 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 		return e;
 	if (s->nprobes > s->geo.nfuncs) {
 		ut_warn("%s not traced: more than %u functions in all", m->name, s->geo.nfuncs);
-		drop_probes(s, first);
+		ut_probes_truncate(s, first);
 		return 0;
 	}
 	if (utrace_seccomp_mode(s->pid) > 0) {
 		ut_warn("%s not traced: process %d runs under seccomp, where utrace maps no code "
 			"after the start",
 			m->name, s->pid);
-		drop_probes(s, first);
+		ut_probes_truncate(s, first);
 		return 0;
 	}
 	e = ut_area_add(s, t->tid, m, (uint32_t)first, (uint32_t)n);

@@ -398,6 +398,7 @@ static int make_sym(const struct raw_sym *v, size_t n, struct ut_sym *out)
 	out->name = strndup(v[0].name, v[0].len);
 	if (!out->name)
 		return -ENOMEM;
+	out->demangled = utrace_demangle(out->name);
 	for (size_t i = 1; i < n; i++) {
 		if (name_seen(v, 0, i))
 			continue;
@@ -575,6 +576,7 @@ void utrace_symtab_free(struct ut_symtab *st)
 {
 	for (size_t i = 0; i < st->n; i++) {
 		free(st->syms[i].name);
+		free(st->syms[i].demangled);
 		for (char **a = st->syms[i].aliases; a && *a; a++)
 			free(*a);
 		free(st->syms[i].aliases);

@@ -77,6 +77,7 @@ struct ut_probe {
 	uint8_t code[2 * ARCH_INSN_MAX]; /* live bytes at func_addr */
 	uint8_t ncode;
 	const char *name; /* owned by the probe table */
+	const char *mangled; /* the symbol when name is demangled (C++), else NULL; owned */
 	const char *module; /* basename, owned by the probe table */
 	uint32_t area; /* index in the session's areas */
 	uint8_t stub[UT_STUB_SIZE];
@@ -213,6 +214,20 @@ int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_
 int ut_probes_install_range(struct ut_session *s, pid_t pid, size_t first, size_t n);
 /* Whether any include pattern names a module that is not loaded (yet). */
 bool ut_probes_pending(const struct ut_session *s, const struct ut_modules *mods);
+/* Planning: a probe for sym (none when refused, with a warning), or a bare one to fill in. */
+int ut_probe_add(struct ut_session *s, size_t *cap, const struct ut_module *m,
+		 const struct ut_module_facts *facts, enum ut_probe_mode mode,
+		 const struct ut_sym *sym, uint64_t bias);
+struct ut_probe *ut_probe_append(struct ut_session *s, size_t *cap);
+void ut_probe_drop_last(struct ut_session *s);
+/* Forget the probes from `first` on (planned, never installed). */
+void ut_probes_truncate(struct ut_session *s, size_t first);
+
+/* hooks.c: hidden probes on the unwinder, so that return probes survive exceptions */
+int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mods);
+int ut_hooks_check(struct ut_session *s);
+/* Probes that are hooks only (not the user's functions). */
+size_t ut_hooks_count(const struct ut_session *s);
 
 /* detach.c */
 int ut_detach(struct ut_session *s);

@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="gcc libc6-dev binutils meson ninja-build pkg-config python3 libelf-dev libdw-dev
+PACKAGES="gcc g++ libc6-dev binutils meson ninja-build pkg-config python3 libelf-dev libdw-dev
 libcapstone-dev libcmocka-dev"
 
 install_missing() {

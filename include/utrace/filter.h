@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "utrace/symtab.h"
+
 struct ut_pattern {
 	char *spec; /* as the user wrote it */
 	char *module; /* NULL: the main executable */
@@ -37,5 +39,8 @@ bool utrace_filter_wants_module(const struct ut_filter *f, const char *module_na
  */
 bool utrace_filter_select(struct ut_filter *f, const char *module_name, bool is_main,
 			  const char *name, char *const *aliases);
+/* The same for a symbol: its name, its aliases and, for C++, its demangled name. */
+bool utrace_filter_select_sym(struct ut_filter *f, const char *module_name, bool is_main,
+			      const struct ut_sym *sym);
 
 #endif

@@ -32,6 +32,7 @@ struct ut_func_info {
 	const char *name;
 	const char *module; /* basename */
 	uint64_t addr; /* runtime address of the function (symbol start) */
+	const char *mangled; /* a C++ function's symbol when `name` is demangled, else NULL */
 };
 
 struct ut_writer;

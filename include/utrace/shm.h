@@ -64,6 +64,11 @@ _Static_assert(sizeof(struct ut_rec) == UT_REC_SIZE, "ring record size");
 
 enum ut_func_flags {
 	UT_FUNC_NORET = 1 << 0, /* entry events only: returns twice / not an ABI function */
+	UT_FUNC_HIDDEN = 1 << 1, /* utrace's own hook: no event, no return probe */
+	/* the unwinder starts walking the stack: put the original return addresses back */
+	UT_FUNC_UNHIJACK = 1 << 2,
+	/* the walk is over (a catch, a backtrace's end): hijack the frames still live again */
+	UT_FUNC_REHIJACK = 1 << 3,
 };
 
 struct ut_func {
@@ -114,6 +119,7 @@ _Static_assert(sizeof(struct ut_slot) == 192, "ut_slot size");
 enum ut_rs_flags {
 	UT_RS_VALID = 1 << 0, /* fully written: ret/slot may be trusted */
 	UT_RS_CHAINED = 1 << 1, /* tail-called into: shares the slot of the entry below */
+	UT_RS_UNHIJACKED = 1 << 2, /* its slot holds `ret` again while the unwinder walks */
 };
 
 struct ut_rs_entry {

@@ -10,6 +10,7 @@
 struct ut_sym {
 	char *name; /* preferred name: global over weak over local, then shortest */
 	char **aliases; /* every other name at the same address, NULL-terminated (may be NULL) */
+	char *demangled; /* the preferred name demangled (C++), NULL when not mangled */
 	uint64_t addr; /* link-time virtual address (st_value) */
 	uint64_t size;
 	bool global; /* the preferred name is STB_GLOBAL, STB_WEAK or STB_GNU_UNIQUE */
@@ -48,6 +49,10 @@ struct ut_symtab {
 int utrace_symtab_load(const char *path, struct ut_symtab *out);
 void utrace_symtab_free(struct ut_symtab *st);
 
+/* A C++ name demangled (malloc'd), or NULL when `name` is not a mangled one. */
+char *utrace_demangle(const char *name);
+/* The name to show: demangled when it is a C++ name. */
+const char *utrace_sym_display(const struct ut_sym *sym);
 /*
  * Load bias for a module whose file offset `map_offset` is mapped at `map_start`.
  * Pass the module's first mapping (first_start, first_offset): a file page

@@ -5,12 +5,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "utrace/filter.h"
 #include "utrace/log.h"
+#include "utrace/symtab.h"
 
 #define INCLUDE false
 #define EXCLUDE true
@@ -122,6 +124,33 @@ static void filter_matches_aliases(void **state)
 	utrace_filter_free(&f);
 }
 
+/* A C++ function: its mangled name, its aliases and its demangled name. */
+static void filter_matches_demangled_names(void **state)
+{
+	struct ut_filter f = { 0 };
+	char *aliases[] = { "_ZN2ns3Foo3barEl.alias", NULL };
+	struct ut_sym sym = { .name = "_ZN2ns3Foo3barEl" };
+
+	sym.demangled = utrace_demangle(sym.name);
+	assert_string_equal(sym.demangled, "ns::Foo::bar(long)");
+	assert_null(utrace_demangle("main"));
+	assert_null(utrace_demangle("_Znot_mangled"));
+	assert_string_equal(utrace_sym_display(&sym), "ns::Foo::bar(long)");
+	add_ok(&f, "ns::Foo::*", INCLUDE);
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym));
+	sym.aliases = aliases;
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym));
+	utrace_filter_free(&f);
+	add_ok(&f, "_ZN2ns3Foo3bar*", INCLUDE);
+	add_ok(&f, "ns::Foo::bar(long)", EXCLUDE);
+	assert_false(utrace_filter_select_sym(&f, MAIN, true, &sym));
+	utrace_filter_free(&f);
+	add_ok(&f, "*.alias", INCLUDE);
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym));
+	utrace_filter_free(&f);
+	free(sym.demangled);
+}
+
 static void filter_exclusions_win(void **state)
 {
 	struct ut_filter f = { 0 };
@@ -186,6 +215,7 @@ int main(void)
 		cmocka_unit_test(filter_plain_glob_is_main_only),
 		cmocka_unit_test(filter_module_glob_on_basename),
 		cmocka_unit_test(filter_matches_aliases),
+		cmocka_unit_test(filter_matches_demangled_names),
 		cmocka_unit_test(filter_exclusions_win),
 		cmocka_unit_test(filter_counts_each_pattern),
 		cmocka_unit_test(filter_wants_module),

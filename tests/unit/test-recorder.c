@@ -589,6 +589,203 @@ static void recorder_slot_probing(void **state)
 	assert_int_equal(f->ctl->no_slot, 2);
 }
 
+/* ---- unwinder hooks (lib/hooks.c) ---------------------------------------------- */
+
+#define HOOK_THROW 6 /* _Unwind_RaiseException & co. */
+#define HOOK_CATCH 7 /* __cxa_begin_catch, the returns of _Unwind_Backtrace */
+
+static void set_hooks(struct fixture *f)
+{
+	ut_ctl_funcs(f->ctl)[HOOK_THROW].flags = UT_FUNC_HIDDEN | UT_FUNC_NORET | UT_FUNC_UNHIJACK;
+	ut_ctl_funcs(f->ctl)[HOOK_CATCH].flags = UT_FUNC_HIDDEN | UT_FUNC_NORET | UT_FUNC_REHIJACK;
+}
+
+/* A call of probe id whose return address sits at *slot (any stack). */
+static void enter_at(struct fixture *f, uint32_t id, uint64_t *slot)
+{
+	struct user_regs_struct regs = { .rsp = (uint64_t)(uintptr_t)slot };
+
+	rec_entry(f->ctl, id, &regs, RET_TRAMP);
+}
+
+/* The walk sees original return addresses at and above sp; the hook leaves no trace. */
+static void recorder_unhijack_restores_walked_slots(void **state)
+{
+	struct fixture *f = *state;
+
+	set_hooks(f);
+	enter(f, 1, 40);
+	enter(f, 2, 30);
+	enter(f, 3, 20);
+	enter(f, HOOK_THROW, 25); /* 3's frame is below: not walked */
+	assert_int_equal(nrecs(f), 3);
+	assert_int_equal(f->slot->rs_top, 3);
+	assert_int_equal(f->stack[40], CALLER_RET(40));
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+	assert_int_equal(f->stack[20], RET_TRAMP);
+	assert_int_equal(f->stack[25], CALLER_RET(25)); /* the hook's own return */
+	check_rs(f, 0, CALLER_RET(40), 40, 1, UT_RS_VALID | UT_RS_UNHIJACKED);
+	check_rs(f, 1, CALLER_RET(30), 30, 2, UT_RS_VALID | UT_RS_UNHIJACKED);
+	check_rs(f, 2, CALLER_RET(20), 20, 3, UT_RS_VALID);
+}
+
+/* Thrown from 3, caught in 2: 3 unwound, 1 and 2 hijacked again, 2 returns. */
+static void recorder_catch_rehijacks_live_frames_and_unwinds_the_rest(void **state)
+{
+	struct fixture *f = *state;
+
+	set_hooks(f);
+	enter(f, 1, 40);
+	enter(f, 2, 30);
+	enter(f, 3, 20);
+	enter(f, HOOK_THROW, 10);
+	enter(f, HOOK_CATCH, 25);
+	assert_int_equal(nrecs(f), 4);
+	check_rec(f, 3, UT_REC_UNWIND, 3, 2);
+	assert_int_equal(f->slot->rs_top, 2);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(f->stack[30], RET_TRAMP);
+	assert_int_equal(f->stack[20], CALLER_RET(20));
+	check_rs(f, 0, CALLER_RET(40), 40, 1, UT_RS_VALID);
+	check_rs(f, 1, CALLER_RET(30), 30, 2, UT_RS_VALID);
+	assert_int_equal(leave(f, 30, 0, 0), CALLER_RET(30));
+	check_rec(f, 4, UT_REC_EXIT, 2, 1);
+	assert_int_equal(f->ctl->lost_return, 0);
+}
+
+/* A rethrow from the catching frame: un-hijacked again, caught further out. */
+static void recorder_rethrow_then_catch_outside(void **state)
+{
+	struct fixture *f = *state;
+
+	set_hooks(f);
+	enter(f, 1, 40);
+	enter(f, 2, 30);
+	enter(f, HOOK_THROW, 20);
+	enter(f, HOOK_CATCH, 25); /* caught in 2 */
+	enter(f, HOOK_THROW, 25); /* rethrown */
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+	enter(f, HOOK_CATCH, 35); /* caught in 1 */
+	assert_int_equal(nrecs(f), 3);
+	check_rec(f, 2, UT_REC_UNWIND, 2, 1);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(leave(f, 40, 0, 0), CALLER_RET(40));
+	check_rec(f, 3, UT_REC_EXIT, 1, 0);
+}
+
+/* A slot that no longer holds the return address is not a live frame: never written. */
+static void recorder_rehijack_only_where_the_return_address_is(void **state)
+{
+	struct fixture *f = *state;
+
+	set_hooks(f);
+	enter(f, 1, 40);
+	enter(f, 2, 30);
+	enter(f, HOOK_THROW, 10);
+	f->stack[30] = 0x1234;
+	enter(f, HOOK_CATCH, 25);
+	assert_int_equal(f->stack[30], 0x1234);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(f->rs[1].flags, UT_RS_VALID | UT_RS_UNHIJACKED);
+}
+
+/* Detaching: un-hijacking still runs (a slot may be hijacked), re-hijacking never. */
+static void recorder_disabled_unhijacks_but_never_rehijacks(void **state)
+{
+	struct fixture *f = *state;
+
+	set_hooks(f);
+	enter(f, 1, 40);
+	f->ctl->disabled = 1;
+	enter(f, HOOK_THROW, 10);
+	assert_int_equal(f->stack[40], CALLER_RET(40));
+	enter(f, HOOK_CATCH, 25);
+	assert_int_equal(f->stack[40], CALLER_RET(40));
+	assert_int_equal(nrecs(f), 1);
+}
+
+/* A chain of tail calls shares one slot: restored and hijacked once, both exits. */
+static void recorder_unhijack_chained_entries(void **state)
+{
+	struct fixture *f = *state;
+
+	set_hooks(f);
+	enter(f, 1, 40);
+	enter(f, 2, 40);
+	enter(f, HOOK_THROW, 10);
+	assert_int_equal(f->stack[40], CALLER_RET(40));
+	check_rs(f, 1, 0, 40, 2, UT_RS_VALID | UT_RS_CHAINED);
+	enter(f, HOOK_CATCH, 30);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(leave(f, 40, 0, 0), CALLER_RET(40));
+	check_rec(f, 2, UT_REC_EXIT, 2, 1);
+	check_rec(f, 3, UT_REC_EXIT, 1, 0);
+}
+
+/*
+ * A traced function tail-called _Unwind_Backtrace: its return slot is the
+ * hooked function's own, restored for the walk and hijacked again at the
+ * return, where the frame is still live.  At __cxa_begin_catch the entry
+ * at the hook's slot is a callee the catch left: unwound.
+ */
+static void recorder_tail_call_into_the_unwinder(void **state)
+{
+	struct fixture *f = *state;
+
+	set_hooks(f);
+	enter(f, 1, 40);
+	enter(f, 2, 30);
+	enter(f, HOOK_THROW, 30); /* jmp _Unwind_Backtrace */
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+	assert_int_equal(f->stack[40], CALLER_RET(40));
+	enter(f, HOOK_CATCH, 30); /* its `ret` */
+	assert_int_equal(f->stack[30], RET_TRAMP);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(nrecs(f), 2);
+	assert_int_equal(leave(f, 30, 0, 0), CALLER_RET(30));
+	check_rec(f, 2, UT_REC_EXIT, 2, 1);
+	f->stack[30] = CALLER_RET(30); /* what the return trampoline leaves */
+
+	/* thrown from 2 (its slot restored), caught in 1: the catch's call reuses 2's slot */
+	enter(f, 2, 30);
+	enter(f, HOOK_THROW, 20);
+	f->stack[30] = 0x4242;
+	enter(f, HOOK_CATCH, 30);
+	check_rec(f, 4, UT_REC_UNWIND, 2, 1);
+	assert_int_equal(f->stack[30], 0x4242);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	assert_int_equal(f->slot->rs_top, 1);
+}
+
+/*
+ * On another stack (a coroutine's), only the entries pushed there since the
+ * last switch are walked; the thread's own stack is left alone.
+ */
+static void recorder_unhijack_on_another_stack(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t alt[16];
+
+	set_hooks(f);
+	for (unsigned i = 0; i < 16; i++)
+		alt[i] = 0x500000 + i;
+	enter(f, 1, 40);
+	enter_at(f, 2, &alt[10]);
+	enter_at(f, 3, &alt[5]);
+	enter_at(f, HOOK_THROW, &alt[2]);
+	assert_int_equal(alt[10], 0x50000a);
+	assert_int_equal(alt[5], 0x500005);
+	assert_int_equal(f->stack[40], RET_TRAMP);
+	enter_at(f, HOOK_CATCH, &alt[7]); /* caught in 2: 3's entry cannot be pruned here */
+	assert_int_equal(alt[10], RET_TRAMP);
+	assert_int_equal(alt[5], 0x500005);
+	assert_int_equal(f->slot->rs_top, 3);
+	/* 2 returns: 3 is reported unwound then */
+	assert_int_equal(rec_exit(f->ctl, (uint64_t)(uintptr_t)&alt[10], 0, 0, LOST), 0x50000a);
+	check_rec(f, 3, UT_REC_UNWIND, 3, 2);
+	check_rec(f, 4, UT_REC_EXIT, 2, 1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -617,6 +814,14 @@ int main(void)
 		T(recorder_early_slot_only_on_its_stack),
 		T(recorder_invalid_id_is_ignored),
 		T(recorder_slot_probing),
+		T(recorder_unhijack_restores_walked_slots),
+		T(recorder_catch_rehijacks_live_frames_and_unwinds_the_rest),
+		T(recorder_rethrow_then_catch_outside),
+		T(recorder_rehijack_only_where_the_return_address_is),
+		T(recorder_disabled_unhijacks_but_never_rehijacks),
+		T(recorder_unhijack_chained_entries),
+		T(recorder_unhijack_on_another_stack),
+		T(recorder_tail_call_into_the_unwinder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,9 +184,28 @@ static void scan_empty_code(void **state)
 	assert_int_equal(f.n, 0);
 }
 
+/* The `ret` instructions of a function, for the hooks at _Unwind_Backtrace's returns. */
+static void find_returns_of_a_function(void **state)
+{
+	/* test %edi,%edi; je +1; ret; xor %eax,%eax; rep ret; ret $8; mov $0xc3,%al */
+	static const uint8_t code[] = { 0x85, 0xff, 0x74, 0x01, 0xc3, 0x31, 0xc0,
+					0xf3, 0xc3, 0xc2, 0x08, 0x00, 0xb0, 0xc3 };
+	uint64_t rets[4];
+
+	assert_int_equal(arch_find_returns(code, sizeof(code), 0x1000, rets, 4), 3);
+	assert_int_equal(rets[0], 0x1004);
+	assert_int_equal(rets[1], 0x1007);
+	assert_int_equal(rets[2], 0x1009);
+	assert_int_equal(arch_find_returns(code, sizeof(code), 0x1000, rets, 2), -E2BIG);
+	assert_int_equal(arch_find_returns(code, 4, 0x1000, rets, 4), 0);
+	/* push %es: invalid in 64-bit mode */
+	assert_int_equal(arch_find_returns((const uint8_t[]){ 0x06 }, 1, 0, rets, 4), -EILSEQ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(find_returns_of_a_function),
 		cmocka_unit_test(scan_jmp_rel8_and_rel32),
 		cmocka_unit_test(scan_jcc_both_forms),
 		cmocka_unit_test(scan_call_rel32),

@@ -153,12 +153,18 @@ static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind,
 {
 	uint64_t size = t->ctl->ring_size;
 	struct ut_rec *r;
-	uint64_t head;
+	uint64_t head, tail;
 	int i;
 
 	do {
+		/*
+		 * tail first: read after head, it could pass a head that a
+		 * signal handler's records (drained meanwhile) made stale,
+		 * and a ring far from full would look full.
+		 */
+		tail = REC_READ(t->slot->tail);
 		head = REC_READ(t->slot->head);
-		if (head - REC_READ(t->slot->tail) > size - UT_REC_SIZE) {
+		if (head - tail > size - UT_REC_SIZE) {
 			rec_count_drop(t, func);
 			return;
 		}
@@ -302,6 +308,113 @@ static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slo
 	rec_hijack(t, id, ret_slot, ret_tramp);
 }
 
+static int64_t rec_find_return(const struct rec_thread *t, uint32_t top, uint64_t ret_slot);
+static int64_t rec_chain_base(const struct rec_thread *t, int64_t i, uint64_t ret_slot);
+
+/*
+ * Whether the unwinder, walking the stack that holds `sp`, may read `slot`:
+ * a slot at or above sp on the same stack (at sp: the hooked function's own
+ * return address, hijacked when a traced function tail-called it).  On the
+ * thread's own stack that is known; on another (sigaltstack, a coroutine)
+ * only the entries pushed there since the last switch are taken, newest
+ * first (`run`), so that a slot on a stack freed since is never touched.
+ */
+static int rec_walked(const struct ut_slot *slot, uint64_t sp, uint64_t ret_slot, int run)
+{
+	int own = rec_on_own_stack(slot, sp);
+
+	if (ret_slot < sp || own != rec_on_own_stack(slot, ret_slot))
+		return 0;
+	return own || run;
+}
+
+/*
+ * Whether the entry at sp itself is a live frame: it was un-hijacked and
+ * its return address is still there (a traced function tail-called the
+ * hooked one).  Otherwise a call has overwritten the slot: its frame is gone.
+ */
+static int rec_live_at(const struct rec_thread *t, uint64_t sp)
+{
+	int64_t base = rec_chain_base(t, rec_find_return(t, rec_rs_top(t), sp), sp);
+
+	return base >= 0 && (REC_READ(t->rs[base].flags) & UT_RS_UNHIJACKED) &&
+	       REC_READ(*(uint64_t *)(uintptr_t)sp) == t->rs[base].ret;
+}
+
+/*
+ * The unwinder is about to walk this thread's stack from sp (an exception,
+ * a forced unwind, a backtrace): it has no unwind info for the return
+ * trampoline, so every hijacked slot it may read gets its original return
+ * address back.  The entries stay, marked, so that rec_rehijack() finds
+ * the frames that survive the walk.
+ */
+static void rec_unhijack(struct rec_thread *t, uint64_t sp)
+{
+	int64_t i;
+	int run = 1;
+
+	for (i = (int64_t)rec_rs_top(t) - 1; i >= 0; i--) {
+		struct ut_rs_entry *e = &t->rs[i];
+		uint32_t flags = REC_READ(e->flags);
+		uint64_t *slot = (uint64_t *)(uintptr_t)e->slot;
+
+		if (!(flags & UT_RS_VALID))
+			continue;
+		run = run && rec_walked(t->slot, sp, e->slot, 1);
+		if ((flags & (UT_RS_CHAINED | UT_RS_UNHIJACKED)) ||
+		    !rec_walked(t->slot, sp, e->slot, run))
+			continue;
+		if (!rec_is_ret_tramp(t->ctl, REC_READ(*slot)))
+			continue;
+		/* the slot first: a signal handler seeing the mark finds it done */
+		REC_WRITE(*slot, e->ret);
+		rec_barrier();
+		REC_WRITE(e->flags, flags | UT_RS_UNHIJACKED);
+	}
+}
+
+/*
+ * The walk is over and the stack pointer is sp (the return slot of
+ * __cxa_begin_catch, or of _Unwind_Backtrace about to return): the entries
+ * below it on the thread's own stack, and at it unless rec_live_at(), were
+ * left by the exception and are reported as unwound; a marked entry above
+ * it whose slot still holds its return address is a frame that survived,
+ * hijacked again.  Marked
+ * entries were on the stack walked a moment ago: reading them is safe.
+ * Never once detaching began: the tracer puts return addresses back, and
+ * nothing may hijack them after it.
+ */
+static void rec_rehijack(struct rec_thread *t, uint64_t sp, uint64_t ret_tramp)
+{
+	int live_at_sp = rec_live_at(t, sp);
+	int64_t i;
+
+	rec_prune(t, sp, live_at_sp);
+	for (i = (int64_t)rec_rs_top(t) - 1; i >= 0; i--) {
+		struct ut_rs_entry *e = &t->rs[i];
+		uint32_t flags = REC_READ(e->flags);
+		uint64_t *slot = (uint64_t *)(uintptr_t)e->slot;
+
+		if ((flags & (UT_RS_VALID | UT_RS_UNHIJACKED)) !=
+			    (UT_RS_VALID | UT_RS_UNHIJACKED) ||
+		    !rec_walked(t->slot, sp, e->slot, 1) || (e->slot == sp && !live_at_sp) ||
+		    REC_READ(*slot) != e->ret)
+			continue;
+		REC_WRITE(e->flags, flags & ~(uint32_t)UT_RS_UNHIJACKED);
+		rec_barrier();
+		REC_WRITE(*slot, ret_tramp);
+	}
+}
+
+/* A hook of utrace's own on the unwinder (UT_FUNC_UNHIJACK / UT_FUNC_REHIJACK). */
+static void rec_hook(struct rec_thread *t, uint32_t flags, uint64_t sp, uint64_t ret_tramp)
+{
+	if (flags & UT_FUNC_UNHIJACK)
+		rec_unhijack(t, sp);
+	if ((flags & UT_FUNC_REHIJACK) && !REC_READ(t->ctl->disabled))
+		rec_rehijack(t, sp, ret_tramp);
+}
+
 /*
  * Function entry, called with the frame the entry trampoline built
  * (regs->rsp = the function's entry stack pointer, pointing at its return
@@ -314,19 +427,29 @@ static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *
 	const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx, regs->rcx,
 					      regs->r8 };
 	struct rec_thread t;
+	uint32_t flags;
 	int hijacked;
 
-	if (REC_READ(ctl->disabled) || id >= ctl->nfuncs)
+	if (id >= ctl->nfuncs)
+		return;
+	flags = REC_READ(ut_ctl_funcs(ctl)[id].flags);
+	/* un-hijacking runs even once disabled: a slot may still be hijacked */
+	if (REC_READ(ctl->disabled) && !(flags & UT_FUNC_UNHIJACK))
 		return;
 	regs->rip = ut_ctl_funcs(ctl)[id].addr;
 	if (!rec_find_slot(ctl, rec_thread_key(ctl), regs->rsp, &t)) {
-		rec_inc_shared(&ctl->no_slot);
+		if (!(flags & UT_FUNC_HIDDEN))
+			rec_inc_shared(&ctl->no_slot);
 		return;
 	}
+	if (flags & (UT_FUNC_UNHIJACK | UT_FUNC_REHIJACK))
+		rec_hook(&t, flags, regs->rsp, ret_tramp);
+	if (flags & UT_FUNC_HIDDEN || REC_READ(ctl->disabled))
+		return;
 	hijacked = rec_is_ret_tramp(ctl, *ret_slot);
 	rec_prune(&t, regs->rsp, hijacked);
 	rec_emit(&t, id, UT_REC_ENTRY, rec_rs_top(&t), args);
-	if (!(ut_ctl_funcs(ctl)[id].flags & UT_FUNC_NORET))
+	if (!(flags & UT_FUNC_NORET))
 		rec_hook_return(&t, id, ret_slot, hijacked, ret_tramp);
 }
 
