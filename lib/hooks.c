@@ -233,13 +233,18 @@ static void refuse_returns(struct ut_session *s, const char *why)
 		s->probes[i].flags |= UT_FUNC_NORET;
 }
 
-size_t ut_hooks_count(const struct ut_session *s)
+size_t ut_hooks_count(const struct ut_session *s, size_t first)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->nprobes; i++)
+	for (size_t i = first; i < s->nprobes; i++)
 		n += !!(s->probes[i].flags & UT_FUNC_HIDDEN);
 	return n;
+}
+
+bool ut_hooks_awaited(const struct ut_session *s)
+{
+	return return_probes_used(s) && !ut_hooks_count(s, 0);
 }
 
 int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mods)
@@ -272,6 +277,51 @@ int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mo
 		}
 	if (found)
 		ut_info("the unwinder is hooked: %zu hidden probes", s->nprobes - before);
+	return 0;
+}
+
+/*
+ * Whether a library loaded later is one the unwinder lives in, to hook even
+ * when no pattern names it.  Known by its name, so that other dlopens do
+ * not pay for reading a symbol table while their thread is held.
+ */
+bool ut_hooks_wanted(const struct ut_session *s, const struct ut_module *m)
+{
+	static const char *const unwinder_libs[] = { "libgcc_s.so", "libstdc++.so", "libc++abi.so",
+						     "libunwind.so" };
+
+	if (!return_probes_used(s))
+		return false;
+	for (size_t i = 0; i < sizeof(unwinder_libs) / sizeof(unwinder_libs[0]); i++)
+		if (!strncmp(m->name, unwinder_libs[i], strlen(unwinder_libs[i])))
+			return true;
+	return false;
+}
+
+/*
+ * A library loaded later (rtld.c) may be the unwinder: glibc dlopens
+ * libgcc_s.so.1 at a C program's first backtrace() or pthread_exit(), and
+ * the walk it starts right after would stop at the first hijacked frame.
+ * Its hooks join the library's probes, installed before anything runs it.
+ */
+int ut_hooks_plan_module(struct ut_session *s, size_t *cap, const struct ut_module *m)
+{
+	size_t before = s->nprobes, found = 0;
+
+	if (!return_probes_used(s))
+		return 0;
+	if (hook_module(s, cap, m, &found) < 0) {
+		while (s->nprobes > before)
+			ut_probe_drop_last(s);
+		ut_warn("%s: its unwinder is not hooked (%s): an exception or backtrace through a "
+			"traced frame may fail",
+			m->name, utrace_error_last());
+		utrace_error_clear();
+		return 0;
+	}
+	if (found)
+		ut_info("the unwinder in %s is hooked: %zu hidden probes", m->name,
+			s->nprobes - before);
 	return 0;
 }
 

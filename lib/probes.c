@@ -328,6 +328,8 @@ int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_
 
 	*first = s->nprobes;
 	e = plan_module(s, &cap, m);
+	if (e == 0)
+		e = ut_hooks_plan_module(s, &cap, m);
 	if (e < 0) {
 		ut_probes_truncate(s, *first);
 		return e;

@@ -340,7 +340,7 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 	if (!m || m->is_main)
 		return 0;
 	s->rtld->loads++;
-	if (!utrace_filter_wants_module(s->opts.filter, m->name, false))
+	if (!utrace_filter_wants_module(s->opts.filter, m->name, false) && !ut_hooks_wanted(s, m))
 		return 0;
 	if (has_textrel(s->pid, l->l_ld)) {
 		ut_warn("%s not traced: it has text relocations, which the dynamic linker applies "
@@ -374,7 +374,8 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 	if (e == 0)
 		e = ut_probes_install_range(s, s->pid, first, n);
 	ut_info("%s loaded in process %d: %zu functions traced; thread %d held %.3f ms", m->name,
-		s->pid, n, t->tid, (double)(now_ns() - start) / NSEC_PER_MSEC);
+		s->pid, n - ut_hooks_count(s, first), t->tid,
+		(double)(now_ns() - start) / NSEC_PER_MSEC);
 	return e;
 }
 
@@ -487,7 +488,8 @@ static bool rtld_needed(const struct ut_session *s)
 	for (size_t i = 0; i < f->n; i++)
 		if (!f->v[i].exclude && f->v[i].module)
 			return true;
-	return false;
+	/* glibc dlopens libgcc_s at a C program's first backtrace() or pthread_exit() */
+	return ut_hooks_awaited(s);
 }
 
 static int brk_check(struct ut_session *s)

@@ -278,7 +278,7 @@ static int install_probes(struct ut_session *s, pid_t tid, const struct ut_modul
 	if (e == 0)
 		e = ut_hooks_check(s);
 	if (e == 0)
-		ut_info("%zu functions traced in process %d", s->nprobes - ut_hooks_count(s),
+		ut_info("%zu functions traced in process %d", s->nprobes - ut_hooks_count(s, 0),
 			s->pid);
 	return e;
 }

@@ -225,9 +225,15 @@ void ut_probes_truncate(struct ut_session *s, size_t first);
 
 /* hooks.c: hidden probes on the unwinder, so that return probes survive exceptions */
 int ut_hooks_plan(struct ut_session *s, size_t *cap, const struct ut_modules *mods);
+/* Whether a module loaded later may hold the unwinder (worth hooking unasked). */
+bool ut_hooks_wanted(const struct ut_session *s, const struct ut_module *m);
+/* The same for a module loaded later: its hooks are appended to the probes. */
+int ut_hooks_plan_module(struct ut_session *s, size_t *cap, const struct ut_module *m);
 int ut_hooks_check(struct ut_session *s);
 /* Probes that are hooks only (not the user's functions). */
-size_t ut_hooks_count(const struct ut_session *s);
+size_t ut_hooks_count(const struct ut_session *s, size_t first);
+/* Return probes are used and no unwinder is hooked yet: one may be dlopened later. */
+bool ut_hooks_awaited(const struct ut_session *s);
 
 /* detach.c */
 int ut_detach(struct ut_session *s);

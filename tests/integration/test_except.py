@@ -56,7 +56,22 @@ def check_pexit(tc, mode):
     check_exact(tc, t, PEXIT_FUNCS)
 
 
+def check_backtrace_late_unwinder(tc, mode):
+    """The unwinder glibc dlopens at the first backtrace() is hooked as it
+    comes: every backtrace names the traced callers, as untraced."""
+    t = h.check_traced_prog(tc, "s-backtrace", mode=mode, extra=("-v",))
+    tc.assertIn(b"bad 0\n", t.stdout)
+    tc.assertIn("utrace: the unwinder in libgcc_s.so.1 is hooked: 6 hidden probes",
+                t.stderr_lines())
+
+
 class ExceptTest(unittest.TestCase):
+    def test_backtrace_with_unwinder_loaded_late_run(self):
+        check_backtrace_late_unwinder(self, "run")
+
+    def test_backtrace_with_unwinder_loaded_late_attach(self):
+        check_backtrace_late_unwinder(self, "attach")
+
     def test_exceptions_from_4_threads_run(self):
         check_except(self, "run")
 
