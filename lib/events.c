@@ -51,11 +51,12 @@ static int on_gone(struct ut_session *s, struct ut_thread *t, int status)
 {
 	if (t->slot != UT_NO_SLOT)
 		ut_slot_free(s, t, true);
-	if (t->tid == s->pid) {
+	if (ut_leader_gone_with(s, t)) {
 		s->exited = true;
 		s->exit_status = status;
 	}
 	ut_thread_remove(s, t);
+	ut_mm_pid_update(s);
 	return 0;
 }
 
@@ -204,6 +205,7 @@ static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 	if (t->slot != UT_NO_SLOT)
 		ut_slot_free(s, t, true);
 	t->exiting = true;
+	ut_mm_pid_update(s);
 	return 0;
 }
 

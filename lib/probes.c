@@ -51,7 +51,7 @@ static int add_probe(struct ut_session *s, size_t *cap, const struct ut_module *
 	struct ut_probe *p;
 	uint8_t code[sizeof(p->code)];
 	uint64_t addr = sym->addr + bias;
-	size_t n = read_code(s->pid, addr, sym->size, code);
+	size_t n = read_code(s->mm_pid, addr, sym->size, code);
 
 	if (!n) {
 		ut_warn("%s:%s not traced: its code cannot be read", m->name, sym->name);
