@@ -425,6 +425,24 @@ static void entry_pop(struct slot_state *st, struct ut_event *ev)
  * a thread whose ring dropped records: which exits were among them is
  * unknown (the drops are counted and reported already).
  */
+/* Whether the entry at `depth` of a slot's shadow stack returned on another thread. */
+static bool claimed_elsewhere(const struct ut_consumer *c, const struct slot_state *st,
+			      uint64_t depth)
+{
+	uint32_t slot = (uint32_t)(st - c->slots);
+	const struct ut_rs_entry *rs = (const struct ut_rs_entry *)(c->area + c->geo.rstacks_off) +
+				       (uint64_t)slot * c->geo.rstack_depth;
+	uint64_t top = load_relaxed(&area_slot(c, slot)->rs_top);
+
+	if (top > c->geo.rstack_depth)
+		top = c->geo.rstack_depth;
+	for (uint64_t i = 0; i < top; i++)
+		if (load_relaxed(&rs[i].depth) == depth &&
+		    __atomic_load_n(&rs[i].flags, __ATOMIC_RELAXED) == UT_RS_CLAIMED)
+			return true;
+	return false;
+}
+
 static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_event_fn fn,
 			      void *arg)
 {
@@ -448,7 +466,7 @@ static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_e
 		};
 
 		/* its exit may be among the records the full ring dropped: no guess */
-		if (!o->seen || st->drops)
+		if (!o->seen || st->drops || claimed_elsewhere(c, st, d))
 			continue;
 		c->events++;
 		ret = fn(&ev, arg);
