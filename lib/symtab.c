@@ -301,12 +301,25 @@ static int binding_rank(unsigned int bind)
 	}
 }
 
+/*
+ * gcc's hot/cold splitting puts a function's unlikely paths in "F.cold" (or
+ * "F.cold.N"), an STT_FUNC symbol of its own that F jumps to, never calls:
+ * its stack pointer points at no return address, so a probe there would
+ * hijack a word of F's frame.  Not a function entry.
+ */
+static bool is_cold_part(const char *name)
+{
+	const char *p = strstr(name, ".cold");
+
+	return p && (p[5] == '\0' || p[5] == '.');
+}
+
 static bool is_function(const GElf_Sym *sym, const char *name)
 {
 	unsigned int type = GELF_ST_TYPE(sym->st_info);
 
 	return (type == STT_FUNC || type == STT_GNU_IFUNC) && sym->st_shndx != SHN_UNDEF &&
-	       sym->st_size > 0 && name && name[0] && name[0] != '@';
+	       sym->st_size > 0 && name && name[0] && name[0] != '@' && !is_cold_part(name);
 }
 
 static int collect_functions(Elf *elf, Elf_Scn *scn, struct raw_syms *out)
