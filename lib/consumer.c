@@ -689,6 +689,21 @@ void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, 
 	__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
 }
 
+/*
+ * Under ptrace every signal stops its thread until the tracer answers: when
+ * signals come faster than that (a 10 kHz profiling timer), the next one is
+ * pending as each handler returns, and a recorder the first handler
+ * interrupted waits behind all of them, its record reserved and uncommitted
+ * for far longer than the grace time while the handlers' records commit.
+ * The grace starts again at each signal: a record is torn only when its
+ * thread went on without one.
+ */
+void utrace_consumer_slot_signalled(struct ut_consumer *c, uint32_t slot)
+{
+	if (slot < c->geo.nslots)
+		c->slots[slot].stall = false;
+}
+
 static int slot_close(struct ut_consumer *c, uint32_t slot, bool gone, ut_event_fn fn, void *arg)
 {
 	struct slot_state *st;

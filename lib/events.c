@@ -120,6 +120,8 @@ static int on_signal_stop(struct ut_session *s, struct ut_thread *t, int sig)
 		r = on_sigtrap(s, t);
 	else
 		t->resume_sig = sig;
+	if (t->resume_sig && t->slot != UT_NO_SLOT && s->consumer)
+		utrace_consumer_slot_signalled(s->consumer, t->slot);
 	return r;
 }
 
