@@ -122,8 +122,16 @@ static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind,
 	int i;
 
 	do {
+		/*
+		 * tail first: read after head, it could be past that head (a
+		 * signal handler emitting in between, drained at once) and
+		 * the difference would wrap to "full".
+		 */
+		uint64_t tail = REC_READ(t->slot->tail);
+
+		rec_barrier();
 		head = REC_READ(t->slot->head);
-		if (head - REC_READ(t->slot->tail) > size - UT_REC_SIZE) {
+		if (head - tail > size - UT_REC_SIZE) {
 			rec_count_drop(t, func);
 			return;
 		}
