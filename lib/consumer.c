@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "procfs.h"
 #include "utrace/consumer.h"
 #include "utrace/log.h"
 
@@ -38,6 +39,8 @@
  */
 #define TORN_MIN_DRAINS 3
 #define TORN_MIN_NS (20 * NSEC_PER_MSEC)
+/* ... and its thread used CPU time meanwhile: 2 ticks (USER_HZ 100: 20 ms) */
+#define TORN_MIN_CPU_TICKS 2
 /* First size of a slot's stack of entry timestamps. */
 #define ENTRY_STACK_MIN 16
 /* First size of the list of closed threads that dropped events. */
@@ -81,6 +84,7 @@ struct slot_state {
 	uint64_t stall_since; /* ns of that drain */
 	uint64_t stall_seq; /* last drain that saw it */
 	uint32_t stall_drains;
+	int64_t stall_cpu; /* the thread's CPU time then (clock ticks), -1 unknown */
 
 	/* records copied out of the ring, delivered up to spool_pos */
 	struct ut_rec *spool;
@@ -333,6 +337,21 @@ static bool head_is_sane(const struct ut_consumer *c, const struct slot_state *s
 	return head >= st->tail && head % UT_REC_SIZE == 0 && head - st->tail <= c->geo.ring_size;
 }
 
+/*
+ * A torn record's thread went on running without committing it; one that
+ * was not running (preempted on a loaded machine, held in a ptrace stop)
+ * may still commit.  Unknown CPU times count as running.
+ */
+static bool ran_on(const struct slot_state *st)
+{
+	int64_t now;
+
+	if (st->stall_cpu < 0)
+		return true;
+	now = ut_proc_thread_cpu_ticks(st->pid, st->tid);
+	return now < 0 || now - st->stall_cpu >= TORN_MIN_CPU_TICKS;
+}
+
 /* Whether some record after the tail, up to head, is committed. */
 static bool committed_after_tail(const struct ut_consumer *c, uint32_t i,
 				 const struct slot_state *st, uint64_t head)
@@ -365,11 +384,13 @@ static bool tail_is_torn(struct ut_consumer *c, uint32_t i, struct slot_state *s
 		st->stall_since = c->now_ns;
 		st->stall_seq = c->drain_seq;
 		st->stall_drains = 1;
+		st->stall_cpu = ut_proc_thread_cpu_ticks(st->pid, st->tid);
 	} else if (st->stall_seq != c->drain_seq) {
 		st->stall_seq = c->drain_seq;
 		st->stall_drains++;
 	}
-	return st->stall_drains >= TORN_MIN_DRAINS && c->now_ns - st->stall_since >= TORN_MIN_NS;
+	return st->stall_drains >= TORN_MIN_DRAINS && c->now_ns - st->stall_since >= TORN_MIN_NS &&
+	       ran_on(st);
 }
 
 /* ---- events ------------------------------------------------------------- */
