@@ -245,8 +245,12 @@ def check_exits_match_entries(tc, events):
             tc.fail("event %d closes no open entry: %r" % (i, ev))
 
 
+# 100,000 events in some 20 ms: the whole trace fits the ring, as for s-longjmp
+CORO_RING = ("--bufsize", "64M")
+
+
 def check_pingpong(tc, mode):
-    t = h.trace_prog(tc, mode, "s-coro")
+    t = h.trace_prog(tc, mode, "s-coro", extra=CORO_RING)
     h.check_like_untraced(tc, "s-coro", (), t)
     h.check_summary_clean(tc, t.events, t.summary)
     calls = h.prog_counts(t.stdout)

@@ -172,7 +172,11 @@ class JobControlTest(unittest.TestCase):
     def test_job_control_while_attached(self):
         t = h.start_target(self, "s-jobctl")
         out = os.path.join(h.tmpdir(self), "jobctl.summary")
-        att = h.attach(self, t.pid, out=out, extra=("--format", "summary"))
+        # with int3 probes the workers are in a trap stop at any moment: the
+        # attach could not be seen to settle; the handlers alone then
+        int3 = os.environ.get("UTRACE_TEST_PROBE") == "int3"
+        funcs = ("work_jc_signal",) if int3 else ("work_*",)
+        att = h.attach(self, t.pid, funcs, out=out, extra=("--format", "summary"))
         h.wait_attached(self, t, att)
         job_control(self, t)
         att.proc.send_signal(signal.SIGINT)
@@ -188,7 +192,8 @@ class JobControlTest(unittest.TestCase):
         handled = CTRL_Z_TIMES + CTRL_Z_TIMES + SIGSTOP_TIMES
         self.assertEqual(got["work_jc_signal"], [handled, handled, 0])
         self.assertEqual(counts["work_jc_signal"], handled + 1)
-        for func in ("work_jc_body", "work_jc_leaf"):
+        self.assertEqual(set(got), {"work_jc_signal"} if int3 else set(counts))
+        for func in set(got) - {"work_jc_signal"}:
             calls, returns, _ = got[func]
             self.assertGreater(calls, 0, func)
             self.assertLessEqual(calls, counts[func], func)

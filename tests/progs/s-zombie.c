@@ -22,9 +22,9 @@
 #define NWORKERS 4
 #define PHASE_CALLS 5000
 #define EXIT_STATUS 11
-/* a few million calls a second at most: the trace is complete */
-#define SPIN_BURST 256
-#define SPIN_PAUSE_NS 50000
+/* a few 100,000 calls a second at most: even an ASan tracer drains them all */
+#define SPIN_BURST 32
+#define SPIN_PAUSE_NS 100000
 
 static pthread_barrier_t phase_start, phase_end;
 static unsigned long calls_phase, calls_leaf, calls_spin;
