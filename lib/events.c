@@ -264,6 +264,9 @@ int ut_handle_status(struct ut_session *s, pid_t tid, int status)
 	was_new = t->state == UT_THREAD_NEW;
 	t->state = UT_THREAD_STOPPED;
 	t->stop_event = status >> 16;
+	/* only a PTRACE_EVENT_STOP can be a group-stop (resumed with PTRACE_LISTEN) */
+	if (t->stop_event != PTRACE_EVENT_STOP)
+		t->group_stop = false;
 	if (was_new && awaits_fork_event(s, t))
 		return 0;
 	r = dispatch_event(s, t, status >> 16, WSTOPSIG(status), was_new);
