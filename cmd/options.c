@@ -18,7 +18,11 @@
 #include "utrace/log.h"
 
 #define DEFAULT_RING_SIZE (8U << 20)
-#define DEFAULT_RSTACK_DEPTH (1U << 15)
+/*
+ * Calls live at once per thread: 100,000-deep recursion must fit.  The area
+ * is sparse: only the entries a thread reaches take memory (32 bytes each).
+ */
+#define DEFAULT_RSTACK_DEPTH (1U << 17)
 #define DEFAULT_NSLOTS 128U
 #define MIN_RING_SIZE 4096U
 #define MAX_RING_SIZE (1U << 30)

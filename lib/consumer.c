@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "procfs.h"
 #include "utrace/consumer.h"
 #include "utrace/log.h"
 
@@ -38,6 +39,8 @@
  */
 #define TORN_MIN_DRAINS 3
 #define TORN_MIN_NS (20 * NSEC_PER_MSEC)
+/* ... and its thread used CPU time meanwhile: 2 ticks (USER_HZ 100: 20 ms) */
+#define TORN_MIN_CPU_TICKS 2
 /* First size of a slot's stack of entry timestamps. */
 #define ENTRY_STACK_MIN 16
 /* First size of the list of closed threads that dropped events. */
@@ -81,6 +84,7 @@ struct slot_state {
 	uint64_t stall_since; /* ns of that drain */
 	uint64_t stall_seq; /* last drain that saw it */
 	uint32_t stall_drains;
+	int64_t stall_cpu; /* the thread's CPU time then (clock ticks), -1 unknown */
 
 	/* records copied out of the ring, delivered up to spool_pos */
 	struct ut_rec *spool;
@@ -333,6 +337,21 @@ static bool head_is_sane(const struct ut_consumer *c, const struct slot_state *s
 	return head >= st->tail && head % UT_REC_SIZE == 0 && head - st->tail <= c->geo.ring_size;
 }
 
+/*
+ * A torn record's thread went on running without committing it; one that
+ * was not running (preempted on a loaded machine, held in a ptrace stop)
+ * may still commit.  Unknown CPU times count as running.
+ */
+static bool ran_on(const struct slot_state *st)
+{
+	int64_t now;
+
+	if (st->stall_cpu < 0)
+		return true;
+	now = ut_proc_thread_cpu_ticks(st->pid, st->tid);
+	return now < 0 || now - st->stall_cpu >= TORN_MIN_CPU_TICKS;
+}
+
 /* Whether some record after the tail, up to head, is committed. */
 static bool committed_after_tail(const struct ut_consumer *c, uint32_t i,
 				 const struct slot_state *st, uint64_t head)
@@ -365,11 +384,13 @@ static bool tail_is_torn(struct ut_consumer *c, uint32_t i, struct slot_state *s
 		st->stall_since = c->now_ns;
 		st->stall_seq = c->drain_seq;
 		st->stall_drains = 1;
+		st->stall_cpu = ut_proc_thread_cpu_ticks(st->pid, st->tid);
 	} else if (st->stall_seq != c->drain_seq) {
 		st->stall_seq = c->drain_seq;
 		st->stall_drains++;
 	}
-	return st->stall_drains >= TORN_MIN_DRAINS && c->now_ns - st->stall_since >= TORN_MIN_NS;
+	return st->stall_drains >= TORN_MIN_DRAINS && c->now_ns - st->stall_since >= TORN_MIN_NS &&
+	       ran_on(st);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -425,6 +446,24 @@ static void entry_pop(struct slot_state *st, struct ut_event *ev)
  * a thread whose ring dropped records: which exits were among them is
  * unknown (the drops are counted and reported already).
  */
+/* Whether the entry at `depth` of a slot's shadow stack returned on another thread. */
+static bool claimed_elsewhere(const struct ut_consumer *c, const struct slot_state *st,
+			      uint64_t depth)
+{
+	uint32_t slot = (uint32_t)(st - c->slots);
+	const struct ut_rs_entry *rs = (const struct ut_rs_entry *)(c->area + c->geo.rstacks_off) +
+				       (uint64_t)slot * c->geo.rstack_depth;
+	uint64_t top = load_relaxed(&area_slot(c, slot)->rs_top);
+
+	if (top > c->geo.rstack_depth)
+		top = c->geo.rstack_depth;
+	for (uint64_t i = 0; i < top; i++)
+		if (load_relaxed(&rs[i].depth) == depth &&
+		    __atomic_load_n(&rs[i].flags, __ATOMIC_RELAXED) == UT_RS_CLAIMED)
+			return true;
+	return false;
+}
+
 static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_event_fn fn,
 			      void *arg)
 {
@@ -448,7 +487,7 @@ static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_e
 		};
 
 		/* its exit may be among the records the full ring dropped: no guess */
-		if (!o->seen || st->drops)
+		if (!o->seen || st->drops || claimed_elsewhere(c, st, d))
 			continue;
 		c->events++;
 		ret = fn(&ev, arg);
@@ -677,6 +716,21 @@ void utrace_consumer_slot_lend(struct ut_consumer *c, uint32_t slot, pid_t pid, 
 		return;
 	c->slots[slot].pid = pid;
 	c->slots[slot].tid = tid;
+}
+
+/*
+ * Under ptrace every signal stops its thread until the tracer answers: when
+ * signals come faster than that (a 10 kHz profiling timer), the next one is
+ * pending as each handler returns, and a recorder the first handler
+ * interrupted waits behind all of them, its record reserved and uncommitted
+ * for far longer than the grace time while the handlers' records commit.
+ * The grace starts again at each signal: a record is torn only when its
+ * thread went on without one.
+ */
+void utrace_consumer_slot_signalled(struct ut_consumer *c, uint32_t slot)
+{
+	if (slot < c->geo.nslots)
+		c->slots[slot].stall = false;
 }
 
 static int slot_close(struct ut_consumer *c, uint32_t slot, bool gone, ut_event_fn fn, void *arg)

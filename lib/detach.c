@@ -114,12 +114,12 @@ static int run_out_of_blob(struct ut_session *s, struct ut_thread *t, const stru
 	int e;
 
 	for (int i = 0; i < 2; i++)
-		if (utrace_mem_read(s->pid, exits[i], &saved[i], 1) < 0 ||
-		    utrace_mem_write(s->pid, exits[i], &bp, 1) < 0)
+		if (utrace_mem_read(s->mm_pid, exits[i], &saved[i], 1) < 0 ||
+		    utrace_mem_write(s->mm_pid, exits[i], &bp, 1) < 0)
 			return -EFAULT;
 	e = run_masked_until_trap(s, t, exits[0], exits[1], &hit);
 	for (int i = 0; i < 2; i++)
-		utrace_mem_write(s->pid, exits[i], &saved[i], 1);
+		utrace_mem_write(s->mm_pid, exits[i], &saved[i], 1);
 	return e;
 }
 
@@ -163,7 +163,7 @@ static void restore_all_returns(struct ut_session *s)
 		if (t->slot == UT_NO_SLOT || t->state != UT_THREAD_STOPPED ||
 		    get_regs(t->tid, &regs) < 0)
 			continue;
-		ut_restore_returns(s, s->pid, t->slot, arch_regs_sp(&regs));
+		ut_restore_returns(s, s->mm_pid, t->slot, arch_regs_sp(&regs));
 	}
 }
 
@@ -184,8 +184,8 @@ static void unprobe(struct ut_session *s)
 	for (size_t i = 0; i < s->nthreads; i++)
 		if (s->threads[i].state == UT_THREAD_STOPPED && !s->threads[i].group_stop)
 			settle_thread(s, &s->threads[i]);
-	ut_rtld_remove(s, s->pid);
-	ut_probes_remove(s, s->pid);
+	ut_rtld_remove(s, s->mm_pid);
+	ut_probes_remove(s, s->mm_pid);
 	restore_all_returns(s);
 	ut_drain(s);
 	close_slots(s);

@@ -51,11 +51,12 @@ static int on_gone(struct ut_session *s, struct ut_thread *t, int status)
 {
 	if (t->slot != UT_NO_SLOT)
 		ut_slot_free(s, t, true);
-	if (t->tid == s->pid) {
+	if (ut_leader_gone_with(s, t)) {
 		s->exited = true;
 		s->exit_status = status;
 	}
 	ut_thread_remove(s, t);
+	ut_mm_pid_update(s);
 	return 0;
 }
 
@@ -121,6 +122,8 @@ static int on_signal_stop(struct ut_session *s, struct ut_thread *t, int sig)
 		r = on_sigtrap(s, t);
 	else
 		t->resume_sig = sig;
+	if (t->resume_sig && t->slot != UT_NO_SLOT && s->consumer)
+		utrace_consumer_slot_signalled(s->consumer, t->slot);
 	return r;
 }
 
@@ -210,6 +213,7 @@ static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 	if (t->slot != UT_NO_SLOT)
 		ut_slot_free(s, t, true);
 	t->exiting = true;
+	ut_mm_pid_update(s);
 	return 0;
 }
 
@@ -273,6 +277,9 @@ int ut_handle_status(struct ut_session *s, pid_t tid, int status)
 	was_new = t->state == UT_THREAD_NEW;
 	t->state = UT_THREAD_STOPPED;
 	t->stop_event = status >> 16;
+	/* only a PTRACE_EVENT_STOP can be a group-stop (resumed with PTRACE_LISTEN) */
+	if (t->stop_event != PTRACE_EVENT_STOP)
+		t->group_stop = false;
 	if (was_new && awaits_fork_event(s, t))
 		return 0;
 	r = dispatch_event(s, t, status >> 16, WSTOPSIG(status), was_new);

@@ -129,7 +129,7 @@ static struct ut_session *kid_new(struct ut_session *parent, pid_t pid)
 	if (!k)
 		return NULL;
 	k->opts = parent->opts;
-	k->pid = pid;
+	k->pid = k->mm_pid = pid;
 	k->traced = true;
 	k->memfd = -1;
 	k->images = parent->images;

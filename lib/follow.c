@@ -294,6 +294,7 @@ int ut_exec_follow(struct ut_session *s, struct ut_thread *t)
 	if (!t)
 		return -ESRCH;
 	t->pid = s->pid;
+	s->mm_pid = s->pid; /* the exec'ing thread took the leader's tid: a zombie no more */
 	t->exiting = t->in_vfork = t->group_stop = t->interrupted = false;
 	t->state = UT_THREAD_STOPPED;
 	s->images++;

@@ -99,7 +99,7 @@ static int add_ret_site(struct ut_session *s, size_t *cap, const struct ut_modul
 
 	if (!p)
 		return -ENOMEM;
-	if (utrace_mem_read(s->pid, addr, p->code, sizeof(p->code)) < 0)
+	if (utrace_mem_read(s->mm_pid, addr, p->code, sizeof(p->code)) < 0)
 		return -EFAULT;
 	p->ncode = sizeof(p->code);
 	p->func_addr = p->addr = addr;
@@ -122,7 +122,7 @@ static int add_ret_sites(struct ut_session *s, size_t *cap, const struct ut_modu
 	int n = -ENOMEM;
 
 	if (code)
-		n = utrace_mem_read(s->pid, sym->addr + bias, code, sym->size);
+		n = utrace_mem_read(s->mm_pid, sym->addr + bias, code, sym->size);
 	if (n == 0)
 		n = arch_find_returns(code, sym->size, sym->addr + bias, rets, MAX_RET_SITES);
 	free(code);

@@ -159,7 +159,7 @@ int ut_inject_data(struct ut_session *s, struct ut_remote *r)
 		e = remote_call(r, SYS_mmap, s->area_addr, s->geo.area_size, PROT_READ | PROT_WRITE,
 				MAP_SHARED | (s->area_addr ? MAP_FIXED : 0), (uint64_t)fd, 0,
 				&addr);
-	ours = e ? -1 : open_tracee_fd(s->pid, (int)fd);
+	ours = e ? -1 : open_tracee_fd(s->mm_pid, (int)fd);
 	remote_call(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, &ignored);
 	if (e < 0)
 		goto fail;
@@ -248,7 +248,7 @@ int ut_areas_place(struct ut_session *s, const struct ut_maps *maps, const struc
 	uint64_t start_brk = 0;
 	int e;
 
-	read_start_brk(s->pid, &start_brk);
+	read_start_brk(s->mm_pid, &start_brk);
 	for (size_t i = 0; i < s->nareas; i++) {
 		const struct ut_module *m = area_module(s, &s->areas[i], mods);
 
@@ -286,9 +286,9 @@ static int replace_area(struct ut_session *s, struct ut_remote *r, struct ut_are
 {
 	struct ut_maps maps = { 0 };
 	uint64_t start_brk = 0;
-	int e = utrace_maps_read(s->pid, &maps);
+	int e = utrace_maps_read(s->mm_pid, &maps);
 
-	read_start_brk(s->pid, &start_brk);
+	read_start_brk(s->mm_pid, &start_brk);
 	if (e == 0)
 		e = place_area(s, &maps, area_module(s, a, mods), a, start_brk);
 	utrace_maps_free(&maps);
@@ -357,7 +357,7 @@ static int write_area(struct ut_session *s, const struct ut_area *a)
 	if (a->sites)
 		ut_area_sites_fill(s, a, (struct ut_site *)(img + (a->sites - a->addr)),
 				   a->site_entries);
-	e = utrace_mem_write(s->pid, a->addr, img, a->size);
+	e = utrace_mem_write(s->mm_pid, a->addr, img, a->size);
 	free(img);
 	return e;
 }
@@ -429,8 +429,8 @@ static int map_new_area(struct ut_session *s, pid_t tid, const struct ut_module 
 		ut_warn("%s not traced: probes in %d modules at most", m->name, UT_MAX_CODE_AREAS);
 		return -E2BIG;
 	}
-	e = utrace_maps_read(s->pid, &maps);
-	read_start_brk(s->pid, &start_brk);
+	e = utrace_maps_read(s->mm_pid, &maps);
+	read_start_brk(s->mm_pid, &start_brk);
 	if (e == 0)
 		e = place_area(s, &maps, m, a, start_brk);
 	utrace_maps_free(&maps);

@@ -50,13 +50,6 @@ const char *utrace_probe_kind_name(enum ut_probe_kind k)
 	return k < UT_PROBE_NKINDS ? kind_names[k] : "?";
 }
 
-bool utrace_sym_is_cold_part(const char *name)
-{
-	const char *p = strstr(name, ".cold");
-
-	return p && (p[5] == 0 || p[5] == '.');
-}
-
 static bool is_noret(const char *name)
 {
 	for (size_t i = 0; i < sizeof(noret_funcs) / sizeof(noret_funcs[0]); i++)
@@ -137,10 +130,6 @@ void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *s
 	c->off = (uint8_t)off;
 	c->displaced = 0;
 	c->why = NULL;
-	if (utrace_sym_is_cold_part(sym->name)) {
-		c->why = "the cold part of a function: entered by a jump, never called";
-		return;
-	}
 	if (!is_as_in_file(m->st, sym, code, ncode)) {
 		c->why = "its code in memory differs from the file (another tracer, or a "
 			 "replaced binary?)";

@@ -75,7 +75,7 @@ int ut_probe_add(struct ut_session *s, size_t *cap, const struct ut_module *m,
 	struct ut_probe *p;
 	uint8_t code[sizeof(p->code)];
 	uint64_t addr = sym->addr + bias;
-	size_t n = read_code(s->pid, addr, sym->size, code);
+	size_t n = read_code(s->mm_pid, addr, sym->size, code);
 
 	if (!n) {
 		ut_warn("%s:%s not traced: its code cannot be read", m->name, sym->name);
@@ -124,8 +124,7 @@ static int plan_module(struct ut_session *s, size_t *cap, const struct ut_module
 	}
 	bias = utrace_symtab_bias(&f.st, m->first_start, m->first_offset);
 	for (size_t i = 0; i < f.st.n && !e; i++)
-		if (!utrace_sym_is_cold_part(f.st.syms[i].name) &&
-		    utrace_filter_select_sym(s->opts.filter, m->name, m->is_main, &f.st.syms[i]))
+		if (utrace_filter_select_sym(s->opts.filter, m->name, m->is_main, &f.st.syms[i]))
 			e = ut_probe_add(s, cap, m, &f.m, mode, &f.st.syms[i], bias);
 free:
 	utrace_facts_free(&f);
@@ -287,7 +286,7 @@ static void add_gadget_area(struct ut_session *s, const struct ut_modules *mods)
 static void refuse_returns(struct ut_session *s, size_t first)
 {
 	if (!s->no_returns) {
-		s->no_returns = arch_no_return_hijack(s->pid);
+		s->no_returns = arch_no_return_hijack(s->mm_pid);
 		if (!s->no_returns)
 			return;
 		ut_warn("process %d: %s: entry events only, returns are not traced", s->pid,

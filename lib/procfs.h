@@ -12,5 +12,7 @@
  * is absent; -ESRCH when the process is gone; -EINVAL when it does not parse.
  */
 int ut_proc_status_field(pid_t pid, const char *key, int base, uint64_t *val);
+/* CPU time (user + system, clock ticks) a thread has used; -1 when unknown. */
+int64_t ut_proc_thread_cpu_ticks(pid_t pid, pid_t tid);
 
 #endif

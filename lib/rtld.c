@@ -196,9 +196,9 @@ int ut_rtld_find(struct ut_session *s)
 
 	/* a new image (exec): nothing of an earlier rendezvous holds */
 	ut_rtld_free(s);
-	e = find_r_debug(s->pid, &addr);
+	e = find_r_debug(s->mm_pid, &addr);
 	if (e == 0)
-		e = read_r_debug(s->pid, addr, &r);
+		e = read_r_debug(s->mm_pid, addr, &r);
 	if (e < 0) {
 		ut_debug("process %d: no dynamic linker rendezvous (%s): dlopen not followed",
 			 s->pid, strerror(-e));
@@ -253,14 +253,14 @@ static int read_libs(struct ut_session *s, const struct ut_modules *mods, struct
 	struct link_map64 lm;
 	struct rtld_lib *v = calloc(LINK_MAP_MAX, sizeof(*v));
 	size_t n = 0;
-	int e = v ? read_r_debug(s->pid, s->rtld->r_debug, &r) : -ENOMEM;
+	int e = v ? read_r_debug(s->mm_pid, s->rtld->r_debug, &r) : -ENOMEM;
 
 	for (uint64_t at = e ? 0 : r.r_map; at && !e; at = lm.l_next) {
 		if (n == LINK_MAP_MAX) {
 			e = -ELOOP;
 			break;
 		}
-		e = utrace_mem_read(s->pid, at, &lm, sizeof(lm));
+		e = utrace_mem_read(s->mm_pid, at, &lm, sizeof(lm));
 		if (e == 0 && lm.l_ld) {
 			v[n] = (struct rtld_lib){ .l_ld = lm.l_ld, .l_addr = lm.l_addr };
 			e = lib_locate(s->rtld, s->opts.filter, &v[n++], mods);
@@ -342,7 +342,7 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 	s->rtld->loads++;
 	if (!utrace_filter_wants_module(s->opts.filter, m->name, false) && !ut_hooks_wanted(s, m))
 		return 0;
-	if (has_textrel(s->pid, l->l_ld)) {
+	if (has_textrel(s->mm_pid, l->l_ld)) {
 		ut_warn("%s not traced: it has text relocations, which the dynamic linker applies "
 			"after utrace would patch it",
 			m->name);
@@ -357,7 +357,7 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 		ut_probes_truncate(s, first);
 		return 0;
 	}
-	if (utrace_seccomp_mode(s->pid) > 0) {
+	if (utrace_seccomp_mode(s->mm_pid) > 0) {
 		ut_warn("%s not traced: process %d runs under seccomp, where utrace maps no code "
 			"after the start",
 			m->name, s->pid);
@@ -372,7 +372,7 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 	}
 	e = ut_output_add_funcs(s, first);
 	if (e == 0)
-		e = ut_probes_install_range(s, s->pid, first, n);
+		e = ut_probes_install_range(s, s->mm_pid, first, n);
 	ut_info("%s loaded in process %d: %zu functions traced; thread %d held %.3f ms", m->name,
 		s->pid, n - ut_hooks_count(s, first), t->tid,
 		(double)(now_ns() - start) / NSEC_PER_MSEC);
@@ -405,7 +405,7 @@ static int rtld_sync(struct ut_session *s, struct ut_thread *t)
 	struct ut_modules mods = { 0 };
 	struct rtld_lib *v = NULL;
 	size_t n = 0;
-	int e = read_modules(s->pid, &mods);
+	int e = read_modules(s->mm_pid, &mods);
 
 	if (e == 0)
 		e = read_libs(s, &mods, &v, &n);
@@ -467,7 +467,7 @@ int ut_rtld_hit(struct ut_session *s, struct ut_thread *t)
 	/* Detaching: the original instruction runs once our byte is gone. */
 	if (s->detaching)
 		return ut_thread_set_ip(t->tid, rt->brk);
-	e = read_r_debug(s->pid, rt->r_debug, &r);
+	e = read_r_debug(s->mm_pid, rt->r_debug, &r);
 	if (e == 0 && r.r_state == RT_DELETE)
 		rt->deleting = true;
 	else if (e == 0 && r.r_state == RT_CONSISTENT)
@@ -495,7 +495,7 @@ static bool rtld_needed(const struct ut_session *s)
 static int brk_check(struct ut_session *s)
 {
 	uint8_t code[ARCH_INSN_MAX];
-	int e = utrace_mem_read(s->pid, s->rtld->brk, code, sizeof(code));
+	int e = utrace_mem_read(s->mm_pid, s->rtld->brk, code, sizeof(code));
 
 	if (e < 0)
 		return e;
@@ -530,12 +530,12 @@ int ut_rtld_start(struct ut_session *s, bool always)
 		return 0;
 	e = brk_check(s);
 	if (e == 0)
-		e = read_modules(s->pid, &mods);
+		e = read_modules(s->mm_pid, &mods);
 	if (e == 0)
 		e = read_libs(s, &mods, &rt->libs, &rt->nlibs);
 	utrace_modules_free(&mods);
 	if (e == 0)
-		e = utrace_mem_write(s->pid, rt->brk, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
+		e = utrace_mem_write(s->mm_pid, rt->brk, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
 	if (e < 0) {
 		ut_warn("process %d: libraries loaded later will not be traced (%s)", s->pid,
 			strerror(-e));
@@ -568,7 +568,7 @@ static void forget_unmapped(struct ut_session *s)
 	struct ut_rtld *rt = s->rtld;
 	struct ut_maps maps = { 0 };
 
-	if (utrace_maps_read(s->pid, &maps) < 0)
+	if (utrace_maps_read(s->mm_pid, &maps) < 0)
 		return;
 	for (size_t i = 0; i < rt->nlibs; i++)
 		if (rt->libs[i].name && !still_mapped(&maps, &rt->libs[i]))
@@ -579,15 +579,16 @@ static void forget_unmapped(struct ut_session *s)
 void ut_rtld_remove(struct ut_session *s, pid_t pid)
 {
 	struct ut_rtld *rt = s->rtld;
+	bool ours = pid == s->pid || pid == s->mm_pid; /* not a forked copy */
 	uint8_t cur;
 
 	if (!rt || !rt->set)
 		return;
-	if (pid == s->pid && rt->deleting)
+	if (ours && rt->deleting)
 		forget_unmapped(s);
 	if (utrace_mem_read(pid, rt->brk, &cur, 1) == 0 && cur == arch_breakpoint[0])
 		utrace_mem_write(pid, rt->brk, &rt->brk_orig, 1);
-	if (pid == s->pid)
+	if (ours)
 		rt->set = false;
 }
 

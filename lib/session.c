@@ -151,7 +151,7 @@ static int give_slots(struct ut_session *s)
 static int seccomp_guard(struct ut_session *s, pid_t tid, bool suspend)
 {
 	long opts = UT_PTRACE_OPTIONS | (suspend ? PTRACE_O_SUSPEND_SECCOMP : 0);
-	int mode = utrace_seccomp_mode(s->pid);
+	int mode = utrace_seccomp_mode(s->mm_pid);
 
 	if (mode <= 0)
 		return 0;
@@ -224,10 +224,10 @@ static int plan_probes(struct ut_session *s, struct ut_modules *mods)
 {
 	struct ut_maps maps = { 0 };
 	char exe[PATH_MAX];
-	int e = exe_path(s->pid, exe, sizeof(exe));
+	int e = exe_path(s->mm_pid, exe, sizeof(exe));
 
 	if (e == 0)
-		e = utrace_maps_read(s->pid, &maps);
+		e = utrace_maps_read(s->mm_pid, &maps);
 	if (e == 0)
 		e = utrace_modules_from_maps(&maps, exe, mods);
 	if (e == 0)
@@ -272,7 +272,7 @@ static int install_probes(struct ut_session *s, pid_t tid, const struct ut_modul
 	if (e == 0)
 		s->injected = true;
 	if (e == 0)
-		e = ut_probes_install(s, s->pid);
+		e = ut_probes_install(s, s->mm_pid);
 	if (e == 0)
 		e = ut_rtld_start(s, s->launched);
 	if (e == 0)
@@ -504,7 +504,7 @@ static int launch(struct ut_session *s, char *const argv[], int *err_fd)
 
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0)
 		return -errno;
-	s->pid = fork();
+	s->pid = s->mm_pid = fork();
 	if (s->pid < 0)
 		return -errno;
 	if (s->pid == 0)
@@ -602,9 +602,10 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 		ut_error("utrace cannot trace itself");
 		return -EINVAL;
 	}
-	s->pid = pid;
+	s->pid = s->mm_pid = pid;
 	s->images = 1;
 	e = ut_attach_all(s);
+	ut_mm_pid_update(s);
 	if (e == 0)
 		e = plan_probes(s, &mods);
 	if (e == 0)

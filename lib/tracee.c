@@ -73,6 +73,8 @@ int ut_thread_seize(struct ut_session *s, pid_t tid)
 
 	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)UT_PTRACE_OPTIONS) == 0)
 		return 0;
+	if (errno == EPERM && ut_task_is_zombie(s->pid, tid))
+		return -ESRCH; /* a zombie leader: nothing to trace there */
 	if (errno == ESRCH) {
 		ut_error("no such process: %d", tid);
 		return -ESRCH;

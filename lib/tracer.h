@@ -99,6 +99,7 @@ struct ut_output {
 struct ut_session {
 	struct ut_session_opts opts;
 	pid_t pid;
+	pid_t mm_pid; /* a live task of it for /proc and memory: pid unless a zombie leader */
 	bool launched; /* we forked it: its exit status is ours to report */
 	bool injected; /* areas exist in the tracee */
 	bool holding; /* the world is stopped: handlers leave threads stopped */
@@ -164,6 +165,10 @@ int ut_thread_release(struct ut_session *s, struct ut_thread *t);
 int ut_thread_resume(struct ut_session *s, struct ut_thread *t);
 int ut_world_stop(struct ut_session *s);
 int ut_world_resume(struct ut_session *s);
+/* leader.c: a main thread that exited before the others (a zombie leader) */
+bool ut_task_is_zombie(pid_t pid, pid_t tid);
+void ut_mm_pid_update(struct ut_session *s);
+bool ut_leader_gone_with(const struct ut_session *s, const struct ut_thread *t);
 /* Seize every thread listed in /proc/PID/task until the set is stable. */
 int ut_attach_all(struct ut_session *s);
 /* Wait for one ptrace stop or exit (blocking if `block`) and dispatch it; 0 when none. */

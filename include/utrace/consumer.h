@@ -87,6 +87,11 @@ void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, 
  */
 void utrace_consumer_slot_lend(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid);
 /*
+ * A signal is being delivered to the slot's thread: an uncommitted record
+ * may be a recorder its handlers interrupted, not torn (see consumer.c).
+ */
+void utrace_consumer_slot_signalled(struct ut_consumer *c, uint32_t slot);
+/*
  * The thread is gone: drain what is left (uncommitted records count as torn),
  * close the calls it left open with unwind events, and forget the slot.
  */

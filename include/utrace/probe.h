@@ -70,11 +70,6 @@ void utrace_probe_choose(const struct ut_module_facts *m, const struct ut_sym *s
 			 const uint8_t *code, size_t ncode, enum ut_probe_mode mode,
 			 bool patch_call, struct ut_probe_choice *c);
 
-/*
- * Whether a symbol names the part of a function gcc moved out of line
- * ("F.cold"): jumped to from F, never called, so no probe.
- */
-bool utrace_sym_is_cold_part(const char *name);
 /* "int3", "jmp", "call", "callstub", or "refused". */
 const char *utrace_probe_kind_name(enum ut_probe_kind k);
 

@@ -120,6 +120,8 @@ enum ut_rs_flags {
 	UT_RS_VALID = 1 << 0, /* fully written: ret/slot may be trusted */
 	UT_RS_CHAINED = 1 << 1, /* tail-called into: shares the slot of the entry below */
 	UT_RS_UNHIJACKED = 1 << 2, /* its slot holds `ret` again while the unwinder walks */
+	/* returned on another thread (a migrated fiber), which reported the exit */
+	UT_RS_CLAIMED = 1 << 3,
 };
 
 struct ut_rs_entry {
@@ -127,7 +129,7 @@ struct ut_rs_entry {
 	uint64_t slot; /* stack address of the hijacked return address */
 	uint32_t func;
 	uint32_t flags;
-	uint64_t pad;
+	uint64_t depth; /* its entry event's depth: kept when entries below it go */
 };
 _Static_assert(sizeof(struct ut_rs_entry) == 32, "ut_rs_entry size");
 

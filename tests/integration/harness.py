@@ -222,6 +222,25 @@ def check_summary_clean(tc, events, summary):
 
 # ---- counting -------------------------------------------------------------------
 
+SUMMARY_LINE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(\S+)$")
+
+
+def summary_counts(tc, path):
+    """{func: [calls, returns, unwound]} of a --format summary file (for
+    millions of calls), which must report no loss: every '#' line but the
+    header is one."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    tc.assertTrue(lines and lines[0].startswith("#") and "calls" in lines[0], lines[:1])
+    counts = {}
+    for line in lines[1:]:
+        tc.assertFalse(line.startswith("#"), "loss reported: %r" % lines)
+        m = SUMMARY_LINE.match(line)
+        tc.assertIsNotNone(m, "bad summary line %r" % line)
+        counts[m.group(4)] = [int(m.group(i)) for i in (1, 2, 3)]
+    return counts
+
+
 def prog_counts(stdout, prefix="count "):
     """{func: n} from the `count <func> <n>` lines a prog prints."""
     counts = {}

@@ -458,6 +458,37 @@ static void consumer_torn_needs_three_drains(void **state)
 	free(s);
 }
 
+/* Signals delivered one after another hold an interrupted recorder's record: not torn. */
+static void consumer_torn_grace_restarts_at_each_signal(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	uint64_t torn_pos;
+	struct fake f;
+	int i;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	torn_pos = reserve(&f, 0);
+	produce(&f, 0, UT_REC_ENTRY, 2, 0, 2);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	sleep_ns(GRACE_SLEEP_NS);
+	utrace_consumer_slot_signalled(f.c, 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 0);
+	/* the handlers are done: the recorder commits, nothing was lost */
+	fill(&f, 0, torn_pos, 0, 0, 1);
+	commit(&f, 0, torn_pos, UT_REC_ENTRY);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 0);
+	fake_fini(&f);
+	free(s);
+}
+
 static void consumer_uncommitted_tail_alone_waits(void **state)
 {
 	struct sink *s = calloc(1, sizeof(*s));
@@ -1253,6 +1284,7 @@ int main(void)
 		cmocka_unit_test(consumer_rejects_bad_kind_in_commit),
 		cmocka_unit_test(consumer_torn_record_skipped_after_grace),
 		cmocka_unit_test(consumer_torn_needs_three_drains),
+		cmocka_unit_test(consumer_torn_grace_restarts_at_each_signal),
 		cmocka_unit_test(consumer_uncommitted_tail_alone_waits),
 		cmocka_unit_test(consumer_late_commit_is_delivered),
 		cmocka_unit_test(consumer_torn_run_shares_grace),

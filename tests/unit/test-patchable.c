@@ -340,20 +340,9 @@ static int group_teardown(void **state)
 }
 
 /* gcc's out-of-line parts are jumped to, never called: no probe. */
-static void patchable_cold_parts_named(void **state)
-{
-	assert_true(utrace_sym_is_cold_part("work.cold"));
-	assert_true(utrace_sym_is_cold_part("work.part.0.cold"));
-	assert_true(utrace_sym_is_cold_part("work.cold.12"));
-	assert_false(utrace_sym_is_cold_part("work.coldish"));
-	assert_false(utrace_sym_is_cold_part("work.part.0"));
-	assert_false(utrace_sym_is_cold_part("cold"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(patchable_cold_parts_named),
 		cmocka_unit_test(patchable_facts_load_keeps_auto),
 		cmocka_unit_test(patchable_prologue_gets_jmp),
 		cmocka_unit_test(patchable_patch_call_gets_callstub),

@@ -163,6 +163,8 @@ static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind,
 		 * and a ring far from full would look full.
 		 */
 		tail = REC_READ(t->slot->tail);
+
+		rec_barrier();
 		head = REC_READ(t->slot->head);
 		if (head - tail > size - UT_REC_SIZE) {
 			rec_count_drop(t, func);
@@ -180,11 +182,19 @@ static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind,
 	REC_WRITE(r->commit, UT_REC_COMMIT(head / UT_REC_SIZE, kind));
 }
 
+/* The depth an entry's events carry: the one its entry event had, whatever moved since. */
+static inline uint32_t rec_entry_depth(const struct rec_thread *t, const struct ut_rs_entry *e)
+{
+	uint64_t d = e->depth;
+
+	return d < t->ctl->rstack_depth ? (uint32_t)d : t->ctl->rstack_depth;
+}
+
 static void rec_emit_unwind(struct rec_thread *t, uint32_t index)
 {
 	static const uint64_t none[UT_REC_WORDS];
 
-	rec_emit(t, t->rs[index].func, UT_REC_UNWIND, index, none);
+	rec_emit(t, t->rs[index].func, UT_REC_UNWIND, rec_entry_depth(t, &t->rs[index]), none);
 }
 
 static int rec_is_ret_tramp(const struct ut_ctl *ctl, uint64_t addr)
@@ -251,6 +261,7 @@ static int rec_push(struct rec_thread *t, uint64_t ret, uint64_t ret_slot, uint3
 	e->ret = ret;
 	e->slot = ret_slot;
 	e->func = func;
+	e->depth = top;
 	rec_barrier();
 	REC_WRITE(e->flags, flags);
 	rec_barrier();
@@ -479,6 +490,118 @@ static int64_t rec_chain_base(const struct rec_thread *t, int64_t i, uint64_t re
 }
 
 /*
+ * Whether the valid entry `e`, above the one that hijacked `ret_slot`, was
+ * skipped (longjmp, an exception): a deeper frame of the same stack.  Only
+ * the thread's own stack is known: an entry on another stack (a coroutine
+ * suspended inside a traced function, a fiber) may still return, and one on
+ * the own stack above a match elsewhere is a frame suspended while another
+ * stack ran.  Without the stack's bounds, every entry above is skipped.
+ */
+static int rec_is_skipped(const struct rec_thread *t, const struct ut_rs_entry *e,
+			  uint64_t ret_slot)
+{
+	if (!(t->slot->stack_hi > t->slot->stack_lo))
+		return 1;
+	return rec_on_own_stack(t->slot, ret_slot) && rec_on_own_stack(t->slot, e->slot) &&
+	       e->slot < ret_slot;
+}
+
+/* Report the skipped entries above `match`, innermost first. */
+static void rec_unwind_skipped(struct rec_thread *t, int64_t match, uint32_t top, uint64_t ret_slot)
+{
+	int64_t i;
+
+	for (i = (int64_t)top - 1; i > match; i--)
+		if ((REC_READ(t->rs[i].flags) & UT_RS_VALID) &&
+		    rec_is_skipped(t, &t->rs[i], ret_slot))
+			rec_emit_unwind(t, (uint32_t)i);
+}
+
+/*
+ * Pop the entries from `base` up, keeping the live ones above `match` (moved
+ * down, in order); returns the new top.  A signal handler interrupting the
+ * move pushes and pops above the old top: it never sees the moved entries'
+ * slots, which belong to suspended frames.
+ */
+static uint32_t rec_pop_keeping(struct rec_thread *t, int64_t base, int64_t match, uint32_t top,
+				uint64_t ret_slot)
+{
+	uint32_t keep = (uint32_t)base;
+	int64_t i;
+
+	for (i = match + 1; i < (int64_t)top; i++) {
+		struct ut_rs_entry *e = &t->rs[i], *to = &t->rs[keep];
+		uint32_t flags = REC_READ(e->flags);
+
+		if (!(flags & UT_RS_VALID) || rec_is_skipped(t, e, ret_slot))
+			continue;
+		if (to != e) {
+			REC_WRITE(to->flags, 0);
+			rec_barrier();
+			to->ret = e->ret;
+			to->slot = e->slot;
+			to->func = e->func;
+			to->depth = e->depth;
+			rec_barrier();
+			REC_WRITE(to->flags, flags);
+		}
+		keep++;
+	}
+	return keep;
+}
+
+static inline int rec_cmpxchg32_shared(uint32_t *p, uint32_t old, uint32_t new_val)
+{
+	uint32_t prev;
+
+	__asm__ volatile("lock cmpxchgl %2, %1"
+			 : "=a"(prev), "+m"(*p)
+			 : "r"(new_val), "0"(old)
+			 : "cc", "memory");
+	return prev == old;
+}
+
+/*
+ * A return with no entry on this thread: a fiber (makecontext stack) that
+ * called a traced function on another thread and was resumed on this one.
+ * Take that thread's entry for the exact slot (and the chained ones above
+ * it) by marking it claimed, report the exits on this thread, and go home.
+ * The owner's consumer then does not report the entry as unwound when its
+ * thread exits.
+ */
+static int rec_claim_elsewhere(struct rec_thread *t, uint64_t ret_slot,
+			       const uint64_t rets[UT_REC_WORDS], uint64_t *ret)
+{
+	struct ut_ctl *ctl = t->ctl;
+	uint32_t n = ctl->nslots, depth = rec_rs_top(t);
+
+	for (uint32_t k = 0; k < n; k++) {
+		struct ut_slot *s = &ut_ctl_slots(ctl)[k];
+		struct ut_rs_entry *rs = ut_ctl_rstack(ctl, k);
+		uint64_t top = REC_READ(s->rs_top);
+
+		if (s == t->slot || REC_READ(s->key) == UT_SLOT_FREE)
+			continue;
+		if (top > ctl->rstack_depth)
+			top = ctl->rstack_depth;
+		for (int64_t i = (int64_t)top - 1; i >= 0; i--) {
+			uint32_t flags = REC_READ(rs[i].flags);
+
+			if (!(flags & UT_RS_VALID) || rs[i].slot != ret_slot)
+				continue;
+			if (!rec_cmpxchg32_shared(&rs[i].flags, flags, UT_RS_CLAIMED))
+				continue;
+			rec_emit(t, rs[i].func, UT_REC_EXIT, depth, rets);
+			if (flags & UT_RS_CHAINED)
+				continue; /* the entry below shares the slot */
+			*ret = rs[i].ret;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * A return through the return trampoline from the slot `ret_slot`, with the
  * function's rax/rdx.  Returns where execution continues: the original return
  * address, or `lost` when no shadow entry matches.  Runs even when disabled,
@@ -498,18 +621,18 @@ static uint64_t rec_exit(struct ut_ctl *ctl, uint64_t ret_slot, uint64_t rax, ui
 	top = rec_rs_top(&t);
 	match = rec_find_return(&t, top, ret_slot);
 	base = rec_chain_base(&t, match, ret_slot);
-	if (base < 0)
+	if (base < 0) {
+		if (rec_claim_elsewhere(&t, ret_slot, rets, &ret))
+			return ret;
 		goto lost_return;
-	/* skipped by longjmp or an exception, innermost first */
-	for (i = (int64_t)top - 1; i > match; i--)
-		if (REC_READ(t.rs[i].flags) & UT_RS_VALID)
-			rec_emit_unwind(&t, (uint32_t)i);
+	}
+	rec_unwind_skipped(&t, match, top, ret_slot);
 	for (i = match; i >= base; i--)
-		rec_emit(&t, t.rs[i].func, UT_REC_EXIT, (uint32_t)i, rets);
+		rec_emit(&t, t.rs[i].func, UT_REC_EXIT, rec_entry_depth(&t, &t.rs[i]), rets);
 	/* read before the pop: a signal handler may reuse the entry right after */
 	ret = t.rs[base].ret;
 	rec_barrier();
-	REC_WRITE(t.slot->rs_top, (uint64_t)base);
+	REC_WRITE(t.slot->rs_top, (uint64_t)rec_pop_keeping(&t, base, match, top, ret_slot));
 	return ret;
 
 lost_return:
