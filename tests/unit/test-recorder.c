@@ -780,10 +780,15 @@ static void recorder_unhijack_on_another_stack(void **state)
 	assert_int_equal(alt[10], RET_TRAMP);
 	assert_int_equal(alt[5], 0x500005);
 	assert_int_equal(f->slot->rs_top, 3);
-	/* 2 returns: 3 is reported unwound then */
+	/*
+	 * 2 returns.  3's entry lies on a stack whose bounds the recorder does
+	 * not know: exactly like a suspended coroutine's frame, so it is kept
+	 * (the thread's end reports it unwound) and only 2's exit is written.
+	 */
 	assert_int_equal(rec_exit(f->ctl, (uint64_t)(uintptr_t)&alt[10], 0, 0, LOST), 0x50000a);
-	check_rec(f, 3, UT_REC_UNWIND, 3, 2);
-	check_rec(f, 4, UT_REC_EXIT, 2, 1);
+	check_rec(f, 3, UT_REC_EXIT, 2, 1);
+	assert_int_equal(nrecs(f), 4);
+	assert_int_equal(f->slot->rs_top, 2);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
