@@ -220,6 +220,17 @@ def check_summary_clean(tc, events, summary):
                    "summary events != event lines: %r" % summary)
 
 
+def load_bias(pid, path):
+    """Where path's first mapping (file offset 0) starts in process pid."""
+    exe = os.path.realpath(path)
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].strip() == exe and int(parts[2], 16) == 0:
+                return int(parts[0].split("-")[0], 16)
+    raise AssertionError("%s is not mapped in %d" % (exe, pid))
+
+
 # ---- counting -------------------------------------------------------------------
 
 SUMMARY_LINE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(\S+)$")

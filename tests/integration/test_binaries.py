@@ -26,17 +26,6 @@ def clone_names(path):
             for m in [CLONE_RE.match(name)] if m}
 
 
-def load_bias(pid, path):
-    """Where the file's offset 0 is mapped in process pid."""
-    exe = os.path.realpath(path)
-    with open("/proc/%d/maps" % pid) as f:
-        for line in f:
-            parts = line.split(None, 5)
-            if len(parts) == 6 and parts[5].strip() == exe and int(parts[2], 16) == 0:
-                return int(parts[0].split("-")[0], 16)
-    raise AssertionError("%s is not mapped in %d" % (exe, pid))
-
-
 class BinariesTest(unittest.TestCase):
     def check_kinds(self, name, mode, funcs=("work_*",), more=None, renamed=None):
         """Trace s-kinds-NAME; the events of each function are exactly the
@@ -119,7 +108,7 @@ class BinariesTest(unittest.TestCase):
         g = h.GatedProg(self, name)
         att = h.attach(self, g.pid)
         h.wait_attached(self, g, att)
-        bias = load_bias(g.pid, h.prog(name))
+        bias = h.load_bias(g.pid, h.prog(name))
         syms = h.func_symbols(h.prog(name))
         with open("/proc/%d/mem" % g.pid, "rb", buffering=0) as mem:
             for func in ("work_ind_a", "work_ind_b", "work_cmp", "work_mid"):

@@ -130,17 +130,6 @@ def file_bytes(path, vaddr, n):
     raise AssertionError("%#x is in no executable segment of %s" % (vaddr, path))
 
 
-def load_bias(pid, path):
-    """Where path's first mapping starts, less its first PT_LOAD's page."""
-    exe = os.path.realpath(path)
-    with open("/proc/%d/maps" % pid) as f:
-        for line in f:
-            parts = line.split(None, 5)
-            if len(parts) == 6 and parts[5].strip() == exe and int(parts[2], 16) == 0:
-                return int(parts[0].split("-")[0], 16)
-    raise AssertionError("%s not mapped in %d" % (exe, pid))
-
-
 def popen(tc, argv):
     """Popen with pipes; killed and reaped when the test ends."""
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -466,7 +455,7 @@ class LiveTextTest(unittest.TestCase):
     def edited(self, pid):
         name = "s-live"
         addr = h.func_symbols(h.prog(name))["work_live_edited"]
-        return addr + load_bias(pid, h.prog(name)), addr
+        return addr + h.load_bias(pid, h.prog(name)), addr
 
     def test_refused_and_others_traced(self):
         for probe, extra in PROBE_MODES.items():
