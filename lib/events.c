@@ -207,11 +207,19 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
 	return ut_release_child(s, ut_thread_find(s, parent), tid);
 }
 
-/* A thread is about to exit: drain and free its slot while it cannot run. */
+/*
+ * A thread is about to exit: drain and free its slot while it cannot run.
+ * Calls it left suspended on another stack (a fiber another thread may
+ * resume) lose their shadow entries with the slot: their return addresses
+ * are put back first, or their return would find no entry and nowhere to
+ * go.  They are reported unwound.
+ */
 static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 {
-	if (t->slot != UT_NO_SLOT)
+	if (t->slot != UT_NO_SLOT) {
+		ut_restore_returns(s, s->mm_pid, t->slot, UINT64_MAX);
 		ut_slot_free(s, t, true);
+	}
 	t->exiting = true;
 	ut_mm_pid_update(s);
 	return 0;

@@ -677,7 +677,9 @@ int ut_restore_returns(struct ut_session *s, pid_t pid, uint32_t slot, uint64_t 
 	while (top-- > 0) {
 		struct ut_rs_entry e = rs[top];
 
-		if (!(e.flags & UT_RS_VALID) || (e.flags & UT_RS_CHAINED) || !e.ret)
+		/* claimed: returned on another thread, whose entry the slot may hold now */
+		if (!(e.flags & UT_RS_VALID) || (e.flags & (UT_RS_CHAINED | UT_RS_CLAIMED)) ||
+		    !e.ret)
 			continue;
 		if (e.slot >= lo && e.slot < hi && e.slot < sp)
 			continue;

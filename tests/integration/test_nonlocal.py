@@ -282,6 +282,21 @@ def check_migrate(tc, mode):
     tc.assertNotEqual(entered, returned, "the fibers' exits are on the resuming thread")
 
 
+def check_orphan(tc, mode):
+    """The thread that started the fibers exits before another resumes
+    them: their suspended calls are reported unwound at its exit (their
+    return addresses put back), and they return untraced, unharmed."""
+    t = h.trace_prog(tc, mode, "s-coro", ("orphan",))
+    h.check_like_untraced(tc, "s-coro", ("orphan",), t)
+    tc.assertIn(b"fibers done 200, resumed on another thread 200\n", t.stdout)
+    h.check_summary_clean(tc, t.events, t.summary)
+    counts = h.prog_counts(t.stdout)
+    got = h.trace_counts(t.events)
+    for func in ("work_fiber_body", "work_fiber_suspend"):
+        tc.assertEqual(got[func], [counts[func], 0, counts[func]], func)
+    tc.assertEqual(got["work_co_leaf"], [counts["work_co_leaf"]] * 2 + [0])
+
+
 # ---- 6. deep recursion ------------------------------------------------------------
 
 DEEP = 100000
@@ -355,6 +370,12 @@ class NonLocalTest(unittest.TestCase):
 
     def test_fiber_resumed_on_another_thread_attach(self):
         check_migrate(self, "attach")
+
+    def test_fiber_resumed_after_its_thread_exited_run(self):
+        check_orphan(self, "run")
+
+    def test_fiber_resumed_after_its_thread_exited_attach(self):
+        check_orphan(self, "attach")
 
     def test_mutual_recursion_100000_deep_run(self):
         check_deeprec(self, "run")

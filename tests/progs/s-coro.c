@@ -14,6 +14,7 @@
  *                      inside work_fiber_suspend, then resumed by thread B,
  *                      where work_fiber_suspend and work_fiber_body return;
  *                      A lives on meanwhile.
+ *   s-coro orphan      the same, but A has exited before B resumes the fibers.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -125,6 +126,7 @@ static struct fiber fibers[FIBERS];
 static unsigned long calls_body, calls_suspend;
 static int resumed_on_other_thread;
 static pthread_barrier_t fibers_started, fibers_finished;
+static int orphan; /* A exits before B starts: no barriers */
 
 __attribute__((noinline, noclone)) unsigned long work_fiber_suspend(struct fiber *f);
 __attribute__((noinline, noclone)) unsigned long work_fiber_body(struct fiber *f);
@@ -187,6 +189,8 @@ static void *start_fibers(void *arg)
 		if (swapcontext(&f->home, &f->ctx) != 0)
 			abort();
 	}
+	if (orphan)
+		return NULL;
 	/* live until B is done: the fibers' entries are on this thread's shadow stack */
 	pthread_barrier_wait(&fibers_started);
 	pthread_barrier_wait(&fibers_finished);
@@ -197,11 +201,13 @@ static void *start_fibers(void *arg)
 static void *finish_fibers(void *arg)
 {
 	(void)arg;
-	pthread_barrier_wait(&fibers_started);
+	if (!orphan)
+		pthread_barrier_wait(&fibers_started);
 	for (int i = 0; i < FIBERS; i++)
 		if (swapcontext(&fibers[i].home, &fibers[i].ctx) != 0)
 			abort();
-	pthread_barrier_wait(&fibers_finished);
+	if (!orphan)
+		pthread_barrier_wait(&fibers_finished);
 	return NULL;
 }
 
@@ -213,11 +219,17 @@ static int run_migrate(void)
 
 	pthread_barrier_init(&fibers_started, NULL, 2);
 	pthread_barrier_init(&fibers_finished, NULL, 2);
-	if (pthread_create(&a, NULL, start_fibers, NULL) != 0 ||
-	    pthread_create(&b, NULL, finish_fibers, NULL) != 0)
+	if (orphan) {
+		if (pthread_create(&a, NULL, start_fibers, NULL) != 0 ||
+		    pthread_join(a, NULL) != 0 ||
+		    pthread_create(&b, NULL, finish_fibers, NULL) != 0 ||
+		    pthread_join(b, NULL) != 0)
+			return -1;
+	} else if (pthread_create(&a, NULL, start_fibers, NULL) != 0 ||
+		   pthread_create(&b, NULL, finish_fibers, NULL) != 0 ||
+		   pthread_join(a, NULL) != 0 || pthread_join(b, NULL) != 0) {
 		return -1;
-	if (pthread_join(a, NULL) != 0 || pthread_join(b, NULL) != 0)
-		return -1;
+	}
 	for (int i = 0; i < FIBERS; i++) {
 		sum += fibers[i].result;
 		done += fibers[i].done;
@@ -237,10 +249,11 @@ int main(int argc, char **argv)
 
 	if (strcmp(mode, "pingpong") == 0)
 		err = run_pingpong();
-	else if (strcmp(mode, "migrate") == 0)
+	else if (strcmp(mode, "migrate") == 0 || strcmp(mode, "orphan") == 0) {
+		orphan = mode[0] == 'o';
 		err = run_migrate();
-	else {
-		fprintf(stderr, "usage: s-coro [pingpong|migrate]\n");
+	} else {
+		fprintf(stderr, "usage: s-coro [pingpong|migrate|orphan]\n");
 		return 2;
 	}
 	if (err) {
