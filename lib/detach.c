@@ -139,6 +139,17 @@ static int take_pending_trap(struct ut_session *s, struct ut_thread *t, uint64_t
 	return run_masked_until_trap(s, t, bp, bp, &hit);
 }
 
+/*
+ * Threads in a group-stop too.  A stop signal caught a thread where it
+ * was: inside our code (it would finish hijacking a return after we restored
+ * them, and return later through the trampoline with no shadow-stack entry:
+ * a SIGTRAP), or just past one of our int3s, with the SIGTRAP still queued
+ * (get_signal() takes a pending group-stop before it dequeues a signal):
+ * either kills the program at SIGCONT once we are gone.  Resumed here, such
+ * a thread runs only our code or takes the queued SIGTRAP before any of the
+ * program's; detached while its group is stopped, it goes back into the
+ * group-stop (__ptrace_unlink() re-arms JOBCTL_STOP_PENDING).
+ */
 static int settle_thread(struct ut_session *s, struct ut_thread *t)
 {
 	struct user_regs_struct regs;
@@ -182,7 +193,7 @@ static void unprobe(struct ut_session *s)
 {
 	__atomic_store_n(&((struct ut_ctl *)s->area)->disabled, 1, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].state == UT_THREAD_STOPPED && !s->threads[i].group_stop)
+		if (s->threads[i].state == UT_THREAD_STOPPED)
 			settle_thread(s, &s->threads[i]);
 	ut_rtld_remove(s, s->mm_pid);
 	ut_probes_remove(s, s->mm_pid);

@@ -463,6 +463,51 @@ def any_thread_stopped(pid):
     return False
 
 
+def thread_letters(pid):
+    """The state letter of each thread of pid."""
+    letters = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                letters.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            continue
+    return letters
+
+
+JOB_STOP_SETTLE = 10
+
+
+def wait_job_stopped(tc, target, timeout=10):
+    """Until target's group-stop has happened, as a shell sees it.  A traced
+    thread is in state t at each of its ptrace stops too (a signal about to
+    be delivered, the trap every thread takes at a SIGCONT, an int3): /proc
+    cannot say that the job stopped, and a SIGCONT sent on its word may come
+    before the stop (a handler's raise(SIGSTOP) then stops the job for good).
+    The prog's parent asks waitid(WSTOPPED), which reports only the stop of
+    the whole group.  Under `utrace run` utrace is the parent: every thread
+    stopped while every thread of utrace sleeps, JOB_STOP_SETTLE times in a
+    row, is a group-stop utrace left the threads in (it answers the others
+    at once)."""
+    deadline = time.monotonic() + timeout
+    settled = 0
+    while time.monotonic() < deadline:
+        if target.proc.pid == target.pid:
+            res = os.waitid(os.P_PID, target.pid, os.WSTOPPED | os.WNOHANG)
+            if res is not None:
+                tc.assertEqual(res.si_code, os.CLD_STOPPED)
+                return res.si_status
+        else:
+            still = (all(c in ("t", "T") for c in thread_letters(target.pid)) and
+                     all(c == "S" for c in thread_letters(target.utrace_pid)))
+            settled = settled + 1 if still else 0
+            if settled >= JOB_STOP_SETTLE:
+                return None
+        time.sleep(0.005)
+    tc.fail("process %d did not stop within %ss (threads %s)" %
+            (target.pid, timeout, thread_letters(target.pid)))
+
+
 # ---- attach -------------------------------------------------------------------
 
 PIPE_CHUNK = 65536

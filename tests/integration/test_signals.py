@@ -129,18 +129,25 @@ def job_control(tc, t):
     """Ctrl-Z (SIGTSTP: the handler stops the process) and SIGSTOP, each
     followed by SIGCONT, while 4 threads call traced functions; each
     handler says when it ran, so no signal is sent before the last one
-    was handled (a stop signal discards a pending SIGCONT)."""
+    was handled (a stop signal discards a pending SIGCONT), and no SIGCONT
+    before the stop (h.wait_job_stopped: not a thread's state t)."""
     for _ in range(CTRL_Z_TIMES):
         os.kill(t.pid, signal.SIGTSTP)
         t.expect("tstp")
-        wait_state(tc, t.pid, ("T", "t"))
+        check_job_stop(tc, h.wait_job_stopped(tc, t))
         os.kill(t.pid, signal.SIGCONT)
         t.expect("cont")
     for _ in range(SIGSTOP_TIMES):
         os.kill(t.pid, signal.SIGSTOP)
-        wait_state(tc, t.pid, ("T", "t"))
+        check_job_stop(tc, h.wait_job_stopped(tc, t))
         os.kill(t.pid, signal.SIGCONT)
         t.expect("cont")
+
+
+def check_job_stop(tc, sig):
+    """Both stops are by SIGSTOP (None: utrace run, where utrace is the parent)."""
+    if sig is not None:
+        tc.assertEqual(sig, signal.SIGSTOP)
 
 
 def jobctl_finish(tc, t):

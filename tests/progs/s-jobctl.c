@@ -7,7 +7,9 @@
  * SIGSTOP; the SIGCONT handler writes "cont".  Both call the traced
  * work_jc_signal once.  After SIGTERM the threads are joined and the counts
  * printed: "signals tstp N cont M", then the calls.  Main prints "ready"
- * once every thread runs.
+ * once every thread runs.  With the argument "fast" the bursts are longer
+ * and the pauses shorter (millions of traced calls per second): utrace's
+ * trap and signal stops then race with every signal sent.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -23,10 +25,15 @@
 /* bursts, so that a loaded tracer drains every event: < 0.1 M calls/s/thread */
 #define BURST 64
 #define PAUSE_NS 1000000
+/* "fast": millions of traced calls per second in all */
+#define FAST_BURST 256
+#define FAST_PAUSE_NS 200000
 
 static unsigned long calls_body, calls_leaf, calls_signal;
 static volatile sig_atomic_t stopping, tstp_seen, cont_seen;
 static pthread_barrier_t started;
+static unsigned long burst = BURST;
+static long pause_ns = PAUSE_NS;
 
 __attribute__((noinline, noclone)) unsigned long work_jc_leaf(unsigned long x);
 __attribute__((noinline, noclone)) unsigned long work_jc_body(unsigned long x);
@@ -83,21 +90,26 @@ static void *worker(void *arg)
 
 	(void)arg;
 	pthread_barrier_wait(&started);
-	struct timespec pause = { 0, PAUSE_NS };
+	struct timespec pause = { 0, pause_ns };
 
 	for (unsigned long i = 0; !stopping; i++) {
 		sum += work_jc_body(i);
-		if (i % BURST == 0)
+		if (i % burst == 0)
 			nanosleep(&pause, NULL);
 	}
 	__asm__ volatile("" : "+r"(sum));
 	return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	pthread_t threads[NTHREADS];
 	struct sigaction sa;
+
+	if (argc > 1 && strcmp(argv[1], "fast") == 0) {
+		burst = FAST_BURST;
+		pause_ns = FAST_PAUSE_NS;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
