@@ -439,59 +439,68 @@ static void entry_pop(struct slot_state *st, struct ut_event *ev)
 	st->entry_known = ev->depth;
 }
 
-/*
- * The thread is gone with calls still open (exit() or abort() inside traced
- * functions, a longjmp whose frames were never pruned): close each with an
- * unwind event, innermost first, so that every entry has its end.  Not for
- * a thread whose ring dropped records: which exits were among them is
- * unknown (the drops are counted and reported already).
- */
-/* Whether the entry at `depth` of a slot's shadow stack returned on another thread. */
-static bool claimed_elsewhere(const struct ut_consumer *c, const struct slot_state *st,
-			      uint64_t depth)
+/* Slot i's shadow stack in the area (untrusted: every field is checked before use). */
+static const struct ut_rs_entry *area_rstack(const struct ut_consumer *c, uint32_t i)
 {
-	uint32_t slot = (uint32_t)(st - c->slots);
-	const struct ut_rs_entry *rs = (const struct ut_rs_entry *)(c->area + c->geo.rstacks_off) +
-				       (uint64_t)slot * c->geo.rstack_depth;
-	uint64_t top = load_relaxed(&area_slot(c, slot)->rs_top);
-
-	if (top > c->geo.rstack_depth)
-		top = c->geo.rstack_depth;
-	for (uint64_t i = 0; i < top; i++)
-		if (load_relaxed(&rs[i].depth) == depth &&
-		    __atomic_load_n(&rs[i].flags, __ATOMIC_RELAXED) == UT_RS_CLAIMED)
-			return true;
-	return false;
+	return (const struct ut_rs_entry *)(c->area + c->geo.rstacks_off) +
+	       (uint64_t)i * c->geo.rstack_depth;
 }
 
+/* When the entry at `depth` was made, if this consumer saw it (for its duration). */
+static bool entry_seen(const struct slot_state *st, uint64_t depth, uint32_t func, uint64_t *ns)
+{
+	if (depth >= st->entry_known || !st->open_at[depth].seen || st->open_at[depth].func != func)
+		return false;
+	*ns = st->open_at[depth].ns;
+	return true;
+}
+
+/*
+ * The thread is gone with calls still open (exit() or abort() inside traced
+ * functions, a longjmp whose frames were never pruned, a coroutine left
+ * suspended): close each with an unwind event, innermost first, so that
+ * every entry has its end.  The calls still open are the entries left on the
+ * thread's shadow stack, whatever stack their frames are on; one claimed by
+ * another thread returned there.  Not for a thread whose ring dropped
+ * records or whose shadow stack overflowed: which calls ended is unknown
+ * (those losses are counted and reported already).
+ */
 static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_event_fn fn,
 			      void *arg)
 {
+	uint32_t slot = (uint32_t)(st - c->slots);
+	const struct ut_rs_entry *rs = area_rstack(c, slot);
+	uint64_t top = load_relaxed(&area_slot(c, slot)->rs_top);
 	uint64_t now = utrace_tsc_to_ns(&c->tsc, utrace_rdtsc());
 	int ret = 0;
 
+	if (st->drops || st->rs_overflow)
+		return 0;
 	if (now < st->last_ts)
 		now = st->last_ts;
-	while (st->entry_known > 0 && ret >= 0) {
-		uint64_t d = --st->entry_known;
-		struct open_entry *o = &st->open_at[d];
+	if (top > c->geo.rstack_depth)
+		top = c->geo.rstack_depth;
+	while (top-- > 0 && ret >= 0) {
+		uint32_t flags = __atomic_load_n(&rs[top].flags, __ATOMIC_RELAXED);
 		struct ut_event ev = {
 			.ts = now,
 			.pid = st->pid,
 			.tid = st->tid,
 			.kind = UT_REC_UNWIND,
-			.func = o->func,
-			.depth = (uint32_t)d,
-			.has_dur = true,
-			.dur_ns = now - o->ns,
+			.func = __atomic_load_n(&rs[top].func, __ATOMIC_RELAXED),
 		};
+		uint64_t depth = load_relaxed(&rs[top].depth), ns;
 
-		/* its exit may be among the records the full ring dropped: no guess */
-		if (!o->seen || st->drops || claimed_elsewhere(c, st, d))
+		if (!(flags & UT_RS_VALID) || ev.func >= c->geo.nfuncs ||
+		    depth > c->geo.rstack_depth)
 			continue;
+		ev.depth = (uint32_t)depth;
+		ev.has_dur = entry_seen(st, depth, ev.func, &ns);
+		ev.dur_ns = ev.has_dur ? now - ns : 0;
 		c->events++;
 		ret = fn(&ev, arg);
 	}
+	st->entry_known = 0;
 	return ret;
 }
 

@@ -106,6 +106,21 @@ static struct ut_rec *fake_rec(struct fake *f, uint32_t i, uint64_t pos)
 	return (struct ut_rec *)(ring + (pos & (f->geo.ring_size - 1)));
 }
 
+/* Slot i's shadow stack: the calls still open, {func, depth} bottom first, as the recorder keeps them. */
+static void fake_rstack(struct fake *f, uint32_t i, const uint32_t (*open)[2], uint32_t n)
+{
+	struct ut_rs_entry *rs =
+		(struct ut_rs_entry *)(f->mem + f->geo.rstacks_off) + (uint64_t)i * T_DEPTH;
+
+	for (uint32_t k = 0; k < n; k++)
+		rs[k] = (struct ut_rs_entry){ .ret = 0x1000 + k,
+					      .slot = 0x7000 - 8 * k,
+					      .func = open[k][0],
+					      .flags = UT_RS_VALID,
+					      .depth = open[k][1] };
+	fake_slot(f, i)->rs_top = n;
+}
+
 /* Reserve a record as the recorder does (head += size), without committing it. */
 static uint64_t reserve(struct fake *f, uint32_t i)
 {
@@ -610,6 +625,7 @@ static void consumer_close_unwinds_open_entries(void **state)
 	produce(&f, 0, UT_REC_EXIT, 3, 2, utrace_rdtsc());
 	/* the next entry at depth 2 was dropped: nothing is known of depth 2 */
 	produce(&f, 0, UT_REC_ENTRY, 0, 3, utrace_rdtsc());
+	fake_rstack(&f, 0, (const uint32_t[][2]){ { 1, 0 }, { 2, 1 }, { 0, 3 } }, 3);
 	assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
 	assert_int_equal(s->n, 8);
 	assert_int_equal(s->ev[5].kind, UT_REC_UNWIND);
@@ -629,6 +645,43 @@ static void consumer_close_unwinds_open_entries(void **state)
 	}
 	utrace_consumer_stats(f.c, &st);
 	assert_int_equal(st.events, 8);
+	fake_fini(&f);
+	free(s);
+}
+
+/*
+ * The calls open at close are the shadow stack's, not the consumer's own
+ * depth model: a coroutine's call suspended at depth 1 (its later depth-1
+ * neighbour came and went on the main stack) is unwound; an entry-only call
+ * (no shadow entry) and one claimed by another thread are not.
+ */
+static void consumer_close_unwinds_what_the_shadow_stack_holds(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_rs_entry *rs;
+	struct fake f;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc()); /* main */
+	produce(&f, 0, UT_REC_ENTRY, 2, 1, utrace_rdtsc()); /* suspended on the coroutine */
+	produce(&f, 0, UT_REC_ENTRY, 3, 1, utrace_rdtsc()); /* main's next call */
+	produce(&f, 0, UT_REC_EXIT, 3, 1, utrace_rdtsc());
+	produce(&f, 0, UT_REC_ENTRY, 0, 1, utrace_rdtsc()); /* entry only */
+	produce(&f, 0, UT_REC_ENTRY, 3, 2, utrace_rdtsc()); /* returned on another thread */
+	fake_rstack(&f, 0, (const uint32_t[][2]){ { 1, 0 }, { 2, 1 }, { 3, 2 } }, 3);
+	rs = (struct ut_rs_entry *)(f.mem + f.geo.rstacks_off);
+	rs[2].flags = UT_RS_CLAIMED;
+	assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
+	assert_int_equal(s->n, 8);
+	assert_int_equal(s->ev[6].kind, UT_REC_UNWIND);
+	assert_int_equal(s->ev[6].func, 2);
+	assert_int_equal(s->ev[6].depth, 1);
+	assert_false(s->ev[6].has_dur); /* depth 1 of the model is another call's now */
+	assert_int_equal(s->ev[7].kind, UT_REC_UNWIND);
+	assert_int_equal(s->ev[7].func, 1);
+	assert_int_equal(s->ev[7].depth, 0);
+	assert_true(s->ev[7].has_dur);
 	fake_fini(&f);
 	free(s);
 }
@@ -657,6 +710,7 @@ static void consumer_release_does_not_unwind(void **state)
 		pos[2] = produce(&f, 0, UT_REC_EXIT, 2, 1, utrace_rdtsc());
 		pos[3] = produce(&f, 0, UT_REC_ENTRY, 3, 1, utrace_rdtsc());
 		pos[4] = produce(&f, 0, UT_REC_ENTRY, 0, 2, utrace_rdtsc());
+		fake_rstack(&f, 0, (const uint32_t[][2]){ { 1, 0 }, { 3, 1 }, { 0, 2 } }, 3);
 		if (gone)
 			assert_int_equal(utrace_consumer_slot_close(f.c, 0, collect, s), 0);
 		else
@@ -685,7 +739,8 @@ static void consumer_release_does_not_unwind(void **state)
 		/* forgotten either way */
 		produce(&f, 0, UT_REC_EXIT, 0, 2, utrace_rdtsc());
 		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
-		/* the slot's next thread inherits none of the open calls */
+		/* the slot's next thread inherits none of the open calls (nor its shadow stack) */
+		fake_slot(&f, 0)->rs_top = 0;
 		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
 		pos[0] = produce(&f, 0, UT_REC_EXIT, 3, 1, utrace_rdtsc());
 		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
@@ -742,6 +797,7 @@ static void consumer_close_after_drops_does_not_unwind(void **state)
 		produce(&f, 0, UT_REC_ENTRY, 2, 1, utrace_rdtsc());
 		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
 		produce(&f, 0, UT_REC_ENTRY, 3, 2, utrace_rdtsc());
+		fake_rstack(&f, 0, (const uint32_t[][2]){ { 1, 0 }, { 2, 1 }, { 3, 2 } }, 3);
 		/* seen first by the close itself */
 		if (grew)
 			fake_slot(&f, 0)->drops = 4;
@@ -768,6 +824,8 @@ static void consumer_drops_seen_before_close(void **state)
 	utrace_consumer_slot_open(f.c, 1, T_PID, T_TID + 1);
 	produce(&f, 0, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
 	produce(&f, 1, UT_REC_ENTRY, 1, 0, utrace_rdtsc());
+	fake_rstack(&f, 0, (const uint32_t[][2]){ { 1, 0 } }, 1);
+	fake_rstack(&f, 1, (const uint32_t[][2]){ { 1, 0 } }, 1);
 	fake_slot(&f, 0)->drops = 1;
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
 	/* the other slot's drops are not this one's */
@@ -1290,6 +1348,7 @@ int main(void)
 		cmocka_unit_test(consumer_torn_run_shares_grace),
 		cmocka_unit_test(consumer_close_counts_uncommitted_as_torn),
 		cmocka_unit_test(consumer_close_unwinds_open_entries),
+		cmocka_unit_test(consumer_close_unwinds_what_the_shadow_stack_holds),
 		cmocka_unit_test(consumer_release_does_not_unwind),
 		cmocka_unit_test(consumer_release_counts_uncommitted_as_torn),
 		cmocka_unit_test(consumer_close_after_drops_does_not_unwind),
