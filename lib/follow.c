@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "tracer.h"
 #include "utrace/log.h"
 
@@ -255,15 +256,7 @@ static void keep_only(struct ut_session *s, pid_t tid)
 
 const char *ut_exe_name(pid_t pid, char *buf, size_t len)
 {
-	char link[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	n = readlink(link, buf, len - 1);
-	if (n <= 0)
-		return "a new program";
-	buf[n] = 0;
-	return buf;
+	return ut_proc_exe(pid, buf, len) == 0 && buf[0] ? buf : "a new program";
 }
 
 bool ut_runs_x86_64(pid_t pid)

@@ -32,6 +32,7 @@
 #include "arch.h"
 #include "tracer.h"
 #include "utrace/log.h"
+#include "utrace/targets.h"
 #include "utrace/remote.h"
 
 #define MAX_RET_SITES 8
@@ -202,24 +203,15 @@ static int hook_module(struct ut_session *s, size_t *cap, const struct ut_module
 static bool has_section(const char *path, const char *name)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf_Scn *scn = NULL;
-	bool found = false;
-	size_t shstrndx;
+	bool found;
+	GElf_Shdr sh;
 	Elf *elf;
 
 	if (fd < 0)
 		return false;
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0)
-		while (!found && (scn = elf_nextscn(elf, scn))) {
-			GElf_Shdr sh;
-			const char *n = gelf_getshdr(scn, &sh) ?
-						elf_strptr(elf, shstrndx, sh.sh_name) :
-						NULL;
-
-			found = n && !strcmp(n, name);
-		}
+	found = elf && utrace_elf_find_section(elf, name, &sh);
 	elf_end(elf);
 	close(fd);
 	return found;

@@ -55,3 +55,16 @@ int64_t ut_proc_thread_cpu_ticks(pid_t pid, pid_t tid)
 		return -1;
 	return (int64_t)(utime + stime);
 }
+
+int ut_proc_exe(pid_t pid, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading /proc/PID/status fields. */
+/* Reading /proc/PID files. */
 #ifndef UTRACE_PROCFS_H
 #define UTRACE_PROCFS_H
 
@@ -12,6 +12,8 @@
  * is absent; -ESRCH when the process is gone; -EINVAL when it does not parse.
  */
 int ut_proc_status_field(pid_t pid, const char *key, int base, uint64_t *val);
+/* The path of the program pid runs (/proc/PID/exe) into buf[len]: 0 or -errno. */
+int ut_proc_exe(pid_t pid, char *buf, size_t len);
 /* CPU time (user + system, clock ticks) a thread has used; -1 when unknown. */
 int64_t ut_proc_thread_cpu_ticks(pid_t pid, pid_t tid);
 

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "procfs.h"
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
@@ -382,15 +383,11 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 static int read_modules(pid_t pid, struct ut_modules *mods)
 {
 	struct ut_maps maps = { 0 };
-	char link[64], exe[PATH_MAX];
-	ssize_t len;
-	int e;
+	char exe[PATH_MAX];
+	int e = ut_proc_exe(pid, exe, sizeof(exe));
 
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	len = readlink(link, exe, sizeof(exe) - 1);
-	if (len < 0)
-		return -errno;
-	exe[len] = 0;
+	if (e < 0)
+		return e;
 	e = utrace_maps_read(pid, &maps);
 	if (e == 0)
 		e = utrace_modules_from_maps(&maps, exe, mods);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "procfs.h"
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
@@ -201,19 +202,6 @@ static int inject(struct ut_session *s, pid_t tid, const struct ut_modules *mods
 	return e;
 }
 
-static int exe_path(pid_t pid, char *buf, size_t len)
-{
-	char link[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	n = readlink(link, buf, len - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
-}
-
 /*
  * Before the world stops: which functions get which probe, where the code
  * areas go and the stubs for them.  Loading symbols, decoding modules,
@@ -224,7 +212,7 @@ static int plan_probes(struct ut_session *s, struct ut_modules *mods)
 {
 	struct ut_maps maps = { 0 };
 	char exe[PATH_MAX];
-	int e = exe_path(s->mm_pid, exe, sizeof(exe));
+	int e = ut_proc_exe(s->mm_pid, exe, sizeof(exe));
 
 	if (e == 0)
 		e = utrace_maps_read(s->mm_pid, &maps);

@@ -106,7 +106,7 @@ struct eh_frame {
 	int cie_enc; /* -1 before the first */
 };
 
-static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *sh)
+Elf_Scn *utrace_elf_find_section(Elf *elf, const char *name, GElf_Shdr *sh)
 {
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
@@ -284,7 +284,7 @@ static int read_fde_starts(Elf *elf, struct ut_addrs *addrs)
 	GElf_Shdr sh;
 	int r, err;
 
-	scn = find_section(elf, ".eh_frame", &sh);
+	scn = utrace_elf_find_section(elf, ".eh_frame", &sh);
 	data = scn ? elf_rawdata(scn, NULL) : NULL;
 	if (!data || !data->d_buf)
 		return 0;

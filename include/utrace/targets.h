@@ -8,6 +8,7 @@
 #ifndef UTRACE_TARGETS_H
 #define UTRACE_TARGETS_H
 
+#include <gelf.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,5 +36,8 @@ int utrace_targets_load(const struct ut_symtab *st, struct ut_targets *out);
 bool utrace_targets_within(const struct ut_targets *t, uint64_t lo, uint64_t hi);
 
 void utrace_targets_free(struct ut_targets *t);
+
+/* The section named `name` with data in the file (its header in *sh), or NULL. */
+Elf_Scn *utrace_elf_find_section(Elf *elf, const char *name, GElf_Shdr *sh);
 
 #endif
