@@ -302,19 +302,29 @@ class DlopenTest(unittest.TestCase):
     def test_libc_alloc_attach(self):
         self.check_alloc("attach")
 
+    def trace_python(self, script, pattern):
+        """`utrace run -f PATTERN -- python3 -c SCRIPT`: output and status as
+        untraced; the run's events, summary and stderr."""
+        argv = [PYTHON, "-c", script]
+        out = os.path.join(h.tmpdir(self), "python.json")
+        res = h.run([h.utrace_path(), "run"] + h.trace_argv((pattern,), out) + ["--"] + argv,
+                    timeout=h.TRACED_TIMEOUT)
+        untraced = h.run(argv)
+        self.assertEqual((res.stdout, res.status), (untraced.stdout, untraced.status),
+                         "stderr %r" % res.stderr)
+        events, summary = h.parse_jsonl(self, out)
+        return events, summary, res.stderr.decode(errors="replace")
+
+    def skip_without_ctypes(self):
+        if not os.access(PYTHON, os.X_OK) or h.run([PYTHON, "-c", CTYPES_SCRIPT]).status != 0:
+            self.skipTest("no python3 with ctypes")
+
     def test_libc_alloc_of_python(self):
         """ltrace-style on a real program: python3's allocations, traced
         with the same output and status as untraced, every call returned."""
         if not os.access(PYTHON, os.X_OK):
             self.skipTest("no %s" % PYTHON)
-        argv = [PYTHON, "-c", PYTHON_SCRIPT]
-        out = os.path.join(h.tmpdir(self), "python.json")
-        res = h.run([h.utrace_path(), "run"] + h.trace_argv(("libc.so.6:*alloc",), out) +
-                    ["--"] + argv, timeout=h.TRACED_TIMEOUT)
-        untraced = h.run(argv)
-        self.assertEqual((res.stdout, res.status), (untraced.stdout, untraced.status),
-                         "stderr %r" % res.stderr)
-        events, summary = h.parse_jsonl(self, out)
+        events, summary, _ = self.trace_python(PYTHON_SCRIPT, "libc.so.6:*alloc")
         h.check_summary_clean(self, events, summary)
         h.check_nesting(self, events)
         counts = h.trace_counts(events)
@@ -325,16 +335,8 @@ class DlopenTest(unittest.TestCase):
     def test_libffi_of_python_ctypes(self):
         """A library that comes with an extension module python imports
         (dlopen of _ctypes, which needs libffi): its calls counted exactly."""
-        argv = [PYTHON, "-c", CTYPES_SCRIPT]
-        if not os.access(PYTHON, os.X_OK) or h.run(argv).status != 0:
-            self.skipTest("no python3 with ctypes")
-        out = os.path.join(h.tmpdir(self), "ctypes.json")
-        res = h.run([h.utrace_path(), "run"] + h.trace_argv(("libffi.so*:ffi_call",), out) +
-                    ["--"] + argv, timeout=h.TRACED_TIMEOUT)
-        untraced = h.run(argv)
-        self.assertEqual((res.stdout, res.status), (untraced.stdout, untraced.status),
-                         "stderr %r" % res.stderr)
-        events, summary = h.parse_jsonl(self, out)
+        self.skip_without_ctypes()
+        events, summary, _ = self.trace_python(CTYPES_SCRIPT, "libffi.so*:ffi_call")
         h.check_summary_clean(self, events, summary)
         h.check_nesting(self, events)
         h.check_counts(self, events, {"ffi_call": FFI_CALLS})
@@ -343,14 +345,9 @@ class DlopenTest(unittest.TestCase):
         """Module patterns match file names ("libffi.so.8.1.2"): one that
         only names the start of it traces nothing, and utrace says which
         file it may have meant."""
-        argv = [PYTHON, "-c", CTYPES_SCRIPT]
-        if not os.access(PYTHON, os.X_OK) or h.run(argv).status != 0:
-            self.skipTest("no python3 with ctypes")
-        out = os.path.join(h.tmpdir(self), "soname.json")
-        res = h.run([h.utrace_path(), "run"] + h.trace_argv(("libffi.so:ffi_call",), out) +
-                    ["--"] + argv, timeout=h.TRACED_TIMEOUT)
-        self.assertEqual((res.stdout, res.status), (h.run(argv).stdout, 0))
-        self.assertRegex(res.stderr.decode(errors="replace"),
+        self.skip_without_ctypes()
+        _, _, err = self.trace_python(CTYPES_SCRIPT, "libffi.so:ffi_call")
+        self.assertRegex(err,
                          r"utrace: pattern 'libffi.so:ffi_call' traced nothing: no module "
                          r"matching 'libffi.so' was loaded \(module patterns match file names: "
                          r"'libffi\.so\.[0-9.]+' is loaded\)")
