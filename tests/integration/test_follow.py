@@ -277,6 +277,20 @@ class FollowForkTest(unittest.TestCase):
         self.assertEqual(re.findall(rb"tracer mappings (\d+)", t.stdout), [b"1"] * len(printed))
         h.check_nesting(self, t.events, orphan_exits_ok=set(children))
 
+    def check_one_leaf_process(self, argv):
+        """`run -F ARGV` as untraced; exactly one process has events: the
+        s-follow leaf it runs, each of its calls traced.  Returns the run."""
+        t = run_follow(self, argv, ("-F",))
+        plain = h.run(argv)
+        self.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
+        self.assertEqual(t.status, plain.status)
+        h.check_summary_clean(self, t.events, t.summary)
+        (pid,) = by_pid = counts_by_pid(t.stdout)
+        self.assertEqual(h.trace_counts(t.events),
+                         {"work_leaf": [by_pid[pid]["work_leaf"]] * 2 + [0]})
+        self.assertEqual({ev["pid"] for ev in t.events}, {pid})
+        return t, plain
+
     def test_shell_script(self):
         """With -F the program may be a script: the shell has nothing to
         trace, the program it executes is traced."""
@@ -284,16 +298,7 @@ class FollowForkTest(unittest.TestCase):
         with open(script, "w") as f:
             f.write("#!/bin/sh\n'%s' leaf 2\nexit $?\n" % h.prog("s-follow"))
         os.chmod(script, 0o755)
-        t = run_follow(self, [script], ("-F",))
-        plain = h.run([script])
-        self.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
-        self.assertEqual(t.status, plain.status)
-        h.check_summary_clean(self, t.events, t.summary)
-        by_pid = counts_by_pid(t.stdout)
-        (pid,) = by_pid
-        self.assertEqual(h.trace_counts(t.events),
-                         {"work_leaf": [by_pid[pid]["work_leaf"]] * 2 + [0]})
-        self.assertEqual({ev["pid"] for ev in t.events}, {pid})
+        t, _ = self.check_one_leaf_process([script])
         self.assertTrue(untraced_programs(t), t.stderr_lines())
 
     def test_32bit_program_followed_untraced(self):
@@ -308,15 +313,8 @@ class FollowForkTest(unittest.TestCase):
             f.write("#!/bin/sh\n'%s'\necho \"exit32 $?\"\nexec '%s' leaf 2\n" %
                     (elf32, h.prog("s-follow")))
         os.chmod(script, 0o755)
-        t = run_follow(self, [script], ("-F",))
-        plain = h.run([script])
+        t, plain = self.check_one_leaf_process([script])
         self.assertIn(b"exit32 %d\n" % ELF32_STATUS, plain.stdout)
-        self.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
-        self.assertEqual(t.status, plain.status)
-        h.check_summary_clean(self, t.events, t.summary)
-        (pid,) = counts_by_pid(t.stdout)
-        self.assertEqual(h.trace_counts(t.events),
-                         {"work_leaf": [counts_by_pid(t.stdout)[pid]["work_leaf"]] * 2 + [0]})
         said = [line for line in t.stderr_lines() if "not an x86-64 program" in line]
         self.assertEqual(len(said), 1, t.stderr_lines())
         self.assertIn(elf32, said[0])
@@ -332,16 +330,7 @@ class FollowForkTest(unittest.TestCase):
         subprocess (vfork + exec): the exec'd child is traced exactly."""
         code = ("import subprocess, sys; "
                 "sys.exit(subprocess.run([%r, 'leaf', '3']).returncode)" % h.prog("s-follow"))
-        t = run_follow(self, [real_python(), "-c", code], ("-F",))
-        plain = h.run([real_python(), "-c", code])
-        self.assertEqual(without_pids(t.stdout), without_pids(plain.stdout))
-        self.assertEqual(t.status, plain.status)
-        h.check_summary_clean(self, t.events, t.summary)
-        by_pid = counts_by_pid(t.stdout)
-        (pid,) = by_pid
-        self.assertEqual(h.trace_counts(t.events),
-                         {"work_leaf": [by_pid[pid]["work_leaf"]] * 2 + [0]})
-        self.assertEqual({ev["pid"] for ev in t.events}, {pid})
+        t, _ = self.check_one_leaf_process([real_python(), "-c", code])
         self.assertEqual(untraced_programs(t), [real_python()], t.stderr_lines())
 
 
