@@ -106,7 +106,11 @@ bool arch_is_bare_return(const uint8_t *code, size_t len);
 /* Register accessors and syscall conventions: static inline, per arch. */
 #include "arch-regs.h"
 
-/* Whether the CPU lets user code read the fs base with rdfsbase (HWCAP2_FSGSBASE). */
+/*
+ * Whether the CPU lets user code read the fs base with rdfsbase (HWCAP2_FSGSBASE);
+ * false when UTRACE_NO_FSGSBASE is set, so that both paths can be tested on a CPU
+ * that has it.
+ */
 bool arch_has_rdfsbase(void);
 
 /* Why process `pid`'s return addresses must not be rewritten (CET shadow stack), or NULL. */

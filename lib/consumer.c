@@ -113,6 +113,7 @@ struct ut_consumer {
 	/* what utrace_consumer_stats() hands out: closed_cap + nslots entries */
 	struct ut_thread_drops *stat_threads;
 	uint64_t *func_drops;
+	uint64_t *func_notls;
 };
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
@@ -205,7 +206,8 @@ int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_ge
 	c->stat_threads = calloc(geo->nslots, sizeof(*c->stat_threads));
 	/* one spare element so that nfuncs == 0 still allocates */
 	c->func_drops = calloc((size_t)geo->nfuncs + 1, sizeof(*c->func_drops));
-	if (!c->slots || !c->stat_threads || !c->func_drops) {
+	c->func_notls = calloc((size_t)geo->nfuncs + 1, sizeof(*c->func_notls));
+	if (!c->slots || !c->stat_threads || !c->func_drops || !c->func_notls) {
 		utrace_consumer_free(c);
 		return -ENOMEM;
 	}
@@ -231,6 +233,7 @@ void utrace_consumer_free(struct ut_consumer *c)
 	free(c->closed);
 	free(c->stat_threads);
 	free(c->func_drops);
+	free(c->func_notls);
 	free(c);
 }
 
@@ -785,7 +788,7 @@ void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 {
 	const struct ut_ctl *ctl = area_ctl(c);
 	const struct ut_func *funcs = area_funcs(c);
-	uint64_t drops = c->closed_drops, rs = c->closed_rs_overflow;
+	uint64_t drops = c->closed_drops, rs = c->closed_rs_overflow, notls = 0;
 	size_t n = c->nclosed;
 	uint32_t i;
 
@@ -803,8 +806,11 @@ void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 		if (s->drops)
 			c->stat_threads[n++] = slot_thread_drops(s);
 	}
-	for (i = 0; i < c->geo.nfuncs; i++)
+	for (i = 0; i < c->geo.nfuncs; i++) {
 		c->func_drops[i] = load_relaxed(&funcs[i].drops);
+		c->func_notls[i] = load_relaxed(&funcs[i].notls);
+		notls = add_sat(notls, c->func_notls[i]);
+	}
 
 	*st = (struct ut_stats){
 		.events = c->events,
@@ -817,6 +823,8 @@ void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 		.threads = c->stat_threads,
 		.nthreads = n,
 		.func_drops = c->func_drops,
+		.func_notls = c->func_notls,
+		.notls = notls,
 		.nfuncs = c->geo.nfuncs,
 	};
 }

@@ -49,6 +49,7 @@ static bool awaits_fork_event(const struct ut_session *s, const struct ut_thread
 
 static int on_gone(struct ut_session *s, struct ut_thread *t, int status)
 {
+	ut_slot_key_forget(s, t);
 	if (t->slot != UT_NO_SLOT)
 		ut_slot_free(s, t, true);
 	if (ut_leader_gone_with(s, t)) {
@@ -118,6 +119,8 @@ static int on_signal_stop(struct ut_session *s, struct ut_thread *t, int sig)
 {
 	int r = 0;
 
+	if (sig == (SIGTRAP | 0x80)) /* PTRACE_O_TRACESYSGOOD: a syscall stop */
+		return t->key_wait ? ut_slot_key_check(s, t) : 0;
 	if (sig == SIGTRAP)
 		r = on_sigtrap(s, t);
 	else
@@ -216,6 +219,7 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
  */
 static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 {
+	ut_slot_key_forget(s, t);
 	if (t->slot != UT_NO_SLOT) {
 		ut_restore_returns(s, s->mm_pid, t->slot, UINT64_MAX);
 		ut_slot_free(s, t, true);
@@ -227,6 +231,7 @@ static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 
 static int on_exec(struct ut_session *s, struct ut_thread *t)
 {
+	ut_slot_key_forget(s, t); /* the new image has a data area of its own */
 	if (t->vfork_child || t->pid != s->pid) {
 		if (s->family && s->opts.follow_exec)
 			return ut_follow_exec_child(s, t);

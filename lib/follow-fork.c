@@ -215,8 +215,9 @@ static void copy_area(struct ut_session *k, const struct ut_session *p, uint32_t
 	c->rstacks_off = k->geo.rstacks_off;
 	c->rings_off = k->geo.rings_off;
 	c->no_slot = c->lost_return = 0;
+	c->notls_threads = 0; /* counted afresh as the child's thread gets its slot */
 	for (uint32_t i = 0; i < k->geo.nfuncs; i++)
-		f[i].drops = 0;
+		f[i].drops = f[i].notls = 0;
 	for (uint32_t i = 0; i < k->geo.nslots; i++) {
 		if (i == slot || slots[i].key == UT_SLOT_FREE)
 			continue;

@@ -76,6 +76,7 @@ void ut_stats_free(struct ut_stats *st)
 {
 	free(st->threads);
 	free(st->func_drops);
+	free(st->func_notls);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -149,6 +150,18 @@ static size_t stats_func(const uint32_t *gid, size_t i)
 	return gid ? gid[i] : i;
 }
 
+/* Grow the counters *v from n to nf entries, the new ones 0. */
+static int grow_zeroed(uint64_t **v, size_t n, size_t nf)
+{
+	uint64_t *d = realloc(*v, nf * sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	memset(d + n, 0, (nf - n) * sizeof(*d));
+	*v = d;
+	return 0;
+}
+
 /*
  * acc += st, st's function ids mapped by gid[ngid] (NULL: the same ids);
  * drops of ids outside the map stay in the totals only.
@@ -163,6 +176,7 @@ static int stats_add(struct ut_stats *acc, const struct ut_stats *st, const uint
 	acc->invalid += st->invalid;
 	acc->rs_overflow += st->rs_overflow;
 	acc->no_slot += st->no_slot;
+	acc->notls += st->notls;
 	acc->lost_return += st->lost_return;
 	if (st->nthreads) {
 		struct ut_thread_drops *t =
@@ -175,16 +189,15 @@ static int stats_add(struct ut_stats *acc, const struct ut_stats *st, const uint
 		acc->nthreads += st->nthreads;
 	}
 	if (nf > acc->nfuncs) {
-		uint64_t *d = realloc(acc->func_drops, nf * sizeof(*d));
-
-		if (!d)
+		if (grow_zeroed(&acc->func_drops, acc->nfuncs, nf) < 0 ||
+		    grow_zeroed(&acc->func_notls, acc->nfuncs, nf) < 0)
 			return -ENOMEM;
-		memset(d + acc->nfuncs, 0, (nf - acc->nfuncs) * sizeof(*d));
-		acc->func_drops = d;
 		acc->nfuncs = nf;
 	}
-	for (size_t i = 0; i < st->nfuncs && (!gid || i < ngid); i++)
+	for (size_t i = 0; i < st->nfuncs && (!gid || i < ngid); i++) {
 		acc->func_drops[stats_func(gid, i)] += st->func_drops[i];
+		acc->func_notls[stats_func(gid, i)] += st->func_notls[i];
+	}
 	return 0;
 }
 

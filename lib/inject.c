@@ -552,20 +552,138 @@ static int32_t slot_find_free(struct ut_session *s, uint64_t key)
 }
 
 /*
+ * A thread whose fs base cannot key a slot waits for one of its own, running
+ * from syscall stop to syscall stop (arch_prctl(ARCH_SET_FS), or clone's
+ * CLONE_SETTLS in a thread it creates, give it one):
+ *
+ * - UT_KEY_NO_TLS: fs base 0 and no rdfsbase to tell, where %fs:0 faults.
+ *   While such a thread lives, entries read no fs base at all (counted per
+ *   function, not recorded).  A process has one thread before its TLS
+ *   exists: tracing waits for a few system calls of a static program's
+ *   start-up.
+ * - UT_KEY_SHARED: another thread's fs base (cloned without CLONE_SETTLS, as
+ *   Go's runtime does before it sets its own).  Entries take the owner's slot
+ *   only on the owner's stack (UT_SLOT_BY_STACK), or not at all when the two
+ *   stacks cannot be told apart (UT_SLOT_NO_ENTRY); the sharer's own entries
+ *   find no slot and are counted as such.
+ */
+
+/* The live slot keyed `key` of a thread of s other than t, or NULL. */
+static struct ut_slot *key_owner(struct ut_session *s, const struct ut_thread *t, uint64_t key)
+{
+	struct ut_slot *slots = ut_ctl_slots(s->area);
+
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct ut_thread *o = &s->threads[i];
+
+		if (o != t && o->slot != UT_NO_SLOT && slots[o->slot].key == key)
+			return &slots[o->slot];
+	}
+	return NULL;
+}
+
+/* The restrictions (ut_slot_flags) of the slot keyed `key`, for the threads that share it. */
+static uint64_t shared_flags(const struct ut_session *s, uint64_t key, uint64_t lo, uint64_t hi)
+{
+	uint64_t flags = 0;
+
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct ut_thread *w = &s->threads[i];
+
+		if (w->key_wait != UT_KEY_SHARED || w->shared_key != key)
+			continue;
+		flags |= UT_SLOT_BY_STACK;
+		if (lo >= hi || w->stack_lo >= w->stack_hi ||
+		    (w->stack_lo < hi && lo < w->stack_hi))
+			flags |= UT_SLOT_NO_ENTRY;
+	}
+	return flags;
+}
+
+static void shared_flags_update(struct ut_session *s, uint64_t key)
+{
+	struct ut_slot *owner = key_owner(s, NULL, key);
+
+	if (owner)
+		__atomic_store_n(&owner->flags,
+				 shared_flags(s, key, owner->stack_lo, owner->stack_hi),
+				 __ATOMIC_RELEASE);
+}
+
+static void key_wait_start(struct ut_session *s, struct ut_thread *t, enum ut_key_wait why,
+			   uint64_t key, uint64_t sp)
+{
+	if (t->key_wait)
+		return;
+	t->key_wait = why;
+	if (why == UT_KEY_NO_TLS) {
+		__atomic_add_fetch(&((struct ut_ctl *)s->area)->notls_threads, 1, __ATOMIC_RELEASE);
+		ut_info("thread %d has no TLS yet and this CPU cannot read its fs base (no "
+			"FSGSBASE): tracing waits until it has",
+			t->tid);
+		return;
+	}
+	t->shared_key = key;
+	stack_bounds(t->tid, sp, &t->stack_lo, &t->stack_hi);
+	shared_flags_update(s, key);
+	ut_warn("thread %d shares the TLS of another thread (cloned without CLONE_SETTLS): not "
+		"traced until it has its own",
+		t->tid);
+}
+
+void ut_slot_key_forget(struct ut_session *s, struct ut_thread *t)
+{
+	enum ut_key_wait why = t->key_wait;
+
+	t->key_wait = UT_KEY_OWN;
+	if (!s->area)
+		return;
+	if (why == UT_KEY_NO_TLS)
+		__atomic_sub_fetch(&((struct ut_ctl *)s->area)->notls_threads, 1, __ATOMIC_RELEASE);
+	else if (why == UT_KEY_SHARED)
+		shared_flags_update(s, t->shared_key);
+}
+
+/*
+ * Whether the thread's present fs base still cannot key a slot of its own: 0,
+ * or another thread's (the one it shared may have exited since).
+ */
+static bool still_waits(struct ut_session *s, const struct ut_thread *t, uint64_t key)
+{
+	if (t->key_wait == UT_KEY_NO_TLS)
+		return key == UT_SLOT_FREE;
+	return key_owner(s, t, key) != NULL;
+}
+
+int ut_slot_key_check(struct ut_session *s, struct ut_thread *t)
+{
+	struct user_regs_struct regs;
+
+	if (s->detaching || !s->area)
+		return 0;
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	if (still_waits(s, t, arch_regs_fs_base(&regs)) &&
+	    (t->key_wait == UT_KEY_NO_TLS || arch_regs_fs_base(&regs) == t->shared_key))
+		return 0;
+	ut_slot_key_forget(s, t);
+	ut_info("thread %d has TLS of its own: traced from now on", t->tid);
+	return ut_slot_create(s, t);
+}
+
+/*
  * The key of a thread with no TLS yet (fs base 0: a static binary before
  * __libc_setup_tls, as in `run` at its entry point): the early slot, which
  * the recorder finds on that thread's stack and claims when the fs base is
  * set.  Only the recorder's rdfsbase can tell such a thread (%fs:0 faults
- * there).  Returns 1 with *key set, 0 when the thread goes untraced.
+ * there): without it, the thread waits for its TLS.  Returns 1 with *key
+ * set, 0 when the thread goes without a slot for now.
  */
-static int early_key(struct ut_session *s, const struct ut_thread *t, uint64_t *key)
+static int early_key(struct ut_session *s, struct ut_thread *t, uint64_t *key)
 {
 	if (!arch_has_rdfsbase()) {
-		ut_error("thread %d of process %d has no TLS yet (a static program starting?) and "
-			 "this CPU cannot read its fs base (no FSGSBASE): utrace cannot trace it "
-			 "now",
-			 t->tid, s->pid);
-		return -ENOTSUP;
+		key_wait_start(s, t, UT_KEY_NO_TLS, 0, 0);
+		return 0;
 	}
 	if (((struct ut_ctl *)s->area)->early_slot) {
 		ut_warn("thread %d not traced: another thread has no TLS either", t->tid);
@@ -596,10 +714,13 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 			return e;
 	} else if (key <= UT_SLOT_EARLY) {
 		return 0;
+	} else if (key_owner(s, t, key)) {
+		key_wait_start(s, t, UT_KEY_SHARED, key, arch_regs_sp(&regs));
+		return 0;
 	}
 	k = slot_find_free(s, key);
 	if (k < 0) {
-		ut_warn("thread %d not traced: all %u thread slots in use (--threads)", t->tid,
+		ut_warn("thread %d not traced: all %u thread slots in use (--max-threads)", t->tid,
 			s->geo.nslots);
 		return 0;
 	}
@@ -617,6 +738,8 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	slot->tid = (uint32_t)t->tid;
 	slot->pid = (uint32_t)t->pid;
 	stack_bounds(t->tid, arch_regs_sp(&regs), &slot->stack_lo, &slot->stack_hi);
+	/* before the key: a thread sharing it may be running */
+	slot->flags = shared_flags(s, key, slot->stack_lo, slot->stack_hi);
 	utrace_consumer_slot_open(s->consumer, (uint32_t)k, t->pid, t->tid);
 	__atomic_store_n(&slot->key, key, __ATOMIC_RELEASE);
 	if (key == UT_SLOT_EARLY)

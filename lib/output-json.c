@@ -417,21 +417,23 @@ static void json_summary_threads(struct ut_writer *w, const struct ut_stats *st)
 	fputc(']', w->out);
 }
 
-static int json_summary_funcs(struct ut_writer *w, const struct ut_stats *st)
+/* ,"KEY":[{"func":NAME,"COUNT":N},...] for the functions whose count is not 0. */
+static int json_summary_funcs(struct ut_writer *w, const char *key, const char *count,
+			      const uint64_t *by_func, size_t nfuncs)
 {
 	bool first = true;
 	size_t i;
 	int ret;
 
-	fputs(",\"dropped_by_func\":[", w->out);
-	for (i = 0; st->func_drops && i < st->nfuncs; i++) {
-		if (!st->func_drops[i])
+	fprintf(w->out, ",\"%s\":[", key);
+	for (i = 0; by_func && i < nfuncs; i++) {
+		if (!by_func[i])
 			continue;
 		fputs(first ? "{\"func\":" : ",{\"func\":", w->out);
 		ret = json_put_string(w, ut_writer_func_name(w, (uint32_t)i));
 		if (ret < 0)
 			return ret;
-		fprintf(w->out, ",\"dropped\":%" PRIu64 "}", st->func_drops[i]);
+		fprintf(w->out, ",\"%s\":%" PRIu64 "}", count, by_func[i]);
 		first = false;
 	}
 	fputc(']', w->out);
@@ -445,13 +447,15 @@ static int json_finish(struct ut_writer *w, const struct ut_stats *st)
 	fprintf(w->out,
 		"{\"type\":\"summary\",\"events\":%" PRIu64 ",\"dropped\":%" PRIu64
 		",\"torn\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"rstack_overflow\":%" PRIu64
-		",\"no_slot\":%" PRIu64 ",\"lost_return\":%" PRIu64,
+		",\"no_slot\":%" PRIu64 ",\"lost_return\":%" PRIu64 ",\"no_tls\":%" PRIu64,
 		st->events, st->drops, st->torn, st->invalid, st->rs_overflow, st->no_slot,
-		st->lost_return);
+		st->lost_return, st->notls);
 	if (st->no_returns)
 		fprintf(w->out, ",\"returns\":\"not traced: %s\"", st->no_returns);
 	json_summary_threads(w, st);
-	ret = json_summary_funcs(w, st);
+	ret = json_summary_funcs(w, "dropped_by_func", "dropped", st->func_drops, st->nfuncs);
+	if (ret == 0)
+		ret = json_summary_funcs(w, "no_tls_by_func", "calls", st->func_notls, st->nfuncs);
 	if (ret < 0)
 		return ret;
 	fputs("}\n", w->out);

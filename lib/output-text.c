@@ -213,17 +213,19 @@ static void print_thread_drops(struct ut_writer *w, const struct ut_stats *st)
 	fputc('\n', w->out);
 }
 
-static void print_func_drops(struct ut_writer *w, const struct ut_stats *st)
+/* One line "# WHAT: f: n, g: m" of the functions whose count is not 0, if any. */
+static void print_by_func(struct ut_writer *w, const char *what, const uint64_t *by_func,
+			  size_t nfuncs)
 {
 	bool first = true;
 	size_t i;
 
-	for (i = 0; st->func_drops && i < st->nfuncs; i++) {
-		if (!st->func_drops[i])
+	for (i = 0; by_func && i < nfuncs; i++) {
+		if (!by_func[i])
 			continue;
-		fputs(first ? "# dropped by function: " : ", ", w->out);
+		fprintf(w->out, first ? "# %s: " : ", ", what);
 		ut_text_print_name(w, (uint32_t)i);
-		fprintf(w->out, ": %" PRIu64, st->func_drops[i]);
+		fprintf(w->out, ": %" PRIu64, by_func[i]);
 		first = false;
 	}
 	if (!first)
@@ -241,7 +243,9 @@ void ut_text_print_losses(struct ut_writer *w, const struct ut_stats *st)
 {
 	if (st->drops)
 		print_thread_drops(w, st);
-	print_func_drops(w, st);
+	print_by_func(w, "dropped by function", st->func_drops, st->nfuncs);
+	print_by_func(w, "not traced while a thread had no TLS (no FSGSBASE)", st->func_notls,
+		      st->nfuncs);
 	print_count(w, st->torn, "record", "records", "torn (reserved, never committed)");
 	print_count(w, st->invalid, "record", "records", "invalid (corrupt ring data)");
 	print_count(w, st->rs_overflow, "entry", "entries",

@@ -399,6 +399,41 @@ static int session_loop(struct ut_session *s)
 	return s->failed;
 }
 
+#define NOTLS_NAMES_MAX 8
+
+/*
+ * One line naming the matched functions that ran, not traced, while a thread
+ * had no TLS on a CPU without FSGSBASE (a static program's start-up).
+ */
+static void report_notls(const struct ut_output *o, const struct ut_stats *st)
+{
+	char line[1024];
+	size_t len = 0, shown = 0, more = 0;
+
+	if (!st->notls)
+		return;
+	for (size_t i = 0; i < st->nfuncs && i < o->nfuncs; i++) {
+		uint64_t n = st->func_notls[i];
+
+		if (!n)
+			continue;
+		if (shown == NOTLS_NAMES_MAX) {
+			more++;
+			continue;
+		}
+		len += (size_t)snprintf(line + len, len < sizeof(line) ? sizeof(line) - len : 0,
+					"%s%s (%llu %s)", shown++ ? ", " : "", o->funcs[i].name,
+					(unsigned long long)n, n == 1 ? "call" : "calls");
+	}
+	if (more)
+		ut_warn("not traced while a thread had no TLS (this CPU has no FSGSBASE): %.900s and "
+			"%zu more functions",
+			line, more);
+	else
+		ut_warn("not traced while a thread had no TLS (this CPU has no FSGSBASE): %.900s",
+			line);
+}
+
 static void report_losses(const struct ut_stats *st)
 {
 	if (st->drops)
@@ -427,6 +462,7 @@ static int finish_output(struct ut_session *s)
 		ut_warn("out of memory: losses are not reported");
 	st.no_returns = s->no_returns;
 	report_losses(&st);
+	report_notls(s->output, &st);
 	ut_rtld_report(s);
 	if (s->drain_ns)
 		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",

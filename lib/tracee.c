@@ -120,7 +120,8 @@ int ut_thread_resume(struct ut_session *s, struct ut_thread *t)
 	if (t->group_stop)
 		r = ptrace(PTRACE_LISTEN, t->tid, 0, 0);
 	else
-		r = ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)t->resume_sig);
+		r = ptrace(t->key_wait ? PTRACE_SYSCALL : PTRACE_CONT, t->tid, 0,
+			   (void *)(long)t->resume_sig);
 	t->resume_sig = 0;
 	t->state = t->exiting ? UT_THREAD_EXITING : UT_THREAD_RUNNING;
 	/* ESRCH: killed meanwhile; its exit is reported by wait. */

@@ -26,15 +26,22 @@
 
 #define UT_NO_SLOT UINT32_MAX
 
+/* TRACESYSGOOD: the syscall stops of a thread awaiting its TLS are not taken for int3s. */
 #define UT_PTRACE_OPTIONS                                                                      \
 	(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | \
-	 PTRACE_O_TRACEEXIT | PTRACE_O_TRACEVFORKDONE)
+	 PTRACE_O_TRACEEXIT | PTRACE_O_TRACEVFORKDONE | PTRACE_O_TRACESYSGOOD)
 
 enum ut_thread_state {
 	UT_THREAD_NEW, /* auto-attached, its first stop not yet seen */
 	UT_THREAD_RUNNING, /* resumed by us */
 	UT_THREAD_STOPPED, /* in a ptrace-stop, ours to resume */
 	UT_THREAD_EXITING, /* reported PTRACE_EVENT_EXIT and was resumed */
+};
+
+enum ut_key_wait {
+	UT_KEY_OWN, /* keyed by its fs base, or has no slot for another reason */
+	UT_KEY_NO_TLS, /* fs base 0 and no rdfsbase to tell: counted in ut_ctl.notls_threads */
+	UT_KEY_SHARED, /* another thread's fs base: cloned without CLONE_SETTLS */
 };
 
 struct ut_thread {
@@ -47,6 +54,13 @@ struct ut_thread {
 	bool vfork_child; /* shares our memory until it execs or exits */
 	bool exiting; /* reported PTRACE_EVENT_EXIT: will not stop again */
 	bool in_vfork; /* waiting for its vfork child: cannot stop until then */
+	/*
+	 * Its fs base cannot key a slot (inject.c): resumed with PTRACE_SYSCALL
+	 * until a syscall stop shows one of its own.
+	 */
+	enum ut_key_wait key_wait;
+	uint64_t shared_key; /* UT_KEY_SHARED: the fs base it shares */
+	uint64_t stack_lo, stack_hi; /* UT_KEY_SHARED: its stack's mapping */
 	int stop_event; /* PTRACE_EVENT_* of its present stop, 0 for a signal stop */
 	uint32_t slot; /* data area slot, UT_NO_SLOT when none */
 };
@@ -185,6 +199,10 @@ void ut_inject_undo(struct ut_session *s, struct ut_remote *r);
 int ut_write_code(struct ut_session *s);
 int ut_slot_create(struct ut_session *s, struct ut_thread *t);
 void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone);
+/* A syscall stop of a thread that awaits a key: give it its slot once it has one. */
+int ut_slot_key_check(struct ut_session *s, struct ut_thread *t);
+/* Thread t goes (exit, exec) while it awaits a key: it holds no one back any more. */
+void ut_slot_key_forget(struct ut_session *s, struct ut_thread *t);
 bool ut_is_ret_tramp(const struct ut_session *s, uint64_t addr);
 /*
  * A module loaded later: put its probes [first_id, first_id + nstubs) in a

@@ -5,6 +5,7 @@
  * relocator.c.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -101,5 +102,9 @@ int arch_patch_encode(enum arch_patch_insn insn, uint64_t at, uint64_t target, u
 
 bool arch_has_rdfsbase(void)
 {
+	const char *off = getenv("UTRACE_NO_FSGSBASE");
+
+	if (off && *off && strcmp(off, "0") != 0)
+		return false;
 	return getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
 }

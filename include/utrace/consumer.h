@@ -64,7 +64,10 @@ struct ut_stats {
 	struct ut_thread_drops *threads; /* threads with drops > 0 */
 	size_t nthreads;
 	uint64_t *func_drops; /* [nfuncs] */
-	size_t nfuncs; /* entries of func_drops: the geometry's nfuncs */
+	/* [nfuncs]: entries not recorded while a thread had no TLS (no FSGSBASE) */
+	uint64_t *func_notls;
+	uint64_t notls; /* their sum */
+	size_t nfuncs; /* entries of func_drops and func_notls: the geometry's nfuncs */
 };
 
 typedef int (*ut_event_fn)(const struct ut_event *ev, void *arg);

@@ -76,7 +76,8 @@ struct ut_func {
 	uint32_t flags; /* enum ut_func_flags, tracer-written */
 	uint32_t pad;
 	uint64_t drops; /* events of this function dropped on a full ring (tracee) */
-	uint64_t reserved;
+	/* entries not recorded while a thread without TLS lived (ut_ctl.notls_threads) */
+	uint64_t notls;
 };
 _Static_assert(sizeof(struct ut_func) == 32, "ut_func size");
 
@@ -90,6 +91,18 @@ _Static_assert(sizeof(struct ut_func) == 32, "ut_func size");
  * its fs base.  Probing continues past it.
  */
 #define UT_SLOT_EARLY 2ULL
+
+/*
+ * Another thread shares this slot's key: it was cloned without CLONE_SETTLS
+ * and runs on our TCB until it sets its own fs base (the tracer watches for
+ * that).  Entries take this slot only on its own stack, or not at all when
+ * the other thread's stack lies within it; returns always do (only this
+ * thread hijacked them).
+ */
+enum ut_slot_flags {
+	UT_SLOT_BY_STACK = 1 << 0,
+	UT_SLOT_NO_ENTRY = 1 << 1,
+};
 
 /*
  * Slot i owns shadow stack i and ring i.  The key (the thread's fs base) and
@@ -106,7 +119,7 @@ struct ut_slot {
 	uint64_t rs_top; /* shadow stack: number of live entries (tracee) */
 	uint64_t rs_overflow; /* entries that got no return probe: stack full */
 	uint64_t drops; /* records dropped on a full ring (tracee) */
-	uint64_t pad0;
+	uint64_t flags; /* enum ut_slot_flags, tracer-written */
 	uint64_t head; /* ring bytes reserved by the producer, monotonic */
 	uint64_t pad1[7];
 	uint64_t tail; /* ring bytes consumed by the tracer, monotonic */
@@ -159,7 +172,15 @@ struct ut_ctl {
 	/* slot index + 1 of the thread that had no TLS when its slot was made
 	 * (key UT_SLOT_EARLY until it claims it), 0: none */
 	uint32_t early_slot;
-	uint32_t pad;
+	/*
+	 * Without rdfsbase, threads with no TLS yet (fs base 0, where %fs:0
+	 * faults) that the tracer knows of (tracer-written, while they are
+	 * stopped).  While there is one, entries read no fs base at all: they
+	 * are counted per function (ut_func.notls) and not recorded.  A
+	 * process is single-threaded before its TLS exists, so this only
+	 * pauses tracing for the start-up of a static program.
+	 */
+	uint32_t notls_threads;
 };
 
 static inline struct ut_func *ut_ctl_funcs(struct ut_ctl *c)

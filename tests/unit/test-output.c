@@ -188,6 +188,7 @@ static void output_text_reports_losses(void **state)
 		{ .pid = 1000, .tid = 1240, .drops = 1 },
 	};
 	uint64_t func_drops[NFUNCS] = { 0, 10, 3, 0 };
+	uint64_t func_notls[NFUNCS] = { 0, 0, 4, 0 };
 	struct ut_stats st = {
 		.events = 2,
 		.drops = 13,
@@ -199,6 +200,8 @@ static void output_text_reports_losses(void **state)
 		.threads = threads,
 		.nthreads = 2,
 		.func_drops = func_drops,
+		.func_notls = func_notls,
+		.notls = 4,
 		.nfuncs = NFUNCS,
 	};
 	struct capture c;
@@ -210,6 +213,7 @@ static void output_text_reports_losses(void **state)
 		      "            [  1234] | main() {\n"
 		      "# 13 events dropped (ring full): tid 1234: 12, tid 1240: 1\n"
 		      "# dropped by function: foo: 10, bar: 3\n"
+		      "# not traced while a thread had no TLS (no FSGSBASE): bar: 4\n"
 		      "# 3 records torn (reserved, never committed)\n"
 		      "# 1 record invalid (corrupt ring data)\n"
 		      "# 5 entries without return probe (shadow stack full)\n"
@@ -272,8 +276,8 @@ static void output_json_events(void **state)
 		"{\"ts\":2003,\"pid\":1000,\"tid\":11,\"type\":\"unwind\",\"func\":\"main\","
 		"\"module\":\"prog\",\"addr\":\"0x401000\",\"depth\":0}\n"
 		"{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
-		"\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"dropped_by_thread\":[],"
-		"\"dropped_by_func\":[]}\n");
+		"\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
+		"\"dropped_by_thread\":[],\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
 }
 
 static void output_json_escapes_names(void **state)
@@ -292,8 +296,8 @@ static void output_json_escapes_names(void **state)
 		      "{\"ts\":7,\"pid\":1000,\"tid\":3,\"type\":\"unwind\",\"func\":\"func#9\","
 		      "\"module\":\"\",\"addr\":\"0x0\",\"depth\":2}\n"
 		      "{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
-		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,"
-		      "\"dropped_by_thread\":[],\"dropped_by_func\":[]}\n");
+		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
+		      "\"dropped_by_thread\":[],\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
 }
 
 static void output_json_summary(void **state)
@@ -303,6 +307,7 @@ static void output_json_summary(void **state)
 		{ .pid = 1000, .tid = 1240, .drops = 1, .first_ns = 7000, .last_ns = 7000 },
 	};
 	uint64_t func_drops[NFUNCS] = { 0, 10, 0, 3 };
+	uint64_t func_notls[NFUNCS] = { 2, 0, 0, 1 };
 	struct ut_stats st = {
 		.events = 99,
 		.drops = 13,
@@ -314,6 +319,8 @@ static void output_json_summary(void **state)
 		.threads = threads,
 		.nthreads = 2,
 		.func_drops = func_drops,
+		.func_notls = func_notls,
+		.notls = 3,
 		.nfuncs = NFUNCS,
 	};
 	struct capture c;
@@ -321,12 +328,14 @@ static void output_json_summary(void **state)
 	capture_open(&c, UT_FORMAT_JSON);
 	capture_check(&c, &st,
 		      "{\"type\":\"summary\",\"events\":99,\"dropped\":13,\"torn\":3,\"invalid\":1,"
-		      "\"rstack_overflow\":5,\"no_slot\":4,\"lost_return\":2,"
+		      "\"rstack_overflow\":5,\"no_slot\":4,\"lost_return\":2,\"no_tls\":3,"
 		      "\"dropped_by_thread\":[{\"tid\":1234,\"dropped\":12,\"first_ns\":5000,"
 		      "\"last_ns\":9000},{\"tid\":1240,\"dropped\":1,\"first_ns\":7000,"
 		      "\"last_ns\":7000}],"
 		      "\"dropped_by_func\":[{\"func\":\"foo\",\"dropped\":10},"
-		      "{\"func\":\"we\\\"ird\\u00ff\\u001b\",\"dropped\":3}]}\n");
+		      "{\"func\":\"we\\\"ird\\u00ff\\u001b\",\"dropped\":3}],"
+		      "\"no_tls_by_func\":[{\"func\":\"main\",\"calls\":2},"
+		      "{\"func\":\"we\\\"ird\\u00ff\\u001b\",\"calls\":1}]}\n");
 }
 
 /* Entry-only tracing (a CET shadow stack) is said in the summary of every writer. */
@@ -339,9 +348,9 @@ static void output_summary_says_returns_not_traced(void **state)
 	capture_open(&c, UT_FORMAT_JSON);
 	capture_check(&c, &st,
 		      "{\"type\":\"summary\",\"events\":2,\"dropped\":0,\"torn\":0,\"invalid\":0,"
-		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,"
+		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
 		      "\"returns\":\"not traced: it runs with a CET shadow stack\","
-		      "\"dropped_by_thread\":[],\"dropped_by_func\":[]}\n");
+		      "\"dropped_by_thread\":[],\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
 	capture_open(&c, UT_FORMAT_TEXT);
 	capture_check(&c, &st,
 		      "# DURATION     TID     FUNCTION\n"
@@ -425,8 +434,8 @@ static void output_rejects_bad_kind(void **state)
 	assert_int_equal(utrace_writer_event(c.w, &ev), -EINVAL);
 	capture_check(&c, NULL,
 		      "{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
-		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,"
-		      "\"dropped_by_thread\":[],\"dropped_by_func\":[]}\n");
+		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
+		      "\"dropped_by_thread\":[],\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
 	assert_null(utrace_writer_new(UT_FORMAT_COUNT, stdout, funcs, NFUNCS));
 }
 

@@ -13,11 +13,13 @@
 #include <cmocka.h>
 
 static uint64_t test_key; /* the "current thread's" fs base */
+static unsigned key_reads; /* %fs:0 reads: each would fault on a thread without TLS */
 
 #include "blob/recorder-core.h"
 
 static uint64_t rec_thread_key(const struct ut_ctl *ctl)
 {
+	key_reads++;
 	return test_key;
 }
 
@@ -104,6 +106,7 @@ static int fixture_setup_ring(void **state, uint32_t ring_recs)
 	for (i = 0; i < STACK_WORDS; i++)
 		f->stack[i] = CALLER_RET(i);
 	test_key = THREAD_KEY;
+	key_reads = 0;
 	*state = f;
 	return 0;
 }
@@ -552,6 +555,92 @@ static void recorder_early_slot_only_on_its_stack(void **state)
 	assert_int_equal(nrecs(f), 1);
 }
 
+/*
+ * Without rdfsbase, while the tracer knows of a thread without TLS, entries
+ * read no fs base (it would fault there): counted per function, no record,
+ * no hijack.  Returns read it: only a thread that had TLS was hijacked.
+ */
+static void recorder_no_tls_reads_no_key(void **state)
+{
+	struct fixture *f = *state;
+
+	f->ctl->use_rdfsbase = 0;
+	enter(f, 2, 20);
+	f->ctl->notls_threads = 1;
+	key_reads = 0;
+	assert_int_equal(enter(f, 1, 30), FUNC_ADDR(1));
+	enter(f, 1, 29);
+	assert_int_equal(key_reads, 0);
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+	assert_int_equal(ut_ctl_funcs(f->ctl)[1].notls, 2);
+	assert_int_equal(leave(f, 20, 5, 0), CALLER_RET(20));
+	assert_int_equal(key_reads, 1);
+	f->ctl->notls_threads = 0;
+	enter(f, 1, 30);
+	assert_int_equal(leave(f, 30, 6, 0), CALLER_RET(30));
+	assert_int_equal(nrecs(f), 4);
+	check_rec(f, 0, UT_REC_ENTRY, 2, 0);
+	check_rec(f, 1, UT_REC_EXIT, 2, 0);
+	check_rec(f, 2, UT_REC_ENTRY, 1, 0);
+	assert_int_equal(f->ctl->no_slot, 0);
+}
+
+/* With rdfsbase a thread without TLS reads 0, harmlessly: the count is not a gate then. */
+static void recorder_no_tls_gate_only_without_rdfsbase(void **state)
+{
+	struct fixture *f = *state;
+
+	f->ctl->use_rdfsbase = 1;
+	f->ctl->notls_threads = 1;
+	enter(f, 1, 30);
+	assert_int_equal(key_reads, 1);
+	assert_int_equal(nrecs(f), 1);
+	assert_int_equal(ut_ctl_funcs(f->ctl)[1].notls, 0);
+}
+
+/*
+ * Another thread shares the slot's key (cloned without CLONE_SETTLS): entries
+ * take the slot only on its own stack; a frame hijacked elsewhere before
+ * still returns through it.
+ */
+static void recorder_shared_key_entries_by_stack(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t elsewhere[4] = { CALLER_RET(100), CALLER_RET(101), 0, 0 };
+	struct user_regs_struct regs = { .rsp = (uint64_t)(uintptr_t)&elsewhere[1] };
+
+	rec_entry(f->ctl, 3, &regs, RET_TRAMP); /* a signal handler on a sigaltstack, say */
+	assert_int_equal(elsewhere[1], RET_TRAMP);
+	f->slot->flags = UT_SLOT_BY_STACK;
+	rec_entry(f->ctl, 1,
+		  &(struct user_regs_struct){ .rsp = (uint64_t)(uintptr_t)&elsewhere[0] },
+		  RET_TRAMP);
+	assert_int_equal(elsewhere[0], CALLER_RET(100));
+	assert_int_equal(f->ctl->no_slot, 1);
+	enter(f, 2, 30);
+	assert_int_equal(f->stack[30], RET_TRAMP);
+	assert_int_equal(leave(f, 30, 0, 0), CALLER_RET(30));
+	assert_int_equal(rec_exit(f->ctl, (uint64_t)(uintptr_t)&elsewhere[1], 0, 0, LOST),
+			 CALLER_RET(101));
+	assert_int_equal(nrecs(f), 4);
+	assert_int_equal(f->slot->rs_top, 0);
+}
+
+/* When the sharer's stack cannot be told from the slot's, no entry takes the slot. */
+static void recorder_shared_key_no_entry(void **state)
+{
+	struct fixture *f = *state;
+
+	enter(f, 2, 20);
+	f->slot->flags = UT_SLOT_BY_STACK | UT_SLOT_NO_ENTRY;
+	enter(f, 1, 30);
+	assert_int_equal(f->stack[30], CALLER_RET(30));
+	assert_int_equal(f->ctl->no_slot, 1);
+	assert_int_equal(leave(f, 20, 0, 0), CALLER_RET(20));
+	assert_int_equal(nrecs(f), 2);
+	assert_int_equal(f->ctl->lost_return, 0);
+}
+
 static void recorder_invalid_id_is_ignored(void **state)
 {
 	struct fixture *f = *state;
@@ -817,6 +906,10 @@ int main(void)
 		T(recorder_hijack_after_detach_is_undone),
 		T(recorder_early_slot_traces_before_tls),
 		T(recorder_early_slot_only_on_its_stack),
+		T(recorder_no_tls_reads_no_key),
+		T(recorder_no_tls_gate_only_without_rdfsbase),
+		T(recorder_shared_key_entries_by_stack),
+		T(recorder_shared_key_no_entry),
 		T(recorder_invalid_id_is_ignored),
 		T(recorder_slot_probing),
 		T(recorder_unhijack_restores_walked_slots),

@@ -244,8 +244,10 @@ static long wait_blocked(long nr, long alt_nr)
 static void seize(void)
 {
 	if (ptrace(PTRACE_SEIZE, child.pid, NULL, NULL)) {
-		if (errno == EPERM)
+		if (errno == EPERM) {
+			print_message("skipped: ptrace is refused here\n");
 			skip();
+		}
 		fail_msg("PTRACE_SEIZE: %s", strerror(errno));
 	}
 }
@@ -853,8 +855,11 @@ static void remote_exit_is_esrch(void **state)
 
 static void seccomp_mode_plain_child(void **state)
 {
-	if (utrace_seccomp_mode(getpid()) != 0)
-		skip(); /* the test runner itself is confined: no plain child to be had */
+	if (utrace_seccomp_mode(getpid()) != 0) {
+		print_message("skipped: the test runner itself runs under seccomp: no plain child "
+			      "to be had\n");
+		skip();
+	}
 	child_start(child_idle);
 	child_wait_ready();
 	assert_int_equal(utrace_seccomp_mode(child.pid), 0);

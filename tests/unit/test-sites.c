@@ -69,8 +69,10 @@ static size_t check_fixture(const char *env, bool optional)
 	uint64_t want[16];
 	size_t nwant, past_endbr;
 
-	if (!path && optional)
+	if (!path && optional) {
+		print_message("skipped: no %s (its linker is not installed)\n", env);
 		skip();
+	}
 	assert_non_null(path);
 	assert_int_equal(utrace_symtab_load(path, &st), 0);
 	nwant = expected_sites(&st, want, sizeof(want) / sizeof(want[0]), &past_endbr);

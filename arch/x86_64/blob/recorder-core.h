@@ -107,19 +107,39 @@ static int rec_early_slot(struct ut_ctl *ctl, uint64_t key, uint64_t sp, struct 
 }
 
 /*
- * Open addressing on the key: past UT_SLOT_DEAD and UT_SLOT_EARLY, up to
- * UT_SLOT_FREE, nslots probes at most; then the early slot.
+ * Whether an entry at stack pointer sp may take slot s, whose key matched:
+ * while another thread shares the key, only on the slot's own stack.
  */
-static int rec_find_slot(struct ut_ctl *ctl, uint64_t key, uint64_t sp, struct rec_thread *t)
+static int rec_entry_may_bind(const struct ut_slot *s, uint64_t sp)
+{
+	uint64_t flags = REC_READ(s->flags);
+
+	if (!flags)
+		return 1;
+	if (flags & UT_SLOT_NO_ENTRY)
+		return 0;
+	return sp >= s->stack_lo && sp < s->stack_hi;
+}
+
+/*
+ * Open addressing on the key: past UT_SLOT_DEAD and UT_SLOT_EARLY, up to
+ * UT_SLOT_FREE, nslots probes at most; then the early slot.  `entry`: for a
+ * function entry (else a return, which may always take its key's slot).
+ */
+static int rec_find_slot(struct ut_ctl *ctl, uint64_t key, uint64_t sp, int entry,
+			 struct rec_thread *t)
 {
 	uint32_t n = ctl->nslots;
 	uint32_t i = ut_slot_hash(key, n);
 	uint32_t probes;
 
 	for (probes = 0; key > UT_SLOT_EARLY && probes < n; probes++, i = (i + 1) & (n - 1)) {
-		uint64_t k = REC_READ(ut_ctl_slots(ctl)[i].key);
+		const struct ut_slot *s = &ut_ctl_slots(ctl)[i];
+		uint64_t k = REC_READ(s->key);
 
 		if (k == key) {
+			if (entry && !rec_entry_may_bind(s, sp))
+				return 0;
 			rec_bind_slot(ctl, i, t);
 			return 1;
 		}
@@ -448,7 +468,12 @@ static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *
 	if (REC_READ(ctl->disabled) && !(flags & UT_FUNC_UNHIJACK))
 		return;
 	regs->rip = ut_ctl_funcs(ctl)[id].addr;
-	if (!rec_find_slot(ctl, rec_thread_key(ctl), regs->rsp, &t)) {
+	if (!ctl->use_rdfsbase && REC_READ(ctl->notls_threads)) {
+		if (!(flags & UT_FUNC_HIDDEN))
+			rec_inc_shared(&ut_ctl_funcs(ctl)[id].notls);
+		return;
+	}
+	if (!rec_find_slot(ctl, rec_thread_key(ctl), regs->rsp, 1, &t)) {
 		if (!(flags & UT_FUNC_HIDDEN))
 			rec_inc_shared(&ctl->no_slot);
 		return;
@@ -616,7 +641,7 @@ static uint64_t rec_exit(struct ut_ctl *ctl, uint64_t ret_slot, uint64_t rax, ui
 	uint32_t top;
 	uint64_t ret;
 
-	if (!rec_find_slot(ctl, rec_thread_key(ctl), ret_slot, &t))
+	if (!rec_find_slot(ctl, rec_thread_key(ctl), ret_slot, 0, &t))
 		goto lost_return;
 	top = rec_rs_top(&t);
 	match = rec_find_return(&t, top, ret_slot);

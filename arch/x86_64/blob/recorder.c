@@ -32,8 +32,10 @@ static uint64_t rec_thread_key(const struct ut_ctl *ctl)
 
 	/*
 	 * rdfsbase reads 0 for a thread without TLS yet; without it, %fs:0
-	 * (the TCB's self pointer under glibc) is the only way, and the
-	 * tracer must not enable probes before TLS exists.
+	 * (the TCB's self pointer under glibc) is the only way, and it faults
+	 * there: rec_entry() reads no key while the tracer knows of such a
+	 * thread (ut_ctl.notls_threads), and only a thread whose return was
+	 * hijacked, so that had TLS, reaches rec_exit().
 	 */
 	if (ctl->use_rdfsbase)
 		__asm__ volatile("rdfsbase %0" : "=r"(base));
