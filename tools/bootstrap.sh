@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="gcc g++ libc6-dev binutils meson ninja-build pkg-config python3 libelf-dev libdw-dev
+PACKAGES="gcc g++ libc6-dev binutils lld meson ninja-build pkg-config python3 libelf-dev libdw-dev
 libcapstone-dev libcmocka-dev"
 
 install_missing() {
@@ -37,6 +37,10 @@ demo)
 	;;
 test)
 	build build -Dwerror=true
+	# what the tests that need it will find (they skip, saying why, without it)
+	UTRACE=build/utrace UTRACE_PROGS=build/tests/progs python3 -c \
+		'import sys; sys.path.insert(0, "tests/integration"); import harness
+harness.print_capabilities(sys.stdout)'
 	meson test -C build --print-errorlogs
 	build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

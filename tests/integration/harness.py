@@ -30,7 +30,8 @@ RUN_TIMEOUT = 60
 TRACED_TIMEOUT = 180
 NOBODY = 65534
 # Counters of the summary line that must be zero in every ordinary run.
-LOSS_COUNTERS = ("dropped", "torn", "invalid", "rstack_overflow", "no_slot", "lost_return")
+LOSS_COUNTERS = ("dropped", "torn", "invalid", "rstack_overflow", "no_slot", "lost_return",
+                 "no_tls")
 EVENT_FIELDS = ("ts", "pid", "tid", "type", "func", "module", "addr", "depth")
 EVENT_TYPES = ("entry", "exit", "unwind")
 MAX_DEPTH = 1 << 20
@@ -73,7 +74,159 @@ def main():
     if not os.access(utrace_path(), os.X_OK):
         print("utrace not found at %s" % utrace_path(), file=sys.stderr)
         sys.exit(1)
+    print_capabilities(sys.stderr)
     unittest.main(verbosity=2)
+
+
+# ---- what this machine has --------------------------------------------------
+#
+# Machines of this project's kind differ: some CPUs have FSGSBASE and some do
+# not, some kernels cannot run i386 programs, user shadow stacks (CET) need a
+# recent kernel built for them and a CPU that has them.  Each capability is
+# probed once, here, and printed at the start of every test file; a test
+# skips only when the machine lacks what it needs, and says which.
+
+AT_HWCAP2 = 26
+HWCAP2_FSGSBASE = 1 << 1
+ELF32_BASE = 0x08048000
+ELF32_STATUS = 7
+# mov $1, %eax (exit); mov $7, %ebx; int $0x80
+ELF32_CODE = bytes([0xb8, 1, 0, 0, 0, 0xbb, ELF32_STATUS, 0, 0, 0, 0xcd, 0x80])
+SHSTK_UNSUPPORTED = b"shstk unsupported\n"
+
+
+def auxv(key):
+    """The value of an auxiliary vector entry of this process, 0 when absent."""
+    with open("/proc/self/auxv", "rb") as f:
+        data = f.read()
+    for k, v in struct.iter_unpack("<QQ", data):
+        if k == key:
+            return v
+    return 0
+
+
+def write_elf32(path):
+    """A minimal i386 program that exits with ELF32_STATUS."""
+    ehsize, phsize = 52, 32
+    entry = ELF32_BASE + ehsize + phsize
+    ident = b"\x7fELF" + bytes([1, 1, 1]) + bytes(9)
+    eh = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, entry, ehsize, 0, 0, ehsize, phsize,
+                             1, 0, 0, 0)
+    size = ehsize + phsize + len(ELF32_CODE)
+    ph = struct.pack("<IIIIIIII", 1, 0, ELF32_BASE, ELF32_BASE, size, size, 5, 0x1000)
+    with open(path, "wb") as f:
+        f.write(eh + ph + ELF32_CODE)
+    os.chmod(path, 0o755)
+
+
+def probe_i386():
+    """Whether the kernel runs i386 programs (IA-32 emulation on: execve does
+    not fail with ENOEXEC)."""
+    d = tempfile.mkdtemp(prefix="utrace-i386-")
+    try:
+        path = os.path.join(d, "exit32")
+        write_elf32(path)
+        try:
+            return subprocess.run([path], timeout=RUN_TIMEOUT).returncode == ELF32_STATUS
+        except OSError:
+            return False
+    finally:
+        shutil.rmtree(d, True)
+
+
+def probe_shstk():
+    """Whether s-shstk could enable a CET shadow stack (kernel and CPU)."""
+    return run([prog("s-shstk")]).stdout != SHSTK_UNSUPPORTED
+
+
+def probe_nobody_exec():
+    """Whether user nobody can run a program from a fresh temporary directory
+    (not in a chroot whose root directory only root may enter)."""
+    if not is_root():
+        return False
+    d = tempfile.mkdtemp(prefix="utrace-nobody-")
+    try:
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "true")
+        shutil.copy("/bin/true", path)
+        try:
+            return subprocess.run([path], preexec_fn=as_nobody,
+                                  timeout=RUN_TIMEOUT).returncode == 0
+        except OSError:
+            return False
+    finally:
+        shutil.rmtree(d, True)
+
+
+_capabilities = {}
+
+
+def capabilities():
+    """{name: bool} of what this machine has, probed once."""
+    if not _capabilities:
+        _capabilities["fsgsbase"] = bool(auxv(AT_HWCAP2) & HWCAP2_FSGSBASE)
+        _capabilities["i386-exec"] = probe_i386()
+        _capabilities["user-shstk"] = probe_shstk()
+        _capabilities["root"] = is_root()
+        _capabilities["nobody-exec"] = probe_nobody_exec()
+    return _capabilities
+
+
+def print_capabilities(f):
+    print("this machine: " + ", ".join("%s %s" % (cap, "yes" if have else "no")
+                                       for cap, have in capabilities().items()), file=f)
+
+
+WHY_LACKING = {
+    "fsgsbase": "this CPU has no FSGSBASE",
+    "i386-exec": "this kernel does not run i386 programs (IA-32 emulation off)",
+    "user-shstk": "no CET user shadow stack here (kernel without "
+                  "CONFIG_X86_USER_SHADOW_STACK, or CPU without it)",
+    "root": "needs root",
+    "nobody-exec": "user nobody cannot run programs from a temporary directory here (a "
+                   "root directory only root may enter)",
+}
+
+
+def require(tc, cap):
+    """Skip the test, saying why, when this machine lacks `cap`."""
+    if not capabilities()[cap]:
+        tc.skipTest(WHY_LACKING[cap])
+
+
+# How utrace reads a thread's fs base: with rdfsbase where the CPU has
+# FSGSBASE, else without (UTRACE_NO_FSGSBASE makes it behave so on any CPU).
+CPU_PATHS = ("fsgsbase", "no-fsgsbase")
+NO_FSGSBASE_ENV = "UTRACE_NO_FSGSBASE"
+
+
+class cpu_path:
+    """utrace runs down `path` inside; the FSGSBASE path skips where the CPU
+    lacks it.  Each path in turn:
+
+        for path in h.CPU_PATHS:
+            with self.subTest(cpu=path), h.cpu_path(self, path):
+                ...
+    """
+
+    def __init__(self, tc, path):
+        assert path in CPU_PATHS
+        self.tc, self.path = tc, path
+
+    def __enter__(self):
+        self.old = os.environ.pop(NO_FSGSBASE_ENV, None)
+        if self.path == "fsgsbase":
+            require(self.tc, "fsgsbase")
+        else:
+            os.environ[NO_FSGSBASE_ENV] = "1"
+        return self
+
+    def __exit__(self, *exc):
+        os.environ.pop(NO_FSGSBASE_ENV, None)
+        if self.old is not None:
+            os.environ[NO_FSGSBASE_ENV] = self.old
+        return False
+
 
 
 def is_root():

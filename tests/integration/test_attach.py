@@ -46,8 +46,7 @@ class AttachTest(unittest.TestCase):
     def test_attach_under_seccomp_as_root(self):
         """Privileged, utrace suspends the filter that would kill the
         program on memfd_create, and traces it like any other."""
-        if not h.is_root():
-            self.skipTest("needs root")
+        h.require(self, "root")
         t = h.start_target(self, args=("seccomp",))
         events = self.traced_phases(t, 1, 2)
         per_phase = h.check_unharmed(self, t, 3)

@@ -42,6 +42,14 @@ class BinariesTest(unittest.TestCase):
         return t
 
     # ---- static and static-pie: no ld.so, no TLS before __libc_setup_tls ----
+    #
+    # Each down both of utrace's paths: with rdfsbase (CPUs with FSGSBASE) and
+    # without (UTRACE_NO_FSGSBASE=1 on any CPU).
+
+    def check_static(self, name, mode, **kw):
+        for path in h.CPU_PATHS:
+            with self.subTest(cpu=path), h.cpu_path(self, path):
+                yield path, self.check_kinds(name, mode, **kw)
 
     def bias(self, name, t):
         """The one load bias between the events' addresses and the symbols."""
@@ -51,48 +59,128 @@ class BinariesTest(unittest.TestCase):
         return biases.pop()
 
     def test_static_run(self):
-        t = self.check_kinds("s-kinds-static", "run")
-        self.assertEqual(self.bias("s-kinds-static", t), 0)
+        for _, t in self.check_static("s-kinds-static", "run"):
+            self.assertEqual(self.bias("s-kinds-static", t), 0)
 
     def test_static_attach(self):
-        self.check_kinds("s-kinds-static", "attach")
+        for _ in self.check_static("s-kinds-static", "attach"):
+            pass
 
     def test_static_pie_run(self):
-        t = self.check_kinds("s-kinds-static-pie", "run")
-        bias = self.bias("s-kinds-static-pie", t)
-        self.assertNotEqual(bias, 0, "a static-pie runs at a load bias")
-        self.assertEqual(bias % 4096, 0)
+        for _, t in self.check_static("s-kinds-static-pie", "run"):
+            bias = self.bias("s-kinds-static-pie", t)
+            self.assertNotEqual(bias, 0, "a static-pie runs at a load bias")
+            self.assertEqual(bias % 4096, 0)
 
     def test_static_pie_attach(self):
-        self.check_kinds("s-kinds-static-pie", "attach")
+        for _ in self.check_static("s-kinds-static-pie", "attach"):
+            pass
 
     def test_static_threads(self):
-        for mode in h.MODES:
-            with self.subTest(mode):
-                t = h.check_traced_prog(self, "s-threads-static", mode=mode)
-                self.assertEqual(len({ev["tid"] for ev in t.events}), 4)
+        for path in h.CPU_PATHS:
+            for mode in h.MODES:
+                with self.subTest(cpu=path, mode=mode), h.cpu_path(self, path):
+                    t = h.check_traced_prog(self, "s-threads-static", mode=mode)
+                    self.assertEqual(len({ev["tid"] for ev in t.events}), 4)
 
     def test_static_traced_before_tls(self):
-        """run starts tracing at the program's own _start, fs base 0: the
-        functions of glibc's start-up before __libc_setup_tls are traced
-        like any other."""
+        """With rdfsbase, run starts tracing at the program's own _start, fs
+        base 0: the functions of glibc's start-up before __libc_setup_tls
+        are traced like any other."""
         for name in ("s-kinds-static", "s-kinds-static-pie"):
-            with self.subTest(name):
+            with self.subTest(name), h.cpu_path(self, "fsgsbase"):
                 self.check_kinds(name, "run", funcs=("work_*",) + tuple(PRE_TLS),
                                  more=PRE_TLS)
 
+    def test_static_before_tls_named_without_fsgsbase(self):
+        """Without rdfsbase %fs:0 would fault before the TLS exists: tracing
+        begins once the thread has it, and the functions that ran before are
+        counted and named on one line, none traced."""
+        for name in ("s-kinds-static", "s-kinds-static-pie"):
+            with self.subTest(name), h.cpu_path(self, "no-fsgsbase"):
+                t = h.run_traced(self, name, funcs=("work_*",) + tuple(PRE_TLS))
+                h.check_like_untraced(self, name, (), t)
+                self.assertEqual(t.summary["no_tls"], sum(PRE_TLS.values()), t.summary)
+                self.assertEqual({d["func"]: d["calls"] for d in t.summary["no_tls_by_func"]},
+                                 PRE_TLS)
+                t.summary["no_tls"] = 0
+                h.check_summary_clean(self, t.events, t.summary)
+                h.check_counts(self, t.events, h.prog_counts(t.stdout))
+                said = [line for line in t.stderr_lines() if "had no TLS" in line]
+                self.assertEqual(said, [
+                    "utrace: not traced while a thread had no TLS (this CPU has no FSGSBASE): "
+                    "__libc_setup_tls (1 call), _dl_aux_init (1 call)"], t.stderr_lines())
+
     def test_static_everything(self):
         """-f '*': every function of the program and of its libc, from the
-        first instruction; nothing lost, the prog unharmed."""
+        first instruction (with rdfsbase; without, from the TLS on: what ran
+        before is counted); nothing lost, the prog unharmed."""
         name = "s-kinds-static"
-        t = h.run_traced(self, name, funcs=("*",))
-        h.check_like_untraced(self, name, (), t)
-        h.check_summary_clean(self, t.events, t.summary)
-        got = h.trace_counts(t.events)
-        for func, n in list(h.prog_counts(t.stdout).items()) + list(PRE_TLS.items()):
-            self.assertEqual(got.get(func), [n, n, 0], func)
-        self.assertEqual(got["_start"], [1, 0, 0])
-        self.assertGreater(len(got), 100)
+        for path in h.CPU_PATHS:
+            with self.subTest(cpu=path), h.cpu_path(self, path):
+                t = h.run_traced(self, name, funcs=("*",))
+                h.check_like_untraced(self, name, (), t)
+                before = {d["func"]: d["calls"] for d in t.summary["no_tls_by_func"]}
+                self.assertEqual(t.summary["no_tls"], sum(before.values()))
+                t.summary["no_tls"] = 0
+                h.check_summary_clean(self, t.events, t.summary)
+                got = h.trace_counts(t.events)
+                for func, n in h.prog_counts(t.stdout).items():
+                    self.assertEqual(got.get(func), [n, n, 0], func)
+                if path == "fsgsbase":
+                    self.assertEqual(before, {})
+                    for func, n in PRE_TLS.items():
+                        self.assertEqual(got.get(func), [n, n, 0], func)
+                    self.assertEqual(got["_start"], [1, 0, 0])
+                else:
+                    self.assertEqual({f: before.get(f) for f in PRE_TLS}, PRE_TLS)
+                    self.assertEqual(before["_start"], 1)
+                    self.assertNotIn("_start", got)
+                self.assertGreater(len(set(got) | set(before)), 100)
+
+    # ---- threads from a raw clone(2) ----
+
+    def test_rawclone_sharing_tls(self):
+        """A thread cloned without CLONE_SETTLS runs on its creator's TCB:
+        one slot cannot serve both.  Its calls are counted as untraced, said
+        once; its creator's are traced exactly; the program runs as
+        untraced."""
+        name = "s-rawclone"
+        for path in h.CPU_PATHS:
+            with self.subTest(cpu=path), h.cpu_path(self, path):
+                t = h.run_traced(self, name, ("share",))
+                h.check_like_untraced(self, name, ("share",), t)
+                calls = h.prog_counts(t.stdout)
+                self.assertEqual(t.summary["no_slot"], calls["work_thread"], t.summary)
+                t.summary["no_slot"] = 0
+                h.check_summary_clean(self, t.events, t.summary)
+                h.check_counts(self, t.events, {"work_main": calls["work_main"]})
+                said = [line for line in t.stderr_lines() if "shares the TLS" in line]
+                self.assertEqual(len(said), 1, t.stderr_lines())
+
+    def test_rawclone_without_tls(self):
+        """A thread cloned with an fs base of 0.  With rdfsbase it is traced
+        like any other; without, %fs:0 would fault: while it lives no entry
+        reads the fs base, and every call not traced is counted."""
+        name = "s-rawclone"
+        for path in h.CPU_PATHS:
+            with self.subTest(cpu=path), h.cpu_path(self, path):
+                t = h.run_traced(self, name, ("tls0",))
+                h.check_like_untraced(self, name, ("tls0",), t)
+                calls = h.prog_counts(t.stdout)
+                before = {d["func"]: d["calls"] for d in t.summary["no_tls_by_func"]}
+                self.assertEqual(t.summary["no_tls"], sum(before.values()))
+                t.summary["no_tls"] = 0
+                h.check_summary_clean(self, t.events, t.summary)
+                got = h.trace_counts(t.events)
+                for func, n in calls.items():
+                    traced = got.get(func, [0, 0, 0])
+                    self.assertEqual(traced[0], traced[1], func)
+                    self.assertEqual(traced[0] + before.get(func, 0), n, func)
+                if path == "fsgsbase":
+                    self.assertEqual(before, {})
+                else:
+                    self.assertEqual(before.get("work_thread"), calls["work_thread"])
 
     # ---- endbr64 ----
 
@@ -193,10 +281,8 @@ class BinariesTest(unittest.TestCase):
         """A process with a CET shadow stack gets entry events only: a
         hijacked return would fault.  utrace says so once on stderr and in
         the summary."""
+        h.require(self, "user-shstk")
         name = "s-shstk"
-        if h.run_untraced(name).stdout == b"shstk unsupported\n":
-            self.skipTest("no CET shadow stack here (kernel without "
-                          "CONFIG_X86_USER_SHADOW_STACK, or CPU without it)")
         g = h.GatedProg(self, name)
         att = h.attach(self, g.pid)
         h.wait_attached(self, g, att)

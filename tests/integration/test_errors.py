@@ -39,6 +39,7 @@ class ErrorTest(unittest.TestCase):
         """Run utrace and the progs from copies in the per-test directory: the
         build tree may not be reachable by user nobody (a fresh clone under a
         private directory)."""
+        h.require(self, "nobody-exec")
         d = h.tmpdir(self)
         progs = os.path.join(d, "progs")
         os.mkdir(progs)
@@ -49,12 +50,6 @@ class ErrorTest(unittest.TestCase):
         for var, path in (("UTRACE", utrace), ("UTRACE_PROGS", progs)):
             self.addCleanup(os.environ.__setitem__, var, os.environ[var])
             os.environ[var] = path
-        try:
-            subprocess.run([utrace, "--version"], preexec_fn=h.as_nobody, check=True,
-                           stdout=subprocess.DEVNULL)
-        except PermissionError as e:
-            # A chroot whose root directory only root may enter (fresh-machine).
-            self.skipTest("user nobody cannot execute %s here: %s" % (utrace, e))
 
     def copy_prog(self, name, mode):
         path = os.path.join(h.tmpdir(self), name)
@@ -70,8 +65,7 @@ class ErrorTest(unittest.TestCase):
         h.check_error(self, self.utrace("attach", str(p.pid), "-f", "work_*", "-o", self.out()))
 
     def test_permission_denied(self):
-        if not h.is_root():
-            self.skipTest("needs root to run utrace as nobody")
+        h.require(self, "root")
         self.binaries_for_nobody()
         h.check_error(self, self.attach_error("-o", self.out(), preexec_fn=h.as_nobody))
 
@@ -111,11 +105,8 @@ class ErrorTest(unittest.TestCase):
         h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--", path))
 
     def test_binary_without_symbols(self):
-        strip = shutil.which("strip")
-        if strip is None:
-            self.skipTest("no strip")
         path = os.path.join(h.tmpdir(self), "s-chain")
-        subprocess.run([strip, "--strip-all", "-o", path, h.prog("s-chain")], check=True)
+        subprocess.run(["strip", "--strip-all", "-o", path, h.prog("s-chain")], check=True)
         h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--", path))
 
     # ---- the command line ----
@@ -161,8 +152,7 @@ class ErrorTest(unittest.TestCase):
     def test_seccomp_unprivileged_refused(self):
         """Unprivileged, utrace cannot suspend the program's seccomp filter:
         it must refuse rather than run a syscall the filter kills for."""
-        if not h.is_root():
-            self.skipTest("needs root to run both as nobody")
+        h.require(self, "root")
         self.binaries_for_nobody()
         h.check_error(self, self.attach_error("-o", self.out(), preexec_fn=h.as_nobody,
                                               target_preexec=h.as_nobody,

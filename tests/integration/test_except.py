@@ -6,7 +6,6 @@ rethrow, cleanups and catches in traced and untraced frames, backtraces, and
 pthread_exit's forced unwind, in run and attach modes; detach while
 exceptions fly."""
 
-import os
 import time
 import unittest
 
@@ -85,17 +84,19 @@ class ExceptTest(unittest.TestCase):
         check_pexit(self, "attach")
 
     def test_unwinder_linked_into_the_executable_run(self):
-        check_except(self, "run", "s-except-static")
+        for path in h.CPU_PATHS:
+            with self.subTest(cpu=path), h.cpu_path(self, path):
+                check_except(self, "run", "s-except-static")
 
     def test_unwinder_linked_into_the_executable_attach(self):
-        check_except(self, "attach", "s-except-static")
+        for path in h.CPU_PATHS:
+            with self.subTest(cpu=path), h.cpu_path(self, path):
+                check_except(self, "attach", "s-except-static")
 
     def test_unwinder_without_symbols_refuses_return_probes(self):
         """The unwinder is linked in but its symbols are gone: no hook, so
         entry events only, said once; the program runs as untraced."""
         name = "s-except-nounwind"
-        if not os.path.exists(h.prog(name)):
-            self.skipTest("no objcopy")
         t = h.run_traced(self, name)
         h.check_like_untraced(self, name, (), t)
         refusals = [line for line in t.stderr_lines() if "return probes refused" in line]

@@ -9,7 +9,6 @@ exactly; stdout and exit status those of an untraced run; after a detach
 the text equals the file.  `utrace symbols` must say which kind each
 function gets."""
 
-import json
 import os
 import re
 import signal

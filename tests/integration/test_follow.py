@@ -8,7 +8,6 @@ the trace must hold exactly those calls under each pid."""
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -89,26 +88,6 @@ def check_parent_only(tc, mode):
 def untraced_programs(t):
     return [NO_MATCH_RE.match(line).group(1) for line in t.stderr_lines()
             if NO_MATCH_RE.match(line)]
-
-
-ELF32_BASE = 0x08048000
-ELF32_STATUS = 7
-# mov $1, %eax (exit); mov $7, %ebx; int $0x80
-ELF32_CODE = bytes([0xb8, 1, 0, 0, 0, 0xbb, ELF32_STATUS, 0, 0, 0, 0xcd, 0x80])
-
-
-def write_elf32(path):
-    """A minimal i386 program that exits with ELF32_STATUS."""
-    ehsize, phsize = 52, 32
-    entry = ELF32_BASE + ehsize + phsize
-    ident = b"\x7fELF" + bytes([1, 1, 1]) + bytes(9)
-    eh = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, entry, ehsize, 0, 0, ehsize, phsize,
-                             1, 0, 0, 0)
-    size = ehsize + phsize + len(ELF32_CODE)
-    ph = struct.pack("<IIIIIIII", 1, 0, ELF32_BASE, ELF32_BASE, size, size, 5, 0x1000)
-    with open(path, "wb") as f:
-        f.write(eh + ph + ELF32_CODE)
-    os.chmod(path, 0o755)
 
 
 def real_python():
@@ -304,23 +283,22 @@ class FollowForkTest(unittest.TestCase):
     def test_32bit_program_followed_untraced(self):
         """A script runs an i386 program (left alone: what utrace injects is
         x86-64's), then executes s-follow, which is traced."""
+        h.require(self, "i386-exec")
         elf32 = os.path.join(h.tmpdir(self), "exit32")
-        write_elf32(elf32)
-        if h.run([elf32]).status != ELF32_STATUS:
-            self.skipTest("this kernel does not run i386 programs")
+        h.write_elf32(elf32)
         script = os.path.join(h.tmpdir(self), "run-32.sh")
         with open(script, "w") as f:
             f.write("#!/bin/sh\n'%s'\necho \"exit32 $?\"\nexec '%s' leaf 2\n" %
                     (elf32, h.prog("s-follow")))
         os.chmod(script, 0o755)
         t, plain = self.check_one_leaf_process([script])
-        self.assertIn(b"exit32 %d\n" % ELF32_STATUS, plain.stdout)
+        self.assertIn(b"exit32 %d\n" % h.ELF32_STATUS, plain.stdout)
         said = [line for line in t.stderr_lines() if "not an x86-64 program" in line]
         self.assertEqual(len(said), 1, t.stderr_lines())
         self.assertIn(elf32, said[0])
         # run's own program, too
         t = run_follow(self, [elf32], ("-F",))
-        self.assertEqual(t.status, ELF32_STATUS)
+        self.assertEqual(t.status, h.ELF32_STATUS)
         self.assertEqual(t.events, [])
         self.assertEqual(len(t.stderr_lines()), 1, t.stderr_lines())
         self.assertIn("%s: not an x86-64 program" % elf32, t.stderr_lines()[0])
