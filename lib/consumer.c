@@ -86,6 +86,9 @@ struct slot_state {
 	uint32_t stall_drains;
 	int64_t stall_cpu; /* the thread's CPU time then (clock ticks), -1 unknown */
 
+	/* uncommitted records its thread was writing when it was killed */
+	uint64_t cut;
+
 	/* records copied out of the ring, delivered up to spool_pos */
 	struct ut_rec *spool;
 	size_t spool_len, spool_pos, spool_cap;
@@ -564,11 +567,38 @@ static bool spool_room(struct ut_consumer *c, struct slot_state *st)
 }
 
 /*
- * Copy slot i's records from our tail up to the head read once now into its
- * spool, checked.  With `closing` the thread is gone: every uncommitted
- * record left is torn.  Returns the number of records spooled.
+ * How a slot's records are collected: while its thread runs (an uncommitted
+ * record may still commit), at its end (every uncommitted record left is
+ * torn), or at the end of a thread a signal killed, inside the recorder
+ * maybe (the uncommitted records with none committed after them are the
+ * ones it was writing then: cut short, not torn).
  */
-static long slot_collect(struct ut_consumer *c, uint32_t i, bool closing)
+enum collect_mode {
+	COLLECT_LIVE,
+	COLLECT_END,
+	COLLECT_KILLED,
+};
+
+/*
+ * A killed thread never went on past the records it was writing: from the
+ * uncommitted record at the tail up to head, nothing is committed.  They
+ * are skipped as cut (they never held an event: the call they were to
+ * report is closed from the shadow stack, or never began).
+ */
+static bool tail_is_cut(struct ut_consumer *c, uint32_t i, struct slot_state *st, uint64_t head)
+{
+	if (committed_after_tail(c, i, st, head))
+		return false;
+	st->cut += (head - st->tail) / UT_REC_SIZE;
+	st->tail = head;
+	return true;
+}
+
+/*
+ * Copy slot i's records from our tail up to the head read once now into its
+ * spool, checked.  Returns the number of records spooled.
+ */
+static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mode)
 {
 	struct slot_state *st = &c->slots[i];
 	struct ut_slot *s = area_slot(c, i);
@@ -590,7 +620,9 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, bool closing)
 	while (st->tail < head && spool_room(c, st)) {
 		r = &st->spool[st->spool_len];
 		kind = rec_read(c, i, st->tail, r);
-		if (!kind && !closing && !tail_is_torn(c, i, st, head))
+		if (!kind && mode == COLLECT_LIVE && !tail_is_torn(c, i, st, head))
+			break;
+		if (!kind && mode == COLLECT_KILLED && tail_is_cut(c, i, st, head))
 			break;
 		st->tail += UT_REC_SIZE;
 		if (!kind) {
@@ -635,7 +667,7 @@ static size_t collect_all(struct ut_consumer *c)
 
 	for (uint32_t i = 0; i < c->geo.nslots; i++)
 		if (c->slots[i].open) {
-			slot_collect(c, i, false);
+			slot_collect(c, i, COLLECT_LIVE);
 			pending += c->slots[i].spool_len - c->slots[i].spool_pos;
 		}
 	return pending;
@@ -745,7 +777,8 @@ void utrace_consumer_slot_signalled(struct ut_consumer *c, uint32_t slot)
 		c->slots[slot].stall = false;
 }
 
-static int slot_close(struct ut_consumer *c, uint32_t slot, bool gone, ut_event_fn fn, void *arg)
+static int slot_close(struct ut_consumer *c, uint32_t slot, enum collect_mode mode, bool gone,
+		      ut_event_fn fn, void *arg)
 {
 	struct slot_state *st;
 	long drained;
@@ -761,10 +794,15 @@ static int slot_close(struct ut_consumer *c, uint32_t slot, bool gone, ut_event_
 	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;
 	do {
-		slot_collect(c, slot, true);
+		slot_collect(c, slot, mode);
 		drained = slot_deliver(c, st, SIZE_MAX, fn, arg);
 	} while (drained > 0 &&
 		 st->tail < __atomic_load_n(&area_slot(c, slot)->head, __ATOMIC_ACQUIRE));
+	if (st->cut)
+		ut_info("thread %d of process %d was killed while recording: %llu record%s it was "
+			"writing left out",
+			(int)st->tid, (int)st->pid, (unsigned long long)st->cut,
+			st->cut == 1 ? "" : "s");
 	if (drained >= 0 && gone)
 		drained = close_open_entries(c, st, fn, arg);
 	ret = slot_retire_losses(c, st);
@@ -774,12 +812,18 @@ static int slot_close(struct ut_consumer *c, uint32_t slot, bool gone, ut_event_
 
 int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg)
 {
-	return slot_close(c, slot, true, fn, arg);
+	return slot_close(c, slot, COLLECT_END, true, fn, arg);
+}
+
+int utrace_consumer_slot_close_killed(struct ut_consumer *c, uint32_t slot, ut_event_fn fn,
+				      void *arg)
+{
+	return slot_close(c, slot, COLLECT_KILLED, true, fn, arg);
 }
 
 int utrace_consumer_slot_release(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg)
 {
-	return slot_close(c, slot, false, fn, arg);
+	return slot_close(c, slot, COLLECT_END, false, fn, arg);
 }
 
 /* ---- statistics --------------------------------------------------------- */

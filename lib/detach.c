@@ -27,17 +27,6 @@ static int get_regs(pid_t tid, struct user_regs_struct *regs)
 	return ptrace(PTRACE_GETREGS, tid, 0, regs) < 0 ? -errno : 0;
 }
 
-static const struct ut_area *in_blob_code(const struct ut_session *s, uint64_t ip)
-{
-	for (size_t i = 0; i < s->nareas; i++) {
-		const struct ut_area *a = &s->areas[i];
-
-		if (ip >= a->addr && ip < a->addr + a->hdr->text_end)
-			return a;
-	}
-	return NULL;
-}
-
 static bool sigtrap_pending(pid_t tid)
 {
 	uint64_t pending;
@@ -161,7 +150,7 @@ static int settle_thread(struct ut_session *s, struct ut_thread *t)
 	e = take_pending_trap(s, t, arch_regs_ip(&regs));
 	if (e < 0 || (e = get_regs(t->tid, &regs)) < 0)
 		return e;
-	a = in_blob_code(s, arch_regs_ip(&regs));
+	a = ut_blob_code_at(s, arch_regs_ip(&regs));
 	return a ? run_out_of_blob(s, t, a) : 0;
 }
 
@@ -186,7 +175,7 @@ static void close_slots(struct ut_session *s)
 {
 	for (size_t i = 0; i < s->nthreads; i++)
 		if (s->threads[i].slot != UT_NO_SLOT && s->threads[i].state == UT_THREAD_STOPPED)
-			ut_slot_free(s, &s->threads[i], false);
+			ut_slot_free(s, &s->threads[i], UT_SLOT_END_RELEASE);
 }
 
 static void unprobe(struct ut_session *s)

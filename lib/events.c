@@ -47,11 +47,16 @@ static bool awaits_fork_event(const struct ut_session *s, const struct ut_thread
 	return t->pid != s->pid && !t->vfork_child;
 }
 
+/*
+ * Gone with its slot: it had no exit stop, so SIGKILL took it (a group exit,
+ * an exec in another thread, a kill -9) wherever it was, in the middle of
+ * writing a record maybe.
+ */
 static int on_gone(struct ut_session *s, struct ut_thread *t, int status)
 {
 	ut_slot_key_forget(s, t);
 	if (t->slot != UT_NO_SLOT)
-		ut_slot_free(s, t, true);
+		ut_slot_free(s, t, UT_SLOT_END_KILLED);
 	if (ut_leader_gone_with(s, t)) {
 		s->exited = true;
 		s->exit_status = status;
@@ -211,6 +216,20 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
 }
 
 /*
+ * Whether the exiting thread is in our trampoline or recorder code: the
+ * recorder makes no system calls, so a fatal signal took it there (its
+ * registers are where the signal interrupted it), maybe between reserving
+ * a record and committing it.
+ */
+static bool killed_in_recorder(const struct ut_session *s, const struct ut_thread *t)
+{
+	struct user_regs_struct regs;
+
+	return ptrace(PTRACE_GETREGS, t->tid, 0, &regs) == 0 &&
+	       ut_blob_code_at(s, arch_regs_ip(&regs));
+}
+
+/*
  * A thread is about to exit: drain and free its slot while it cannot run.
  * Calls it left suspended on another stack (a fiber another thread may
  * resume) lose their shadow entries with the slot: their return addresses
@@ -221,8 +240,11 @@ static int on_exit_event(struct ut_session *s, struct ut_thread *t)
 {
 	ut_slot_key_forget(s, t);
 	if (t->slot != UT_NO_SLOT) {
+		enum ut_slot_end how =
+			killed_in_recorder(s, t) ? UT_SLOT_END_KILLED : UT_SLOT_END_GONE;
+
 		ut_restore_returns(s, s->mm_pid, t->slot, UINT64_MAX);
-		ut_slot_free(s, t, true);
+		ut_slot_free(s, t, how);
 	}
 	t->exiting = true;
 	ut_mm_pid_update(s);

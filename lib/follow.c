@@ -227,7 +227,7 @@ void ut_session_retire(struct ut_session *s)
 	ut_drain(s);
 	for (size_t i = 0; i < s->nthreads; i++)
 		if (s->threads[i].slot != UT_NO_SLOT)
-			ut_slot_free(s, &s->threads[i], true);
+			ut_slot_free(s, &s->threads[i], UT_SLOT_END_GONE);
 	if (s->consumer) {
 		utrace_consumer_stats(s->consumer, &st);
 		if (stats_add(&s->output->past, &st, s->gid, s->ngid, s->output->nfuncs) < 0)

@@ -749,17 +749,32 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	return 0;
 }
 
+const struct ut_area *ut_blob_code_at(const struct ut_session *s, uint64_t ip)
+{
+	for (size_t i = 0; i < s->nareas; i++) {
+		const struct ut_area *a = &s->areas[i];
+
+		if (ip >= a->addr && ip < a->addr + a->hdr->text_end)
+			return a;
+	}
+	return NULL;
+}
+
 /*
  * Drain the thread's ring and free its slot.  The thread must be stopped
- * (and lives on untraced: !gone) or gone.
+ * (and lives on untraced: UT_SLOT_END_RELEASE) or gone.  A killed thread may
+ * have died between reserving a record and committing it: that record is
+ * left out, not counted as torn.
  */
-void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone)
+void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end how)
 {
 	struct ut_slot *slot = &ut_ctl_slots(s->area)[t->slot];
 
 	uint64_t start = utrace_monotonic_ns();
 
-	if (gone)
+	if (how == UT_SLOT_END_KILLED)
+		utrace_consumer_slot_close_killed(s->consumer, t->slot, ut_output_event, s);
+	else if (how == UT_SLOT_END_GONE)
 		utrace_consumer_slot_close(s->consumer, t->slot, ut_output_event, s);
 	else
 		utrace_consumer_slot_release(s->consumer, t->slot, ut_output_event, s);

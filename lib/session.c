@@ -309,7 +309,7 @@ int ut_lost_image(struct ut_session *s, struct ut_thread *t)
 	ut_drain(s);
 	for (size_t i = 0; i < s->nthreads; i++)
 		if (s->threads[i].slot != UT_NO_SLOT)
-			ut_slot_free(s, &s->threads[i], true);
+			ut_slot_free(s, &s->threads[i], UT_SLOT_END_GONE);
 	s->injected = false;
 	ptrace(PTRACE_DETACH, tid, 0, 0);
 	s->nthreads = 0;

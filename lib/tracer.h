@@ -198,12 +198,20 @@ int ut_inject_data(struct ut_session *s, struct ut_remote *r);
 void ut_inject_undo(struct ut_session *s, struct ut_remote *r);
 int ut_write_code(struct ut_session *s);
 int ut_slot_create(struct ut_session *s, struct ut_thread *t);
-void ut_slot_free(struct ut_session *s, struct ut_thread *t, bool gone);
+/* How a thread leaves its slot (see ut_slot_free). */
+enum ut_slot_end {
+	UT_SLOT_END_RELEASE, /* it lives on untraced (detach), stopped outside our code */
+	UT_SLOT_END_GONE, /* it exited, or we stop tracing its image */
+	UT_SLOT_END_KILLED, /* it was killed anywhere, inside the recorder maybe */
+};
+void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end how);
 /* A syscall stop of a thread that awaits a key: give it its slot once it has one. */
 int ut_slot_key_check(struct ut_session *s, struct ut_thread *t);
 /* Thread t goes (exit, exec) while it awaits a key: it holds no one back any more. */
 void ut_slot_key_forget(struct ut_session *s, struct ut_thread *t);
 bool ut_is_ret_tramp(const struct ut_session *s, uint64_t addr);
+/* The code area whose trampoline and recorder code holds ip, or NULL. */
+const struct ut_area *ut_blob_code_at(const struct ut_session *s, uint64_t ip);
 /*
  * A module loaded later: put its probes [first_id, first_id + nstubs) in a
  * code area near it (a free one that fits, or a new one mapped by thread

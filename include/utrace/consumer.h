@@ -99,6 +99,13 @@ void utrace_consumer_slot_signalled(struct ut_consumer *c, uint32_t slot);
  * close the calls it left open with unwind events, and forget the slot.
  */
 int utrace_consumer_slot_close(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg);
+/*
+ * The same for a thread killed inside the recorder (a fatal signal, SIGKILL
+ * anywhere): the uncommitted records at the end of its ring, none committed
+ * after them, are the ones it was writing; they are left out, not torn.
+ */
+int utrace_consumer_slot_close_killed(struct ut_consumer *c, uint32_t slot, ut_event_fn fn,
+				      void *arg);
 /* The same for a thread that lives on untraced (detach): its open calls just go on. */
 int utrace_consumer_slot_release(struct ut_consumer *c, uint32_t slot, ut_event_fn fn, void *arg);
 /*

@@ -610,6 +610,44 @@ static void consumer_close_counts_uncommitted_as_torn(void **state)
 	free(s);
 }
 
+/*
+ * A thread killed in the recorder: the records it was writing (uncommitted,
+ * none committed after them) are left out, not torn; an uncommitted record
+ * with a committed one after it still is torn.
+ */
+static void consumer_close_killed_leaves_out_records_in_progress(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct ut_stats st;
+	struct fake f;
+	uint64_t pos;
+
+	fake_init(&f);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	reserve(&f, 0);
+	pos = produce(&f, 0, UT_REC_EXIT, 1, 2, 9);
+	reserve(&f, 0);
+	reserve(&f, 0); /* a handler's recorder interrupted it, and was killed too */
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(utrace_consumer_slot_close_killed(f.c, 0, collect, s), 0);
+	assert_int_equal(s->n, 1);
+	check_event(&s->ev[0], UT_REC_EXIT, 1, 2, pos);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 1);
+	assert_int_equal(st.events, 1);
+	/* the slot is forgotten, and the next thread's ring starts at its head */
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	pos = produce(&f, 0, UT_REC_ENTRY, 0, 0, 10);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	check_event(&s->ev[1], UT_REC_ENTRY, 0, 0, pos);
+	assert_int_equal(utrace_consumer_slot_close_killed(f.c, 0, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 1);
+	assert_int_equal(st.events, 2);
+	fake_fini(&f);
+	free(s);
+}
+
 /* Calls left open when the thread goes get unwind events, innermost first. */
 static void consumer_close_unwinds_open_entries(void **state)
 {
@@ -1347,6 +1385,7 @@ int main(void)
 		cmocka_unit_test(consumer_late_commit_is_delivered),
 		cmocka_unit_test(consumer_torn_run_shares_grace),
 		cmocka_unit_test(consumer_close_counts_uncommitted_as_torn),
+		cmocka_unit_test(consumer_close_killed_leaves_out_records_in_progress),
 		cmocka_unit_test(consumer_close_unwinds_open_entries),
 		cmocka_unit_test(consumer_close_unwinds_what_the_shadow_stack_holds),
 		cmocka_unit_test(consumer_release_does_not_unwind),
