@@ -779,7 +779,16 @@ void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end ho
 	else
 		utrace_consumer_slot_release(s->consumer, t->slot, ut_output_event, s);
 	s->drain_ns += utrace_monotonic_ns() - start;
-	__atomic_store_n(&slot->key, UT_SLOT_DEAD, __ATOMIC_RELEASE);
+	/*
+	 * A thread that lives on keeps its key.  Stopped in a signal handler,
+	 * it may have been interrupted in the return trampoline: once the
+	 * handler returns, rec_exit() finds the call's shadow entry by the key
+	 * (the shadow stacks outlive the rings), where a freed slot would send
+	 * it to the lost-return int3, a SIGTRAP with no tracer left.  New
+	 * entries are disabled by then.
+	 */
+	if (how != UT_SLOT_END_RELEASE)
+		__atomic_store_n(&slot->key, UT_SLOT_DEAD, __ATOMIC_RELEASE);
 	t->slot = UT_NO_SLOT;
 }
 

@@ -818,7 +818,7 @@ def wait_attached(tc, target, att, timeout=10):
     tc.fail("utrace did not attach within %ss" % timeout)
 
 
-def detach(tc, att, timeout=10):
+def detach(tc, att, timeout=60):
     """SIGINT utrace; it must exit 0.  Returns (events, summary)."""
     att.proc.send_signal(signal.SIGINT)
     return attach_ended(tc, att, timeout, "SIGINT")

@@ -34,7 +34,7 @@ def int3_only():
     return os.environ.get("UTRACE_TEST_PROBE") == "int3"
 
 
-def wait_patched(tc, target, att, timeout=10):
+def wait_patched(tc, target, att, timeout=60):
     """Until utrace installed its probes: traced and the text patched.
     (Not h.wait_attached: under int3 probes busy threads are nearly always
     in a trap stop.)"""
@@ -99,12 +99,12 @@ class LoadTest(unittest.TestCase):
             self.fail("s-load ended with status %d after %s; stdout %r" %
                       (h.exit_status(t.proc.returncode), when, t.lines + [rest]))
 
-    def check_cycle(self, events, summary):
+    def check_cycle(self, events, summary, err):
         """A window of tracing: events of the workers and of the handlers;
         returns of entries seen, nothing torn or lost.  Entries still open
         at detach (one per thread, two in a handler) get no exit."""
         for k in ("invalid", "lost_return", "no_slot", "rstack_overflow"):
-            self.assertEqual(summary[k], 0, "%s: %r" % (k, summary))
+            self.assertEqual(summary[k], 0, "%s: %r; utrace said %r" % (k, summary, err))
         # A handler that interrupted the recorder between reserving a
         # record and committing it may still run at detach: the record is
         # committed after the last drain (DESIGN.md: counted as torn).
@@ -133,7 +133,7 @@ class LoadTest(unittest.TestCase):
             events, summary = h.detach(self, att)
             self.check_alive(t, "cycle %d (%s)" % (i, extra or "default probes"))
             h.check_untouched(self, t)
-            traced += self.check_cycle(events, summary)
+            traced += self.check_cycle(events, summary, att.err)
         elapsed = time.monotonic() - start
         self.assertEqual(traced, CYCLES, "cycles with worker events")
         self.finish_load(t)
