@@ -644,31 +644,26 @@ void ut_slot_key_forget(struct ut_session *s, struct ut_thread *t)
 		shared_flags_update(s, t->shared_key);
 }
 
-/*
- * Whether the thread's present fs base still cannot key a slot of its own: 0,
- * or another thread's (the one it shared may have exited since).
- */
-static bool still_waits(struct ut_session *s, const struct ut_thread *t, uint64_t key)
-{
-	if (t->key_wait == UT_KEY_NO_TLS)
-		return key == UT_SLOT_FREE;
-	return key_owner(s, t, key) != NULL;
-}
-
 int ut_slot_key_check(struct ut_session *s, struct ut_thread *t)
 {
 	struct user_regs_struct regs;
+	uint64_t key;
+	int e;
 
 	if (s->detaching || !s->area)
 		return 0;
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
 		return errno == ESRCH ? 0 : -errno;
-	if (still_waits(s, t, arch_regs_fs_base(&regs)) &&
-	    (t->key_wait == UT_KEY_NO_TLS || arch_regs_fs_base(&regs) == t->shared_key))
+	key = arch_regs_fs_base(&regs);
+	if (t->key_wait == UT_KEY_NO_TLS ? key == UT_SLOT_FREE :
+					   key == t->shared_key && key_owner(s, t, key))
 		return 0;
+	/* its own now, or another thread's (ut_slot_create() waits again then) */
 	ut_slot_key_forget(s, t);
-	ut_info("thread %d has TLS of its own: traced from now on", t->tid);
-	return ut_slot_create(s, t);
+	e = ut_slot_create(s, t);
+	if (e == 0 && t->slot != UT_NO_SLOT)
+		ut_info("thread %d has TLS of its own: traced from now on", t->tid);
+	return e;
 }
 
 /*
