@@ -146,9 +146,9 @@ class BinariesTest(unittest.TestCase):
         once; its creator's are traced exactly; the program runs as
         untraced."""
         name = "s-rawclone"
-        for path in h.CPU_PATHS:
-            with self.subTest(cpu=path), h.cpu_path(self, path):
-                t = h.run_traced(self, name, ("share",))
+        for path, mode in ((p, m) for p in h.CPU_PATHS for m in h.MODES):
+            with self.subTest(cpu=path, mode=mode), h.cpu_path(self, path):
+                t = h.trace_prog(self, mode, name, ("share",))
                 h.check_like_untraced(self, name, ("share",), t)
                 calls = h.prog_counts(t.stdout)
                 self.assertEqual(t.summary["no_slot"], calls["work_thread"], t.summary)
@@ -163,9 +163,9 @@ class BinariesTest(unittest.TestCase):
         like any other; without, %fs:0 would fault: while it lives no entry
         reads the fs base, and every call not traced is counted."""
         name = "s-rawclone"
-        for path in h.CPU_PATHS:
-            with self.subTest(cpu=path), h.cpu_path(self, path):
-                t = h.run_traced(self, name, ("tls0",))
+        for path, mode in ((p, m) for p in h.CPU_PATHS for m in h.MODES):
+            with self.subTest(cpu=path, mode=mode), h.cpu_path(self, path):
+                t = h.trace_prog(self, mode, name, ("tls0",))
                 h.check_like_untraced(self, name, ("tls0",), t)
                 calls = h.prog_counts(t.stdout)
                 before = {d["func"]: d["calls"] for d in t.summary["no_tls_by_func"]}
