@@ -596,6 +596,31 @@ def text_mismatches(pid, path=None):
     return diff
 
 
+def cpu_ticks(pid):
+    """utime + stime of every thread of process pid, in clock ticks."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def wait_cpu_ticks(tc, pid, ticks, timeout=RUN_TIMEOUT):
+    """Until process pid ran `ticks` more clock ticks of CPU time: on a loaded
+    machine a busy prog may wait long for a CPU."""
+    deadline = time.monotonic() + timeout
+    want = cpu_ticks(pid) + ticks
+    while time.monotonic() < deadline:
+        if cpu_ticks(pid) >= want:
+            return
+        time.sleep(0.01)
+    tc.fail("process %d did not run %d clock ticks within %ss" % (pid, ticks, timeout))
+
+
 def tracer_pid(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

@@ -310,7 +310,9 @@ class RegistersTest(unittest.TestCase):
 # writer: the ring must hold the whole window, attach and detach latency
 # included (well over 100 ms under ASan on a loaded 2-CPU machine).
 BUSY_RING = ("--bufsize", "256M")
-BUSY_WINDOW = 0.02
+# Traced per window: until the busy thread ran 2 clock ticks (some 20 ms) of CPU
+# time, however long a loaded machine makes it wait for one.
+BUSY_TICKS = 2
 
 
 class ParkTest(unittest.TestCase):
@@ -380,7 +382,7 @@ class ParkTest(unittest.TestCase):
                 for cycle in range(3):
                     att = h.attach(self, t.pid, extra=extra + BUSY_RING)
                     h.wait_attached(self, t, att)
-                    time.sleep(BUSY_WINDOW)
+                    h.wait_cpu_ticks(self, t.pid, BUSY_TICKS)
                     events, summary = h.detach(self, att)
                     h.check_untouched(self, t)
                     h.check_summary_clean(self, events, summary)
@@ -400,7 +402,7 @@ class ParkTest(unittest.TestCase):
                   ["--", h.prog("s-park"), "busy"])
         self.assertEqual(p.stdout.readline(), b"ready\n")
         child = wait_child(self, p.pid)
-        time.sleep(0.05)
+        h.wait_cpu_ticks(self, child, BUSY_TICKS)
         os.kill(child, signal.SIGTERM)
         out, err = p.communicate(timeout=h.TRACED_TIMEOUT)
         self.assertEqual(h.exit_status(p.returncode), PARK_STATUS, err)

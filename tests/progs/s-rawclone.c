@@ -20,7 +20,7 @@
 
 #include "attach-gate.h"
 
-#define CALLS 20000
+#define CALLS 5000
 #define STACK_SIZE (256 * 1024)
 #define CLONE_THREAD_FLAGS                                                                  \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | \
