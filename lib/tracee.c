@@ -70,18 +70,22 @@ void ut_thread_remove(struct ut_session *s, struct ut_thread *t)
 int ut_thread_seize(struct ut_session *s, pid_t tid)
 {
 	uint64_t tracer = 0;
+	int err;
 
 	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)UT_PTRACE_OPTIONS) == 0)
 		return 0;
-	if (errno == EPERM && ut_task_is_zombie(s->pid, tid))
+	err = errno; /* the /proc reads below may change errno */
+	if (err == EPERM && ut_task_is_zombie(s->pid, tid))
 		return -ESRCH; /* a zombie leader: nothing to trace there */
-	if (errno == ESRCH) {
+	/* a task refuses PTRACE_SEIZE while it exits: gone by now, it is no error */
+	if (err == EPERM && ut_proc_status_field(tid, "TracerPid:", 10, &tracer) < 0)
+		err = ESRCH;
+	if (err == ESRCH) {
 		ut_error("no such process: %d", tid);
 		return -ESRCH;
 	}
-	if (errno == EPERM) {
-		if (ut_proc_status_field(tid, "TracerPid:", 10, &tracer) == 0 &&
-		    tracer == (uint64_t)getpid())
+	if (err == EPERM) {
+		if (tracer == (uint64_t)getpid())
 			return -EALREADY; /* auto-attached, its first stop not read yet */
 		if (tracer)
 			ut_error("process %d is already traced by process %d", s->pid, (int)tracer);
@@ -89,8 +93,8 @@ int ut_thread_seize(struct ut_session *s, pid_t tid)
 			ut_error("cannot trace process %d: permission denied", s->pid);
 		return -EPERM;
 	}
-	ut_error("cannot trace process %d: %s", s->pid, strerror(errno));
-	return -errno;
+	ut_error("cannot trace process %d: %s", s->pid, strerror(err));
+	return -err;
 }
 
 /* One word each way: answering a trap is the int3 path's whole cost. */
