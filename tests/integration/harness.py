@@ -824,9 +824,11 @@ def wait_installed(tc, target, att, deadline):
         att.err += chunk
 
 
-def wait_attached(tc, target, att, timeout=10):
+def wait_attached(tc, target, att, timeout=60):
     """Until utrace traces the target, its probes are in the text and every
-    thread runs again: then the next phase is traced completely."""
+    thread runs again: then the next phase is traced completely.  (Under int3
+    probes on a loaded machine, moments when no thread is in a trap stop can
+    be rare: the timeout is generous.)"""
     deadline = time.monotonic() + timeout
     wait_installed(tc, target, att, deadline)
     settled = 0
