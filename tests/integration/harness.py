@@ -845,6 +845,22 @@ def wait_attached(tc, target, att, timeout=60):
     tc.fail("utrace did not attach within %ss" % timeout)
 
 
+def wait_patched(tc, target, att, timeout=60):
+    """Until utrace installed its probes: traced and the text patched.  (Not
+    wait_attached: under int3 probes busy threads are nearly always in a trap
+    stop, and on a loaded machine three quiet samples in a row may not come.)"""
+    deadline = time.monotonic() + timeout
+    wait_installed(tc, target, att, deadline)
+    while time.monotonic() < deadline:
+        if tracer_pid(target.pid) == att.proc.pid and text_mismatches(target.pid) > 0:
+            return
+        if att.proc.poll() is not None:
+            tc.fail("utrace attach exited with %d: %r" %
+                    (exit_status(att.proc.returncode), att.communicate(RUN_TIMEOUT)))
+        time.sleep(0.01)
+    tc.fail("utrace did not patch within %ss" % timeout)
+
+
 def detach(tc, att, timeout=60):
     """SIGINT utrace; it must exit 0.  Returns (events, summary)."""
     att.proc.send_signal(signal.SIGINT)

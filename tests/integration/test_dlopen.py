@@ -231,7 +231,7 @@ class DlopenTest(unittest.TestCase):
             g.proc.stdin.flush()
             time.sleep(0.2)
         att = h.attach(self, g.pid, DL_FUNCS)
-        h.wait_attached(self, g, att)
+        h.wait_patched(self, g, att)
         self.assertEqual(h.text_mismatches(g.pid, ldso_path(g.pid)), 1,
                          "not one int3 in the dynamic linker's text")
         if attach_first:

@@ -34,22 +34,6 @@ def int3_only():
     return os.environ.get("UTRACE_TEST_PROBE") == "int3"
 
 
-def wait_patched(tc, target, att, timeout=60):
-    """Until utrace installed its probes: traced and the text patched.
-    (Not h.wait_attached: under int3 probes busy threads are nearly always
-    in a trap stop.)"""
-    deadline = time.monotonic() + timeout
-    h.wait_installed(tc, target, att, deadline)
-    while time.monotonic() < deadline:
-        if h.tracer_pid(target.pid) == att.proc.pid and h.text_mismatches(target.pid) > 0:
-            return
-        if att.proc.poll() is not None:
-            tc.fail("utrace attach exited with %d: %r" %
-                    (h.exit_status(att.proc.returncode), att.communicate(h.RUN_TIMEOUT)))
-        time.sleep(0.01)
-    tc.fail("utrace did not patch within %ss" % timeout)
-
-
 def wait_traced(tc, att, func, timeout=WORKER_WAIT_S):
     """Until utrace's output file holds an event of func (its writer's buffer
     reaches the file in blocks): a loaded machine may keep the workers from
@@ -127,7 +111,7 @@ class LoadTest(unittest.TestCase):
         for i in range(CYCLES):
             extra = ("--probe=int3",) if i % 2 and not int3_only() else ()
             att = h.attach(self, t.pid, LOAD_FUNCS, extra=extra)
-            wait_patched(self, t, att)
+            h.wait_patched(self, t, att)
             time.sleep(TRACE_S)
             wait_traced(self, att, "work_load_outer")
             events, summary = h.detach(self, att)
@@ -146,7 +130,7 @@ class LoadTest(unittest.TestCase):
         line): then detach and attach again."""
         for _ in range(JMP_ONLY_TRIES):
             att = h.attach(self, target.pid, funcs)
-            wait_patched(self, target, att)
+            h.wait_patched(self, target, att)
             if install_counts(self, att)["int3"] == 0:
                 att.proc.kill()
                 att.proc.wait()
@@ -180,7 +164,7 @@ class LoadTest(unittest.TestCase):
         died raises a SIGTRAP nobody answers, which kills the program."""
         t = h.start_target(self, "s-load", LOAD_ARGS)
         att = h.attach(self, t.pid, LOAD_FUNCS, extra=("--probe=int3",))
-        wait_patched(self, t, att)
+        h.wait_patched(self, t, att)
         att.proc.kill()
         att.proc.wait()
         try:
