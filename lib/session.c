@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -40,6 +41,8 @@
 #define DRAIN_EVERY_WAITS 256
 #define SPIN_AFTER_STOP_NS 200000ULL
 #define NSEC_PER_MSEC 1000000.0
+#define SYSCALL_THREAD_WAIT_NS (2ULL * 1000 * 1000 * 1000)
+#define SYSCALL_THREAD_POLL_NS (1000 * 1000)
 
 static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 {
@@ -597,13 +600,32 @@ static bool can_run_syscalls(const struct ut_thread *t)
 	       (t->stop_event == 0 || t->stop_event == PTRACE_EVENT_STOP);
 }
 
-/* A thread to run our syscalls: let event stops finish their syscall and stop again. */
+static bool any_in_vfork(const struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].pid == s->pid && s->threads[i].in_vfork)
+			return true;
+	return false;
+}
+
+/*
+ * A thread to run our syscalls: let event stops finish their syscall and stop
+ * again.  A thread in vfork cannot stop until its child execs or exits (its
+ * VFORK_DONE stop): a process that vforks in a loop may have no other
+ * thread, so wait for that, up to SYSCALL_THREAD_WAIT_NS.
+ */
 static pid_t syscall_thread(struct ut_session *s)
 {
-	for (int tries = 0; tries < 3; tries++) {
+	uint64_t deadline = utrace_monotonic_ns() + SYSCALL_THREAD_WAIT_NS;
+	struct timespec pause = { 0, SYSCALL_THREAD_POLL_NS };
+
+	for (int tries = 0;; tries++) {
 		for (size_t i = 0; i < s->nthreads; i++)
 			if (s->threads[i].pid == s->pid && can_run_syscalls(&s->threads[i]))
 				return s->threads[i].tid;
+		bool vforking = any_in_vfork(s);
+		if ((!vforking && tries >= 3) || utrace_monotonic_ns() > deadline)
+			break;
 		for (size_t i = 0; i < s->nthreads; i++)
 			if (s->threads[i].state == UT_THREAD_STOPPED &&
 			    s->threads[i].stop_event != PTRACE_EVENT_STOP &&
@@ -611,6 +633,8 @@ static pid_t syscall_thread(struct ut_session *s)
 				ut_thread_resume(s, &s->threads[i]);
 		if (ut_world_stop(s) < 0)
 			return -1;
+		if (vforking && ut_wait_one(s, false) <= 0)
+			nanosleep(&pause, NULL);
 	}
 	ut_error("no thread of process %d can run utrace's code now (stopped by a signal?)",
 		 s->pid);
