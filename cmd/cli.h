@@ -18,6 +18,8 @@ struct cli {
 	enum ut_format format;
 	const char *output;
 	uint32_t ring_size, rstack_depth, nslots;
+	bool lossy;
+	uint64_t block_timeout_ns;
 	enum ut_probe_mode probe_mode;
 	bool patch_call;
 	int follow_exec; /* -1: the subcommand's default */

@@ -27,6 +27,9 @@
 #define MIN_RING_SIZE 4096U
 #define MAX_RING_SIZE (1U << 30)
 #define MAX_NSLOTS 4096U
+/* How long a full ring holds a thread up before it drops: the tracer is gone or stuck. */
+#define DEFAULT_BLOCK_TIMEOUT_NS 1000000000ULL
+#define MAX_BLOCK_TIMEOUT_NS (3600ULL * 1000000000ULL)
 
 enum {
 	OPT_FIRST_LONG = 256,
@@ -38,6 +41,8 @@ enum {
 	OPT_PATCH,
 	OPT_FOLLOW_EXEC,
 	OPT_NO_FOLLOW_EXEC,
+	OPT_LOSSY,
+	OPT_BLOCK_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +52,8 @@ static const struct option long_opts[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
+	{ "lossy", no_argument, NULL, OPT_LOSSY },
+	{ "block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT },
 	{ "max-threads", required_argument, NULL, OPT_MAX_THREADS },
 	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "patch", required_argument, NULL, OPT_PATCH },
@@ -73,6 +80,10 @@ void cli_usage(FILE *f, const char *cmd)
 		"                                per function (calls, returns, times)\n"
 		"      --json                    same as --format json\n"
 		"      --bufsize SIZE            event ring per thread, power of two (default 8M)\n"
+		"      --block-timeout TIME      a thread whose ring is full waits this long at\n"
+		"                                most for utrace to make room, then drops and\n"
+		"                                counts (default 1s; units ns, us, ms, s)\n"
+		"      --lossy                   never wait on a full ring: drop and count\n"
 		"      --max-threads N           threads traced at once, power of two (default 128)\n"
 		"      --probe=auto|int3         5-byte patches where safe, else int3 (auto, the\n"
 		"                                default); or int3 probes everywhere\n"
@@ -143,6 +154,31 @@ static int parse_size(const char *s, uint64_t min, uint64_t max, uint32_t *out)
 	return 0;
 }
 
+/* "1s", "500ms", "250us", "100000ns", "0.5" (seconds): nanoseconds within (0, max]. */
+static int parse_duration(const char *s, uint64_t max, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		double ns;
+	} units[] = { { "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1e9 } };
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || !(v > 0))
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		double ns = v * units[i].ns;
+
+		if (strcmp(end, units[i].suffix))
+			continue;
+		if (ns < 1 || ns > (double)max)
+			return -1;
+		*out = (uint64_t)ns;
+		return 0;
+	}
+	return -1;
+}
+
 static int parse_format(const char *s, enum ut_format *f)
 {
 	if (!strcmp(s, "text"))
@@ -181,6 +217,14 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 		if (parse_size(arg, MIN_RING_SIZE, MAX_RING_SIZE, &c->ring_size) == 0)
 			return 0;
 		cli_error("--bufsize %s: need a power of two from 4K to 1G", arg);
+		return -1;
+	case OPT_LOSSY:
+		c->lossy = true;
+		return 0;
+	case OPT_BLOCK_TIMEOUT:
+		if (parse_duration(arg, MAX_BLOCK_TIMEOUT_NS, &c->block_timeout_ns) == 0)
+			return 0;
+		cli_error("--block-timeout %s: need a time from 1ns to 1h (e.g. 1s, 200ms)", arg);
 		return -1;
 	case OPT_MAX_THREADS:
 		if (parse_size(arg, 1, MAX_NSLOTS, &c->nslots) == 0)
@@ -240,6 +284,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	c->ring_size = DEFAULT_RING_SIZE;
 	c->rstack_depth = DEFAULT_RSTACK_DEPTH;
 	c->nslots = DEFAULT_NSLOTS;
+	c->block_timeout_ns = DEFAULT_BLOCK_TIMEOUT_NS;
 	c->follow_exec = -1;
 	optind = 1;
 	opterr = 0;
@@ -308,6 +353,7 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	o->ring_size = c->ring_size;
 	o->rstack_depth = c->rstack_depth;
 	o->nslots = c->nslots;
+	o->block_timeout_ns = c->lossy ? 0 : c->block_timeout_ns;
 	o->probe_mode = c->probe_mode;
 	o->patch_call = c->patch_call;
 	/* run follows its program into the programs it executes; attach does not by default */

@@ -20,9 +20,13 @@
  * the ring carries an older sequence number and is not mistaken for it.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "procfs.h"
 #include "utrace/consumer.h"
@@ -96,6 +100,8 @@ struct slot_state {
 	/* losses since the slot was opened (area counters minus their value then) */
 	uint64_t drops_base, drops, drops_first_ns, drops_last_ns;
 	uint64_t rs_base, rs_overflow;
+	/* waits for room in a full ring: count and TSC ticks */
+	uint64_t waits_base, waits, ticks_base, wait_ticks;
 };
 
 struct ut_consumer {
@@ -109,7 +115,7 @@ struct ut_consumer {
 	uint64_t events, torn, invalid;
 	size_t spool_total; /* records the spools of all slots can hold */
 	/* losses of threads whose slot was closed */
-	uint64_t closed_drops, closed_rs_overflow;
+	uint64_t closed_drops, closed_rs_overflow, closed_waits, closed_wait_ns;
 	struct ut_thread_drops *closed;
 	size_t nclosed, closed_cap;
 
@@ -189,6 +195,18 @@ static const struct ut_rec *area_rec(const struct ut_consumer *c, uint32_t i, ui
 	return (const struct ut_rec *)(ring + (pos & (c->geo.ring_size - 1)));
 }
 
+/*
+ * Tell the producer how much room it has, and wake its recorders asleep on
+ * a full ring (rec_sleep): the tail is stored before sleepers is read, as
+ * the recorder raises sleepers before it reads the tail again.
+ */
+static void tail_store(struct ut_slot *s, uint64_t tail)
+{
+	__atomic_store_n(&s->tail, tail, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->sleepers, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, &s->tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 /* ---- life cycle --------------------------------------------------------- */
 
 int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_geometry *geo,
@@ -242,6 +260,13 @@ void utrace_consumer_free(struct ut_consumer *c)
 
 /* ---- losses ------------------------------------------------------------- */
 
+/* A tracee counter since `base`, which only ever grows here (the area is untrusted). */
+static void grow_counter(uint64_t now, uint64_t base, uint64_t *count)
+{
+	if (now >= base && now - base > *count)
+		*count = now - base;
+}
+
 /* Re-read the slot's loss counters; drops remember the drains that saw them grow. */
 static void slot_update_losses(struct ut_consumer *c, struct slot_state *st, uint32_t i)
 {
@@ -255,11 +280,13 @@ static void slot_update_losses(struct ut_consumer *c, struct slot_state *st, uin
 			st->drops_first_ns = c->now_ns;
 		st->drops_last_ns = c->now_ns;
 	}
-	if (rs >= st->rs_base && rs - st->rs_base > st->rs_overflow)
-		st->rs_overflow = rs - st->rs_base;
+	grow_counter(rs, st->rs_base, &st->rs_overflow);
+	grow_counter(load_relaxed(&s->waits), st->waits_base, &st->waits);
+	grow_counter(load_relaxed(&s->wait_ticks), st->ticks_base, &st->wait_ticks);
 }
 
-static struct ut_thread_drops slot_thread_drops(const struct slot_state *st)
+static struct ut_thread_drops slot_thread_drops(const struct ut_consumer *c,
+						const struct slot_state *st)
 {
 	return (struct ut_thread_drops){
 		.pid = st->pid,
@@ -267,6 +294,8 @@ static struct ut_thread_drops slot_thread_drops(const struct slot_state *st)
 		.drops = st->drops,
 		.first_ns = st->drops_first_ns,
 		.last_ns = st->drops_last_ns,
+		.waits = st->waits,
+		.wait_ns = utrace_tsc_span_ns(&c->tsc, st->wait_ticks),
 	};
 }
 
@@ -293,13 +322,15 @@ static int slot_retire_losses(struct ut_consumer *c, const struct slot_state *st
 {
 	c->closed_drops = add_sat(c->closed_drops, st->drops);
 	c->closed_rs_overflow = add_sat(c->closed_rs_overflow, st->rs_overflow);
-	if (!st->drops)
+	c->closed_waits = add_sat(c->closed_waits, st->waits);
+	c->closed_wait_ns = add_sat(c->closed_wait_ns, utrace_tsc_span_ns(&c->tsc, st->wait_ticks));
+	if (!st->drops && !st->waits)
 		return 0;
 	if (c->nclosed == c->closed_cap && closed_grow(c) < 0) {
 		ut_error("consumer: out of memory recording the drops of thread %d", (int)st->tid);
 		return -ENOMEM;
 	}
-	c->closed[c->nclosed++] = slot_thread_drops(st);
+	c->closed[c->nclosed++] = slot_thread_drops(c, st);
 	return 0;
 }
 
@@ -613,7 +644,7 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 			c->invalid++;
 		st->insane = true;
 		/* repair a scribbled tail: it is how the producer sees free space */
-		__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
+		tail_store(s, st->tail);
 		return 0;
 	}
 	st->insane = false;
@@ -637,7 +668,7 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 		st->spool_len++;
 		n++;
 	}
-	__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
+	tail_store(s, st->tail);
 	return n;
 }
 
@@ -748,10 +779,12 @@ void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, 
 	st->tail = head % UT_REC_SIZE ? 0 : head;
 	st->drops_base = load_relaxed(&s->drops);
 	st->rs_base = load_relaxed(&s->rs_overflow);
+	st->waits_base = load_relaxed(&s->waits);
+	st->ticks_base = load_relaxed(&s->wait_ticks);
 	st->pid = pid;
 	st->tid = tid;
 	st->open = true;
-	__atomic_store_n(&s->tail, st->tail, __ATOMIC_RELEASE);
+	tail_store(s, st->tail);
 }
 
 void utrace_consumer_slot_lend(struct ut_consumer *c, uint32_t slot, pid_t pid, pid_t tid)
@@ -833,6 +866,7 @@ void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 	const struct ut_ctl *ctl = area_ctl(c);
 	const struct ut_func *funcs = area_funcs(c);
 	uint64_t drops = c->closed_drops, rs = c->closed_rs_overflow, notls = 0;
+	uint64_t waits = c->closed_waits, wait_ns = c->closed_wait_ns;
 	size_t n = c->nclosed;
 	uint32_t i;
 
@@ -847,8 +881,10 @@ void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 		slot_update_losses(c, s, i);
 		drops = add_sat(drops, s->drops);
 		rs = add_sat(rs, s->rs_overflow);
-		if (s->drops)
-			c->stat_threads[n++] = slot_thread_drops(s);
+		waits = add_sat(waits, s->waits);
+		wait_ns = add_sat(wait_ns, utrace_tsc_span_ns(&c->tsc, s->wait_ticks));
+		if (s->drops || s->waits)
+			c->stat_threads[n++] = slot_thread_drops(c, s);
 	}
 	for (i = 0; i < c->geo.nfuncs; i++) {
 		c->func_drops[i] = load_relaxed(&funcs[i].drops);
@@ -862,6 +898,8 @@ void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 		.torn = c->torn,
 		.invalid = c->invalid,
 		.rs_overflow = rs,
+		.waits = waits,
+		.wait_ns = wait_ns,
 		.no_slot = load_relaxed(&ctl->no_slot),
 		.lost_return = load_relaxed(&ctl->lost_return),
 		.threads = c->stat_threads,

@@ -196,7 +196,8 @@ static void unprobe(struct ut_session *s)
  * program still runs: behind a hot thread that can be seconds of work,
  * which must not be spent with the world stopped.  Once disabled, only the
  * returns of calls in flight are recorded, so the backlog only shrinks;
- * the time limit is for a program that scribbles on its rings.
+ * the time limit is for a program that scribbles on its rings.  Threads
+ * waiting for room in a full ring go on as it drains.
  */
 static void drain_before_stop(struct ut_session *s)
 {
@@ -207,6 +208,11 @@ static void drain_before_stop(struct ut_session *s)
 	__atomic_store_n(&((struct ut_ctl *)s->area)->disabled, 1, __ATOMIC_RELEASE);
 	while (ut_drain(s) > 0 && utrace_monotonic_ns() - start < DETACH_DRAIN_NS)
 		;
+	/*
+	 * From here on nobody drains while threads run (settle_thread runs
+	 * them alone): a recorder must not wait for room, it drops.
+	 */
+	__atomic_store_n(&((struct ut_ctl *)s->area)->block_ticks, 0, __ATOMIC_RELEASE);
 }
 
 /*

@@ -215,6 +215,7 @@ static void copy_area(struct ut_session *k, const struct ut_session *p, uint32_t
 	c->rstacks_off = k->geo.rstacks_off;
 	c->rings_off = k->geo.rings_off;
 	c->no_slot = c->lost_return = 0;
+	ut_ctl_set_blocking(k, c);
 	c->notls_threads = 0; /* counted afresh as the child's thread gets its slot */
 	for (uint32_t i = 0; i < k->geo.nfuncs; i++)
 		f[i].drops = f[i].notls = 0;
@@ -227,6 +228,8 @@ static void copy_area(struct ut_session *k, const struct ut_session *p, uint32_t
 		return;
 	slots[slot].head = slots[slot].tail = 0;
 	slots[slot].drops = slots[slot].rs_overflow = 0;
+	slots[slot].waits = slots[slot].wait_ticks = 0;
+	slots[slot].gave_up = slots[slot].sleepers = 0;
 	if (slots[slot].rs_top > k->geo.rstack_depth)
 		slots[slot].rs_top = k->geo.rstack_depth;
 	memcpy((char *)c + k->geo.rstacks_off + rs_bytes * slot,

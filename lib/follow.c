@@ -175,6 +175,8 @@ static int stats_add(struct ut_stats *acc, const struct ut_stats *st, const uint
 	acc->torn += st->torn;
 	acc->invalid += st->invalid;
 	acc->rs_overflow += st->rs_overflow;
+	acc->waits += st->waits;
+	acc->wait_ns += st->wait_ns;
 	acc->no_slot += st->no_slot;
 	acc->notls += st->notls;
 	acc->lost_return += st->lost_return;

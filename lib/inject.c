@@ -38,6 +38,8 @@
  */
 #define FUNCS_SPARE (1U << 16)
 #define REL32_REACH (1ULL << 31)
+/* A recorder on a full ring spins this long before it sleeps: a drain is often that close. */
+#define BLOCK_SPIN_NS 10000ULL
 
 static uint64_t page_align(uint64_t x)
 {
@@ -100,6 +102,13 @@ static int open_tracee_fd(pid_t pid, int fd)
 	return open(path, O_RDWR | O_CLOEXEC);
 }
 
+void ut_ctl_set_blocking(const struct ut_session *s, struct ut_ctl *c)
+{
+	c->block_ticks = utrace_tsc_ticks(&s->tsc, s->opts.block_timeout_ns);
+	c->spin_ticks = s->opts.block_timeout_ns ? utrace_tsc_ticks(&s->tsc, BLOCK_SPIN_NS) : 0;
+	c->no_sleep = utrace_seccomp_mode(s->mm_pid) != 0;
+}
+
 static void ctl_init(struct ut_session *s)
 {
 	struct ut_ctl *c = s->area;
@@ -113,6 +122,7 @@ static void ctl_init(struct ut_session *s)
 	c->ring_size = g->ring_size;
 	c->rstack_depth = g->rstack_depth;
 	c->use_rdfsbase = arch_has_rdfsbase();
+	ut_ctl_set_blocking(s, c);
 	c->funcs_off = g->funcs_off;
 	c->slots_off = g->slots_off;
 	c->rstacks_off = g->rstacks_off;

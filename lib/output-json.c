@@ -405,15 +405,31 @@ static int json_event(struct ut_writer *w, const struct ut_event *ev)
 
 static void json_summary_threads(struct ut_writer *w, const struct ut_stats *st)
 {
-	size_t i;
+	const char *sep = "";
 
 	fputs(",\"dropped_by_thread\":[", w->out);
-	for (i = 0; i < st->nthreads; i++)
+	for (size_t i = 0; i < st->nthreads; i++) {
+		const struct ut_thread_drops *t = &st->threads[i];
+
+		if (!t->drops)
+			continue;
 		fprintf(w->out,
 			"%s{\"tid\":%d,\"dropped\":%" PRIu64 ",\"first_ns\":%" PRIu64
 			",\"last_ns\":%" PRIu64 "}",
-			i ? "," : "", (int)st->threads[i].tid, st->threads[i].drops,
-			st->threads[i].first_ns, st->threads[i].last_ns);
+			sep, (int)t->tid, t->drops, t->first_ns, t->last_ns);
+		sep = ",";
+	}
+	fputs("],\"waited_by_thread\":[", w->out);
+	sep = "";
+	for (size_t i = 0; i < st->nthreads; i++) {
+		const struct ut_thread_drops *t = &st->threads[i];
+
+		if (!t->waits)
+			continue;
+		fprintf(w->out, "%s{\"tid\":%d,\"waits\":%" PRIu64 ",\"wait_ns\":%" PRIu64 "}",
+			sep, (int)t->tid, t->waits, t->wait_ns);
+		sep = ",";
+	}
 	fputc(']', w->out);
 }
 
@@ -447,9 +463,10 @@ static int json_finish(struct ut_writer *w, const struct ut_stats *st)
 	fprintf(w->out,
 		"{\"type\":\"summary\",\"events\":%" PRIu64 ",\"dropped\":%" PRIu64
 		",\"torn\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"rstack_overflow\":%" PRIu64
-		",\"no_slot\":%" PRIu64 ",\"lost_return\":%" PRIu64 ",\"no_tls\":%" PRIu64,
+		",\"no_slot\":%" PRIu64 ",\"lost_return\":%" PRIu64 ",\"no_tls\":%" PRIu64
+		",\"waits\":%" PRIu64 ",\"wait_ns\":%" PRIu64,
 		st->events, st->drops, st->torn, st->invalid, st->rs_overflow, st->no_slot,
-		st->lost_return, st->notls);
+		st->lost_return, st->notls, st->waits, st->wait_ns);
 	if (st->no_returns)
 		fprintf(w->out, ",\"returns\":\"not traced: %s\"", st->no_returns);
 	json_summary_threads(w, st);

@@ -203,13 +203,34 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 
 static void print_thread_drops(struct ut_writer *w, const struct ut_stats *st)
 {
-	size_t i;
+	const char *sep = ":";
 
 	fprintf(w->out, "# %" PRIu64 " %s dropped (ring full)", st->drops,
 		plural(st->drops, "event", "events"));
-	for (i = 0; i < st->nthreads; i++)
-		fprintf(w->out, "%s tid %d: %" PRIu64, i ? "," : ":", (int)st->threads[i].tid,
+	for (size_t i = 0; i < st->nthreads; i++) {
+		if (!st->threads[i].drops)
+			continue;
+		fprintf(w->out, "%s tid %d: %" PRIu64, sep, (int)st->threads[i].tid,
 			st->threads[i].drops);
+		sep = ",";
+	}
+	fputc('\n', w->out);
+}
+
+/* How long full rings held the program up: tracing slowed it by that much. */
+static void print_thread_waits(struct ut_writer *w, const struct ut_stats *st)
+{
+	const char *sep = ":";
+
+	fprintf(w->out, "# threads waited %" PRIu64 " %s for room in a full ring, %.3f ms in all",
+		st->waits, plural(st->waits, "time", "times"), (double)st->wait_ns / 1e6);
+	for (size_t i = 0; i < st->nthreads; i++) {
+		if (!st->threads[i].waits)
+			continue;
+		fprintf(w->out, "%s tid %d: %.3f ms", sep, (int)st->threads[i].tid,
+			(double)st->threads[i].wait_ns / 1e6);
+		sep = ",";
+	}
 	fputc('\n', w->out);
 }
 
@@ -243,6 +264,8 @@ void ut_text_print_losses(struct ut_writer *w, const struct ut_stats *st)
 {
 	if (st->drops)
 		print_thread_drops(w, st);
+	if (st->waits)
+		print_thread_waits(w, st);
 	print_by_func(w, "dropped by function", st->func_drops, st->nfuncs);
 	print_by_func(w, "not traced while a thread had no TLS (no FSGSBASE)", st->func_notls,
 		      st->nfuncs);

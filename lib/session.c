@@ -437,10 +437,13 @@ static void report_notls(const struct ut_output *o, const struct ut_stats *st)
 			line);
 }
 
-static void report_losses(const struct ut_stats *st)
+static void report_losses(const struct ut_session *s, const struct ut_stats *st)
 {
-	if (st->drops)
-		ut_warn("%llu events dropped: ring full (use a larger --bufsize)",
+	if (st->drops && !s->opts.block_timeout_ns)
+		ut_warn("%llu events dropped: ring full (--lossy; a larger --bufsize keeps more)",
+			(unsigned long long)st->drops);
+	else if (st->drops)
+		ut_warn("%llu events dropped: a ring stayed full longer than --block-timeout",
 			(unsigned long long)st->drops);
 	if (st->torn || st->invalid)
 		ut_warn("%llu records torn, %llu invalid", (unsigned long long)st->torn,
@@ -464,9 +467,12 @@ static int finish_output(struct ut_session *s)
 	if (ut_output_stats(s, &st) < 0)
 		ut_warn("out of memory: losses are not reported");
 	st.no_returns = s->no_returns;
-	report_losses(&st);
+	report_losses(s, &st);
 	report_notls(s->output, &st);
 	ut_rtld_report(s);
+	if (st.waits)
+		ut_info("threads waited %llu times for room in a full ring: %.1f ms in all",
+			(unsigned long long)st.waits, (double)st.wait_ns / NSEC_PER_MSEC);
 	if (s->drain_ns)
 		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",
 			(unsigned long long)st.events, (double)s->drain_ns / NSEC_PER_MSEC,

@@ -99,3 +99,17 @@ uint64_t utrace_tsc_to_ns(const struct ut_tsc *t, uint64_t tsc)
 	delta = ticks_to_ns(t->tsc0 - tsc, t->ns_per_tick);
 	return delta >= t->ns0 ? 0 : t->ns0 - delta;
 }
+
+uint64_t utrace_tsc_span_ns(const struct ut_tsc *t, uint64_t ticks)
+{
+	return ticks_to_ns(ticks, t->ns_per_tick);
+}
+
+uint64_t utrace_tsc_ticks(const struct ut_tsc *t, uint64_t ns)
+{
+	double d = t->ns_per_tick > 0.0 ? (double)ns / t->ns_per_tick : 0.0;
+
+	if (!(d >= 0.0))
+		return 0;
+	return d >= TWO_POW_64 ? UINT64_MAX : (uint64_t)d;
+}

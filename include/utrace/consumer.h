@@ -43,13 +43,18 @@ struct ut_tsc {
 void utrace_tsc_init(struct ut_tsc *t);
 void utrace_tsc_refine(struct ut_tsc *t);
 uint64_t utrace_tsc_to_ns(const struct ut_tsc *t, uint64_t tsc);
+/* A span of `ticks` in ns, and back (both saturating). */
+uint64_t utrace_tsc_span_ns(const struct ut_tsc *t, uint64_t ticks);
+uint64_t utrace_tsc_ticks(const struct ut_tsc *t, uint64_t ns);
 uint64_t utrace_rdtsc(void);
 uint64_t utrace_monotonic_ns(void);
 
+/* A thread that lost records or waited for room in its ring. */
 struct ut_thread_drops {
 	pid_t pid, tid;
 	uint64_t drops;
 	uint64_t first_ns, last_ns; /* window in which drops were seen (0 when unknown) */
+	uint64_t waits, wait_ns; /* waits for room in a full ring, and their time */
 };
 
 struct ut_stats {
@@ -58,10 +63,11 @@ struct ut_stats {
 	uint64_t torn; /* records reserved but never committed */
 	uint64_t invalid; /* records that failed validation */
 	uint64_t rs_overflow; /* entries that got no return probe: shadow stack full */
+	uint64_t waits, wait_ns; /* the program's waits for room in full rings */
 	uint64_t no_slot; /* events of threads without a slot */
 	uint64_t lost_return;
 	const char *no_returns; /* why returns are not traced at all, NULL when they are */
-	struct ut_thread_drops *threads; /* threads with drops > 0 */
+	struct ut_thread_drops *threads; /* threads with drops or waits > 0 */
 	size_t nthreads;
 	uint64_t *func_drops; /* [nfuncs] */
 	/* [nfuncs]: entries not recorded while a thread had no TLS (no FSGSBASE) */

@@ -9,8 +9,10 @@
  *   dur_ns is present only when the matching entry was seen; "func" is
  *   "func#<id>" (module "", addr "0x0") for an id missing from the table.
  *   last line: {"type":"summary","events":N,"dropped":N,"torn":N,"invalid":N,
- *        "rstack_overflow":N,"no_slot":N,"lost_return":N,
- *        "dropped_by_thread":[{"tid":N,"dropped":N,"first_ns":N,"last_ns":N}],"dropped_by_func":[{"func":"S","dropped":N}]}
+ *        "rstack_overflow":N,"no_slot":N,"lost_return":N,"no_tls":N,"waits":N,"wait_ns":N,
+ *        "dropped_by_thread":[{"tid":N,"dropped":N,"first_ns":N,"last_ns":N}],
+ *        "waited_by_thread":[{"tid":N,"waits":N,"wait_ns":N}],
+ *        "dropped_by_func":[{"func":"S","dropped":N}],"no_tls_by_func":[{"func":"S","calls":N}]}
  * Every string is valid UTF-8 (invalid bytes escaped as \u00XX of their Latin-1 value).
  */
 #ifndef UTRACE_OUTPUT_H

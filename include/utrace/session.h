@@ -25,6 +25,8 @@ struct ut_session_opts {
 	uint32_t ring_size; /* bytes per thread ring */
 	uint32_t rstack_depth; /* shadow stack entries per thread */
 	uint32_t nslots; /* thread slots */
+	/* a full ring holds its thread up this long at most; 0: never (--lossy) */
+	uint64_t block_timeout_ns;
 	enum ut_probe_mode probe_mode;
 	bool patch_call; /* bench only: `call stub_F` over prologues instead of `jmp` */
 	/* trace the programs the process executes, from their entry points (follow.c) */

@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define UT_SHM_MAGIC 0x31306563617274ULL /* "trace01" */
-#define UT_SHM_VERSION 1
+#define UT_SHM_VERSION 2
 #define UT_MAX_CODE_AREAS 64
 
 /* ---- event records ---------------------------------------------------- */
@@ -121,7 +121,14 @@ struct ut_slot {
 	uint64_t drops; /* records dropped on a full ring (tracee) */
 	uint64_t flags; /* enum ut_slot_flags, tracer-written */
 	uint64_t head; /* ring bytes reserved by the producer, monotonic */
-	uint64_t pad1[7];
+	/* waits for room in a full ring (tracee): count, TSC ticks in all */
+	uint64_t waits;
+	uint64_t wait_ticks;
+	/* tail + 1 when a wait for it timed out: no more waits until it moves */
+	uint64_t gave_up;
+	/* recorders asleep on tail's low 32 bits (a futex): the tracer wakes them */
+	uint64_t sleepers;
+	uint64_t pad1[3];
 	uint64_t tail; /* ring bytes consumed by the tracer, monotonic */
 	uint64_t pad2[7];
 };
@@ -181,6 +188,16 @@ struct ut_ctl {
 	 * pauses tracing for the start-up of a static program.
 	 */
 	uint32_t notls_threads;
+	/* the process runs under a seccomp filter, which may refuse a futex: spin only */
+	uint32_t no_sleep;
+	/*
+	 * A recorder that finds its ring full waits for the tracer to drain
+	 * it: spinning for spin_ticks, then asleep on the tail, block_ticks
+	 * (TSC ticks) at most; then it drops and counts.  0: never wait
+	 * (--lossy, and from detach on).
+	 */
+	uint64_t block_ticks;
+	uint64_t spin_ticks;
 };
 
 static inline struct ut_func *ut_ctl_funcs(struct ut_ctl *c)

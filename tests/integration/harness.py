@@ -366,11 +366,15 @@ def check_event_fields(tc, events, path):
 
 
 def check_summary_clean(tc, events, summary):
-    """Nothing lost, torn or invalid, and the event total matches."""
+    """Nothing lost, torn or invalid, and the event total matches; waits
+    for room in full rings (no loss) add up."""
     for k in LOSS_COUNTERS:
         tc.assertEqual(summary.get(k), 0, "summary %s is not 0: %r" % (k, summary))
     tc.assertEqual(summary.get("events"), len(events),
                    "summary events != event lines: %r" % summary)
+    tc.assertEqual(summary.get("dropped_by_thread"), [], summary)
+    tc.assertEqual(summary.get("dropped_by_func"), [], summary)
+    check_waits_account(tc, events, summary)
 
 
 def load_bias(pid, path):
@@ -389,15 +393,24 @@ def load_bias(pid, path):
 SUMMARY_LINE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(\S+)$")
 
 
+# The text and summary formats' line saying how long threads waited for room
+# in full rings: no loss.
+WAITS_LINE_RE = re.compile(r"^# threads waited \d+ times? for room in a full ring, "
+                           r"\d+\.\d{3} ms in all(: tid \d+: \d+\.\d{3} ms(, tid \d+: "
+                           r"\d+\.\d{3} ms)*)?$")
+
+
 def summary_counts(tc, path):
     """{func: [calls, returns, unwound]} of a --format summary file (for
     millions of calls), which must report no loss: every '#' line but the
-    header is one."""
+    header and the waits line (threads waited for room: no loss) is one."""
     with open(path) as f:
         lines = f.read().splitlines()
     tc.assertTrue(lines and lines[0].startswith("#") and "calls" in lines[0], lines[:1])
     counts = {}
     for line in lines[1:]:
+        if WAITS_LINE_RE.match(line):
+            continue
         tc.assertFalse(line.startswith("#"), "loss reported: %r" % lines)
         m = SUMMARY_LINE.match(line)
         tc.assertIsNotNone(m, "bad summary line %r" % line)
@@ -482,6 +495,52 @@ def check_nesting(tc, events, orphan_exits_ok=(), strict_depth=True):
     if open_entries:
         tc.fail("entries never closed by an exit or unwind, per tid (count, innermost): %r" %
                 open_entries)
+
+
+def check_drops_account(tc, events, summary, calls):
+    """Per function, recorded + dropped events == 2 calls; the summary's
+    totals agree with its per-thread and per-function lists.  Returns
+    {func: dropped}."""
+    for k in LOSS_COUNTERS:
+        if k != "dropped":
+            tc.assertEqual(summary.get(k), 0, "summary %s: %r" % (k, summary))
+    tc.assertEqual(summary["events"], len(events))
+    by_func = {d["func"]: d["dropped"] for d in summary["dropped_by_func"]}
+    by_thread = sum(d["dropped"] for d in summary["dropped_by_thread"])
+    tc.assertEqual(sum(by_func.values()), summary["dropped"], "dropped_by_func: %r" % summary)
+    tc.assertEqual(by_thread, summary["dropped"], "dropped_by_thread: %r" % summary)
+    tc.assertTrue(all(d["dropped"] > 0 for d in summary["dropped_by_thread"]),
+                  "a thread without drops in dropped_by_thread: %r" % summary)
+    got = trace_counts(events)
+    tc.assertEqual(set(got) - set(calls), set(), "events of functions the prog does not count")
+    for func, n in calls.items():
+        entries, exits, unwinds = got.get(func, [0, 0, 0])
+        tc.assertEqual(unwinds, 0, func)
+        tc.assertEqual(entries + exits + by_func.get(func, 0), 2 * n,
+                       "%s: %d entries + %d exits + %d dropped, prog made %d calls" %
+                       (func, entries, exits, by_func.get(func, 0), n))
+    return by_func
+
+
+def check_waits_account(tc, events, summary):
+    """The summary's waits for room in full rings agree with its per-thread
+    list, which names only threads that waited, each a thread of the trace
+    (a thread that executed a program is listed once per program).  Returns
+    {tid: waits}."""
+    by_thread = summary["waited_by_thread"]
+    tids = [d["tid"] for d in by_thread]
+    tc.assertTrue(all(d["waits"] > 0 for d in by_thread),
+                  "a thread without waits in waited_by_thread: %r" % summary)
+    tc.assertEqual(sum(d["waits"] for d in by_thread), summary["waits"],
+                   "waited_by_thread: %r" % summary)
+    tc.assertEqual(sum(d["wait_ns"] for d in by_thread), summary["wait_ns"],
+                   "waited_by_thread: %r" % summary)
+    tc.assertLessEqual(set(tids), {ev["tid"] for ev in events},
+                       "waits of threads without events: %r" % summary)
+    waits = {}
+    for d in by_thread:
+        waits[d["tid"]] = waits.get(d["tid"], 0) + d["waits"]
+    return waits
 
 
 def nesting_error(tc, what, i, ev, stack):
@@ -789,6 +848,9 @@ class Attached:
 
 # What `utrace attach -v` says once its probes are installed.
 INSTALLED_RE = re.compile(rb"^utrace: (\d+) functions traced in process (\d+)$", re.M)
+# What `utrace attach -v` says once the world runs again with its probes.
+INSTALL_RE = re.compile(rb"^utrace: install: \d+ functions \((\d+) jmp, (\d+) call, (\d+) int3\)",
+                        re.M)
 
 
 def attach(tc, pid, funcs=("work_*",), out=None, preexec_fn=None, extra=()):
@@ -821,6 +883,19 @@ def wait_installed(tc, target, att, deadline):
             err = att.communicate(RUN_TIMEOUT)
             tc.fail("utrace attach exited with %d before installing its probes: %r" %
                     (exit_status(att.proc.returncode), err))
+        att.err += chunk
+
+
+def install_counts(tc, att, timeout=10):
+    """{kind: n} of utrace's install line, read from its stderr."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = INSTALL_RE.search(att.err)
+        if m:
+            return dict(zip(("jmp", "call", "int3"), (int(x) for x in m.groups())))
+        chunk = read_chunk(att.proc.stderr, max(deadline - time.monotonic(), 0))
+        if not chunk:
+            tc.fail("no install line from utrace: %r" % att.err)
         att.err += chunk
 
 
@@ -1087,15 +1162,10 @@ def check_recursion(tc, mode):
     tc.assertEqual(max(depths) - min(depths), 10000)
 
 
-# s-longjmp makes 600,000 events in some 50 ms: more than the default ring
-# holds, so that the trace is complete only when the tracer gets a CPU often
-# enough, which a loaded CI machine does not promise.  Its whole trace fits
-# this ring: the test is about longjmp, drops are tested on their own.
-LONGJMP_RING = ("--bufsize", "64M")
-
-
+# s-longjmp makes 600,000 events in some 50 ms, more than the default ring
+# holds: it waits for room in its ring (nothing is dropped).
 def check_longjmp(tc, mode):
-    t = check_traced_prog(tc, "s-longjmp", allow_unwinds=True, mode=mode, extra=LONGJMP_RING)
+    t = check_traced_prog(tc, "s-longjmp", allow_unwinds=True, mode=mode)
     jumps = int(re.search(rb"^longjmps (\d+)$", t.stdout, re.M).group(1))
     counts = trace_counts(t.events)
     calls = prog_counts(t.stdout)

@@ -161,28 +161,6 @@ def check_consecutive(tc, seqs, what):
                    "%s: traced calls are not one unbroken run" % what)
 
 
-def check_drops_account(tc, events, summary, calls):
-    """Per function, recorded + dropped events == 2 calls; the summary's
-    totals agree with its per-thread and per-function lists."""
-    for k in h.LOSS_COUNTERS:
-        if k != "dropped":
-            tc.assertEqual(summary.get(k), 0, "summary %s: %r" % (k, summary))
-    tc.assertEqual(summary["events"], len(events))
-    by_func = {d["func"]: d["dropped"] for d in summary["dropped_by_func"]}
-    by_thread = sum(d["dropped"] for d in summary["dropped_by_thread"])
-    tc.assertEqual(sum(by_func.values()), summary["dropped"], "dropped_by_func: %r" % summary)
-    tc.assertEqual(by_thread, summary["dropped"], "dropped_by_thread: %r" % summary)
-    got = h.trace_counts(events)
-    tc.assertEqual(set(got) - set(calls), set(), "events of functions the prog does not count")
-    for func, n in calls.items():
-        entries, exits, unwinds = got.get(func, [0, 0, 0])
-        tc.assertEqual(unwinds, 0, func)
-        tc.assertEqual(entries + exits + by_func.get(func, 0), 2 * n,
-                       "%s: %d entries + %d exits + %d dropped, prog made %d calls" %
-                       (func, entries, exits, by_func.get(func, 0), n))
-    return by_func
-
-
 # ---- the summary table: counts of a trace too big to keep ---------------------
 
 SUMMARY_LINE_RE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(\S+)$")
@@ -203,6 +181,8 @@ def parse_summary_table(tc, path):
                 drops[name] = int(n)
         elif re.match(r"^# \d+ events? dropped", line):
             dropped = int(line.split()[1])
+        elif h.WAITS_LINE_RE.match(line):
+            pass  # threads waited for room in their rings: no loss
         elif line.startswith("#") and "calls" not in line:
             tc.fail("a loss other than drops: %r" % line)
     return funcs, drops, dropped
@@ -304,12 +284,8 @@ class RegistersTest(unittest.TestCase):
 
 
 # The busy thread of s-park calls F in a loop, some 5 M events/s with 5-byte
-# patches: more than a writer formats, so the exact checks get a ring that
-# holds a whole cycle.
-# A thread that only calls F makes about 18 M events/s, faster than any
-# writer: the ring must hold the whole window, attach and detach latency
-# included (well over 100 ms under ASan on a loaded 2-CPU machine).
-BUSY_RING = ("--bufsize", "256M")
+# patches (a thread that only calls F makes about 18 M events/s): more than
+# a writer formats, so it waits for room in its ring; nothing is dropped.
 # Traced per window: until the busy thread ran 2 clock ticks (some 20 ms) of CPU
 # time, however long a loaded machine makes it wait for one.
 BUSY_TICKS = 2
@@ -380,7 +356,7 @@ class ParkTest(unittest.TestCase):
             with self.subTest(probe=probe):
                 t = h.start_target(self, "s-park", ("busy",))
                 for cycle in range(3):
-                    att = h.attach(self, t.pid, extra=extra + BUSY_RING)
+                    att = h.attach(self, t.pid, extra=extra)
                     h.wait_attached(self, t, att)
                     h.wait_cpu_ticks(self, t.pid, BUSY_TICKS)
                     events, summary = h.detach(self, att)
@@ -408,18 +384,18 @@ class ParkTest(unittest.TestCase):
         self.assertEqual(h.exit_status(p.returncode), PARK_STATUS, err)
         self.assertIn(b"bad 0\n", out)
         events, summary = h.parse_jsonl(self, out_path)
-        # a thread that does nothing but call F outruns any writer: what the
-        # ring cannot hold is dropped, and counted exactly
-        check_drops_account(self, events, summary, h.prog_counts(out))
-        if not summary["dropped"]:
-            check_consecutive(self, entry_args0(events, "work_park"), "busy run")
+        # a thread that does nothing but call F outruns any writer: it waits
+        # for room in its ring, and every call is traced
+        h.check_drops_account(self, events, summary, h.prog_counts(out))
+        h.check_summary_clean(self, events, summary)
+        check_consecutive(self, entry_args0(events, "work_park"), "busy run")
 
 
 class VolumeTest(unittest.TestCase):
     def test_threads8_million_calls_each(self):
-        """8 x 1,000,000 calls: every event recorded or counted as dropped.
-        The summary table counts them: 16 M JSON lines would take longer to
-        read than to make."""
+        """8 x 1,000,000 calls: every event recorded (the threads wait for
+        room in their rings).  The summary table counts them: 16 M JSON
+        lines would take longer to read than to make."""
         for mode in h.MODES:
             with self.subTest(mode=mode):
                 res, funcs, drops, dropped = summary_trace(self, mode, "s-threads8",
@@ -434,20 +410,31 @@ class VolumeTest(unittest.TestCase):
                 self.assertEqual(unwound, 0)
                 self.assertEqual(entries + exits + dropped, 2 * calls,
                                  "entries %d exits %d dropped %d" % (entries, exits, dropped))
-                if not dropped:
-                    self.assertEqual((entries, exits), (calls, calls))
+                self.assertEqual(dropped, 0, "dropped without --lossy")
+                self.assertEqual((entries, exits), (calls, calls))
 
     def test_tiny_ring_drops_are_counted(self):
-        """--bufsize 4K against a burst: drops happen, are reported, and
-        recorded + dropped is exactly what the prog did, per function."""
+        """--lossy --bufsize 4K against a burst: drops happen, are reported,
+        and recorded + dropped is exactly what the prog did, per function;
+        nobody waited."""
         for mode in h.MODES:
             with self.subTest(mode=mode):
-                t = h.trace_prog(self, mode, "s-burst", extra=("--bufsize", "4K"))
+                t = h.trace_prog(self, mode, "s-burst", extra=("--bufsize", "4K", "--lossy"))
                 h.check_like_untraced(self, "s-burst", (), t)
-                by_func = check_drops_account(self, t.events, t.summary,
-                                              h.prog_counts(t.stdout))
+                by_func = h.check_drops_account(self, t.events, t.summary,
+                                                h.prog_counts(t.stdout))
                 self.assertGreater(t.summary["dropped"], 0, "a 4K ring dropped nothing")
                 self.assertTrue(by_func, "no dropped_by_func entry")
+                self.assertEqual((t.summary["waits"], t.summary["waited_by_thread"]), (0, []),
+                                 "waits with --lossy")
+
+    def test_tiny_ring_without_lossy_drops_nothing(self):
+        """The same burst and 4K ring without --lossy: the prog waits for
+        room in its ring, every call is traced."""
+        for mode in h.MODES:
+            with self.subTest(mode=mode):
+                t = h.check_traced_prog(self, "s-burst", mode=mode, extra=("--bufsize", "4K"))
+                self.assertGreater(t.summary["waits"], 0, "a 4K ring never filled")
 
 
 class LiveTextTest(unittest.TestCase):

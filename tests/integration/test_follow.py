@@ -18,6 +18,9 @@ import harness as h
 PID_RE = re.compile(rb"^pid (\d+) count (\S+) (\d+)$", re.M)
 FOLLOWING_RE = re.compile(rb"^utrace: following child (\d+) of process (\d+)$", re.M)
 NO_MATCH_RE = re.compile(r"^utrace: process \d+ executed (\S+): .*; following it untraced$")
+# With int3 probes each call is a trap the tracer answers, draining the
+# rings between traps: a single thread's 4K ring never fills.
+INT3 = os.environ.get("UTRACE_TEST_PROBE") == "int3"
 
 
 def counts_by_pid(stdout):
@@ -183,12 +186,16 @@ class FollowForkTest(unittest.TestCase):
             self.assertEqual({ev["tid"] for ev in t.events if ev["pid"] == child}, {child})
 
     def test_losses_of_every_process_and_program(self):
-        """A 4K ring drops most events: the summary counts the losses of the
-        child (its own rings) and of the program it executed (its own
-        function ids) under the right names: per function, events written
-        plus dropped make two per call."""
-        t = run_follow(self, [h.prog("s-follow"), "forkexec"], ("-F", "--bufsize", "4K"))
+        """With --lossy a 4K ring drops most events: the summary counts the
+        losses of the child (its own rings) and of the program it executed
+        (its own function ids) under the right names: per function, events
+        written plus dropped make two per call."""
+        t = run_follow(self, [h.prog("s-follow"), "forkexec"],
+                       ("-F", "--bufsize", "4K", "--lossy"))
         self.assertEqual(t.status, h.run_untraced("s-follow", ["forkexec"]).status)
+        if not INT3:
+            self.assertGreater(t.summary["dropped"], 0, "a 4K ring dropped nothing")
+        self.assertEqual(t.summary["waits"], 0, "waits with --lossy")
         calls = {}
         for counts in counts_by_pid(t.stdout).values():
             for func, n in counts.items():
@@ -200,6 +207,17 @@ class FollowForkTest(unittest.TestCase):
             self.assertEqual(entries + exits + drops.get(func, 0), 2 * n, func)
         self.assertEqual(sum(drops.values()), t.summary["dropped"])
         self.assertEqual(t.summary["events"], len(t.events))
+
+    def test_tiny_rings_of_every_process_lose_nothing(self):
+        """The same 4K rings without --lossy: the parent, its child and the
+        program the child executes (each with rings of its own) wait for
+        room; every call of every process is traced."""
+        t, _ = check_follow(self, ["forkexec"], ("-F", "--bufsize", "4K"))
+        if not INT3:
+            self.assertGreater(t.summary["waits"], 0, "no 4K ring filled")
+            waited = {ev["pid"] for ev in t.events
+                      if ev["tid"] in {d["tid"] for d in t.summary["waited_by_thread"]}}
+            self.assertGreater(len(waited), 1, "only one process waited: %r" % t.summary)
 
     def test_child_forked_before_the_entry_point(self):
         """A library constructor forks while run's entry breakpoint is in the

@@ -6,7 +6,6 @@ a busy multi-threaded program receiving signals 50 times in a row, and a
 jumps running correctly."""
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -49,24 +48,6 @@ def wait_traced(tc, att, func, timeout=WORKER_WAIT_S):
                     (h.exit_status(att.proc.returncode), att.communicate(h.RUN_TIMEOUT)))
         time.sleep(0.01)
     tc.fail("no event of %s within %ss" % (func, timeout))
-
-
-# What `utrace attach -v` says once the world runs again with its probes.
-INSTALL_RE = re.compile(rb"^utrace: install: \d+ functions \((\d+) jmp, (\d+) call, (\d+) int3\)",
-                        re.M)
-
-
-def install_counts(tc, att, timeout=10):
-    """{kind: n} of utrace's install line, read from its stderr."""
-    deadline = time.monotonic() + timeout
-    while True:
-        m = INSTALL_RE.search(att.err)
-        if m:
-            return dict(zip(("jmp", "call", "int3"), (int(x) for x in m.groups())))
-        chunk = h.read_chunk(att.proc.stderr, max(deadline - time.monotonic(), 0))
-        if not chunk:
-            tc.fail("no install line from utrace: %r" % att.err)
-        att.err += chunk
 
 
 class LoadTest(unittest.TestCase):
@@ -131,7 +112,7 @@ class LoadTest(unittest.TestCase):
         for _ in range(JMP_ONLY_TRIES):
             att = h.attach(self, target.pid, funcs)
             h.wait_patched(self, target, att)
-            if install_counts(self, att)["int3"] == 0:
+            if h.install_counts(self, att)["int3"] == 0:
                 att.proc.kill()
                 att.proc.wait()
                 return

@@ -21,9 +21,8 @@ INT3 = os.environ.get("UTRACE_TEST_PROBE") == "int3"
 T64_CALLS = "300" if INT3 else "1000"
 T64_THREADS = 64
 # s-sigprof: 2 million traced calls (100,000 with int3 probes, whose traps
-# take seconds); the whole trace fits the ring.
+# take seconds); its threads, handlers included, wait for room in their rings.
 PROF_CALLS = "50000" if INT3 else "1000000"
-PROF_RING = ("--bufsize", "256M")
 PROF_MIN_SIGNALS = 100
 
 
@@ -188,13 +187,12 @@ def check_zombie_attach(tc):
 
 def check_sigprof(tc, mode):
     """Millions of calls: the summary, not millions of JSON lines."""
-    extra = PROF_RING
     if mode == "run":
-        t = h.run_traced(tc, "s-sigprof", (PROF_CALLS,), extra=extra, fmt="summary")
+        t = h.run_traced(tc, "s-sigprof", (PROF_CALLS,), fmt="summary")
     else:
         out = os.path.join(h.tmpdir(tc), "sigprof.summary")
         g = h.GatedProg(tc, "s-sigprof", (PROF_CALLS,))
-        att = h.attach(tc, g.pid, out=out, extra=("--format", "summary") + extra)
+        att = h.attach(tc, g.pid, out=out, extra=("--format", "summary"))
         h.wait_attached(tc, g, att)
         t = g.release()
         try:
@@ -245,12 +243,9 @@ def check_exits_match_entries(tc, events):
             tc.fail("event %d closes no open entry: %r" % (i, ev))
 
 
-# 100,000 events in some 20 ms: the whole trace fits the ring, as for s-longjmp
-CORO_RING = ("--bufsize", "64M")
-
-
+# 100,000 events in some 20 ms: more than a writer formats, as for s-longjmp
 def check_pingpong(tc, mode):
-    t = h.trace_prog(tc, mode, "s-coro", extra=CORO_RING)
+    t = h.trace_prog(tc, mode, "s-coro")
     h.check_like_untraced(tc, "s-coro", (), t)
     h.check_summary_clean(tc, t.events, t.summary)
     calls = h.prog_counts(t.stdout)
@@ -301,12 +296,9 @@ def check_orphan(tc, mode):
 DEEP = 100000
 
 
-# 600,000 events in a few ms: the whole trace fits the ring, as for s-longjmp
-DEEP_RING = ("--bufsize", "64M")
-
-
+# 600,000 events in a few ms: the thread waits for room in its ring
 def check_deeprec(tc, mode):
-    t = h.check_traced_prog(tc, "s-deeprec", mode=mode, extra=DEEP_RING)
+    t = h.check_traced_prog(tc, "s-deeprec", mode=mode)
     depths = [ev["depth"] for ev in t.events if ev["type"] == "entry"]
     tc.assertEqual(max(depths) - min(depths), DEEP - 1)
 

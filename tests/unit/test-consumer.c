@@ -1289,7 +1289,7 @@ static void fuzz_round(struct fake *f, uint64_t *rng, size_t *delivered)
 	assert_true(utrace_consumer_drain(f->c, check_sane, delivered) >= 0);
 	utrace_consumer_stats(f->c, &st);
 	for (i = 0; i < st.nthreads; i++)
-		assert_true(st.threads[i].drops > 0);
+		assert_true(st.threads[i].drops > 0 || st.threads[i].waits > 0);
 	if (xorshift(rng) % 8 == 0) {
 		i = (uint32_t)(xorshift(rng) % T_NSLOTS);
 		assert_int_equal(utrace_consumer_slot_close(f->c, i, check_sane, delivered), 0);

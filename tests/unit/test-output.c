@@ -183,9 +183,11 @@ static void output_text_names_sanitized(void **state)
 
 static void output_text_reports_losses(void **state)
 {
+	/* 1250 waited without dropping, 1240 dropped without waiting */
 	struct ut_thread_drops threads[] = {
-		{ .pid = 1000, .tid = 1234, .drops = 12 },
+		{ .pid = 1000, .tid = 1234, .drops = 12, .waits = 3, .wait_ns = 2500000 },
 		{ .pid = 1000, .tid = 1240, .drops = 1 },
+		{ .pid = 1000, .tid = 1250, .waits = 1, .wait_ns = 1234 },
 	};
 	uint64_t func_drops[NFUNCS] = { 0, 10, 3, 0 };
 	uint64_t func_notls[NFUNCS] = { 0, 0, 4, 0 };
@@ -195,10 +197,12 @@ static void output_text_reports_losses(void **state)
 		.torn = 3,
 		.invalid = 1,
 		.rs_overflow = 5,
+		.waits = 4,
+		.wait_ns = 2501234,
 		.no_slot = 4,
 		.lost_return = 1,
 		.threads = threads,
-		.nthreads = 2,
+		.nthreads = 3,
 		.func_drops = func_drops,
 		.func_notls = func_notls,
 		.notls = 4,
@@ -212,6 +216,8 @@ static void output_text_reports_losses(void **state)
 		      "# DURATION     TID     FUNCTION\n"
 		      "            [  1234] | main() {\n"
 		      "# 13 events dropped (ring full): tid 1234: 12, tid 1240: 1\n"
+		      "# threads waited 4 times for room in a full ring, 2.501 ms in all: "
+		      "tid 1234: 2.500 ms, tid 1250: 0.001 ms\n"
 		      "# dropped by function: foo: 10, bar: 3\n"
 		      "# not traced while a thread had no TLS (no FSGSBASE): bar: 4\n"
 		      "# 3 records torn (reserved, never committed)\n"
@@ -219,6 +225,40 @@ static void output_text_reports_losses(void **state)
 		      "# 5 entries without return probe (shadow stack full)\n"
 		      "# 4 events lost: thread without a slot\n"
 		      "# 1 return without a matching entry\n");
+}
+
+/* Waits without a drop (the default, blocking mode): a wait line, no drop line. */
+static void output_waits_without_drops(void **state)
+{
+	struct ut_thread_drops threads[] = {
+		{ .pid = 1000, .tid = 77, .waits = 1, .wait_ns = 1000000000 },
+	};
+	uint64_t func_drops[NFUNCS] = { 0 };
+	struct ut_stats st = {
+		.events = 1,
+		.waits = 1,
+		.wait_ns = 1000000000,
+		.threads = threads,
+		.nthreads = 1,
+		.func_drops = func_drops,
+		.nfuncs = NFUNCS,
+	};
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_TEXT);
+	feed(&c, UT_REC_ENTRY, 77, MAIN, 0, NO_DUR);
+	capture_check(&c, &st,
+		      "# DURATION     TID     FUNCTION\n"
+		      "            [    77] | main() {\n"
+		      "# threads waited 1 time for room in a full ring, 1000.000 ms in all: "
+		      "tid 77: 1000.000 ms\n");
+	capture_open(&c, UT_FORMAT_JSON);
+	capture_check(&c, &st,
+		      "{\"type\":\"summary\",\"events\":1,\"dropped\":0,\"torn\":0,\"invalid\":0,"
+		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
+		      "\"waits\":1,\"wait_ns\":1000000000,\"dropped_by_thread\":[],"
+		      "\"waited_by_thread\":[{\"tid\":77,\"waits\":1,\"wait_ns\":1000000000}],"
+		      "\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
 }
 
 static void output_text_clean_has_no_loss_lines(void **state)
@@ -277,7 +317,9 @@ static void output_json_events(void **state)
 		"\"module\":\"prog\",\"addr\":\"0x401000\",\"depth\":0}\n"
 		"{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
 		"\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
-		"\"dropped_by_thread\":[],\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
+		"\"waits\":0,\"wait_ns\":0,"
+		"\"dropped_by_thread\":[],\"waited_by_thread\":[],\"dropped_by_func\":[],"
+		"\"no_tls_by_func\":[]}\n");
 }
 
 static void output_json_escapes_names(void **state)
@@ -297,13 +339,23 @@ static void output_json_escapes_names(void **state)
 		      "\"module\":\"\",\"addr\":\"0x0\",\"depth\":2}\n"
 		      "{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
 		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
-		      "\"dropped_by_thread\":[],\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
+		      "\"waits\":0,\"wait_ns\":0,"
+		      "\"dropped_by_thread\":[],\"waited_by_thread\":[],\"dropped_by_func\":[],"
+		      "\"no_tls_by_func\":[]}\n");
 }
 
 static void output_json_summary(void **state)
 {
+	/* 1236 only waited: not in dropped_by_thread; 1240 only dropped: not in waited_by_thread */
 	struct ut_thread_drops threads[] = {
-		{ .pid = 1000, .tid = 1234, .drops = 12, .first_ns = 5000, .last_ns = 9000 },
+		{ .pid = 1000,
+		  .tid = 1234,
+		  .drops = 12,
+		  .first_ns = 5000,
+		  .last_ns = 9000,
+		  .waits = 7,
+		  .wait_ns = 1500000 },
+		{ .pid = 1000, .tid = 1236, .waits = 2, .wait_ns = 40 },
 		{ .pid = 1000, .tid = 1240, .drops = 1, .first_ns = 7000, .last_ns = 7000 },
 	};
 	uint64_t func_drops[NFUNCS] = { 0, 10, 0, 3 };
@@ -314,10 +366,12 @@ static void output_json_summary(void **state)
 		.torn = 3,
 		.invalid = 1,
 		.rs_overflow = 5,
+		.waits = 9,
+		.wait_ns = 1500040,
 		.no_slot = 4,
 		.lost_return = 2,
 		.threads = threads,
-		.nthreads = 2,
+		.nthreads = 3,
 		.func_drops = func_drops,
 		.func_notls = func_notls,
 		.notls = 3,
@@ -329,9 +383,12 @@ static void output_json_summary(void **state)
 	capture_check(&c, &st,
 		      "{\"type\":\"summary\",\"events\":99,\"dropped\":13,\"torn\":3,\"invalid\":1,"
 		      "\"rstack_overflow\":5,\"no_slot\":4,\"lost_return\":2,\"no_tls\":3,"
+		      "\"waits\":9,\"wait_ns\":1500040,"
 		      "\"dropped_by_thread\":[{\"tid\":1234,\"dropped\":12,\"first_ns\":5000,"
 		      "\"last_ns\":9000},{\"tid\":1240,\"dropped\":1,\"first_ns\":7000,"
 		      "\"last_ns\":7000}],"
+		      "\"waited_by_thread\":[{\"tid\":1234,\"waits\":7,\"wait_ns\":1500000},"
+		      "{\"tid\":1236,\"waits\":2,\"wait_ns\":40}],"
 		      "\"dropped_by_func\":[{\"func\":\"foo\",\"dropped\":10},"
 		      "{\"func\":\"we\\\"ird\\u00ff\\u001b\",\"dropped\":3}],"
 		      "\"no_tls_by_func\":[{\"func\":\"main\",\"calls\":2},"
@@ -349,8 +406,10 @@ static void output_summary_says_returns_not_traced(void **state)
 	capture_check(&c, &st,
 		      "{\"type\":\"summary\",\"events\":2,\"dropped\":0,\"torn\":0,\"invalid\":0,"
 		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
+		      "\"waits\":0,\"wait_ns\":0,"
 		      "\"returns\":\"not traced: it runs with a CET shadow stack\","
-		      "\"dropped_by_thread\":[],\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
+		      "\"dropped_by_thread\":[],\"waited_by_thread\":[],\"dropped_by_func\":[],"
+		      "\"no_tls_by_func\":[]}\n");
 	capture_open(&c, UT_FORMAT_TEXT);
 	capture_check(&c, &st,
 		      "# DURATION     TID     FUNCTION\n"
@@ -384,11 +443,16 @@ static void output_set_funcs_grows_table(void **state)
 static void output_summary_counts_and_times(void **state)
 {
 	uint64_t func_drops[NFUNCS] = { 0, 2, 0, 0 };
-	struct ut_thread_drops threads[] = { { .pid = 1000, .tid = 7, .drops = 2 } };
+	struct ut_thread_drops threads[] = {
+		{ .pid = 1000, .tid = 7, .drops = 2 },
+		{ .pid = 1000, .tid = 8, .waits = 2, .wait_ns = 3000 }
+	};
 	struct ut_stats st = { .events = 9,
 			       .drops = 2,
+			       .waits = 2,
+			       .wait_ns = 3000,
 			       .threads = threads,
-			       .nthreads = 1,
+			       .nthreads = 2,
 			       .func_drops = func_drops,
 			       .nfuncs = NFUNCS };
 	struct capture c;
@@ -412,6 +476,8 @@ static void output_summary_counts_and_times(void **state)
 		      "           1          0          1               0          0          0"
 		      "          0  main\n"
 		      "# 2 events dropped (ring full): tid 7: 2\n"
+		      "# threads waited 2 times for room in a full ring, 0.003 ms in all: "
+		      "tid 8: 0.003 ms\n"
 		      "# dropped by function: foo: 2\n");
 }
 
@@ -435,7 +501,9 @@ static void output_rejects_bad_kind(void **state)
 	capture_check(&c, NULL,
 		      "{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
 		      "\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
-		      "\"dropped_by_thread\":[],\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n");
+		      "\"waits\":0,\"wait_ns\":0,"
+		      "\"dropped_by_thread\":[],\"waited_by_thread\":[],\"dropped_by_func\":[],"
+		      "\"no_tls_by_func\":[]}\n");
 	assert_null(utrace_writer_new(UT_FORMAT_COUNT, stdout, funcs, NFUNCS));
 }
 
@@ -449,6 +517,7 @@ int main(void)
 		cmocka_unit_test(output_text_names_sanitized),
 		cmocka_unit_test(output_text_reports_losses),
 		cmocka_unit_test(output_text_clean_has_no_loss_lines),
+		cmocka_unit_test(output_waits_without_drops),
 		cmocka_unit_test(output_json_events),
 		cmocka_unit_test(output_json_escapes_names),
 		cmocka_unit_test(output_json_summary),

@@ -4,12 +4,18 @@
  * and run on a fake data area: thread slots, shadow stacks, rings, and a
  * fake thread stack whose words play the return slots.
  */
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 static uint64_t test_key; /* the "current thread's" fs base */
@@ -423,6 +429,10 @@ static void recorder_full_ring_drops_and_counts(void **state)
 	assert_int_equal(f->slot->drops, 1);
 	assert_int_equal(ut_ctl_funcs(f->ctl)[5].drops, 1);
 	assert_int_equal(ut_ctl_funcs(f->ctl)[4].drops, 0);
+	/* block_ticks 0 (--lossy, the fixture's): no wait at all */
+	assert_int_equal(f->slot->waits, 0);
+	assert_int_equal(f->slot->wait_ticks, 0);
+	assert_int_equal(f->slot->gave_up, 0);
 
 	/* the consumer frees one record: the next lands at position 0, seq 4 */
 	f->slot->tail = UT_REC_SIZE;
@@ -431,6 +441,260 @@ static void recorder_full_ring_drops_and_counts(void **state)
 	assert_int_equal(((const struct ut_rec *)f->ring)->commit, UT_REC_COMMIT(4, UT_REC_ENTRY));
 	assert_int_equal(((const struct ut_rec *)f->ring)->func, 6);
 	assert_int_equal(f->slot->drops, 1);
+}
+
+/* ---- a full ring waits for the tracer (ctl->block_ticks) ------------------ */
+
+static uint64_t mono_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(clock, &ts), 0);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* TSC ticks in `ns` nanoseconds, measured against CLOCK_MONOTONIC over a few ms. */
+static uint64_t tsc_ticks(uint64_t ns)
+{
+	static double ticks_per_ns;
+
+	if (!ticks_per_ns) {
+		struct timespec nap = { 0, 5000000 };
+		uint64_t t0 = rec_rdtsc(), n0 = mono_ns(CLOCK_MONOTONIC);
+		uint64_t t1, n1;
+
+		nanosleep(&nap, NULL);
+		t1 = rec_rdtsc();
+		n1 = mono_ns(CLOCK_MONOTONIC);
+		assert_true(n1 > n0 && t1 > t0);
+		ticks_per_ns = (double)(t1 - t0) / (double)(n1 - n0);
+	}
+	return (uint64_t)(ticks_per_ns * (double)ns);
+}
+
+#define MS 1000000ULL
+static const uint64_t no_words[UT_REC_WORDS];
+
+/* The recorder's view of the fixture's thread. */
+static struct rec_thread fixture_thread(struct fixture *f)
+{
+	struct rec_thread t;
+
+	rec_bind_slot(f->ctl, (uint32_t)(f->slot - ut_ctl_slots(f->ctl)), &t);
+	return t;
+}
+
+/* Emit one entry of `func` straight into the fixture's ring. */
+static void emit(struct fixture *f, uint32_t func)
+{
+	struct rec_thread t = fixture_thread(f);
+
+	rec_emit(&t, func, UT_REC_ENTRY, 0, no_words);
+}
+
+/* Fill the ring up: no wait, no drop. */
+static void fill_ring(struct fixture *f)
+{
+	uint64_t room = (f->ctl->ring_size - (f->slot->head - f->slot->tail)) / UT_REC_SIZE;
+
+	while (room--)
+		emit(f, 4);
+	assert_int_equal(f->slot->head - f->slot->tail, f->ctl->ring_size);
+	assert_int_equal(f->slot->drops, 0);
+}
+
+/* --lossy (block_ticks 0): a full ring drops at once, whatever spin_ticks says. */
+static void recorder_lossy_full_ring_never_waits(void **state)
+{
+	struct fixture *f = *state;
+
+	f->ctl->block_ticks = 0;
+	f->ctl->spin_ticks = tsc_ticks(1000 * MS);
+	fill_ring(f);
+	emit(f, 5);
+	emit(f, 5);
+	assert_int_equal(f->slot->drops, 2);
+	assert_int_equal(ut_ctl_funcs(f->ctl)[5].drops, 2);
+	assert_int_equal(f->slot->waits, 0);
+	assert_int_equal(f->slot->wait_ticks, 0);
+	assert_int_equal(f->slot->gave_up, 0);
+	assert_int_equal(f->slot->sleepers, 0);
+	assert_int_equal(f->slot->head, f->ctl->ring_size);
+}
+
+/*
+ * Nobody drains: the emit waits block_ticks, then drops and marks the tail;
+ * the next emits on that tail drop at once; once the tail moves and the ring
+ * fills again, an emit waits again.
+ */
+static void recorder_full_ring_waits_then_gives_up(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t0, took, ticks;
+
+	f->ctl->block_ticks = tsc_ticks(2 * MS);
+	f->ctl->spin_ticks = tsc_ticks(MS / 2); /* spins, then sleeps */
+	assert_true(f->ctl->spin_ticks > 0 && f->ctl->block_ticks > f->ctl->spin_ticks);
+	fill_ring(f);
+
+	t0 = rec_rdtsc();
+	emit(f, 5);
+	took = rec_rdtsc() - t0;
+	assert_true(took >= f->ctl->block_ticks);
+	assert_int_equal(f->slot->drops, 1);
+	assert_int_equal(ut_ctl_funcs(f->ctl)[5].drops, 1);
+	assert_int_equal(f->slot->waits, 1);
+	assert_true(f->slot->wait_ticks >= f->ctl->block_ticks);
+	assert_true(f->slot->wait_ticks <= took);
+	assert_int_equal(f->slot->gave_up, 0 + 1); /* tail 0, + 1 */
+	assert_int_equal(f->slot->sleepers, 0);
+	assert_int_equal(f->slot->head, f->ctl->ring_size);
+
+	/* the same tail: dropped at once, no second wait */
+	ticks = f->slot->wait_ticks;
+	emit(f, 6);
+	emit(f, 6);
+	assert_int_equal(f->slot->drops, 3);
+	assert_int_equal(ut_ctl_funcs(f->ctl)[6].drops, 2);
+	assert_int_equal(f->slot->waits, 1);
+	assert_int_equal(f->slot->wait_ticks, ticks);
+
+	/* the consumer takes one record: room for one, written without a wait */
+	f->slot->tail = UT_REC_SIZE;
+	emit(f, 7);
+	assert_int_equal(f->slot->head, f->ctl->ring_size + UT_REC_SIZE);
+	assert_int_equal(((const struct ut_rec *)f->ring)->commit,
+			 UT_REC_COMMIT(f->ctl->ring_size / UT_REC_SIZE, UT_REC_ENTRY));
+	assert_int_equal(((const struct ut_rec *)f->ring)->func, 7);
+	assert_int_equal(f->slot->waits, 1);
+	assert_int_equal(f->slot->drops, 3);
+
+	/* full again on a new tail: a new wait, then a new mark */
+	t0 = rec_rdtsc();
+	emit(f, 5);
+	assert_true(rec_rdtsc() - t0 >= f->ctl->block_ticks);
+	assert_int_equal(f->slot->waits, 2);
+	assert_int_equal(f->slot->drops, 4);
+	assert_int_equal(f->slot->gave_up, UT_REC_SIZE + 1);
+	assert_true(f->slot->wait_ticks >= ticks + f->ctl->block_ticks);
+	assert_int_equal(f->slot->sleepers, 0);
+}
+
+/* Past spin_ticks the wait sleeps on the futex: it takes hardly any CPU time. */
+static void recorder_wait_sleeps_past_spin(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t cpu0, cpu;
+
+	f->ctl->block_ticks = tsc_ticks(20 * MS);
+	f->ctl->spin_ticks = 0;
+	fill_ring(f);
+	cpu0 = mono_ns(CLOCK_THREAD_CPUTIME_ID);
+	emit(f, 5);
+	cpu = mono_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+	assert_int_equal(f->slot->waits, 1);
+	assert_int_equal(f->slot->drops, 1);
+	assert_true(f->slot->wait_ticks >= f->ctl->block_ticks);
+	/* 20 slices of 1 ms asleep: microseconds of CPU each, not 20 ms */
+	assert_true(cpu < 10 * MS);
+}
+
+/* A tracer thread: once the recorder sleeps, drain, then change what the test says. */
+struct drainer {
+	struct ut_ctl *ctl;
+	struct ut_slot *slot;
+	uint64_t new_tail; /* stored as the tracer's tail_store does; 0: leave it */
+	int stop_blocking; /* clear ctl->block_ticks, as detach does */
+	int saw_sleeper;
+	long woken;
+};
+
+static void *drainer_main(void *arg)
+{
+	struct drainer *d = arg;
+	struct timespec nap = { 0, 5000000 }, tick = { 0, 100000 };
+	int i;
+
+	nanosleep(&nap, NULL);
+	/* up to some 10 s under load: the recorder sleeps in 1 ms slices */
+	for (i = 0; i < 100000 && !__atomic_load_n(&d->slot->sleepers, __ATOMIC_SEQ_CST); i++)
+		nanosleep(&tick, NULL);
+	d->saw_sleeper = __atomic_load_n(&d->slot->sleepers, __ATOMIC_SEQ_CST) != 0;
+	if (d->stop_blocking)
+		__atomic_store_n(&d->ctl->block_ticks, 0, __ATOMIC_SEQ_CST);
+	if (d->new_tail)
+		__atomic_store_n(&d->slot->tail, d->new_tail, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&d->slot->sleepers, __ATOMIC_SEQ_CST))
+		d->woken = syscall(SYS_futex, &d->slot->tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	return NULL;
+}
+
+static void run_with_drainer(struct fixture *f, struct drainer *d, uint32_t func)
+{
+	pthread_t th;
+
+	d->ctl = f->ctl;
+	d->slot = f->slot;
+	assert_int_equal(pthread_create(&th, NULL, drainer_main, d), 0);
+	emit(f, func);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(d->saw_sleeper);
+	assert_true(d->woken >= 0);
+}
+
+/* The tracer drains while the recorder sleeps: the record is written, nothing dropped. */
+static void recorder_wait_ends_when_the_tracer_drains(void **state)
+{
+	struct fixture *f = *state;
+	struct drainer d = { .new_tail = 2 * UT_REC_SIZE };
+
+	f->ctl->block_ticks = tsc_ticks(30000 * MS); /* only a drain ends this wait */
+	f->ctl->spin_ticks = tsc_ticks(MS / 10);
+	fill_ring(f);
+	run_with_drainer(f, &d, 6);
+	assert_int_equal(f->slot->drops, 0);
+	assert_int_equal(ut_ctl_funcs(f->ctl)[6].drops, 0);
+	assert_int_equal(f->slot->waits, 1);
+	assert_true(f->slot->wait_ticks > 0);
+	assert_true(f->slot->wait_ticks < f->ctl->block_ticks);
+	assert_int_equal(f->slot->gave_up, 0);
+	assert_int_equal(f->slot->sleepers, 0);
+	assert_int_equal(f->slot->head, f->ctl->ring_size + UT_REC_SIZE);
+	assert_int_equal(((const struct ut_rec *)f->ring)->commit,
+			 UT_REC_COMMIT(f->ctl->ring_size / UT_REC_SIZE, UT_REC_ENTRY));
+	assert_int_equal(((const struct ut_rec *)f->ring)->func, 6);
+
+	/* one more record fits without a wait; the next waits again */
+	emit(f, 6);
+	assert_int_equal(f->slot->waits, 1);
+	assert_int_equal(f->slot->head, f->ctl->ring_size + 2 * UT_REC_SIZE);
+	d = (struct drainer){ .new_tail = 3 * UT_REC_SIZE };
+	run_with_drainer(f, &d, 7);
+	assert_int_equal(f->slot->waits, 2);
+	assert_int_equal(f->slot->drops, 0);
+	assert_int_equal(f->slot->head, f->ctl->ring_size + 3 * UT_REC_SIZE);
+}
+
+/* Detach clears block_ticks while a recorder waits: it stops waiting and drops. */
+static void recorder_wait_ends_when_blocking_is_turned_off(void **state)
+{
+	struct fixture *f = *state;
+	struct drainer d = { .stop_blocking = 1 };
+
+	f->ctl->block_ticks = tsc_ticks(30000 * MS);
+	f->ctl->spin_ticks = 0;
+	fill_ring(f);
+	run_with_drainer(f, &d, 5);
+	assert_int_equal(f->slot->drops, 1);
+	assert_int_equal(ut_ctl_funcs(f->ctl)[5].drops, 1);
+	assert_int_equal(f->slot->waits, 1);
+	assert_int_equal(f->slot->gave_up, 0 + 1);
+	assert_int_equal(f->slot->sleepers, 0);
+	assert_int_equal(f->slot->head, f->ctl->ring_size);
+	/* and never waits again */
+	emit(f, 5);
+	assert_int_equal(f->slot->waits, 1);
+	assert_int_equal(f->slot->drops, 2);
 }
 
 static void recorder_noret_function_is_not_hijacked(void **state)
@@ -881,6 +1145,8 @@ static void recorder_unhijack_on_another_stack(void **state)
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
+#define SMALL(name) \
+	cmocka_unit_test_setup_teardown(name, fixture_setup_small_ring, fixture_teardown)
 
 int main(void)
 {
@@ -900,6 +1166,11 @@ int main(void)
 		T(recorder_full_shadow_stack_counts_overflow),
 		cmocka_unit_test_setup_teardown(recorder_full_ring_drops_and_counts,
 						fixture_setup_small_ring, fixture_teardown),
+		SMALL(recorder_lossy_full_ring_never_waits),
+		SMALL(recorder_full_ring_waits_then_gives_up),
+		SMALL(recorder_wait_sleeps_past_spin),
+		SMALL(recorder_wait_ends_when_the_tracer_drains),
+		SMALL(recorder_wait_ends_when_blocking_is_turned_off),
 		T(recorder_noret_function_is_not_hijacked),
 		T(recorder_disabled_blocks_entries_not_exits),
 		T(recorder_unknown_thread_counts_no_slot),

@@ -164,9 +164,101 @@ static void rec_count_drop(struct rec_thread *t, uint32_t func)
 		rec_inc_shared(&ut_ctl_funcs(t->ctl)[func].drops);
 }
 
+#define REC_SYS_FUTEX 202
+#define REC_FUTEX_WAIT 0 /* shared: the tracer wakes it through its own mapping */
+#define REC_SLEEP_NS 1000000 /* one sleep at most: the timeout is checked between */
+
+struct rec_timespec {
+	int64_t sec, nsec;
+};
+
+static inline void rec_add_local(uint64_t *p, uint64_t v)
+{
+	__asm__ volatile("addq %1, %0" : "+m"(*p) : "r"(v) : "cc");
+}
+
+/* A full barrier: the store of sleepers is seen before the tail is read again. */
+static inline void rec_add_shared(uint64_t *p, int64_t v)
+{
+	__asm__ volatile("lock addq %1, %0" : "+m"(*p) : "r"(v) : "cc", "memory");
+}
+
+static inline void rec_pause(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+/*
+ * The one syscall the recorder makes, raw (errno untouched, async-signal-
+ * safe).  Any error (EINTR for a signal, EAGAIN when the tail moved, a
+ * seccomp filter's ENOSYS) just ends this sleep: the caller loops on time.
+ */
+static inline void rec_futex_wait(uint64_t *tail, uint64_t val)
+{
+	static const struct rec_timespec slice = { 0, REC_SLEEP_NS };
+	register const struct rec_timespec *ts __asm__("r10") = &slice;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "0"((long)REC_SYS_FUTEX), "D"(tail), "S"((long)REC_FUTEX_WAIT),
+			   "d"((uint32_t)val), "r"(ts)
+			 : "rcx", "r11", "memory");
+	(void)ret;
+}
+
+/*
+ * Sleep until the tracer moves the tail past `tail` (it wakes sleepers
+ * after each drain) or for one slice.  sleepers is raised before the tail
+ * is read again, and the tracer reads sleepers after it stores the tail:
+ * one of the two sees the other, so a wake is never missed for long.
+ */
+static void rec_sleep(struct rec_thread *t, uint64_t tail)
+{
+	rec_add_shared(&t->slot->sleepers, 1);
+	if (REC_READ(t->slot->tail) == tail)
+		rec_futex_wait(&t->slot->tail, tail);
+	rec_add_shared(&t->slot->sleepers, -1);
+}
+
+/*
+ * The ring is full at `tail`: wait for the tracer to drain it, up to
+ * ctl->block_ticks.  Returns 1 when the tail moved, 0 to drop.  A wait that
+ * timed out (utrace killed, or stuck) marks the tail: later records drop at
+ * once until the tracer drains again, so a program whose tracer is gone
+ * waits once per thread, not once per event.  A signal handler that traces
+ * while this waits finds the same full ring and waits on its own.
+ */
+static int rec_wait_room(struct rec_thread *t, uint64_t tail)
+{
+	uint64_t limit = REC_READ(t->ctl->block_ticks), spin = REC_READ(t->ctl->spin_ticks);
+	uint64_t start, now;
+
+	if (!limit || REC_READ(t->slot->gave_up) == tail + 1)
+		return 0;
+	rec_inc_local(&t->slot->waits);
+	start = rec_rdtsc();
+	for (;;) {
+		now = rec_rdtsc();
+		if (REC_READ(t->slot->tail) != tail)
+			break;
+		if (now - start >= limit || !REC_READ(t->ctl->block_ticks)) {
+			REC_WRITE(t->slot->gave_up, tail + 1);
+			break;
+		}
+		if (now - start < spin || REC_READ(t->ctl->no_sleep))
+			rec_pause();
+		else
+			rec_sleep(t, tail);
+	}
+	rec_add_local(&t->slot->wait_ticks, now - start);
+	return REC_READ(t->slot->gave_up) != tail + 1;
+}
+
 /*
  * Reserve a record with one cmpxchg on head (retried when a signal handler
- * reserved in between), write it, commit it last.  A full ring drops.
+ * reserved in between), write it, commit it last.  A full ring waits for
+ * room (rec_wait_room), else drops.
  */
 static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind, uint32_t depth,
 		     const uint64_t w[UT_REC_WORDS])
@@ -176,7 +268,7 @@ static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind,
 	uint64_t head, tail;
 	int i;
 
-	do {
+	for (;;) {
 		/*
 		 * tail first: read after head, it could pass a head that a
 		 * signal handler's records (drained meanwhile) made stale,
@@ -187,10 +279,14 @@ static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind,
 		rec_barrier();
 		head = REC_READ(t->slot->head);
 		if (head - tail > size - UT_REC_SIZE) {
+			if (rec_wait_room(t, tail))
+				continue;
 			rec_count_drop(t, func);
 			return;
 		}
-	} while (!rec_cmpxchg_local(&t->slot->head, head, head + UT_REC_SIZE));
+		if (rec_cmpxchg_local(&t->slot->head, head, head + UT_REC_SIZE))
+			break;
+	}
 
 	r = (struct ut_rec *)(t->ring + (head & (size - 1)));
 	r->tsc = rec_rdtsc();
