@@ -18,7 +18,7 @@ struct cli {
 	enum ut_format format;
 	const char *output;
 	uint32_t ring_size, rstack_depth, nslots;
-	bool lossy;
+	bool lossy, record_args, record_retval;
 	uint64_t block_timeout_ns;
 	enum ut_probe_mode probe_mode;
 	bool patch_call;

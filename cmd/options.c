@@ -43,6 +43,8 @@ enum {
 	OPT_NO_FOLLOW_EXEC,
 	OPT_LOSSY,
 	OPT_BLOCK_TIMEOUT,
+	OPT_ARGS,
+	OPT_RETVAL,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +53,8 @@ static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "args", no_argument, NULL, OPT_ARGS },
+	{ "retval", no_argument, NULL, OPT_RETVAL },
 	{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
 	{ "lossy", no_argument, NULL, OPT_LOSSY },
 	{ "block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT },
@@ -79,6 +83,9 @@ void cli_usage(FILE *f, const char *cmd)
 		"      --format text|json|summary  call graph (default), JSON Lines, or one line\n"
 		"                                per function (calls, returns, times)\n"
 		"      --json                    same as --format json\n"
+		"      --args                    record each call's first five argument registers\n"
+		"                                (rdi rsi rdx rcx r8)\n"
+		"      --retval                  record each return's value (rax)\n"
 		"      --bufsize SIZE            event ring per thread, power of two (default 8M)\n"
 		"      --block-timeout TIME      a thread whose ring is full waits this long at\n"
 		"                                most for utrace to make room, then drops and\n"
@@ -218,6 +225,12 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 			return 0;
 		cli_error("--bufsize %s: need a power of two from 4K to 1G", arg);
 		return -1;
+	case OPT_ARGS:
+		c->record_args = true;
+		return 0;
+	case OPT_RETVAL:
+		c->record_retval = true;
+		return 0;
 	case OPT_LOSSY:
 		c->lossy = true;
 		return 0;
@@ -353,6 +366,8 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	o->ring_size = c->ring_size;
 	o->rstack_depth = c->rstack_depth;
 	o->nslots = c->nslots;
+	o->record_args = c->record_args;
+	o->record_retval = c->record_retval;
 	o->block_timeout_ns = c->lossy ? 0 : c->block_timeout_ns;
 	o->probe_mode = c->probe_mode;
 	o->patch_call = c->patch_call;

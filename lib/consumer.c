@@ -15,9 +15,9 @@
  *          v                                  v
  *   ... | rec | rec | rec (reserved, not yet committed) | rec | free ...
  *
- * A record is committed once its `commit` word equals
- * UT_REC_COMMIT(p / UT_REC_SIZE, kind); a word left from an earlier lap of
- * the ring carries an older sequence number and is not mistaken for it.
+ * A record (geo.rec_size bytes) is committed once its `commit` word has a
+ * valid kind and the lap of its position (shm.h); a word left from an
+ * earlier lap of the ring carries an older lap and is not mistaken for it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,7 +33,6 @@
 #include "utrace/log.h"
 
 #define NSEC_PER_MSEC 1000000ULL
-#define REC_KIND_MASK 0xffULL
 /*
  * A record reserved but left uncommitted while later ones are committed is
  * normally a recorder interrupted by a signal handler that traced calls of
@@ -54,14 +53,25 @@
  * and formatted from there, so that one hot thread (10-20 M events/s) does
  * not outrun the writers (a few M events/s): the ring only has to absorb the
  * time between two copies.  The spools hold at most SPOOL_MAX records in
- * all; past that, records stay in the rings and the recorder drops (and
- * counts) what it cannot store.  Delivery goes in batches of DELIVER_BATCH, with a copy
- * from every ring between two batches.
+ * all (and SPOOL_MIN per slot whatever the others hold); past that,
+ * records stay in the rings and the recorder waits for room.  Delivery goes
+ * in batches of DELIVER_BATCH, with a copy from every ring between two
+ * batches.
  */
 #define SPOOL_MIN 1024
 #define SPOOL_MAX (2U << 20) /* records of all slots together: 128 MiB, 0.7 s of JSON */
 #define DELIVER_BATCH 512
 #define DRAIN_MAX 65536 /* events one drain delivers at most: some 20 ms */
+
+/* A record copied out of a ring, checked and decoded. */
+struct rec {
+	uint64_t tsc;
+	uint32_t func;
+	uint32_t depth;
+	uint64_t w[UT_REC_WORDS];
+	uint8_t kind; /* enum ut_rec_kind */
+	uint8_t nw; /* words of w[] the record carried */
+};
 
 /* What the consumer knows about one slot; nothing here comes from the area unchecked. */
 struct open_entry {
@@ -94,7 +104,7 @@ struct slot_state {
 	uint64_t cut;
 
 	/* records copied out of the ring, delivered up to spool_pos */
-	struct ut_rec *spool;
+	struct rec *spool;
 	size_t spool_len, spool_pos, spool_cap;
 
 	/* losses since the slot was opened (area counters minus their value then) */
@@ -158,9 +168,22 @@ static int geometry_check(const void *area, const struct ut_geometry *g)
 		ut_error("consumer: data area missing, misaligned or too small");
 		return -EINVAL;
 	}
-	if (!is_pow2(g->nslots) || !is_pow2(g->ring_size) || g->ring_size < UT_REC_SIZE) {
-		ut_error("consumer: slot count and ring size must be powers of two (ring >= %d)",
-			 UT_REC_SIZE);
+	if (!is_pow2(g->nslots) || !is_pow2(g->ring_size) || !is_pow2(g->rec_size) ||
+	    g->rec_size < UT_REC_MIN || g->rec_size > UT_REC_MAX || g->ring_size < g->rec_size) {
+		ut_error("consumer: slot count, ring size and record size must be powers of two "
+			 "(records of %d to %d bytes, ring >= record)",
+			 UT_REC_MIN, UT_REC_MAX);
+		return -EINVAL;
+	}
+	if ((g->rec_args && g->rec_size < UT_REC_ARGS_SIZE) ||
+	    (g->rec_retval && g->rec_size < UT_REC_RETVAL_SIZE)) {
+		ut_error("consumer: %u-byte records cannot carry the words asked for",
+			 g->rec_size);
+		return -EINVAL;
+	}
+	if (g->rstack_depth > UT_REC_DEPTH_MAX) {
+		ut_error("consumer: shadow stacks deeper than records can tell (%u > %u)",
+			 g->rstack_depth, UT_REC_DEPTH_MAX);
 		return -EINVAL;
 	}
 	if (!part_fits(g->funcs_off, g->nfuncs, sizeof(struct ut_func), g->area_size) ||
@@ -188,11 +211,11 @@ static struct ut_func *area_funcs(const struct ut_consumer *c)
 	return (struct ut_func *)(c->area + c->geo.funcs_off);
 }
 
-static const struct ut_rec *area_rec(const struct ut_consumer *c, uint32_t i, uint64_t pos)
+static const struct ut_rec_hdr *area_rec(const struct ut_consumer *c, uint32_t i, uint64_t pos)
 {
 	const unsigned char *ring = c->area + c->geo.rings_off + (uint64_t)i * c->geo.ring_size;
 
-	return (const struct ut_rec *)(ring + (pos & (c->geo.ring_size - 1)));
+	return (const struct ut_rec_hdr *)(ring + (pos & (c->geo.ring_size - 1)));
 }
 
 /*
@@ -343,35 +366,36 @@ static int slot_retire_losses(struct ut_consumer *c, const struct slot_state *st
  * it are the ones the producer wrote before committing (or garbage from a
  * hostile one, which validation catches).
  */
-static unsigned int rec_read(const struct ut_consumer *c, uint32_t i, uint64_t pos,
-			     struct ut_rec *out)
+static unsigned int rec_read(const struct ut_consumer *c, uint32_t i, uint64_t pos, struct rec *out)
 {
-	const struct ut_rec *r = area_rec(c, i, pos);
+	const struct ut_rec_hdr *r = area_rec(c, i, pos);
+	const uint64_t *words = (const uint64_t *)(r + 1);
 	uint64_t commit = __atomic_load_n(&r->commit, __ATOMIC_ACQUIRE);
-	uint64_t kind = commit & REC_KIND_MASK;
-	int k;
+	unsigned int kind = ut_rec_kind(commit);
 
 	if (kind < UT_REC_ENTRY || kind > UT_REC_KIND_MAX ||
-	    commit != UT_REC_COMMIT(pos / UT_REC_SIZE, kind))
+	    ut_rec_lap(commit) != ut_rec_lap_tag(ut_rec_lap_of(pos, c->geo.ring_size)))
 		return 0;
 	out->tsc = load_relaxed(&r->tsc);
-	out->func = __atomic_load_n(&r->func, __ATOMIC_RELAXED);
-	out->depth = __atomic_load_n(&r->depth, __ATOMIC_RELAXED);
-	for (k = 0; k < UT_REC_WORDS; k++)
-		out->w[k] = load_relaxed(&r->w[k]);
-	out->commit = commit;
-	return (unsigned int)kind;
+	out->func = ut_rec_func(commit);
+	out->depth = ut_rec_depth(commit);
+	out->kind = (uint8_t)kind;
+	out->nw = kind == UT_REC_ENTRY && c->geo.rec_args	? UT_REC_WORDS :
+		  kind == UT_REC_EXIT && c->geo.rec_retval ? UT_REC_RETVAL_WORDS :
+							     0;
+	for (unsigned int k = 0; k < out->nw; k++)
+		out->w[k] = load_relaxed(&words[k]);
+	return kind;
 }
 
-/* A shadow stack holds rstack_depth entries; one more depth marks an overflowed entry. */
-static bool rec_is_valid(const struct ut_consumer *c, const struct ut_rec *r)
+static bool rec_is_valid(const struct ut_consumer *c, const struct rec *r)
 {
 	return r->func < c->geo.nfuncs && r->depth <= c->geo.rstack_depth;
 }
 
 static bool head_is_sane(const struct ut_consumer *c, const struct slot_state *st, uint64_t head)
 {
-	return head >= st->tail && head % UT_REC_SIZE == 0 && head - st->tail <= c->geo.ring_size;
+	return head >= st->tail && head % c->geo.rec_size == 0 && head - st->tail <= c->geo.ring_size;
 }
 
 /*
@@ -393,10 +417,10 @@ static bool ran_on(const struct slot_state *st)
 static bool committed_after_tail(const struct ut_consumer *c, uint32_t i,
 				 const struct slot_state *st, uint64_t head)
 {
-	struct ut_rec r;
+	struct rec r;
 	uint64_t pos;
 
-	for (pos = st->tail + UT_REC_SIZE; pos < head; pos += UT_REC_SIZE)
+	for (pos = st->tail + c->geo.rec_size; pos < head; pos += c->geo.rec_size)
 		if (rec_read(c, i, pos, &r))
 			return true;
 	return false;
@@ -541,7 +565,7 @@ static int close_open_entries(struct ut_consumer *c, struct slot_state *st, ut_e
 	return ret;
 }
 
-static int deliver(struct ut_consumer *c, struct slot_state *st, const struct ut_rec *r,
+static int deliver(struct ut_consumer *c, struct slot_state *st, const struct rec *r,
 		   unsigned int kind, ut_event_fn fn, void *arg)
 {
 	struct ut_event ev = {
@@ -558,7 +582,8 @@ static int deliver(struct ut_consumer *c, struct slot_state *st, const struct ut
 	if (ev.ts < st->last_ts)
 		ev.ts = st->last_ts;
 	st->last_ts = ev.ts;
-	memcpy(ev.w, r->w, sizeof(ev.w));
+	ev.nw = r->nw;
+	memcpy(ev.w, r->w, r->nw * sizeof(ev.w[0]));
 	if (kind == UT_REC_ENTRY) {
 		ret = entry_push(c, st, r->depth, ev.ts, r->func);
 		if (ret < 0)
@@ -573,7 +598,7 @@ static int deliver(struct ut_consumer *c, struct slot_state *st, const struct ut
 /* Room for one more record in the slot's spool; false when the spools are at their cap. */
 static bool spool_room(struct ut_consumer *c, struct slot_state *st)
 {
-	struct ut_rec *v;
+	struct rec *v;
 	size_t cap;
 
 	if (st->spool_len < st->spool_cap)
@@ -586,7 +611,13 @@ static bool spool_room(struct ut_consumer *c, struct slot_state *st)
 		return true;
 	}
 	cap = st->spool_cap ? st->spool_cap * 2 : SPOOL_MIN;
-	if (c->spool_total - st->spool_cap + cap > SPOOL_MAX)
+	/*
+	 * Every slot gets its first SPOOL_MIN past the cap: spools never
+	 * shrink, and a thread whose slot found the others' spools at the cap
+	 * would never be drained again (its records lost uncounted, the
+	 * thread held up on its full ring).
+	 */
+	if (st->spool_cap && c->spool_total - st->spool_cap + cap > SPOOL_MAX)
 		return false;
 	v = realloc(st->spool, cap * sizeof(*v));
 	if (!v)
@@ -620,7 +651,7 @@ static bool tail_is_cut(struct ut_consumer *c, uint32_t i, struct slot_state *st
 {
 	if (committed_after_tail(c, i, st, head))
 		return false;
-	st->cut += (head - st->tail) / UT_REC_SIZE;
+	st->cut += (head - st->tail) / c->geo.rec_size;
 	st->tail = head;
 	return true;
 }
@@ -634,7 +665,7 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 	struct slot_state *st = &c->slots[i];
 	struct ut_slot *s = area_slot(c, i);
 	uint64_t head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
-	struct ut_rec *r;
+	struct rec *r;
 	unsigned int kind;
 	long n = 0;
 
@@ -655,7 +686,7 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 			break;
 		if (!kind && mode == COLLECT_KILLED && tail_is_cut(c, i, st, head))
 			break;
-		st->tail += UT_REC_SIZE;
+		st->tail += c->geo.rec_size;
 		if (!kind) {
 			c->torn++;
 			continue;
@@ -664,7 +695,6 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 			c->invalid++;
 			continue;
 		}
-		r->commit = kind; /* checked: only the kind is needed from here on */
 		st->spool_len++;
 		n++;
 	}
@@ -680,9 +710,9 @@ static long slot_deliver(struct ut_consumer *c, struct slot_state *st, size_t bu
 	int ret;
 
 	while (st->spool_pos < st->spool_len && (size_t)n < budget) {
-		const struct ut_rec *r = &st->spool[st->spool_pos++];
+		const struct rec *r = &st->spool[st->spool_pos++];
 
-		ret = deliver(c, st, r, (unsigned int)r->commit, fn, arg);
+		ret = deliver(c, st, r, r->kind, fn, arg);
 		if (ret < 0)
 			return ret;
 		n++;
@@ -747,7 +777,7 @@ static void slot_reset(struct slot_state *st)
 {
 	struct open_entry *open_at = st->open_at;
 	uint64_t entry_cap = st->entry_cap;
-	struct ut_rec *spool = st->spool;
+	struct rec *spool = st->spool;
 	size_t spool_cap = st->spool_cap;
 
 	memset(st, 0, sizeof(*st));
@@ -776,7 +806,7 @@ void utrace_consumer_slot_open(struct ut_consumer *c, uint32_t slot, pid_t pid, 
 	s = area_slot(c, slot);
 	head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
 	/* a misaligned head is caught as invalid by the first drain */
-	st->tail = head % UT_REC_SIZE ? 0 : head;
+	st->tail = head % c->geo.rec_size ? 0 : head;
 	st->drops_base = load_relaxed(&s->drops);
 	st->rs_base = load_relaxed(&s->rs_overflow);
 	st->waits_base = load_relaxed(&s->waits);

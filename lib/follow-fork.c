@@ -214,6 +214,9 @@ static void copy_area(struct ut_session *k, const struct ut_session *p, uint32_t
 	c->slots_off = k->geo.slots_off;
 	c->rstacks_off = k->geo.rstacks_off;
 	c->rings_off = k->geo.rings_off;
+	c->rec_size = k->geo.rec_size;
+	c->rec_args = k->geo.rec_args;
+	c->rec_retval = k->geo.rec_retval;
 	c->no_slot = c->lost_return = 0;
 	ut_ctl_set_blocking(k, c);
 	c->notls_threads = 0; /* counted afresh as the child's thread gets its slot */

@@ -65,6 +65,9 @@ static void geometry_init(struct ut_session *s)
 	g->nslots = s->opts.nslots;
 	g->ring_size = s->opts.ring_size;
 	g->rstack_depth = s->opts.rstack_depth;
+	g->rec_args = s->opts.record_args;
+	g->rec_retval = s->opts.record_retval;
+	g->rec_size = g->rec_args ? UT_REC_ARGS_SIZE : g->rec_retval ? UT_REC_RETVAL_SIZE : UT_REC_MIN;
 	g->funcs_off = page_align(sizeof(struct ut_ctl));
 	g->slots_off = g->funcs_off + page_align((uint64_t)g->nfuncs * sizeof(struct ut_func));
 	g->rstacks_off = g->slots_off + page_align((uint64_t)g->nslots * sizeof(struct ut_slot));
@@ -121,6 +124,9 @@ static void ctl_init(struct ut_session *s)
 	c->nslots = g->nslots;
 	c->ring_size = g->ring_size;
 	c->rstack_depth = g->rstack_depth;
+	c->rec_size = g->rec_size;
+	c->rec_args = g->rec_args;
+	c->rec_retval = g->rec_retval;
 	c->use_rdfsbase = arch_has_rdfsbase();
 	ut_ctl_set_blocking(s, c);
 	c->funcs_off = g->funcs_off;
@@ -737,7 +743,7 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	 * sequence numbers started again at 0.
 	 */
 	head = __atomic_load_n(&slot->head, __ATOMIC_ACQUIRE);
-	head -= head % UT_REC_SIZE;
+	head -= head % s->geo.rec_size;
 	memset(slot, 0, sizeof(*slot));
 	slot->head = slot->tail = head;
 	slot->tid = (uint32_t)t->tid;

@@ -364,19 +364,21 @@ static int json_func_cached(struct ut_writer *w, uint32_t func, const char **par
 /* What follows "depth": the arguments of an entry, the duration and value of an exit. */
 static char *json_event_tail(char *p, const struct ut_event *ev)
 {
-	if (ev->kind == UT_REC_ENTRY) {
+	uint32_t nw = ev->nw < UT_REC_WORDS ? ev->nw : UT_REC_WORDS;
+
+	if (ev->kind == UT_REC_ENTRY && nw) {
 		p = put_lit(p, ",\"args\":[");
-		for (int k = 0; k < UT_REC_WORDS; k++) {
+		for (uint32_t k = 0; k < nw; k++) {
 			if (k)
 				*p++ = ',';
 			p = put_hex_str(p, ev->w[k]);
 		}
 		*p++ = ']';
-	} else if (ev->has_dur) {
+	} else if (ev->kind != UT_REC_ENTRY && ev->has_dur) {
 		p = put_dec(put_lit(p, ",\"dur_ns\":"), ev->dur_ns);
 	}
 	/* w[0] of an exit is rax */
-	if (ev->kind == UT_REC_EXIT)
+	if (ev->kind == UT_REC_EXIT && nw)
 		p = put_hex_str(put_lit(p, ",\"retval\":"), ev->w[0]);
 	return put_lit(p, "}\n");
 }

@@ -24,13 +24,16 @@ struct ut_event {
 	enum ut_rec_kind kind;
 	uint32_t func; /* < nfuncs, validated */
 	uint32_t depth;
-	uint64_t w[UT_REC_WORDS];
+	uint64_t w[UT_REC_WORDS]; /* entry: rdi rsi rdx rcx r8 (--args); exit: rax rdx (--retval) */
+	uint32_t nw; /* words of w[] recorded: 0 unless asked for */
 	bool has_dur; /* exits and unwinds whose entry was seen */
 	uint64_t dur_ns; /* since the matching entry */
 };
 
 struct ut_geometry {
 	uint32_t nfuncs, nslots, ring_size, rstack_depth;
+	uint32_t rec_size; /* bytes per record: UT_REC_MIN, UT_REC_RETVAL_SIZE, UT_REC_ARGS_SIZE */
+	bool rec_args, rec_retval; /* entries carry argument words, exits rax and rdx */
 	size_t area_size; /* bytes mapped at `area` */
 	uint64_t funcs_off, slots_off, rstacks_off, rings_off;
 };

@@ -25,6 +25,8 @@ struct ut_session_opts {
 	uint32_t ring_size; /* bytes per thread ring */
 	uint32_t rstack_depth; /* shadow stack entries per thread */
 	uint32_t nslots; /* thread slots */
+	bool record_args; /* entries carry their argument registers (--args) */
+	bool record_retval; /* exits carry rax and rdx (--retval) */
 	/* a full ring holds its thread up this long at most; 0: never (--lossy) */
 	uint64_t block_timeout_ns;
 	enum ut_probe_mode probe_mode;

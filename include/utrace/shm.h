@@ -16,7 +16,7 @@
  *   +------------------+ rstacks_off
  *   | ut_rs_entry[nslots][rstack_depth]   shadow return stacks
  *   +------------------+ rings_off
- *   | ring[nslots][ring_size]             event rings of struct ut_rec
+ *   | ring[nslots][ring_size]             event rings of rec_size records
  *   +------------------+ total_size
  *
  * The tracer must treat everything here as untrusted: the traced program can
@@ -28,37 +28,93 @@
 #include <stdint.h>
 
 #define UT_SHM_MAGIC 0x31306563617274ULL /* "trace01" */
-#define UT_SHM_VERSION 2
+#define UT_SHM_VERSION 3
 #define UT_MAX_CODE_AREAS 64
 
 /* ---- event records ---------------------------------------------------- */
 
 enum ut_rec_kind {
-	UT_REC_ENTRY = 1, /* w[0..4] = rdi rsi rdx rcx r8 */
-	UT_REC_EXIT = 2, /* w[0] = rax, w[1] = rdx */
+	UT_REC_ENTRY = 1,
+	UT_REC_EXIT = 2,
 	UT_REC_UNWIND = 3, /* entry left without a return (longjmp, exception) */
 	UT_REC_KIND_MAX = UT_REC_UNWIND,
 };
 
-#define UT_REC_SIZE 64
-#define UT_REC_WORDS 5
-
 /*
- * Fixed size so that a record abandoned half written (a signal handler that
- * interrupted the recorder and siglongjmp'd away) can be skipped.  `commit` is
- * written last: (seq << 8) | kind, seq = ring position / UT_REC_SIZE, so a
- * record left over from an earlier lap of the ring never looks committed.
+ * A record is 16 bytes, then the words the session asked for.  Every record
+ * of an area has its size, ut_ctl.rec_size (a power of two: records never
+ * straddle the ring's end, and one abandoned half written can be skipped):
+ *
+ *   16   tsc, commit
+ *   32   --retval: exits add w[0..1] = rax, rdx
+ *   64   --args: entries add w[0..4] = rdi rsi rdx rcx r8 (exits rax, rdx
+ *        with --retval)
+ *
+ * `commit` is written last: ut_rec_commit(lap, kind, depth, func), lap =
+ * the ring position / ring_size, so that a record left over from an earlier
+ * lap of the ring never looks committed (its lap differs in the low bits),
+ * and a zeroed ring holds no record (kind 0).
  */
-struct ut_rec {
+struct ut_rec_hdr {
 	uint64_t tsc;
-	uint32_t func;
-	uint32_t depth;
-	uint64_t w[UT_REC_WORDS];
 	uint64_t commit;
 };
-_Static_assert(sizeof(struct ut_rec) == UT_REC_SIZE, "ring record size");
+_Static_assert(sizeof(struct ut_rec_hdr) == 16, "record header size");
 
-#define UT_REC_COMMIT(seq, kind) (((uint64_t)(seq) << 8) | (uint64_t)(kind))
+#define UT_REC_WORDS 5 /* words a record carries at most */
+#define UT_REC_MIN 16
+#define UT_REC_MAX 64
+#define UT_REC_ARGS_SIZE 64
+#define UT_REC_RETVAL_SIZE 32
+#define UT_REC_RETVAL_WORDS 2
+
+#define UT_REC_KIND_BITS 2
+#define UT_REC_LAP_BITS 8
+#define UT_REC_DEPTH_BITS 22
+#define UT_REC_DEPTH_MAX ((1U << UT_REC_DEPTH_BITS) - 1)
+#define UT_REC_LAP_SHIFT UT_REC_KIND_BITS
+#define UT_REC_DEPTH_SHIFT (UT_REC_LAP_SHIFT + UT_REC_LAP_BITS)
+#define UT_REC_FUNC_SHIFT 32
+
+static inline unsigned int ut_rec_kind(uint64_t commit)
+{
+	return (unsigned int)(commit & ((1U << UT_REC_KIND_BITS) - 1));
+}
+
+/* The low bits of a lap: what a commit word holds of it. */
+static inline uint64_t ut_rec_lap_tag(uint64_t lap)
+{
+	return lap & ((1U << UT_REC_LAP_BITS) - 1);
+}
+
+static inline uint64_t ut_rec_lap(uint64_t commit)
+{
+	return ut_rec_lap_tag(commit >> UT_REC_LAP_SHIFT);
+}
+
+static inline uint64_t ut_rec_commit(uint64_t lap, unsigned int kind, uint32_t depth,
+				     uint32_t func)
+{
+	return ((uint64_t)func << UT_REC_FUNC_SHIFT) |
+	       ((uint64_t)(depth & UT_REC_DEPTH_MAX) << UT_REC_DEPTH_SHIFT) |
+	       (ut_rec_lap_tag(lap) << UT_REC_LAP_SHIFT) | kind;
+}
+
+static inline uint32_t ut_rec_depth(uint64_t commit)
+{
+	return (uint32_t)(commit >> UT_REC_DEPTH_SHIFT) & UT_REC_DEPTH_MAX;
+}
+
+static inline uint32_t ut_rec_func(uint64_t commit)
+{
+	return (uint32_t)(commit >> UT_REC_FUNC_SHIFT);
+}
+
+/* The lap of ring position pos: ring_size is a power of two. */
+static inline uint64_t ut_rec_lap_of(uint64_t pos, uint64_t ring_size)
+{
+	return pos >> __builtin_ctzll(ring_size);
+}
 
 /* ---- functions ---------------------------------------------------------- */
 
@@ -161,7 +217,7 @@ struct ut_ctl {
 	uint32_t disabled; /* set at detach: blocks new entries; returns still pop */
 	uint32_t nfuncs;
 	uint32_t nslots; /* power of two */
-	uint32_t ring_size; /* bytes per thread: power of two, multiple of UT_REC_SIZE */
+	uint32_t ring_size; /* bytes per thread: power of two, at least rec_size */
 	uint32_t rstack_depth;
 	uint32_t use_rdfsbase; /* HWCAP2_FSGSBASE: read the fs base without touching %fs:0 */
 	uint32_t nret_tramps;
@@ -198,6 +254,11 @@ struct ut_ctl {
 	 */
 	uint64_t block_ticks;
 	uint64_t spin_ticks;
+	/* bytes per record: UT_REC_MIN, UT_REC_RETVAL_SIZE or UT_REC_ARGS_SIZE */
+	uint32_t rec_size;
+	uint32_t rec_args; /* entries carry their argument words */
+	uint32_t rec_retval; /* exits carry rax, rdx */
+	uint32_t pad;
 };
 
 static inline struct ut_func *ut_ctl_funcs(struct ut_ctl *c)

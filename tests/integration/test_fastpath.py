@@ -356,7 +356,8 @@ class ParkTest(unittest.TestCase):
             with self.subTest(probe=probe):
                 t = h.start_target(self, "s-park", ("busy",))
                 for cycle in range(3):
-                    att = h.attach(self, t.pid, extra=extra)
+                    # --args: the call numbers are work_park's first argument
+                    att = h.attach(self, t.pid, extra=extra + ("--args",))
                     h.wait_attached(self, t, att)
                     h.wait_cpu_ticks(self, t.pid, BUSY_TICKS)
                     events, summary = h.detach(self, att)
@@ -374,8 +375,8 @@ class ParkTest(unittest.TestCase):
 
     def test_busy_run(self):
         out_path = os.path.join(h.tmpdir(self), "busy.json")
-        p = popen(self, [h.utrace_path(), "run"] + h.trace_argv(("work_*",), out_path) +
-                  ["--", h.prog("s-park"), "busy"])
+        p = popen(self, [h.utrace_path(), "run", "--args"] +
+                  h.trace_argv(("work_*",), out_path) + ["--", h.prog("s-park"), "busy"])
         self.assertEqual(p.stdout.readline(), b"ready\n")
         child = wait_child(self, p.pid)
         h.wait_cpu_ticks(self, child, BUSY_TICKS)

@@ -15,7 +15,8 @@ import unittest
 import harness as h
 
 INT3 = os.environ.get("UTRACE_TEST_PROBE") == "int3"
-TINY_RING = ("--bufsize", "4K")
+# --args: a thread's call numbers are work_busy_outer's first argument
+TINY_RING = ("--bufsize", "4K", "--args")
 NTHREADS = 4
 # s-busy: 4 threads of some 20,000 calls each (320,000 events), fewer through
 # int3 probes, whose traps take 10-20 us each
@@ -107,8 +108,11 @@ def wait_ring_waiter(tc, proc, timeout=WAITER_TIMEOUT):
 def check_worker_waits(tc, events, summary):
     """Threads waited, and only the threads making calls."""
     waits = h.check_waits_account(tc, events, summary)
-    tc.assertGreater(summary["waits"], 0, "no 4K ring ever filled: %r" % summary)
-    tc.assertGreater(summary["wait_ns"], 0, summary)
+    # through int3 probes every call stops for utrace, which drains between
+    # the stops: a 4K ring may never fill
+    if not INT3:
+        tc.assertGreater(summary["waits"], 0, "no 4K ring ever filled: %r" % summary)
+        tc.assertGreater(summary["wait_ns"], 0, summary)
     workers = set(outer_seqs(events))
     tc.assertLessEqual(set(waits), workers, "waits of threads that make no call")
 

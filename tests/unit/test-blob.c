@@ -41,7 +41,10 @@
 #define INT3 0xcc
 #define FIRST_ID 3 /* probe id of stub 0: ids need not start at 0 */
 #define DEPTH 8
-#define RING_RECS 1024
+#define RING_RECS 1024 /* of the largest records: more of smaller ones */
+/* what the ring holds before each run: kind bits 0, never a record */
+#define RING_PAINT 0xa4
+#define PAINT_WORD 0xa4a4a4a4a4a4a4a4ULL
 #define NSLOTS 4
 #define HWCAP2_FSGSBASE_BIT (1UL << 1)
 
@@ -292,7 +295,7 @@ static int data_area_setup(void)
 	struct ut_ctl *ctl;
 	uint32_t i;
 
-	env.data_size = rings_off + (size_t)NSLOTS * RING_RECS * UT_REC_SIZE;
+	env.data_size = rings_off + (size_t)NSLOTS * RING_RECS * UT_REC_MAX;
 	ctl = mmap(NULL, env.data_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		return -1;
@@ -300,7 +303,7 @@ static int data_area_setup(void)
 	ctl->version = UT_SHM_VERSION;
 	ctl->nfuncs = NFUNCS;
 	ctl->nslots = NSLOTS;
-	ctl->ring_size = RING_RECS * UT_REC_SIZE;
+	ctl->ring_size = RING_RECS * UT_REC_MAX;
 	ctl->rstack_depth = DEPTH;
 	ctl->funcs_off = funcs_off;
 	ctl->slots_off = slots_off;
@@ -417,14 +420,22 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/* Before each run: an empty ring and shadow stack, this thread's slot, counters at 0. */
-static int run_setup(void **state)
+/*
+ * Before each run: an empty (painted) ring and shadow stack, this thread's
+ * slot, counters at 0, records of rec_size bytes carrying what rec_args and
+ * rec_retval ask for.
+ */
+static int run_setup_fmt(uint32_t rec_size, int rec_args, int rec_retval)
 {
 	struct ut_ctl *ctl = env.ctl;
 	uint32_t i;
 
 	if (!ctl)
 		return -1;
+	ctl->rec_size = rec_size;
+	ctl->rec_args = (uint32_t)rec_args;
+	ctl->rec_retval = (uint32_t)rec_retval;
+	memset(env.ring, RING_PAINT, ctl->ring_size);
 	ctl->disabled = 0;
 	ctl->use_rdfsbase = 0;
 	ctl->no_slot = 0;
@@ -439,23 +450,70 @@ static int run_setup(void **state)
 	return 0;
 }
 
-static uint64_t nrecs(void)
+/* --args --retval: 64-byte records, entries with 5 words, exits with rax and rdx */
+static int run_setup(void **state)
 {
-	return env.slot->head / UT_REC_SIZE;
+	return run_setup_fmt(UT_REC_ARGS_SIZE, 1, 1);
 }
 
-static const struct ut_rec *rec_nth(uint64_t n)
+/* neither: 16-byte records */
+static int run_setup_compact(void **state)
 {
-	return (const struct ut_rec *)(env.ring + ((n * UT_REC_SIZE) & (env.ctl->ring_size - 1)));
+	return run_setup_fmt(UT_REC_MIN, 0, 0);
+}
+
+/* --retval only: 32-byte records, exits with rax and rdx */
+static int run_setup_retval(void **state)
+{
+	return run_setup_fmt(UT_REC_RETVAL_SIZE, 0, 1);
+}
+
+static uint64_t rec_size(void)
+{
+	return env.ctl->rec_size;
+}
+
+static uint64_t nrecs(void)
+{
+	assert_int_equal(env.slot->head % rec_size(), 0);
+	return env.slot->head / rec_size();
+}
+
+static const struct ut_rec_hdr *rec_nth(uint64_t n)
+{
+	return (const struct ut_rec_hdr *)(env.ring +
+					   ((n * rec_size()) & (env.ctl->ring_size - 1)));
+}
+
+/* Record n's words, after its header. */
+static const uint64_t *rec_w(uint64_t n)
+{
+	return (const uint64_t *)(rec_nth(n) + 1);
 }
 
 static void check_rec(uint64_t n, enum ut_rec_kind kind, uint32_t func, uint32_t depth)
 {
-	const struct ut_rec *r = rec_nth(n);
+	const struct ut_rec_hdr *r = rec_nth(n);
 
-	assert_int_equal(r->commit, UT_REC_COMMIT(n, kind));
-	assert_int_equal(r->func, func);
-	assert_int_equal(r->depth, depth);
+	assert_int_equal(r->commit, ut_rec_commit(ut_rec_lap_of(n * rec_size(), env.ctl->ring_size),
+						  kind, depth, func));
+	assert_int_equal(ut_rec_kind(r->commit), kind);
+	assert_int_equal(ut_rec_func(r->commit), func);
+	assert_int_equal(ut_rec_depth(r->commit), depth);
+}
+
+/* Words k.. of record n, to the record's end, were never written. */
+static void check_no_words_from(uint64_t n, uint32_t k)
+{
+	for (; k < (rec_size() - sizeof(struct ut_rec_hdr)) / sizeof(uint64_t); k++)
+		assert_int_equal(rec_w(n)[k], PAINT_WORD);
+}
+
+/* Nothing was written from ring position `from` to the ring's end. */
+static void check_ring_painted_from(uint64_t from)
+{
+	for (uint64_t i = from; i < env.ctl->ring_size; i++)
+		assert_int_equal(env.ring[i], RING_PAINT);
 }
 
 static void check_clean_exit(void)
@@ -645,19 +703,16 @@ static void blob_stack_usage_is_static_and_bounded(void **state)
 static void blob_traced_call_records_entry_and_exit(void **state)
 {
 	long (*add)(long, long) = stub(STUB_ADD);
-	const struct ut_rec *r;
-
 	assert_int_equal(add(3, 4), 7);
 	assert_int_equal(nrecs(), 2);
 	check_rec(0, UT_REC_ENTRY, stub_id(STUB_ADD), 0);
-	r = rec_nth(0);
-	assert_int_equal(r->w[0], 3);
-	assert_int_equal(r->w[1], 4);
+	assert_int_equal(rec_w(0)[0], 3);
+	assert_int_equal(rec_w(0)[1], 4);
 	check_rec(1, UT_REC_EXIT, stub_id(STUB_ADD), 0);
-	r = rec_nth(1);
-	assert_int_equal(r->w[0], 7);
-	assert_int_equal(r->w[1], 3);
-	assert_true(r->tsc >= rec_nth(0)->tsc);
+	assert_int_equal(rec_w(1)[0], 7);
+	assert_int_equal(rec_w(1)[1], 3);
+	check_no_words_from(1, UT_REC_RETVAL_WORDS);
+	assert_true(rec_nth(1)->tsc >= rec_nth(0)->tsc);
 	check_clean_exit();
 }
 
@@ -685,11 +740,11 @@ static void blob_nested_calls(void **state)
 	assert_int_equal(nrecs(), 4);
 	check_rec(0, UT_REC_ENTRY, stub_id(STUB_OUTER), 0);
 	check_rec(1, UT_REC_ENTRY, stub_id(STUB_ADD), 1);
-	assert_int_equal(rec_nth(1)->w[0], 5);
-	assert_int_equal(rec_nth(1)->w[1], 1);
+	assert_int_equal(rec_w(1)[0], 5);
+	assert_int_equal(rec_w(1)[1], 1);
 	check_rec(2, UT_REC_EXIT, stub_id(STUB_ADD), 1);
 	check_rec(3, UT_REC_EXIT, stub_id(STUB_OUTER), 0);
-	assert_int_equal(rec_nth(3)->w[0], 6);
+	assert_int_equal(rec_w(3)[0], 6);
 	check_clean_exit();
 }
 
@@ -704,7 +759,7 @@ static void blob_chained_tail_call(void **state)
 	check_rec(1, UT_REC_ENTRY, stub_id(STUB_ADD), 1);
 	check_rec(2, UT_REC_EXIT, stub_id(STUB_ADD), 1);
 	check_rec(3, UT_REC_EXIT, stub_id(STUB_TAIL), 0);
-	assert_int_equal(rec_nth(3)->w[0], 5);
+	assert_int_equal(rec_w(3)[0], 5);
 	check_clean_exit();
 }
 
@@ -738,7 +793,7 @@ static void blob_longjmp_never_overflows(void **state)
 	assert_true(env.slot->rs_top <= 1);
 	assert_int_equal(add(1, 1), 2); /* prunes the last dead frame */
 	for (n = 0; n < nrecs(); n++)
-		unwinds += (rec_nth(n)->commit & 0xff) == UT_REC_UNWIND;
+		unwinds += ut_rec_kind(rec_nth(n)->commit) == UT_REC_UNWIND;
 	assert_int_equal(unwinds, rounds);
 	check_rec(nrecs() - 1, UT_REC_EXIT, stub_id(STUB_ADD), 0);
 	check_clean_exit();
@@ -782,9 +837,9 @@ static void blob_site_call_is_traced(void **state)
 	assert_int_equal(add(20, 22), 42);
 	assert_int_equal(nrecs(), 2);
 	check_rec(0, UT_REC_ENTRY, SITE_ID, 0);
-	assert_int_equal(rec_nth(0)->w[0], 20);
+	assert_int_equal(rec_w(0)[0], 20);
 	check_rec(1, UT_REC_EXIT, SITE_ID, 0);
-	assert_int_equal(rec_nth(1)->w[0], 42);
+	assert_int_equal(rec_w(1)[0], 42);
 	check_clean_exit();
 }
 
@@ -819,7 +874,7 @@ static void clobber_check(uint64_t flags, long misalign)
 {
 	struct user_regs_struct in = { 0 }, out = { 0 };
 	uint64_t *w = (uint64_t *)&in;
-	const struct ut_rec *r;
+	const uint64_t *rw;
 	size_t i;
 
 	for (i = 0; i < REGS_SIZE / sizeof(uint64_t); i++)
@@ -845,18 +900,27 @@ static void clobber_check(uint64_t flags, long misalign)
 	assert_int_equal(out.eflags & REGS_EFLAGS_ARITH, flags & REGS_EFLAGS_ARITH);
 	assert_int_equal(clobber_sp_after, clobber_sp_before);
 
-	/* and the recorder saw the same registers */
-	r = rec_nth(nrecs() - 2);
-	assert_int_equal(r->commit & 0xff, UT_REC_ENTRY);
-	assert_int_equal(r->w[0], in.rdi);
-	assert_int_equal(r->w[1], in.rsi);
-	assert_int_equal(r->w[2], in.rdx);
-	assert_int_equal(r->w[3], in.rcx);
-	assert_int_equal(r->w[4], in.r8);
-	r = rec_nth(nrecs() - 1);
-	assert_int_equal(r->commit & 0xff, UT_REC_EXIT);
-	assert_int_equal(r->w[0], in.rax);
-	assert_int_equal(r->w[1], in.rdx);
+	/* and the recorder saw the same registers (what the record format keeps of them) */
+	assert_int_equal(ut_rec_kind(rec_nth(nrecs() - 2)->commit), UT_REC_ENTRY);
+	rw = rec_w(nrecs() - 2);
+	if (env.ctl->rec_args) {
+		assert_int_equal(rw[0], in.rdi);
+		assert_int_equal(rw[1], in.rsi);
+		assert_int_equal(rw[2], in.rdx);
+		assert_int_equal(rw[3], in.rcx);
+		assert_int_equal(rw[4], in.r8);
+	} else {
+		check_no_words_from(nrecs() - 2, 0);
+	}
+	assert_int_equal(ut_rec_kind(rec_nth(nrecs() - 1)->commit), UT_REC_EXIT);
+	rw = rec_w(nrecs() - 1);
+	if (env.ctl->rec_retval) {
+		assert_int_equal(rw[0], in.rax);
+		assert_int_equal(rw[1], in.rdx);
+	} else {
+		check_no_words_from(nrecs() - 1, 0);
+	}
+	check_ring_painted_from(env.slot->head);
 }
 
 /* Every general register and the arithmetic flags survive both trampolines. */
@@ -869,6 +933,43 @@ static void blob_preserves_every_register(void **state)
 	clobber_check(0x801 /* OF CF */, 1);
 	clobber_check(0x0c4 /* SF ZF PF */, 0);
 	assert_int_equal(nrecs(), 12);
+	check_clean_exit();
+}
+
+/*
+ * Neither --args nor --retval: the blob writes 16-byte records, nothing but
+ * their headers; head advances by 16 a record.
+ */
+static void blob_compact_records(void **state)
+{
+	long (*outer)(long) = stub(STUB_OUTER);
+
+	assert_int_equal(rec_size(), UT_REC_MIN);
+	assert_int_equal(outer(5), 6);
+	assert_int_equal(env.slot->head, 4 * UT_REC_MIN);
+	check_rec(0, UT_REC_ENTRY, stub_id(STUB_OUTER), 0);
+	check_rec(1, UT_REC_ENTRY, stub_id(STUB_ADD), 1);
+	check_rec(2, UT_REC_EXIT, stub_id(STUB_ADD), 1);
+	check_rec(3, UT_REC_EXIT, stub_id(STUB_OUTER), 0);
+	assert_true(rec_nth(3)->tsc >= rec_nth(0)->tsc);
+	check_ring_painted_from(env.slot->head);
+	check_clean_exit();
+}
+
+/* --retval alone: 32-byte records, exits with rax and rdx, entries with no word. */
+static void blob_retval_only_records(void **state)
+{
+	long (*add)(long, long) = stub(STUB_ADD);
+
+	assert_int_equal(rec_size(), UT_REC_RETVAL_SIZE);
+	assert_int_equal(add(3, 4), 7);
+	assert_int_equal(env.slot->head, 2 * UT_REC_RETVAL_SIZE);
+	check_rec(0, UT_REC_ENTRY, stub_id(STUB_ADD), 0);
+	check_no_words_from(0, 0);
+	check_rec(1, UT_REC_EXIT, stub_id(STUB_ADD), 0);
+	assert_int_equal(rec_w(1)[0], 7);
+	assert_int_equal(rec_w(1)[1], 3);
+	check_ring_painted_from(env.slot->head);
 	check_clean_exit();
 }
 
@@ -894,7 +995,24 @@ static void blob_stack_use_is_bounded(void **state)
 	check_clean_exit();
 }
 
+/* The same registers and stack bound through the recorder's shorter paths (fewer words). */
+static void blob_compact_preserves_every_register(void **state)
+{
+	blob_preserves_every_register(state);
+}
+
+static void blob_retval_only_preserves_every_register(void **state)
+{
+	blob_preserves_every_register(state);
+}
+
+static void blob_compact_stack_use_is_bounded(void **state)
+{
+	blob_stack_use_is_bounded(state);
+}
+
 #define RUN(name) cmocka_unit_test_setup(name, run_setup)
+#define RUN_FMT(name, setup) cmocka_unit_test_setup(name, setup)
 
 int main(void)
 {
@@ -915,6 +1033,11 @@ int main(void)
 		RUN(blob_lost_return_traps),
 		RUN(blob_preserves_every_register),
 		RUN(blob_stack_use_is_bounded),
+		RUN_FMT(blob_compact_records, run_setup_compact),
+		RUN_FMT(blob_retval_only_records, run_setup_retval),
+		RUN_FMT(blob_compact_preserves_every_register, run_setup_compact),
+		RUN_FMT(blob_retval_only_preserves_every_register, run_setup_retval),
+		RUN_FMT(blob_compact_stack_use_is_bounded, run_setup_compact),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -21,7 +23,9 @@
 #define T_NFUNCS 4
 #define T_NSLOTS 2
 #define T_RING_RECS 8
-#define T_RING (T_RING_RECS * UT_REC_SIZE)
+/* the default record: --args --retval, entries with 5 words, exits with rax and rdx */
+#define T_REC UT_REC_ARGS_SIZE
+#define T_RING (T_RING_RECS * T_REC)
 #define T_DEPTH 8
 #define T_PID 100
 #define T_TID 101
@@ -39,6 +43,9 @@ struct fake {
 	struct ut_consumer *c;
 };
 
+/* What the records of the last fake area carry, for check_event(). */
+static bool t_args = true, t_retval = true;
+
 static uint64_t align_page(uint64_t x)
 {
 	return (x + PAGE - 1) & ~(uint64_t)(PAGE - 1);
@@ -51,6 +58,9 @@ static void fake_layout(struct ut_geometry *g, uint32_t nslots, uint32_t ring)
 	g->nslots = nslots;
 	g->ring_size = ring;
 	g->rstack_depth = T_DEPTH;
+	g->rec_size = T_REC;
+	g->rec_args = true;
+	g->rec_retval = true;
 	g->funcs_off = align_page(sizeof(struct ut_ctl));
 	g->slots_off = align_page(g->funcs_off + T_NFUNCS * sizeof(struct ut_func));
 	g->rstacks_off = align_page(g->slots_off + nslots * sizeof(struct ut_slot));
@@ -59,11 +69,20 @@ static void fake_layout(struct ut_geometry *g, uint32_t nslots, uint32_t ring)
 	g->area_size = g->rings_off + (uint64_t)nslots * ring;
 }
 
-/* A fake area whose rings hold ring bytes each. */
-static void fake_init_ring(struct fake *f, uint32_t ring)
+/*
+ * A fake area whose rings hold ring bytes each, in records of rec_size bytes
+ * carrying argument words (rec_args) and return values (rec_retval).
+ */
+static void fake_init_fmt(struct fake *f, uint32_t ring, uint32_t rec_size, bool rec_args,
+			  bool rec_retval)
 {
 	memset(f, 0, sizeof(*f));
 	fake_layout(&f->geo, T_NSLOTS, ring);
+	f->geo.rec_size = rec_size;
+	f->geo.rec_args = rec_args;
+	f->geo.rec_retval = rec_retval;
+	t_args = rec_args;
+	t_retval = rec_retval;
 	f->mem = aligned_alloc(PAGE, align_page(f->geo.area_size));
 	assert_non_null(f->mem);
 	memset(f->mem, 0, f->geo.area_size);
@@ -74,12 +93,20 @@ static void fake_init_ring(struct fake *f, uint32_t ring)
 	f->ctl->nslots = T_NSLOTS;
 	f->ctl->ring_size = ring;
 	f->ctl->rstack_depth = T_DEPTH;
+	f->ctl->rec_size = rec_size;
+	f->ctl->rec_args = rec_args;
+	f->ctl->rec_retval = rec_retval;
 	f->ctl->funcs_off = f->geo.funcs_off;
 	f->ctl->slots_off = f->geo.slots_off;
 	f->ctl->rstacks_off = f->geo.rstacks_off;
 	f->ctl->rings_off = f->geo.rings_off;
 	f->ctl->total_size = f->geo.area_size;
 	assert_int_equal(utrace_consumer_new(&f->c, f->mem, &f->geo, NULL), 0);
+}
+
+static void fake_init_ring(struct fake *f, uint32_t ring)
+{
+	fake_init_fmt(f, ring, T_REC, true, true);
 }
 
 static void fake_init(struct fake *f)
@@ -99,11 +126,31 @@ static struct ut_slot *fake_slot(struct fake *f, uint32_t i)
 	return (struct ut_slot *)(f->mem + f->geo.slots_off) + i;
 }
 
-static struct ut_rec *fake_rec(struct fake *f, uint32_t i, uint64_t pos)
+static struct ut_rec_hdr *fake_rec(struct fake *f, uint32_t i, uint64_t pos)
 {
 	unsigned char *ring = f->mem + f->geo.rings_off + (uint64_t)i * f->geo.ring_size;
 
-	return (struct ut_rec *)(ring + (pos & (f->geo.ring_size - 1)));
+	return (struct ut_rec_hdr *)(ring + (pos & (f->geo.ring_size - 1)));
+}
+
+/* The words of the record at pos: as many as its size has room for. */
+static uint64_t *fake_words(struct fake *f, uint32_t i, uint64_t pos)
+{
+	return (uint64_t *)(fake_rec(f, i, pos) + 1);
+}
+
+static uint32_t fake_room(const struct fake *f)
+{
+	uint32_t room = (f->geo.rec_size - UT_REC_MIN) / (uint32_t)sizeof(uint64_t);
+
+	return room < UT_REC_WORDS ? room : UT_REC_WORDS;
+}
+
+/* The commit word of a record at pos: kind, func and depth, and the lap of pos. */
+static uint64_t commit_word(const struct fake *f, uint64_t pos, unsigned int kind, uint32_t func,
+			    uint32_t depth)
+{
+	return ut_rec_commit(ut_rec_lap_of(pos, f->geo.ring_size), kind, depth, func);
 }
 
 /* Slot i's shadow stack: the calls still open, {func, depth} bottom first, as the recorder keeps them. */
@@ -127,26 +174,25 @@ static uint64_t reserve(struct fake *f, uint32_t i)
 	struct ut_slot *s = fake_slot(f, i);
 	uint64_t pos = s->head;
 
-	s->head += UT_REC_SIZE;
+	s->head += f->geo.rec_size;
 	return pos;
 }
 
-static void fill(struct fake *f, uint32_t i, uint64_t pos, uint32_t func, uint32_t depth,
-		 uint64_t tsc)
+/* Everything but the commit word: the tsc, and every word the record has room for. */
+static void fill(struct fake *f, uint32_t i, uint64_t pos, uint64_t tsc)
 {
-	struct ut_rec *r = fake_rec(f, i, pos);
-	int k;
+	uint32_t k;
 
-	r->tsc = tsc;
-	r->func = func;
-	r->depth = depth;
-	for (k = 0; k < UT_REC_WORDS; k++)
-		r->w[k] = pos * 10 + (uint64_t)k;
+	fake_rec(f, i, pos)->tsc = tsc;
+	for (k = 0; k < fake_room(f); k++)
+		fake_words(f, i, pos)[k] = pos * 10 + (uint64_t)k;
 }
 
-static void commit(struct fake *f, uint32_t i, uint64_t pos, enum ut_rec_kind kind)
+/* The commit word, last: func and depth travel in it. */
+static void commit(struct fake *f, uint32_t i, uint64_t pos, enum ut_rec_kind kind, uint32_t func,
+		   uint32_t depth)
 {
-	fake_rec(f, i, pos)->commit = UT_REC_COMMIT(pos / UT_REC_SIZE, kind);
+	fake_rec(f, i, pos)->commit = commit_word(f, pos, kind, func, depth);
 }
 
 /* One complete record, as the recorder writes it; returns its position. */
@@ -155,8 +201,8 @@ static uint64_t produce(struct fake *f, uint32_t i, enum ut_rec_kind kind, uint3
 {
 	uint64_t pos = reserve(f, i);
 
-	fill(f, i, pos, func, depth, tsc);
-	commit(f, i, pos, kind);
+	fill(f, i, pos, tsc);
+	commit(f, i, pos, kind, func, depth);
 	return pos;
 }
 
@@ -195,16 +241,30 @@ static void sleep_ns(uint64_t ns)
 	nanosleep(&ts, NULL);
 }
 
+/* The words an event of this kind carries in the current fake's record format. */
+static uint32_t expected_nw(enum ut_rec_kind kind)
+{
+	if (kind == UT_REC_ENTRY && t_args)
+		return UT_REC_WORDS;
+	if (kind == UT_REC_EXIT && t_retval)
+		return UT_REC_RETVAL_WORDS;
+	return 0;
+}
+
+/* The event of the record produced at pos: its words are the record's, and no more. */
 static void check_event(const struct ut_event *ev, enum ut_rec_kind kind, uint32_t func,
 			uint32_t depth, uint64_t pos)
 {
+	uint32_t nw = expected_nw(kind), k;
+
 	assert_int_equal(ev->kind, kind);
 	assert_int_equal(ev->func, func);
 	assert_int_equal(ev->depth, depth);
 	assert_int_equal(ev->pid, T_PID);
 	assert_int_equal(ev->tid, T_TID);
-	assert_int_equal(ev->w[0], pos * 10);
-	assert_int_equal(ev->w[UT_REC_WORDS - 1], pos * 10 + UT_REC_WORDS - 1);
+	assert_int_equal(ev->nw, nw);
+	for (k = 0; k < UT_REC_WORDS; k++)
+		assert_int_equal(ev->w[k], k < nw ? pos * 10 + k : 0);
 }
 
 /* ---- tsc ------------------------------------------------------------------ */
@@ -286,7 +346,7 @@ static void consumer_delivers_events_in_order(void **state)
 	assert_true(s->ev[3].dur_ns > s->ev[2].dur_ns);
 	assert_true(s->ev[1].ts >= s->ev[0].ts && s->ev[3].ts >= s->ev[2].ts);
 	/* the tail is written back for the producer */
-	assert_int_equal(fake_slot(&f, 1)->tail, 4 * UT_REC_SIZE);
+	assert_int_equal(fake_slot(&f, 1)->tail, 4 * T_REC);
 	/* nothing more */
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
 	utrace_consumer_stats(f.c, &st);
@@ -319,7 +379,7 @@ static void consumer_open_starts_at_head(void **state)
 	/* left over from the slot's previous owner */
 	produce(&f, 0, UT_REC_ENTRY, 0, 0, 1);
 	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
-	assert_int_equal(fake_slot(&f, 0)->tail, UT_REC_SIZE);
+	assert_int_equal(fake_slot(&f, 0)->tail, T_REC);
 	pos = produce(&f, 0, UT_REC_ENTRY, 2, 0, 1);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
 	check_event(&s->ev[0], UT_REC_ENTRY, 2, 0, pos);
@@ -353,7 +413,7 @@ static void consumer_wraps_ring(void **state)
 		/* exits pair with the entries at their depth, innermost first */
 		assert_true(s->ev[i].has_dur);
 	}
-	assert_int_equal(fake_slot(&f, 0)->tail, 12 * UT_REC_SIZE);
+	assert_int_equal(fake_slot(&f, 0)->tail, 12 * T_REC);
 	fake_fini(&f);
 	free(s);
 }
@@ -386,13 +446,13 @@ static void consumer_stale_record_not_committed(void **state)
 	for (i = 0; i < T_RING_RECS; i++)
 		produce(&f, 0, UT_REC_ENTRY, 1, 0, 1);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), T_RING_RECS);
-	/* lap 1 reserves the index of lap 0's first record, still committed for seq 0 */
+	/* lap 1 reserves the index of lap 0's first record, still committed for lap 0 */
 	pos = reserve(&f, 0);
 	assert_int_equal(pos, T_RING);
-	assert_int_equal(fake_rec(&f, 0, pos)->commit, UT_REC_COMMIT(0, UT_REC_ENTRY));
+	assert_int_equal(fake_rec(&f, 0, pos)->commit, ut_rec_commit(0, UT_REC_ENTRY, 0, 1));
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
-	fill(&f, 0, pos, 3, 0, 2);
-	commit(&f, 0, pos, UT_REC_EXIT);
+	fill(&f, 0, pos, 2);
+	commit(&f, 0, pos, UT_REC_EXIT, 3, 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
 	check_event(&s->ev[T_RING_RECS], UT_REC_EXIT, 3, 0, pos);
 	utrace_consumer_stats(f.c, &st);
@@ -411,20 +471,28 @@ static void consumer_rejects_bad_kind_in_commit(void **state)
 	fake_init(&f);
 	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
 	pos = reserve(&f, 0);
-	fill(&f, 0, pos, 0, 0, 1);
-	/* kind 0 and kind > UT_REC_KIND_MAX are never committed */
-	fake_rec(&f, 0, pos)->commit = UT_REC_COMMIT(pos / UT_REC_SIZE, 0);
+	fill(&f, 0, pos, 1);
+	/* kind 0 is never committed, whatever the rest of the word (lap, func, depth) says */
+	fake_rec(&f, 0, pos)->commit = commit_word(&f, pos, 0, 1, 0);
+	assert_int_not_equal(fake_rec(&f, 0, pos)->commit, 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
-	fake_rec(&f, 0, pos)->commit = UT_REC_COMMIT(pos / UT_REC_SIZE, UT_REC_KIND_MAX + 1);
+	/*
+	 * the kind bits hold no kind above UT_REC_KIND_MAX: one more carries
+	 * into the lap, leaving kind 0 and a wrong lap
+	 */
+	_Static_assert(UT_REC_KIND_MAX + 1 == 1 << UT_REC_KIND_BITS, "every kind value is a kind");
+	fake_rec(&f, 0, pos)->commit = commit_word(&f, pos, UT_REC_KIND_MAX + 1, 1, 0);
+	assert_int_equal(ut_rec_kind(fake_rec(&f, 0, pos)->commit), 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
-	commit(&f, 0, pos, UT_REC_UNWIND);
+	commit(&f, 0, pos, UT_REC_UNWIND, 0, 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
 	assert_int_equal(s->ev[0].kind, UT_REC_UNWIND);
 	fake_fini(&f);
 	free(s);
 }
 
-static void consumer_torn_record_skipped_after_grace(void **state)
+/* An abandoned record (written but for its commit word), in records of rec_size bytes. */
+static void torn_record_skipped_after_grace(uint32_t rec_size, bool rec_args, bool rec_retval)
 {
 	struct sink *s = calloc(1, sizeof(*s));
 	struct ut_stats st;
@@ -432,11 +500,12 @@ static void consumer_torn_record_skipped_after_grace(void **state)
 	struct fake f;
 	int i;
 
-	fake_init(&f);
+	fake_init_fmt(&f, T_RING_RECS * rec_size, rec_size, rec_args, rec_retval);
 	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
 	torn_pos = reserve(&f, 0);
-	fill(&f, 0, torn_pos, 0, 0, 1);
+	fill(&f, 0, torn_pos, 1);
 	pos = produce(&f, 0, UT_REC_ENTRY, 2, 0, 2);
+	assert_int_equal(pos, torn_pos + rec_size);
 	/* three quick drains: not yet 20 ms */
 	for (i = 0; i < 3; i++)
 		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
@@ -447,7 +516,52 @@ static void consumer_torn_record_skipped_after_grace(void **state)
 	check_event(&s->ev[0], UT_REC_ENTRY, 2, 0, pos);
 	utrace_consumer_stats(f.c, &st);
 	assert_int_equal(st.torn, 1);
-	assert_int_equal(fake_slot(&f, 0)->tail, 2 * UT_REC_SIZE);
+	assert_int_equal(fake_slot(&f, 0)->tail, 2 * rec_size);
+	fake_fini(&f);
+	free(s);
+}
+
+static void consumer_torn_record_skipped_after_grace(void **state)
+{
+	torn_record_skipped_after_grace(T_REC, true, true);
+}
+
+/* The same in 16-byte records (neither --args nor --retval), in the middle of a run. */
+static void consumer_torn_16_byte_record_skipped_after_grace(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	uint64_t pos[4], torn_pos;
+	struct ut_stats st;
+	struct fake f;
+	int i;
+
+	torn_record_skipped_after_grace(UT_REC_MIN, false, false);
+
+	fake_init_fmt(&f, T_RING_RECS * UT_REC_MIN, UT_REC_MIN, false, false);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	pos[0] = produce(&f, 0, UT_REC_ENTRY, 1, 0, 1);
+	pos[1] = produce(&f, 0, UT_REC_ENTRY, 2, 1, 2);
+	torn_pos = reserve(&f, 0);
+	fill(&f, 0, torn_pos, 3);
+	pos[2] = produce(&f, 0, UT_REC_EXIT, 2, 1, 4);
+	pos[3] = produce(&f, 0, UT_REC_EXIT, 1, 0, 5);
+	assert_int_equal(fake_slot(&f, 0)->head, 5 * UT_REC_MIN);
+	/* the two before it at once, then nothing for three quick drains */
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	assert_int_equal(fake_slot(&f, 0)->tail, 2 * UT_REC_MIN);
+	sleep_ns(GRACE_SLEEP_NS);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	for (i = 0; i < 4; i++)
+		check_event(&s->ev[i], i < 2 ? UT_REC_ENTRY : UT_REC_EXIT, i == 1 || i == 2 ? 2 : 1,
+			    i == 1 || i == 2 ? 1 : 0, pos[i]);
+	assert_true(s->ev[2].has_dur && s->ev[3].has_dur);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 1);
+	assert_int_equal(st.invalid, 0);
+	assert_int_equal(st.events, 4);
+	assert_int_equal(fake_slot(&f, 0)->tail, 5 * UT_REC_MIN);
 	fake_fini(&f);
 	free(s);
 }
@@ -495,8 +609,8 @@ static void consumer_torn_grace_restarts_at_each_signal(void **state)
 	utrace_consumer_stats(f.c, &st);
 	assert_int_equal(st.torn, 0);
 	/* the handlers are done: the recorder commits, nothing was lost */
-	fill(&f, 0, torn_pos, 0, 0, 1);
-	commit(&f, 0, torn_pos, UT_REC_ENTRY);
+	fill(&f, 0, torn_pos, 1);
+	commit(&f, 0, torn_pos, UT_REC_ENTRY, 0, 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
 	utrace_consumer_stats(f.c, &st);
 	assert_int_equal(st.torn, 0);
@@ -524,8 +638,8 @@ static void consumer_uncommitted_tail_alone_waits(void **state)
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
 	utrace_consumer_stats(f.c, &st);
 	assert_int_equal(st.torn, 0);
-	fill(&f, 0, pos, 1, 0, 1);
-	commit(&f, 0, pos, UT_REC_ENTRY);
+	fill(&f, 0, pos, 1);
+	commit(&f, 0, pos, UT_REC_ENTRY, 1, 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
 	check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, pos);
 	fake_fini(&f);
@@ -546,8 +660,8 @@ static void consumer_late_commit_is_delivered(void **state)
 	fast = produce(&f, 0, UT_REC_ENTRY, 3, 1, 5);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
-	fill(&f, 0, slow, 1, 0, 4);
-	commit(&f, 0, slow, UT_REC_ENTRY);
+	fill(&f, 0, slow, 4);
+	commit(&f, 0, slow, UT_REC_ENTRY, 1, 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
 	check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, slow);
 	check_event(&s->ev[1], UT_REC_ENTRY, 3, 1, fast);
@@ -903,7 +1017,7 @@ static void consumer_refilled_ring_loses_nothing(void **state)
 	assert_int_equal(s->n, SPOOL_RECORDS);
 	for (i = 0; i < SPOOL_RECORDS; i++) {
 		check_event(&s->ev[i], i % 2 ? UT_REC_EXIT : UT_REC_ENTRY,
-			    (uint32_t)(i / 2 % T_NFUNCS), 0, pos0 + i * UT_REC_SIZE);
+			    (uint32_t)(i / 2 % T_NFUNCS), 0, pos0 + i * T_REC);
 		assert_int_equal(s->ev[i].has_dur, i % 2 == 1);
 	}
 	utrace_consumer_stats(f.c, &st);
@@ -929,7 +1043,7 @@ static void refill_produce(struct refill *r, size_t n)
 	struct ut_slot *slot = fake_slot(r->f, 0);
 
 	while (n-- && r->produced < REFILL_RECORDS &&
-	       slot->head - slot->tail < (uint64_t)BIG_RING_RECS * UT_REC_SIZE) {
+	       slot->head - slot->tail < (uint64_t)BIG_RING_RECS * T_REC) {
 		produce(r->f, 0, r->produced % 2 ? UT_REC_EXIT : UT_REC_ENTRY,
 			(uint32_t)(r->produced % T_NFUNCS), (uint32_t)(r->produced % 2), 1);
 		r->produced++;
@@ -946,7 +1060,7 @@ static int refill_on_event(const struct ut_event *ev, void *arg)
 			 (unsigned long long)(ev->w[0] / 10), (unsigned long long)r->next_pos);
 	assert_int_equal(ev->kind, r->delivered % 2 ? UT_REC_EXIT : UT_REC_ENTRY);
 	assert_int_equal(ev->func, r->delivered % T_NFUNCS);
-	r->next_pos += UT_REC_SIZE;
+	r->next_pos += T_REC;
 	r->delivered++;
 	refill_produce(r, REFILL_PER_EVENT);
 	return 0;
@@ -965,7 +1079,7 @@ static void consumer_spool_grows_while_refilled(void **state)
 	long total = 0, n;
 	int drains;
 
-	fake_init_ring(&f, BIG_RING_RECS * UT_REC_SIZE);
+	fake_init_ring(&f, BIG_RING_RECS * T_REC);
 	r.f = &f;
 	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
 	r.next_pos = fake_slot(&f, 0)->head;
@@ -1000,26 +1114,26 @@ static void consumer_bad_head_is_invalid(void **state)
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
 
 	/* beyond the ring: counted once while it stays bad */
-	slot->head = UT_REC_SIZE + T_RING + UT_REC_SIZE;
+	slot->head = T_REC + T_RING + T_REC;
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
 	utrace_consumer_stats(f.c, &st);
 	assert_int_equal(st.invalid, 1);
 
 	/* sane again: draining resumes */
-	slot->head = UT_REC_SIZE;
+	slot->head = T_REC;
 	produce(&f, 0, UT_REC_ENTRY, 1, 0, 1);
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
 
 	/* not aligned */
-	slot->head = 2 * UT_REC_SIZE + 1;
+	slot->head = 2 * T_REC + 1;
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
 	/* behind our tail, still bad: not counted again */
 	slot->head = 0;
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
 	utrace_consumer_stats(f.c, &st);
 	assert_int_equal(st.invalid, 2);
-	slot->head = 2 * UT_REC_SIZE;
+	slot->head = 2 * T_REC;
 	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
 	slot->head = UINT64_MAX;
 	slot->tail = 7; /* scribbled: repaired by the next drain */
@@ -1028,7 +1142,7 @@ static void consumer_bad_head_is_invalid(void **state)
 	assert_int_equal(st.invalid, 3);
 	assert_int_equal(st.events, 2);
 	/* the consumer's tail never moved past what it consumed */
-	assert_int_equal(slot->tail, 2 * UT_REC_SIZE);
+	assert_int_equal(slot->tail, 2 * T_REC);
 	fake_fini(&f);
 	free(s);
 }
@@ -1054,6 +1168,223 @@ static void consumer_invalid_records_skipped(void **state)
 	assert_true(s->ev[1].has_dur);
 	utrace_consumer_stats(f.c, &st);
 	assert_int_equal(st.invalid, 4);
+	fake_fini(&f);
+	free(s);
+}
+
+/* ---- record formats --------------------------------------------------------- */
+
+/*
+ * Three laps of the ring in records of rec_size bytes carrying what rec_args
+ * and rec_retval say, drained every 4 records: every event has the words of
+ * its record's format (check_event), no more, whatever else the record holds
+ * (fill() writes every word a record has room for).
+ */
+static void deliver_in_format(uint32_t rec_size, bool rec_args, bool rec_retval)
+{
+	static const enum ut_rec_kind kinds[] = { UT_REC_ENTRY, UT_REC_EXIT, UT_REC_ENTRY,
+						  UT_REC_UNWIND };
+	struct sink *s = calloc(1, sizeof(*s));
+	const size_t n = 3 * T_RING_RECS;
+	uint64_t pos[3 * T_RING_RECS];
+	struct ut_stats st;
+	struct fake f;
+	size_t i;
+
+	fake_init_fmt(&f, T_RING_RECS * rec_size, rec_size, rec_args, rec_retval);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	for (i = 0; i < n; i++) {
+		pos[i] = produce(&f, 0, kinds[i % 4], (uint32_t)(i / 2 % T_NFUNCS), 0, i + 1);
+		assert_int_equal(pos[i], i * rec_size);
+		assert_int_equal(fake_slot(&f, 0)->head, (i + 1) * rec_size);
+		if (i % 4 == 3)
+			assert_int_equal(utrace_consumer_drain(f.c, collect, s), 4);
+	}
+	assert_int_equal(s->n, n);
+	for (i = 0; i < n; i++) {
+		check_event(&s->ev[i], kinds[i % 4], (uint32_t)(i / 2 % T_NFUNCS), 0, pos[i]);
+		assert_int_equal(s->ev[i].has_dur, kinds[i % 4] != UT_REC_ENTRY);
+	}
+	assert_int_equal(fake_slot(&f, 0)->tail, n * rec_size);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.events, n);
+	assert_int_equal(st.torn + st.invalid + st.drops, 0);
+	fake_fini(&f);
+	free(s);
+}
+
+/* Neither --args nor --retval: 16 bytes a record, not one word in any event. */
+static void consumer_16_byte_records_carry_no_words(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	struct fake f;
+	size_t i;
+
+	deliver_in_format(UT_REC_MIN, false, false);
+
+	fake_init_fmt(&f, T_RING_RECS * UT_REC_MIN, UT_REC_MIN, false, false);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	for (i = 0; i < T_RING_RECS; i++)
+		produce(&f, 0, i % 2 ? UT_REC_EXIT : UT_REC_ENTRY, 1, 0, i + 1);
+	/* the whole ring: 8 records in 128 bytes */
+	assert_int_equal(fake_slot(&f, 0)->head, T_RING_RECS * UT_REC_MIN);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), T_RING_RECS);
+	for (i = 0; i < T_RING_RECS; i++) {
+		assert_int_equal(s->ev[i].nw, 0);
+		for (size_t k = 0; k < UT_REC_WORDS; k++)
+			assert_int_equal(s->ev[i].w[k], 0);
+	}
+	fake_fini(&f);
+	free(s);
+}
+
+/* --retval alone: 32-byte records, exits with rax and rdx, entries with no word. */
+static void consumer_retval_only_exits_carry_rax_rdx(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	uint64_t entry, exit;
+	struct fake f;
+
+	deliver_in_format(UT_REC_RETVAL_SIZE, false, true);
+
+	fake_init_fmt(&f, T_RING_RECS * UT_REC_RETVAL_SIZE, UT_REC_RETVAL_SIZE, false, true);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	entry = produce(&f, 0, UT_REC_ENTRY, 2, 0, 1);
+	exit = produce(&f, 0, UT_REC_EXIT, 2, 0, 2);
+	assert_int_equal(exit, UT_REC_RETVAL_SIZE);
+	fake_words(&f, 0, exit)[0] = 0xaaa; /* rax */
+	fake_words(&f, 0, exit)[1] = 0xddd; /* rdx */
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 2);
+	check_event(&s->ev[0], UT_REC_ENTRY, 2, 0, entry);
+	assert_int_equal(s->ev[0].nw, 0);
+	assert_int_equal(s->ev[1].kind, UT_REC_EXIT);
+	assert_int_equal(s->ev[1].nw, UT_REC_RETVAL_WORDS);
+	assert_int_equal(s->ev[1].w[0], 0xaaa);
+	assert_int_equal(s->ev[1].w[1], 0xddd);
+	assert_int_equal(s->ev[1].w[2], 0);
+	assert_true(s->ev[1].has_dur);
+	fake_fini(&f);
+	free(s);
+}
+
+/* --args alone: 64-byte records, entries with 5 words, exits with none. */
+static void consumer_args_only_exits_carry_no_words(void **state)
+{
+	deliver_in_format(UT_REC_ARGS_SIZE, true, false);
+}
+
+/* --args --retval: the default of the other tests, in three laps. */
+static void consumer_args_and_retval_records(void **state)
+{
+	deliver_in_format(UT_REC_ARGS_SIZE, true, true);
+}
+
+/*
+ * A record left over from an earlier lap, at the position the producer has
+ * reserved, is not taken as committed: its commit word holds another lap.
+ * But the word keeps only the lap's low 8 bits (UT_REC_LAP_BITS): a word
+ * written exactly 256 laps before (or 512, ...) carries the same lap tag
+ * and is taken as committed.  That is the limit of the format: it takes
+ * a position whose every reservation of the 255 laps since was abandoned
+ * before its commit (or a program writing its ring itself, whose records
+ * are only ever validated, never trusted).
+ */
+static void consumer_stale_lap_tag_is_8_bits(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	const uint64_t lap = 300; /* past 256: the tag has wrapped */
+	struct ut_stats st;
+	struct fake f;
+	uint64_t pos;
+	int i;
+
+	fake_init_fmt(&f, T_RING_RECS * UT_REC_MIN, UT_REC_MIN, false, false);
+	fake_slot(&f, 0)->head = lap * f.geo.ring_size;
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	pos = reserve(&f, 0);
+	assert_int_equal(ut_rec_lap_of(pos, f.geo.ring_size), lap);
+	fill(&f, 0, pos, 1);
+
+	/* one lap older: not committed (nothing after it either: not torn, just pending) */
+	fake_rec(&f, 0, pos)->commit = ut_rec_commit(lap - 1, UT_REC_ENTRY, 0, 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	/* 255 laps older: the tag still differs */
+	fake_rec(&f, 0, pos)->commit = ut_rec_commit(lap - 255, UT_REC_ENTRY, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	/* one lap newer: neither */
+	fake_rec(&f, 0, pos)->commit = ut_rec_commit(lap + 1, UT_REC_ENTRY, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.events + st.torn + st.invalid, 0);
+
+	/* 256 laps older: the same 8 bits, taken as this lap's record */
+	fake_rec(&f, 0, pos)->commit = ut_rec_commit(lap - 256, UT_REC_ENTRY, 0, 1);
+	assert_int_equal(ut_rec_lap(fake_rec(&f, 0, pos)->commit), ut_rec_lap_tag(lap));
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, pos);
+	/* and 512 */
+	pos = reserve(&f, 0);
+	fill(&f, 0, pos, 2);
+	fake_rec(&f, 0, pos)->commit = ut_rec_commit(lap - 512, UT_REC_EXIT, 0, 1);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	check_event(&s->ev[1], UT_REC_EXIT, 1, 0, pos);
+	/* the current lap, of course */
+	pos = produce(&f, 0, UT_REC_ENTRY, 3, 0, 3);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	check_event(&s->ev[2], UT_REC_ENTRY, 3, 0, pos);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.events, 3);
+	assert_int_equal(st.torn + st.invalid, 0);
+	fake_fini(&f);
+	free(s);
+}
+
+/*
+ * Commit words a hostile program may write, in 16-byte records: kind 0, or a
+ * lap not the position's, everything else right, is never committed (torn
+ * once records after it are, after the grace period); func >= nfuncs or
+ * depth > rstack_depth is invalid.  None is delivered.
+ */
+static void consumer_hostile_commit_words_never_delivered(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	uint64_t pos[2], p;
+	struct ut_stats st;
+	struct fake f;
+	int i;
+
+	fake_init_fmt(&f, T_RING_RECS * UT_REC_MIN, UT_REC_MIN, false, false);
+	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
+	pos[0] = produce(&f, 0, UT_REC_ENTRY, 1, 0, 1);
+	p = reserve(&f, 0);
+	fill(&f, 0, p, 2);
+	fake_rec(&f, 0, p)->commit = commit_word(&f, p, 0, 1, 1); /* kind 0 */
+	p = reserve(&f, 0);
+	fill(&f, 0, p, 3);
+	fake_rec(&f, 0, p)->commit = ut_rec_commit(ut_rec_lap_of(p, f.geo.ring_size) + 1,
+						   UT_REC_ENTRY, 1, 2); /* the next lap */
+	produce(&f, 0, UT_REC_ENTRY, T_NFUNCS, 1, 4);
+	produce(&f, 0, UT_REC_ENTRY, UINT32_MAX, 1, 5);
+	produce(&f, 0, UT_REC_EXIT, 1, T_DEPTH + 1, 6);
+	produce(&f, 0, UT_REC_UNWIND, 1, UT_REC_DEPTH_MAX, 7);
+	pos[1] = produce(&f, 0, UT_REC_EXIT, 1, 0, 8);
+	assert_int_equal(fake_slot(&f, 0)->head, T_RING_RECS * UT_REC_MIN);
+
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(utrace_consumer_drain(f.c, collect, s), 0);
+	sleep_ns(GRACE_SLEEP_NS);
+	assert_int_equal(utrace_consumer_drain(f.c, collect, s), 1);
+	assert_int_equal(s->n, 2);
+	check_event(&s->ev[0], UT_REC_ENTRY, 1, 0, pos[0]);
+	check_event(&s->ev[1], UT_REC_EXIT, 1, 0, pos[1]);
+	assert_true(s->ev[1].has_dur);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.torn, 2);
+	assert_int_equal(st.invalid, 4);
+	assert_int_equal(st.events, 2);
+	assert_int_equal(fake_slot(&f, 0)->tail, T_RING_RECS * UT_REC_MIN);
 	fake_fini(&f);
 	free(s);
 }
@@ -1176,9 +1507,9 @@ static void consumer_new_rejects_bad_geometry(void **state)
 	fake_layout(&g, T_NSLOTS, T_RING);
 	mem = aligned_alloc(PAGE, align_page(g.area_size));
 	assert_non_null(mem);
-	g.ring_size = T_RING + UT_REC_SIZE; /* not a power of two */
+	g.ring_size = T_RING + T_REC; /* not a power of two */
 	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
-	g.ring_size = UT_REC_SIZE / 2;
+	g.ring_size = T_REC / 2; /* smaller than a record */
 	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
 	g.ring_size = T_RING;
 	g.nslots = 3;
@@ -1198,6 +1529,97 @@ static void consumer_new_rejects_bad_geometry(void **state)
 	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), 0);
 	utrace_consumer_free(c);
 	free(mem);
+}
+
+/*
+ * Records are 16, 32 or 64 bytes: a power of two from UT_REC_MIN to
+ * UT_REC_MAX, no larger than the ring (one record is a ring).
+ */
+static void consumer_new_rejects_bad_record_size(void **state)
+{
+	static const uint32_t bad[] = { 0, 1, 8, 24, 48, 96, 128, 256, UINT32_MAX };
+	static const uint32_t good[] = { UT_REC_MIN, UT_REC_RETVAL_SIZE, UT_REC_ARGS_SIZE };
+	struct ut_consumer *c = NULL;
+	struct ut_geometry g;
+	unsigned char *mem;
+	size_t k;
+
+	fake_layout(&g, T_NSLOTS, T_RING);
+	mem = aligned_alloc(PAGE, align_page(g.area_size));
+	assert_non_null(mem);
+	memset(mem, 0, g.area_size);
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		g.rec_size = bad[k];
+		assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
+		assert_null(c);
+	}
+	for (k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
+		g.rec_size = good[k];
+		g.rec_args = good[k] == UT_REC_ARGS_SIZE;
+		g.rec_retval = good[k] >= UT_REC_RETVAL_SIZE;
+		g.ring_size = T_RING;
+		assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), 0);
+		utrace_consumer_free(c);
+		c = NULL;
+		g.ring_size = good[k];
+		assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), 0);
+		utrace_consumer_free(c);
+		c = NULL;
+		/* a ring smaller than one record */
+		g.ring_size = good[k] / 2;
+		assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
+		assert_null(c);
+	}
+	/* words asked for that the records have no room for: read past them */
+	g.ring_size = T_RING;
+	g.rec_size = UT_REC_MIN;
+	g.rec_args = true;
+	g.rec_retval = false;
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
+	g.rec_size = UT_REC_RETVAL_SIZE;
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
+	g.rec_size = UT_REC_MIN;
+	g.rec_args = false;
+	g.rec_retval = true;
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
+	assert_null(c);
+	free(mem);
+}
+
+/*
+ * A commit word holds 22 bits of depth (UT_REC_DEPTH_MAX): a deeper shadow
+ * stack would hand out depths the records cannot tell.  The area is reserved,
+ * never touched: 128 MiB of shadow stack.
+ */
+static void consumer_new_rejects_deeper_shadow_stacks_than_records_tell(void **state)
+{
+	const uint64_t rs_bytes = ((uint64_t)UT_REC_DEPTH_MAX + 1) * sizeof(struct ut_rs_entry);
+	struct ut_geometry g = {
+		.nfuncs = T_NFUNCS,
+		.nslots = 1,
+		.ring_size = T_RING,
+		.rstack_depth = UT_REC_DEPTH_MAX + 1,
+		.rec_size = T_REC,
+		.rec_args = true,
+		.rec_retval = true,
+		.funcs_off = PAGE,
+		.slots_off = 2 * PAGE,
+		.rstacks_off = 3 * PAGE,
+	};
+	struct ut_consumer *c = NULL;
+	void *mem;
+
+	g.rings_off = align_page(g.rstacks_off + rs_bytes);
+	g.area_size = g.rings_off + T_RING;
+	mem = mmap(NULL, g.area_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), -EINVAL);
+	assert_null(c);
+	g.rstack_depth = UT_REC_DEPTH_MAX;
+	assert_int_equal(utrace_consumer_new(&c, mem, &g, NULL), 0);
+	utrace_consumer_free(c);
+	munmap(mem, g.area_size);
 }
 
 /* ---- fuzz ----------------------------------------------------------------- */
@@ -1220,6 +1642,9 @@ static int check_sane(const struct ut_event *ev, void *arg)
 	assert_true(ev->func < T_NFUNCS);
 	assert_true(ev->depth <= T_DEPTH);
 	assert_true(ev->kind >= UT_REC_ENTRY && ev->kind <= UT_REC_KIND_MAX);
+	/* words only where the format has them: 5 for an entry, 2 for an exit */
+	assert_true(ev->nw == 0 || (ev->kind == UT_REC_ENTRY && ev->nw == UT_REC_WORDS) ||
+		    (ev->kind == UT_REC_EXIT && ev->nw == UT_REC_RETVAL_WORDS));
 	(*n)++;
 	return 0;
 }
@@ -1236,38 +1661,43 @@ static void fuzz_random_bytes(struct fake *f, uint64_t *rng)
 }
 
 /* A hostile head: near the consumer's tail (which it wrote back), or absurd. */
-static uint64_t fuzz_head(uint64_t tail, uint64_t *rng)
+static uint64_t fuzz_head(const struct fake *f, uint64_t tail, uint64_t *rng)
 {
-	static const uint64_t absurd[] = { UINT64_MAX, UINT64_MAX - UT_REC_SIZE + 1, 0,
-					   1ULL << 63 };
+	const uint64_t rec = f->geo.rec_size, ring = f->geo.ring_size;
+	const uint64_t absurd[] = { UINT64_MAX, UINT64_MAX - rec + 1, 0, 1ULL << 63 };
 	uint64_t r = xorshift(rng);
 
 	switch (r % 4) {
 	case 0:
 		return absurd[(r >> 8) % 4];
 	case 1:
-		return tail + (r >> 8) % (T_RING + 2 * UT_REC_SIZE);
+		return tail + (r >> 8) % (ring + 2 * rec);
 	default:
-		return tail + ((r >> 8) % (T_RING_RECS + 2)) * UT_REC_SIZE;
+		return tail + ((r >> 8) % (ring / rec + 2)) * rec;
 	}
 }
 
-/* Committed-looking records with adversarial fields. */
+/*
+ * Committed-looking records with adversarial fields: func and depth out of
+ * range, kind 0 (never committed), now and then the lap before or after.
+ */
 static void fuzz_records(struct fake *f, uint32_t i, uint64_t tail, uint64_t *rng)
 {
 	static const uint32_t funcs[] = { 0, T_NFUNCS - 1, T_NFUNCS, UINT32_MAX };
-	static const uint32_t depths[] = { 0, T_DEPTH, T_DEPTH + 1, UINT32_MAX };
+	static const uint32_t depths[] = { 0, T_DEPTH, T_DEPTH + 1, UT_REC_DEPTH_MAX };
 	uint64_t pos;
 
-	for (pos = tail; pos < tail + T_RING; pos += UT_REC_SIZE) {
+	for (pos = tail; pos < tail + f->geo.ring_size; pos += f->geo.rec_size) {
 		uint64_t r = xorshift(rng);
-		struct ut_rec *rec = fake_rec(f, i, pos);
+		uint64_t lap = ut_rec_lap_of(pos, f->geo.ring_size);
 
 		if (r % 3 == 0)
 			continue; /* stays random */
-		rec->func = funcs[(r >> 4) % 4];
-		rec->depth = depths[(r >> 8) % 4];
-		rec->commit = UT_REC_COMMIT(pos / UT_REC_SIZE, 1 + (r >> 12) % UT_REC_KIND_MAX);
+		if ((r >> 16) % 8 == 0)
+			lap += (r >> 20) % 2 ? 1 : -1;
+		fake_rec(f, i, pos)->commit =
+			ut_rec_commit(lap, (unsigned int)((r >> 12) % 4), depths[(r >> 8) % 4],
+				      funcs[(r >> 4) % 4]);
 	}
 }
 
@@ -1282,7 +1712,7 @@ static void fuzz_round(struct fake *f, uint64_t *rng, size_t *delivered)
 	fuzz_random_bytes(f, rng);
 	if (xorshift(rng) % 2) {
 		for (i = 0; i < T_NSLOTS; i++) {
-			fake_slot(f, i)->head = fuzz_head(tails[i], rng);
+			fake_slot(f, i)->head = fuzz_head(f, tails[i], rng);
 			fuzz_records(f, i, tails[i], rng);
 		}
 	}
@@ -1297,6 +1727,18 @@ static void fuzz_round(struct fake *f, uint64_t *rng, size_t *delivered)
 	}
 }
 
+/* Every record format the tracer makes (lib/inject.c): size, --args, --retval. */
+static const struct {
+	uint32_t rec_size;
+	bool args, retval;
+} formats[] = {
+	{ UT_REC_MIN, false, false },
+	{ UT_REC_RETVAL_SIZE, false, true },
+	{ UT_REC_ARGS_SIZE, true, false },
+	{ UT_REC_ARGS_SIZE, true, true },
+};
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+
 static void consumer_fuzz_hostile_area(void **state)
 {
 	size_t delivered = 0;
@@ -1306,8 +1748,10 @@ static void consumer_fuzz_hostile_area(void **state)
 
 	for (seed = 1; seed <= FUZZ_SEEDS; seed++) {
 		uint64_t rng = seed * 0x9E3779B97F4A7C15ULL;
+		size_t k = seed % NFORMATS;
 
-		fake_init(&f);
+		fake_init_fmt(&f, T_RING_RECS * formats[k].rec_size, formats[k].rec_size,
+			      formats[k].args, formats[k].retval);
 		utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
 		utrace_consumer_slot_open(f.c, 1, T_PID, T_TID + 1);
 		for (round = 0; round < FUZZ_ROUNDS; round++)
@@ -1323,6 +1767,7 @@ static void consumer_fuzz_hostile_area(void **state)
 /* Random geometry over a real buffer: rejected, or safe to drain. */
 static void consumer_fuzz_geometry(void **state)
 {
+	static const uint32_t rec_sizes[] = { 0, 8, 16, 16, 24, 32, 32, 48, 64, 64, 96, 128 };
 	const size_t size = 8 * PAGE;
 	unsigned char *mem = aligned_alloc(PAGE, size);
 	uint64_t rng = 42;
@@ -1337,7 +1782,13 @@ static void consumer_fuzz_geometry(void **state)
 
 		g.nfuncs = (uint32_t)(xorshift(&rng) % 64);
 		g.nslots = 1U << (xorshift(&rng) % 4);
-		g.ring_size = (uint32_t)UT_REC_SIZE << (xorshift(&rng) % 5);
+		/* any record size, the valid ones more often; rings from 8 bytes */
+		g.rec_size = rec_sizes[xorshift(&rng) % (sizeof(rec_sizes) / sizeof(rec_sizes[0]))];
+		/* what the tracer asks of records of that size (lib/inject.c) */
+		g.rec_args = g.rec_size >= UT_REC_ARGS_SIZE;
+		g.rec_retval =
+			g.rec_size == UT_REC_RETVAL_SIZE || (g.rec_args && xorshift(&rng) % 2);
+		g.ring_size = 8U << (xorshift(&rng) % 8);
 		g.rstack_depth = (uint32_t)(xorshift(&rng) % 16);
 		g.funcs_off = xorshift(&rng) % size;
 		g.slots_off = xorshift(&rng) % size;
@@ -1379,6 +1830,7 @@ int main(void)
 		cmocka_unit_test(consumer_stale_record_not_committed),
 		cmocka_unit_test(consumer_rejects_bad_kind_in_commit),
 		cmocka_unit_test(consumer_torn_record_skipped_after_grace),
+		cmocka_unit_test(consumer_torn_16_byte_record_skipped_after_grace),
 		cmocka_unit_test(consumer_torn_needs_three_drains),
 		cmocka_unit_test(consumer_torn_grace_restarts_at_each_signal),
 		cmocka_unit_test(consumer_uncommitted_tail_alone_waits),
@@ -1396,10 +1848,18 @@ int main(void)
 		cmocka_unit_test(consumer_spool_grows_while_refilled),
 		cmocka_unit_test(consumer_bad_head_is_invalid),
 		cmocka_unit_test(consumer_invalid_records_skipped),
+		cmocka_unit_test(consumer_16_byte_records_carry_no_words),
+		cmocka_unit_test(consumer_retval_only_exits_carry_rax_rdx),
+		cmocka_unit_test(consumer_args_only_exits_carry_no_words),
+		cmocka_unit_test(consumer_args_and_retval_records),
+		cmocka_unit_test(consumer_stale_lap_tag_is_8_bits),
+		cmocka_unit_test(consumer_hostile_commit_words_never_delivered),
 		cmocka_unit_test(consumer_durations_pair_by_depth),
 		cmocka_unit_test(consumer_callback_error_stops_drain),
 		cmocka_unit_test(consumer_stats_report_losses),
 		cmocka_unit_test(consumer_new_rejects_bad_geometry),
+		cmocka_unit_test(consumer_new_rejects_bad_record_size),
+		cmocka_unit_test(consumer_new_rejects_deeper_shadow_stacks_than_records_tell),
 		cmocka_unit_test(consumer_fuzz_hostile_area),
 		cmocka_unit_test(consumer_fuzz_geometry),
 	};

@@ -290,13 +290,16 @@ static void output_json_events(void **state)
 	ev.w[1] = 2;
 	ev.w[2] = 0xdeadbeef;
 	ev.w[4] = UINT64_MAX;
+	ev.nw = UT_REC_WORDS; /* --args */
 	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
 	ev = mkev(UT_REC_EXIT, 11, FOO, 1, 2000, 1000);
 	ev.pid = 10;
 	ev.w[0] = 42;
 	ev.w[1] = 7; /* rdx: not part of the schema */
+	ev.nw = UT_REC_RETVAL_WORDS; /* --retval */
 	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
 	ev = mkev(UT_REC_EXIT, 11, BAR, 0, 2001, NO_DUR);
+	ev.nw = UT_REC_RETVAL_WORDS;
 	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
 	ev = mkev(UT_REC_UNWIND, 11, MAIN, 0, 2002, 5);
 	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
@@ -315,6 +318,52 @@ static void output_json_events(void **state)
 		"\"module\":\"prog\",\"addr\":\"0x401000\",\"depth\":0,\"dur_ns\":5}\n"
 		"{\"ts\":2003,\"pid\":1000,\"tid\":11,\"type\":\"unwind\",\"func\":\"main\","
 		"\"module\":\"prog\",\"addr\":\"0x401000\",\"depth\":0}\n"
+		"{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
+		"\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
+		"\"waits\":0,\"wait_ns\":0,"
+		"\"dropped_by_thread\":[],\"waited_by_thread\":[],\"dropped_by_func\":[],"
+		"\"no_tls_by_func\":[]}\n");
+}
+
+/*
+ * Events whose records carried no words (no --args, no --retval: 16-byte
+ * records) have no "args" and no "retval", whatever w[] holds.
+ */
+static void output_json_no_words_no_args_or_retval(void **state)
+{
+	struct ut_event ev = mkev(UT_REC_ENTRY, 11, FOO, 1, 1000, NO_DUR);
+	struct capture c;
+
+	capture_open(&c, UT_FORMAT_JSON);
+	ev.w[0] = 1;
+	ev.w[4] = 5;
+	assert_int_equal(ev.nw, 0);
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	ev = mkev(UT_REC_EXIT, 11, FOO, 1, 2000, 1000);
+	ev.w[0] = 42;
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	ev = mkev(UT_REC_EXIT, 11, BAR, 0, 2001, NO_DUR);
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	/* --retval without --args: entries bare, exits with their value */
+	ev = mkev(UT_REC_ENTRY, 11, BAR, 0, 2002, NO_DUR);
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	ev = mkev(UT_REC_EXIT, 11, BAR, 0, 2003, 1);
+	ev.w[0] = 0x2a;
+	ev.nw = UT_REC_RETVAL_WORDS;
+	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
+	capture_check(
+		&c, NULL,
+		"{\"ts\":1000,\"pid\":1000,\"tid\":11,\"type\":\"entry\",\"func\":\"foo\","
+		"\"module\":\"prog\",\"addr\":\"0x401100\",\"depth\":1}\n"
+		"{\"ts\":2000,\"pid\":1000,\"tid\":11,\"type\":\"exit\",\"func\":\"foo\","
+		"\"module\":\"prog\",\"addr\":\"0x401100\",\"depth\":1,\"dur_ns\":1000}\n"
+		"{\"ts\":2001,\"pid\":1000,\"tid\":11,\"type\":\"exit\",\"func\":\"bar\","
+		"\"module\":\"libbar.so\",\"addr\":\"0x7f0000001000\",\"depth\":0}\n"
+		"{\"ts\":2002,\"pid\":1000,\"tid\":11,\"type\":\"entry\",\"func\":\"bar\","
+		"\"module\":\"libbar.so\",\"addr\":\"0x7f0000001000\",\"depth\":0}\n"
+		"{\"ts\":2003,\"pid\":1000,\"tid\":11,\"type\":\"exit\",\"func\":\"bar\","
+		"\"module\":\"libbar.so\",\"addr\":\"0x7f0000001000\",\"depth\":0,\"dur_ns\":1,"
+		"\"retval\":\"0x2a\"}\n"
 		"{\"type\":\"summary\",\"events\":0,\"dropped\":0,\"torn\":0,\"invalid\":0,"
 		"\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,"
 		"\"waits\":0,\"wait_ns\":0,"
@@ -519,6 +568,7 @@ int main(void)
 		cmocka_unit_test(output_text_clean_has_no_loss_lines),
 		cmocka_unit_test(output_waits_without_drops),
 		cmocka_unit_test(output_json_events),
+		cmocka_unit_test(output_json_no_words_no_args_or_retval),
 		cmocka_unit_test(output_json_escapes_names),
 		cmocka_unit_test(output_json_summary),
 		cmocka_unit_test(output_summary_counts_and_times),

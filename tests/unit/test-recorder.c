@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "utrace/consumer.h"
+
 static uint64_t test_key; /* the "current thread's" fs base */
 static unsigned key_reads; /* %fs:0 reads: each would fault on a thread without TLS */
 
@@ -40,6 +42,10 @@ static uint64_t rec_thread_key(const struct ut_ctl *ctl)
 #define LOST 0x7e0000000057ULL /* the lost_return int3 */
 #define FUNC_ADDR(id) (0x400000ULL + 0x100 * (id))
 #define CALLER_RET(i) (0x401000ULL + (i)) /* what a call left in stack[i] */
+/* what the rings hold before the recorder writes: kind bits 0, never a record */
+#define RING_PAINT 0xa4
+#define PAINT_WORD 0xa4a4a4a4a4a4a4a4ULL
+#define REC(f) ((uint64_t)(f)->ctl->rec_size)
 
 struct fixture {
 	struct ut_ctl *ctl;
@@ -54,23 +60,31 @@ static size_t align64(size_t n)
 	return (n + 63) & ~(size_t)63;
 }
 
-static struct ut_ctl *area_new(uint32_t ring_recs)
+/*
+ * A data area whose rings hold ring_recs records of rec_size bytes; rec_args,
+ * rec_retval: what the session asked records to carry (--args, --retval).
+ */
+static struct ut_ctl *area_new(uint32_t ring_recs, uint32_t rec_size, int rec_args, int rec_retval)
 {
 	size_t funcs_off = align64(sizeof(struct ut_ctl));
 	size_t slots_off = funcs_off + align64(NFUNCS * sizeof(struct ut_func));
 	size_t rstacks_off = slots_off + NSLOTS * sizeof(struct ut_slot);
 	size_t rings_off = rstacks_off + NSLOTS * DEPTH * sizeof(struct ut_rs_entry);
-	size_t total = rings_off + (size_t)NSLOTS * ring_recs * UT_REC_SIZE;
+	size_t total = rings_off + (size_t)NSLOTS * ring_recs * rec_size;
 	struct ut_ctl *ctl = aligned_alloc(64, total);
 	uint32_t i;
 
 	assert_non_null(ctl);
-	memset(ctl, 0, total);
+	memset(ctl, 0, rings_off);
+	memset((char *)ctl + rings_off, RING_PAINT, total - rings_off);
 	ctl->magic = UT_SHM_MAGIC;
 	ctl->version = UT_SHM_VERSION;
 	ctl->nfuncs = NFUNCS;
 	ctl->nslots = NSLOTS;
-	ctl->ring_size = ring_recs * UT_REC_SIZE;
+	ctl->ring_size = ring_recs * rec_size;
+	ctl->rec_size = rec_size;
+	ctl->rec_args = (uint32_t)rec_args;
+	ctl->rec_retval = (uint32_t)rec_retval;
 	ctl->rstack_depth = DEPTH;
 	ctl->funcs_off = funcs_off;
 	ctl->slots_off = slots_off;
@@ -96,13 +110,14 @@ static uint32_t add_thread(struct ut_ctl *ctl, uint64_t key)
 	return i;
 }
 
-static int fixture_setup_ring(void **state, uint32_t ring_recs)
+static int fixture_setup_fmt(void **state, uint32_t ring_recs, uint32_t rec_size, int rec_args,
+			     int rec_retval)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	uint32_t i;
 
 	assert_non_null(f);
-	f->ctl = area_new(ring_recs);
+	f->ctl = area_new(ring_recs, rec_size, rec_args, rec_retval);
 	i = add_thread(f->ctl, THREAD_KEY);
 	f->slot = &ut_ctl_slots(f->ctl)[i];
 	f->rs = ut_ctl_rstack(f->ctl, i);
@@ -117,14 +132,33 @@ static int fixture_setup_ring(void **state, uint32_t ring_recs)
 	return 0;
 }
 
+/* --args --retval: 64-byte records, entries with 5 words, exits with rax and rdx */
 static int fixture_setup(void **state)
 {
-	return fixture_setup_ring(state, RING_RECS);
+	return fixture_setup_fmt(state, RING_RECS, UT_REC_ARGS_SIZE, 1, 1);
 }
 
 static int fixture_setup_small_ring(void **state)
 {
-	return fixture_setup_ring(state, 4);
+	return fixture_setup_fmt(state, 4, UT_REC_ARGS_SIZE, 1, 1);
+}
+
+/* neither: 16-byte records, no words */
+static int fixture_setup_compact(void **state)
+{
+	return fixture_setup_fmt(state, RING_RECS, UT_REC_MIN, 0, 0);
+}
+
+/* --retval only: 32-byte records, exits with rax and rdx */
+static int fixture_setup_retval(void **state)
+{
+	return fixture_setup_fmt(state, RING_RECS, UT_REC_RETVAL_SIZE, 0, 1);
+}
+
+/* --args only: 64-byte records, exits with no words */
+static int fixture_setup_args(void **state)
+{
+	return fixture_setup_fmt(state, RING_RECS, UT_REC_ARGS_SIZE, 1, 0);
 }
 
 static int fixture_teardown(void **state)
@@ -164,24 +198,41 @@ static uint64_t leave(struct fixture *f, unsigned i, uint64_t rax, uint64_t rdx)
 	return rec_exit(f->ctl, slot_addr(f, i), rax, rdx, LOST);
 }
 
-static const struct ut_rec *rec_nth(struct fixture *f, uint64_t n)
+/* Record number n of the ring (its position: n * rec_size). */
+static const struct ut_rec_hdr *rec_nth(struct fixture *f, uint64_t n)
 {
-	return (const struct ut_rec *)(f->ring + ((n * UT_REC_SIZE) & (f->ctl->ring_size - 1)));
+	return (const struct ut_rec_hdr *)(f->ring + ((n * REC(f)) & (f->ctl->ring_size - 1)));
+}
+
+/* Its words, after the header. */
+static const uint64_t *rec_w(struct fixture *f, uint64_t n)
+{
+	return (const uint64_t *)(rec_nth(f, n) + 1);
 }
 
 static uint64_t nrecs(struct fixture *f)
 {
-	return f->slot->head / UT_REC_SIZE;
+	assert_int_equal(f->slot->head % REC(f), 0);
+	return f->slot->head / REC(f);
 }
 
 static void check_rec(struct fixture *f, uint64_t n, enum ut_rec_kind kind, uint32_t func,
 		      uint32_t depth)
 {
-	const struct ut_rec *r = rec_nth(f, n);
+	const struct ut_rec_hdr *r = rec_nth(f, n);
 
-	assert_int_equal(r->commit, UT_REC_COMMIT(n, kind));
-	assert_int_equal(r->func, func);
-	assert_int_equal(r->depth, depth);
+	assert_int_equal(r->commit, ut_rec_commit(ut_rec_lap_of(n * REC(f), f->ctl->ring_size),
+						  kind, depth, func));
+	assert_int_equal(ut_rec_kind(r->commit), kind);
+	assert_int_equal(ut_rec_func(r->commit), func);
+	assert_int_equal(ut_rec_depth(r->commit), depth);
+}
+
+/* Words k.. of record n were never written (still the ring's paint), up to the record's end. */
+static void check_no_words_from(struct fixture *f, uint64_t n, uint32_t k)
+{
+	for (; k < (REC(f) - sizeof(struct ut_rec_hdr)) / sizeof(uint64_t); k++)
+		assert_int_equal(rec_w(f, n)[k], PAINT_WORD);
 }
 
 static void check_rs(struct fixture *f, uint32_t i, uint64_t ret, unsigned stack_i, uint32_t func,
@@ -196,18 +247,19 @@ static void check_rs(struct fixture *f, uint32_t i, uint64_t ret, unsigned stack
 static void recorder_entry_records_and_hijacks(void **state)
 {
 	struct fixture *f = *state;
-	const struct ut_rec *r;
+	const uint64_t *w;
 
 	assert_int_equal(enter(f, 3, 10), FUNC_ADDR(3));
 	assert_int_equal(nrecs(f), 1);
 	check_rec(f, 0, UT_REC_ENTRY, 3, 0);
-	r = rec_nth(f, 0);
-	assert_int_equal(r->w[0], 0x14);
-	assert_int_equal(r->w[1], 0x22);
-	assert_int_equal(r->w[2], 0x33);
-	assert_int_equal(r->w[3], 0x44);
-	assert_int_equal(r->w[4], 0x55);
-	assert_int_not_equal(r->tsc, 0);
+	w = rec_w(f, 0);
+	assert_int_equal(w[0], 0x14);
+	assert_int_equal(w[1], 0x22);
+	assert_int_equal(w[2], 0x33);
+	assert_int_equal(w[3], 0x44);
+	assert_int_equal(w[4], 0x55);
+	check_no_words_from(f, 0, UT_REC_WORDS); /* the 64-byte record's last two words */
+	assert_int_not_equal(rec_nth(f, 0)->tsc, 0);
 	assert_int_equal(f->slot->rs_top, 1);
 	check_rs(f, 0, CALLER_RET(10), 10, 3, UT_RS_VALID);
 	assert_int_equal(f->stack[10], RET_TRAMP);
@@ -216,15 +268,16 @@ static void recorder_entry_records_and_hijacks(void **state)
 static void recorder_exit_records_and_pops(void **state)
 {
 	struct fixture *f = *state;
-	const struct ut_rec *r;
+	const uint64_t *w;
 
 	enter(f, 3, 10);
 	assert_int_equal(leave(f, 10, 0xaaa, 0xddd), CALLER_RET(10));
 	assert_int_equal(nrecs(f), 2);
 	check_rec(f, 1, UT_REC_EXIT, 3, 0);
-	r = rec_nth(f, 1);
-	assert_int_equal(r->w[0], 0xaaa);
-	assert_int_equal(r->w[1], 0xddd);
+	w = rec_w(f, 1);
+	assert_int_equal(w[0], 0xaaa);
+	assert_int_equal(w[1], 0xddd);
+	check_no_words_from(f, 1, UT_REC_RETVAL_WORDS);
 	assert_int_equal(f->slot->rs_top, 0);
 	assert_int_equal(f->ctl->lost_return, 0);
 }
@@ -258,7 +311,9 @@ static void recorder_exit_matches_exact_slot_and_unwinds_above(void **state)
 	check_rec(f, 3, UT_REC_UNWIND, 3, 2);
 	check_rec(f, 4, UT_REC_UNWIND, 2, 1);
 	check_rec(f, 5, UT_REC_EXIT, 1, 0);
-	assert_int_equal(rec_nth(f, 5)->w[0], 7);
+	assert_int_equal(rec_w(f, 5)[0], 7);
+	check_no_words_from(f, 3, 0); /* unwinds carry no words */
+	check_no_words_from(f, 4, 0);
 	assert_int_equal(f->slot->rs_top, 0);
 }
 
@@ -304,8 +359,8 @@ static void recorder_chained_entries_exit_innermost_first(void **state)
 	assert_int_equal(nrecs(f), 4);
 	check_rec(f, 2, UT_REC_EXIT, 2, 1);
 	check_rec(f, 3, UT_REC_EXIT, 1, 0);
-	assert_int_equal(rec_nth(f, 2)->w[0], 9);
-	assert_int_equal(rec_nth(f, 3)->w[0], 9);
+	assert_int_equal(rec_w(f, 2)[0], 9);
+	assert_int_equal(rec_w(f, 3)[0], 9);
 	assert_int_equal(f->slot->rs_top, 0);
 }
 
@@ -425,7 +480,7 @@ static void recorder_full_ring_drops_and_counts(void **state)
 	enter(f, 5, 10);
 	assert_int_equal(f->slot->drops, 0);
 	enter(f, 5, 10);
-	assert_int_equal(f->slot->head, 4 * UT_REC_SIZE);
+	assert_int_equal(f->slot->head, 4 * REC(f));
 	assert_int_equal(f->slot->drops, 1);
 	assert_int_equal(ut_ctl_funcs(f->ctl)[5].drops, 1);
 	assert_int_equal(ut_ctl_funcs(f->ctl)[4].drops, 0);
@@ -434,12 +489,13 @@ static void recorder_full_ring_drops_and_counts(void **state)
 	assert_int_equal(f->slot->wait_ticks, 0);
 	assert_int_equal(f->slot->gave_up, 0);
 
-	/* the consumer frees one record: the next lands at position 0, seq 4 */
-	f->slot->tail = UT_REC_SIZE;
+	/* the consumer frees one record: the next lands at position 0, on lap 1 */
+	f->slot->tail = REC(f);
 	enter(f, 6, 11);
-	assert_int_equal(f->slot->head, 5 * UT_REC_SIZE);
-	assert_int_equal(((const struct ut_rec *)f->ring)->commit, UT_REC_COMMIT(4, UT_REC_ENTRY));
-	assert_int_equal(((const struct ut_rec *)f->ring)->func, 6);
+	assert_int_equal(f->slot->head, 5 * REC(f));
+	assert_int_equal(((const struct ut_rec_hdr *)f->ring)->commit,
+			 ut_rec_commit(1, UT_REC_ENTRY, 0, 6));
+	check_rec(f, 4, UT_REC_ENTRY, 6, 0);
 	assert_int_equal(f->slot->drops, 1);
 }
 
@@ -475,6 +531,12 @@ static uint64_t tsc_ticks(uint64_t ns)
 #define MS 1000000ULL
 static const uint64_t no_words[UT_REC_WORDS];
 
+/* The words an entry's record carries: the argument registers with --args. */
+static uint32_t entry_words(const struct fixture *f)
+{
+	return f->ctl->rec_args ? UT_REC_WORDS : 0;
+}
+
 /* The recorder's view of the fixture's thread. */
 static struct rec_thread fixture_thread(struct fixture *f)
 {
@@ -489,13 +551,13 @@ static void emit(struct fixture *f, uint32_t func)
 {
 	struct rec_thread t = fixture_thread(f);
 
-	rec_emit(&t, func, UT_REC_ENTRY, 0, no_words);
+	rec_emit(&t, func, UT_REC_ENTRY, 0, no_words, entry_words(f));
 }
 
 /* Fill the ring up: no wait, no drop. */
 static void fill_ring(struct fixture *f)
 {
-	uint64_t room = (f->ctl->ring_size - (f->slot->head - f->slot->tail)) / UT_REC_SIZE;
+	uint64_t room = (f->ctl->ring_size - (f->slot->head - f->slot->tail)) / REC(f);
 
 	while (room--)
 		emit(f, 4);
@@ -560,12 +622,12 @@ static void recorder_full_ring_waits_then_gives_up(void **state)
 	assert_int_equal(f->slot->wait_ticks, ticks);
 
 	/* the consumer takes one record: room for one, written without a wait */
-	f->slot->tail = UT_REC_SIZE;
+	f->slot->tail = REC(f);
 	emit(f, 7);
-	assert_int_equal(f->slot->head, f->ctl->ring_size + UT_REC_SIZE);
-	assert_int_equal(((const struct ut_rec *)f->ring)->commit,
-			 UT_REC_COMMIT(f->ctl->ring_size / UT_REC_SIZE, UT_REC_ENTRY));
-	assert_int_equal(((const struct ut_rec *)f->ring)->func, 7);
+	assert_int_equal(f->slot->head, f->ctl->ring_size + REC(f));
+	assert_int_equal(((const struct ut_rec_hdr *)f->ring)->commit,
+			 ut_rec_commit(1, UT_REC_ENTRY, 0, 7)); /* position 0, lap 1 */
+	check_rec(f, f->ctl->ring_size / REC(f), UT_REC_ENTRY, 7, 0);
 	assert_int_equal(f->slot->waits, 1);
 	assert_int_equal(f->slot->drops, 3);
 
@@ -575,7 +637,7 @@ static void recorder_full_ring_waits_then_gives_up(void **state)
 	assert_true(rec_rdtsc() - t0 >= f->ctl->block_ticks);
 	assert_int_equal(f->slot->waits, 2);
 	assert_int_equal(f->slot->drops, 4);
-	assert_int_equal(f->slot->gave_up, UT_REC_SIZE + 1);
+	assert_int_equal(f->slot->gave_up, REC(f) + 1);
 	assert_true(f->slot->wait_ticks >= ticks + f->ctl->block_ticks);
 	assert_int_equal(f->slot->sleepers, 0);
 }
@@ -646,7 +708,7 @@ static void run_with_drainer(struct fixture *f, struct drainer *d, uint32_t func
 static void recorder_wait_ends_when_the_tracer_drains(void **state)
 {
 	struct fixture *f = *state;
-	struct drainer d = { .new_tail = 2 * UT_REC_SIZE };
+	struct drainer d = { .new_tail = 2 * REC(f) };
 
 	f->ctl->block_ticks = tsc_ticks(30000 * MS); /* only a drain ends this wait */
 	f->ctl->spin_ticks = tsc_ticks(MS / 10);
@@ -659,20 +721,20 @@ static void recorder_wait_ends_when_the_tracer_drains(void **state)
 	assert_true(f->slot->wait_ticks < f->ctl->block_ticks);
 	assert_int_equal(f->slot->gave_up, 0);
 	assert_int_equal(f->slot->sleepers, 0);
-	assert_int_equal(f->slot->head, f->ctl->ring_size + UT_REC_SIZE);
-	assert_int_equal(((const struct ut_rec *)f->ring)->commit,
-			 UT_REC_COMMIT(f->ctl->ring_size / UT_REC_SIZE, UT_REC_ENTRY));
-	assert_int_equal(((const struct ut_rec *)f->ring)->func, 6);
+	assert_int_equal(f->slot->head, f->ctl->ring_size + REC(f));
+	assert_int_equal(((const struct ut_rec_hdr *)f->ring)->commit,
+			 ut_rec_commit(1, UT_REC_ENTRY, 0, 6)); /* position 0, lap 1 */
+	check_rec(f, f->ctl->ring_size / REC(f), UT_REC_ENTRY, 6, 0);
 
 	/* one more record fits without a wait; the next waits again */
 	emit(f, 6);
 	assert_int_equal(f->slot->waits, 1);
-	assert_int_equal(f->slot->head, f->ctl->ring_size + 2 * UT_REC_SIZE);
-	d = (struct drainer){ .new_tail = 3 * UT_REC_SIZE };
+	assert_int_equal(f->slot->head, f->ctl->ring_size + 2 * REC(f));
+	d = (struct drainer){ .new_tail = 3 * REC(f) };
 	run_with_drainer(f, &d, 7);
 	assert_int_equal(f->slot->waits, 2);
 	assert_int_equal(f->slot->drops, 0);
-	assert_int_equal(f->slot->head, f->ctl->ring_size + 3 * UT_REC_SIZE);
+	assert_int_equal(f->slot->head, f->ctl->ring_size + 3 * REC(f));
 }
 
 /* Detach clears block_ticks while a recorder waits: it stops waiting and drops. */
@@ -927,13 +989,13 @@ static void recorder_slot_probing(void **state)
 	slots[h].key = UT_SLOT_DEAD;
 	slots[next].key = THREAD_KEY;
 	enter(f, 1, 30);
-	assert_int_equal(slots[next].head, UT_REC_SIZE);
+	assert_int_equal(slots[next].head, REC(f));
 	assert_int_equal(f->ctl->no_slot, 0);
 
 	slots[h].key = UT_SLOT_FREE;
 	enter(f, 1, 29);
 	assert_int_equal(f->ctl->no_slot, 1);
-	assert_int_equal(slots[next].head, UT_REC_SIZE);
+	assert_int_equal(slots[next].head, REC(f));
 
 	/* no free slot anywhere: at most nslots probes, then no slot */
 	for (i = 0; i < NSLOTS; i++)
@@ -1144,9 +1206,253 @@ static void recorder_unhijack_on_another_stack(void **state)
 	assert_int_equal(f->slot->rs_top, 2);
 }
 
+/* ---- record formats (ut_ctl.rec_size, rec_args, rec_retval) ---------------- */
+
+/* The ring's bytes from `from` to its end were never written. */
+static void check_ring_painted_from(struct fixture *f, uint64_t from)
+{
+	for (uint64_t i = from; i < f->ctl->ring_size; i++)
+		assert_int_equal(f->ring[i], RING_PAINT);
+}
+
+/*
+ * Neither --args nor --retval: every record is its 16-byte header, entries,
+ * exits and unwinds alike.  Head advances by 16 a record, nothing is written
+ * past it, and the lap in the commit word follows the ring round, 8 bits of
+ * it (lap 256 and more included).
+ */
+static void recorder_compact_records_take_16_bytes(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t laps = 300, per_lap = RING_RECS / 2; /* calls of 2 records */
+	uint64_t i, n;
+
+	assert_int_equal(REC(f), UT_REC_MIN);
+	enter(f, 1, 20);
+	assert_int_equal(f->slot->head, 16);
+	enter(f, 2, 15);
+	assert_int_equal(f->slot->head, 32);
+	assert_int_equal(leave(f, 15, 0xaaa, 0xddd), CALLER_RET(15));
+	assert_int_equal(f->slot->head, 48);
+	enter(f, 3, 10);
+	assert_int_equal(leave(f, 20, 0xbbb, 0xeee), CALLER_RET(20)); /* 3 was left by longjmp */
+	assert_int_equal(f->slot->head, 6 * UT_REC_MIN);
+	check_rec(f, 0, UT_REC_ENTRY, 1, 0);
+	check_rec(f, 1, UT_REC_ENTRY, 2, 1);
+	check_rec(f, 2, UT_REC_EXIT, 2, 1);
+	check_rec(f, 3, UT_REC_ENTRY, 3, 1);
+	check_rec(f, 4, UT_REC_UNWIND, 3, 1);
+	check_rec(f, 5, UT_REC_EXIT, 1, 0);
+	for (i = 0; i < 6; i++)
+		assert_int_not_equal(rec_nth(f, i)->tsc, 0);
+	/* not one argument or return value anywhere */
+	check_ring_painted_from(f, f->slot->head);
+
+	/* round and round the ring, the consumer keeping up */
+	f->slot->tail = f->slot->head;
+	for (i = 0; i < laps * per_lap; i++) {
+		f->stack[30] = CALLER_RET(30);
+		enter(f, 1 + (uint32_t)(i % 4), 30);
+		assert_int_equal(leave(f, 30, i, i), CALLER_RET(30));
+		assert_int_equal(f->slot->head, (6 + 2 * (i + 1)) * UT_REC_MIN);
+		f->slot->tail = f->slot->head;
+	}
+	n = nrecs(f);
+	assert_true(ut_rec_lap_of((n - 1) * UT_REC_MIN, f->ctl->ring_size) >= 256);
+	for (i = n - RING_RECS; i < n; i += 2) {
+		uint32_t func = 1 + (uint32_t)((i - 6) / 2 % 4);
+
+		check_rec(f, i, UT_REC_ENTRY, func, 0);
+		check_rec(f, i + 1, UT_REC_EXIT, func, 0);
+		assert_int_equal(ut_rec_lap(rec_nth(f, i)->commit),
+				 ut_rec_lap_of(i * UT_REC_MIN, f->ctl->ring_size) & 0xff);
+	}
+	assert_int_equal(f->slot->drops, 0);
+}
+
+/* --retval alone: 32-byte records; exits carry rax and rdx, entries and unwinds no word. */
+static void recorder_retval_only_exits_carry_rax_rdx(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(REC(f), UT_REC_RETVAL_SIZE);
+	enter(f, 3, 10);
+	assert_int_equal(f->slot->head, UT_REC_RETVAL_SIZE);
+	check_rec(f, 0, UT_REC_ENTRY, 3, 0);
+	check_no_words_from(f, 0, 0);
+	assert_int_equal(leave(f, 10, 0xaaa, 0xddd), CALLER_RET(10));
+	assert_int_equal(f->slot->head, 2 * UT_REC_RETVAL_SIZE);
+	check_rec(f, 1, UT_REC_EXIT, 3, 0);
+	assert_int_equal(rec_w(f, 1)[0], 0xaaa);
+	assert_int_equal(rec_w(f, 1)[1], 0xddd);
+
+	enter(f, 1, 30);
+	enter(f, 2, 20);
+	assert_int_equal(leave(f, 30, 7, 8), CALLER_RET(30));
+	assert_int_equal(nrecs(f), 6);
+	check_rec(f, 2, UT_REC_ENTRY, 1, 0);
+	check_no_words_from(f, 2, 0);
+	check_rec(f, 3, UT_REC_ENTRY, 2, 1);
+	check_no_words_from(f, 3, 0);
+	check_rec(f, 4, UT_REC_UNWIND, 2, 1);
+	check_no_words_from(f, 4, 0);
+	check_rec(f, 5, UT_REC_EXIT, 1, 0);
+	assert_int_equal(rec_w(f, 5)[0], 7);
+	assert_int_equal(rec_w(f, 5)[1], 8);
+	check_ring_painted_from(f, f->slot->head);
+}
+
+/* --args alone: 64-byte records; entries carry their arguments, exits no word. */
+static void recorder_args_only_exits_carry_no_words(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(REC(f), UT_REC_ARGS_SIZE);
+	enter(f, 3, 10);
+	assert_int_equal(rec_w(f, 0)[0], 0x14);
+	assert_int_equal(rec_w(f, 0)[4], 0x55);
+	check_no_words_from(f, 0, UT_REC_WORDS);
+	assert_int_equal(leave(f, 10, 0xaaa, 0xddd), CALLER_RET(10));
+	assert_int_equal(f->slot->head, 2 * UT_REC_ARGS_SIZE);
+	check_rec(f, 1, UT_REC_EXIT, 3, 0);
+	check_no_words_from(f, 1, 0);
+	check_ring_painted_from(f, f->slot->head);
+}
+
+/* rec_emit() writes the words a record has room for, never into the next record. */
+static void recorder_emit_clips_words_to_the_record(void **state)
+{
+	static const uint32_t sizes[] = { UT_REC_MIN, UT_REC_RETVAL_SIZE, UT_REC_ARGS_SIZE };
+	static const uint64_t words[UT_REC_WORDS] = { 1, 2, 3, 4, 5 };
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint32_t room = (sizes[k] - UT_REC_MIN) / (uint32_t)sizeof(uint64_t);
+		void *st;
+		struct fixture *f;
+		struct rec_thread t;
+
+		fixture_setup_fmt(&st, RING_RECS, sizes[k], 0, 0);
+		f = st;
+		t = fixture_thread(f);
+		rec_emit(&t, 2, UT_REC_ENTRY, 1, words, UT_REC_WORDS);
+		rec_emit(&t, 3, UT_REC_EXIT, 1, words, UT_REC_WORDS);
+		assert_int_equal(f->slot->head, 2 * sizes[k]);
+		check_rec(f, 0, UT_REC_ENTRY, 2, 1);
+		check_rec(f, 1, UT_REC_EXIT, 3, 1);
+		for (uint32_t i = 0; i < room && i < UT_REC_WORDS; i++)
+			assert_int_equal(rec_w(f, 0)[i], words[i]);
+		check_no_words_from(f, 0, room < UT_REC_WORDS ? room : UT_REC_WORDS);
+		check_ring_painted_from(f, f->slot->head);
+		fixture_teardown(&st);
+	}
+}
+
+struct sink {
+	struct ut_event ev[16];
+	size_t n;
+};
+
+static int collect(const struct ut_event *ev, void *arg)
+{
+	struct sink *s = arg;
+
+	assert_true(s->n < sizeof(s->ev) / sizeof(s->ev[0]));
+	s->ev[s->n++] = *ev;
+	return 0;
+}
+
+static void check_event(const struct fixture *f, const struct ut_event *ev, enum ut_rec_kind kind,
+			uint32_t func, uint32_t depth, const uint64_t *w)
+{
+	uint32_t nw = kind == UT_REC_ENTRY && f->ctl->rec_args	? UT_REC_WORDS :
+		      kind == UT_REC_EXIT && f->ctl->rec_retval ? UT_REC_RETVAL_WORDS :
+								  0;
+
+	assert_int_equal(ev->kind, kind);
+	assert_int_equal(ev->func, func);
+	assert_int_equal(ev->depth, depth);
+	assert_int_equal(ev->pid, 100);
+	assert_int_equal(ev->tid, 101);
+	assert_int_equal(ev->nw, nw);
+	for (uint32_t k = 0; k < UT_REC_WORDS; k++)
+		assert_int_equal(ev->w[k], k < nw ? w[k] : 0);
+}
+
+/*
+ * What the recorder writes, the consumer reads, in every record format:
+ * the words each event carries (nw) are the ones its format has.
+ */
+static void recorder_round_trip_through_the_consumer(void **state)
+{
+	static const struct {
+		uint32_t rec_size;
+		int args, retval;
+	} fmts[] = {
+		{ UT_REC_MIN, 0, 0 },
+		{ UT_REC_RETVAL_SIZE, 0, 1 },
+		{ UT_REC_ARGS_SIZE, 1, 0 },
+		{ UT_REC_ARGS_SIZE, 1, 1 },
+	};
+	static const uint64_t args1[] = { 0x12, 0x22, 0x33, 0x44, 0x55 };
+	static const uint64_t args2[] = { 0x13, 0x22, 0x33, 0x44, 0x55 };
+	static const uint64_t args3[] = { 0x14, 0x22, 0x33, 0x44, 0x55 };
+	static const uint64_t ret2[] = { 0x20, 0x21 }, ret1[] = { 0x30, 0x31 };
+	struct ut_tsc tsc;
+
+	utrace_tsc_init(&tsc);
+	for (size_t k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++) {
+		struct sink s = { .n = 0 };
+		struct ut_consumer *c;
+		struct ut_geometry g;
+		struct fixture *f;
+		uint32_t slot;
+		void *st;
+
+		fixture_setup_fmt(&st, RING_RECS, fmts[k].rec_size, fmts[k].args, fmts[k].retval);
+		f = st;
+		g = (struct ut_geometry){
+			.nfuncs = f->ctl->nfuncs,
+			.nslots = f->ctl->nslots,
+			.ring_size = f->ctl->ring_size,
+			.rstack_depth = f->ctl->rstack_depth,
+			.rec_size = f->ctl->rec_size,
+			.rec_args = f->ctl->rec_args,
+			.rec_retval = f->ctl->rec_retval,
+			.area_size = f->ctl->total_size,
+			.funcs_off = f->ctl->funcs_off,
+			.slots_off = f->ctl->slots_off,
+			.rstacks_off = f->ctl->rstacks_off,
+			.rings_off = f->ctl->rings_off,
+		};
+		assert_int_equal(utrace_consumer_new(&c, f->ctl, &g, &tsc), 0);
+		slot = (uint32_t)(f->slot - ut_ctl_slots(f->ctl));
+		utrace_consumer_slot_open(c, slot, 100, 101);
+
+		enter(f, 1, 30);
+		enter(f, 2, 20);
+		assert_int_equal(leave(f, 20, 0x20, 0x21), CALLER_RET(20));
+		enter(f, 3, 25);
+		assert_int_equal(leave(f, 30, 0x30, 0x31), CALLER_RET(30)); /* 3 unwound */
+		assert_int_equal(f->slot->head, 6 * fmts[k].rec_size);
+		assert_int_equal(utrace_consumer_drain(c, collect, &s), 6);
+		assert_int_equal(f->slot->tail, f->slot->head);
+		check_event(f, &s.ev[0], UT_REC_ENTRY, 1, 0, args1);
+		check_event(f, &s.ev[1], UT_REC_ENTRY, 2, 1, args2);
+		check_event(f, &s.ev[2], UT_REC_EXIT, 2, 1, ret2);
+		check_event(f, &s.ev[3], UT_REC_ENTRY, 3, 1, args3);
+		check_event(f, &s.ev[4], UT_REC_UNWIND, 3, 1, NULL);
+		check_event(f, &s.ev[5], UT_REC_EXIT, 1, 0, ret1);
+		assert_true(s.ev[2].has_dur && s.ev[4].has_dur && s.ev[5].has_dur);
+
+		utrace_consumer_free(c);
+		fixture_teardown(&st);
+	}
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 #define SMALL(name) \
 	cmocka_unit_test_setup_teardown(name, fixture_setup_small_ring, fixture_teardown)
+#define FMT(name, setup) cmocka_unit_test_setup_teardown(name, setup, fixture_teardown)
 
 int main(void)
 {
@@ -1191,6 +1497,11 @@ int main(void)
 		T(recorder_unhijack_chained_entries),
 		T(recorder_unhijack_on_another_stack),
 		T(recorder_tail_call_into_the_unwinder),
+		FMT(recorder_compact_records_take_16_bytes, fixture_setup_compact),
+		FMT(recorder_retval_only_exits_carry_rax_rdx, fixture_setup_retval),
+		FMT(recorder_args_only_exits_carry_no_words, fixture_setup_args),
+		T(recorder_emit_clips_words_to_the_record),
+		T(recorder_round_trip_through_the_consumer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

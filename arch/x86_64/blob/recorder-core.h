@@ -261,12 +261,12 @@ static int rec_wait_room(struct rec_thread *t, uint64_t tail)
  * room (rec_wait_room), else drops.
  */
 static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind, uint32_t depth,
-		     const uint64_t w[UT_REC_WORDS])
+		     const uint64_t *w, uint32_t nw)
 {
-	uint64_t size = t->ctl->ring_size;
-	struct ut_rec *r;
-	uint64_t head, tail;
-	int i;
+	uint64_t size = t->ctl->ring_size, rsize = t->ctl->rec_size;
+	struct ut_rec_hdr *r;
+	uint64_t head, tail, *words;
+	uint32_t i;
 
 	for (;;) {
 		/*
@@ -278,24 +278,26 @@ static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind,
 
 		rec_barrier();
 		head = REC_READ(t->slot->head);
-		if (head - tail > size - UT_REC_SIZE) {
+		if (head - tail > size - rsize) {
 			if (rec_wait_room(t, tail))
 				continue;
 			rec_count_drop(t, func);
 			return;
 		}
-		if (rec_cmpxchg_local(&t->slot->head, head, head + UT_REC_SIZE))
+		if (rec_cmpxchg_local(&t->slot->head, head, head + rsize))
 			break;
 	}
 
-	r = (struct ut_rec *)(t->ring + (head & (size - 1)));
+	r = (struct ut_rec_hdr *)(t->ring + (head & (size - 1)));
+	words = (uint64_t *)(r + 1);
 	r->tsc = rec_rdtsc();
-	r->func = func;
-	r->depth = depth;
-	for (i = 0; i < UT_REC_WORDS; i++)
-		r->w[i] = w[i];
+	/* the words this record has room for: none in a 16-byte one */
+	if (rsize < UT_REC_MIN + nw * sizeof(uint64_t))
+		nw = rsize > UT_REC_MIN ? (uint32_t)((rsize - UT_REC_MIN) / sizeof(uint64_t)) : 0;
+	for (i = 0; i < nw; i++)
+		words[i] = w[i];
 	rec_barrier();
-	REC_WRITE(r->commit, UT_REC_COMMIT(head / UT_REC_SIZE, kind));
+	REC_WRITE(r->commit, ut_rec_commit(ut_rec_lap_of(head, size), kind, depth, func));
 }
 
 /* The depth an entry's events carry: the one its entry event had, whatever moved since. */
@@ -308,9 +310,7 @@ static inline uint32_t rec_entry_depth(const struct rec_thread *t, const struct 
 
 static void rec_emit_unwind(struct rec_thread *t, uint32_t index)
 {
-	static const uint64_t none[UT_REC_WORDS];
-
-	rec_emit(t, t->rs[index].func, UT_REC_UNWIND, rec_entry_depth(t, &t->rs[index]), none);
+	rec_emit(t, t->rs[index].func, UT_REC_UNWIND, rec_entry_depth(t, &t->rs[index]), 0, 0);
 }
 
 static int rec_is_ret_tramp(const struct ut_ctl *ctl, uint64_t addr)
@@ -580,7 +580,8 @@ static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *
 		return;
 	hijacked = rec_is_ret_tramp(ctl, *ret_slot);
 	rec_prune(&t, regs->rsp, hijacked);
-	rec_emit(&t, id, UT_REC_ENTRY, rec_rs_top(&t), args);
+	rec_emit(&t, id, UT_REC_ENTRY, rec_rs_top(&t), args,
+		 REC_READ(ctl->rec_args) ? UT_REC_WORDS : 0);
 	if (!(flags & UT_FUNC_NORET))
 		rec_hook_return(&t, id, ret_slot, hijacked, ret_tramp);
 }
@@ -671,6 +672,12 @@ static uint32_t rec_pop_keeping(struct rec_thread *t, int64_t base, int64_t matc
 	return keep;
 }
 
+/* The words an exit record carries: rax, rdx with --retval. */
+static inline uint32_t rec_ret_words(const struct ut_ctl *ctl)
+{
+	return REC_READ(ctl->rec_retval) ? UT_REC_RETVAL_WORDS : 0;
+}
+
 static inline int rec_cmpxchg32_shared(uint32_t *p, uint32_t old, uint32_t new_val)
 {
 	uint32_t prev;
@@ -691,7 +698,7 @@ static inline int rec_cmpxchg32_shared(uint32_t *p, uint32_t old, uint32_t new_v
  * thread exits.
  */
 static int rec_claim_elsewhere(struct rec_thread *t, uint64_t ret_slot,
-			       const uint64_t rets[UT_REC_WORDS], uint64_t *ret)
+			       const uint64_t rets[UT_REC_RETVAL_WORDS], uint64_t *ret)
 {
 	struct ut_ctl *ctl = t->ctl;
 	uint32_t n = ctl->nslots, depth = rec_rs_top(t);
@@ -712,7 +719,7 @@ static int rec_claim_elsewhere(struct rec_thread *t, uint64_t ret_slot,
 				continue;
 			if (!rec_cmpxchg32_shared(&rs[i].flags, flags, UT_RS_CLAIMED))
 				continue;
-			rec_emit(t, rs[i].func, UT_REC_EXIT, depth, rets);
+			rec_emit(t, rs[i].func, UT_REC_EXIT, depth, rets, rec_ret_words(ctl));
 			if (flags & UT_RS_CHAINED)
 				continue; /* the entry below shares the slot */
 			*ret = rs[i].ret;
@@ -731,7 +738,7 @@ static int rec_claim_elsewhere(struct rec_thread *t, uint64_t ret_slot,
 static uint64_t rec_exit(struct ut_ctl *ctl, uint64_t ret_slot, uint64_t rax, uint64_t rdx,
 			 uint64_t lost)
 {
-	const uint64_t rets[UT_REC_WORDS] = { rax, rdx };
+	const uint64_t rets[UT_REC_RETVAL_WORDS] = { rax, rdx };
 	struct rec_thread t;
 	int64_t match, base, i;
 	uint32_t top;
@@ -749,7 +756,8 @@ static uint64_t rec_exit(struct ut_ctl *ctl, uint64_t ret_slot, uint64_t rax, ui
 	}
 	rec_unwind_skipped(&t, match, top, ret_slot);
 	for (i = match; i >= base; i--)
-		rec_emit(&t, t.rs[i].func, UT_REC_EXIT, rec_entry_depth(&t, &t.rs[i]), rets);
+		rec_emit(&t, t.rs[i].func, UT_REC_EXIT, rec_entry_depth(&t, &t.rs[i]), rets,
+			 rec_ret_words(ctl));
 	/* read before the pop: a signal handler may reuse the entry right after */
 	ret = t.rs[base].ret;
 	rec_barrier();
