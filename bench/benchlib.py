@@ -53,7 +53,8 @@ def find_utrace(explicit):
     return None
 
 
-def add_common_args(ap, rounds=5, interleaved=True, kept="traces, logs"):
+def add_common_args(ap, rounds=5, interleaved=True, kept="traces, logs",
+                    repeat=2):
     """--utrace, --rounds, --keep, and for interleaved rounds --repeat and --seed."""
     ap.add_argument("--utrace", help="utrace binary (default: $UTRACE, PATH, "
                     "or the newest build*/utrace of the repository)")
@@ -61,9 +62,9 @@ def add_common_args(ap, rounds=5, interleaved=True, kept="traces, logs"):
                     help="%s (default %d)" % ("interleaved rounds" if interleaved else "rounds",
                                               rounds))
     if interleaved:
-        ap.add_argument("--repeat", type=int, default=2,
+        ap.add_argument("--repeat", type=int, default=repeat,
                         help="runs of each (configuration, N) per round, the "
-                        "fastest counts (default 2)")
+                        "fastest counts (default %d)" % repeat)
         ap.add_argument("--seed", type=int, default=1,
                         help="seed of the per-round shuffle (default 1)")
     ap.add_argument("--keep", action="store_true",

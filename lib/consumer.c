@@ -62,6 +62,7 @@
 #define SPOOL_MAX (2U << 20) /* records of all slots together: 128 MiB, 0.7 s of JSON */
 #define DELIVER_BATCH 512
 #define DRAIN_MAX 65536 /* events one drain delivers at most: some 20 ms */
+#define HEARTBEAT_EVENTS 4096 /* events delivered between two heartbeats: about 1 ms */
 
 /* A record copied out of a ring, checked and decoded. */
 struct rec {
@@ -120,6 +121,7 @@ struct ut_consumer {
 	struct ut_tsc tsc;
 	struct slot_state *slots;
 	uint64_t now_ns; /* CLOCK_MONOTONIC at the start of the current drain */
+	uint64_t beats; /* heartbeats given (ut_ctl.heartbeat) */
 	uint64_t drain_seq;
 
 	uint64_t events, torn, invalid;
@@ -228,6 +230,17 @@ static void tail_store(struct ut_slot *s, uint64_t tail)
 	__atomic_store_n(&s->tail, tail, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->sleepers, __ATOMIC_SEQ_CST))
 		syscall(SYS_futex, &s->tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/*
+ * A sign of life for recorders waiting on full rings (rec_wait_room): they
+ * give up only once it stood still for --block-timeout, so a tracer slow
+ * to format its backlog (a loaded machine, millions of spooled records) is
+ * waited for, a killed or stuck one is not.
+ */
+static void heartbeat(struct ut_consumer *c)
+{
+	__atomic_store_n(&area_ctl(c)->heartbeat, ++c->beats, __ATOMIC_RELAXED);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -715,7 +728,8 @@ static long slot_deliver(struct ut_consumer *c, struct slot_state *st, size_t bu
 		ret = deliver(c, st, r, r->kind, fn, arg);
 		if (ret < 0)
 			return ret;
-		n++;
+		if (++n % HEARTBEAT_EVENTS == 0)
+			heartbeat(c);
 	}
 	if (st->spool_pos == st->spool_len)
 		st->spool_pos = st->spool_len = 0;
@@ -745,6 +759,7 @@ long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
 	size_t backlog;
 	long n = 0, ret;
 
+	heartbeat(c);
 	utrace_tsc_refine(&c->tsc);
 	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;

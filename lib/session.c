@@ -443,7 +443,8 @@ static void report_losses(const struct ut_session *s, const struct ut_stats *st)
 		ut_warn("%llu events dropped: ring full (--lossy; a larger --bufsize keeps more)",
 			(unsigned long long)st->drops);
 	else if (st->drops)
-		ut_warn("%llu events dropped: a ring stayed full longer than --block-timeout",
+		ut_warn("%llu events dropped: a ring stayed full while utrace drained nothing "
+			"for --block-timeout",
 			(unsigned long long)st->drops);
 	if (st->torn || st->invalid)
 		ut_warn("%llu records torn, %llu invalid", (unsigned long long)st->torn,

@@ -248,12 +248,18 @@ struct ut_ctl {
 	uint32_t no_sleep;
 	/*
 	 * A recorder that finds its ring full waits for the tracer to drain
-	 * it: spinning for spin_ticks, then asleep on the tail, block_ticks
-	 * (TSC ticks) at most; then it drops and counts.  0: never wait
-	 * (--lossy, and from detach on).
+	 * it: spinning for spin_ticks, then asleep on the tail, until the
+	 * tracer did nothing (heartbeat) for block_ticks (TSC ticks); then it
+	 * drops and counts.  0: never wait (--lossy, and from detach on).
 	 */
 	uint64_t block_ticks;
 	uint64_t spin_ticks;
+	/*
+	 * Bumped by the tracer as it drains and formats (every ring, every
+	 * batch of events): a wait times out only once this stood still for
+	 * block_ticks, not while a live tracer works through its backlog.
+	 */
+	uint64_t heartbeat;
 	/* bytes per record: UT_REC_MIN, UT_REC_RETVAL_SIZE or UT_REC_ARGS_SIZE */
 	uint32_t rec_size;
 	uint32_t rec_args; /* entries carry their argument words */

@@ -667,6 +667,8 @@ struct drainer {
 	struct ut_slot *slot;
 	uint64_t new_tail; /* stored as the tracer's tail_store does; 0: leave it */
 	int stop_blocking; /* clear ctl->block_ticks, as detach does */
+	/* first bump ctl->heartbeat every 1 ms for this long, as a tracer busy formatting */
+	uint64_t busy_ns;
 	int saw_sleeper;
 	long woken;
 };
@@ -682,6 +684,12 @@ static void *drainer_main(void *arg)
 	for (i = 0; i < 100000 && !__atomic_load_n(&d->slot->sleepers, __ATOMIC_SEQ_CST); i++)
 		nanosleep(&tick, NULL);
 	d->saw_sleeper = __atomic_load_n(&d->slot->sleepers, __ATOMIC_SEQ_CST) != 0;
+	for (uint64_t t0 = mono_ns(CLOCK_MONOTONIC); mono_ns(CLOCK_MONOTONIC) - t0 < d->busy_ns;) {
+		struct timespec ms = { 0, MS };
+
+		__atomic_fetch_add(&d->ctl->heartbeat, 1, __ATOMIC_SEQ_CST);
+		nanosleep(&ms, NULL);
+	}
 	if (d->stop_blocking)
 		__atomic_store_n(&d->ctl->block_ticks, 0, __ATOMIC_SEQ_CST);
 	if (d->new_tail)
@@ -735,6 +743,26 @@ static void recorder_wait_ends_when_the_tracer_drains(void **state)
 	assert_int_equal(f->slot->waits, 2);
 	assert_int_equal(f->slot->drops, 0);
 	assert_int_equal(f->slot->head, f->ctl->ring_size + 3 * REC(f));
+}
+
+/*
+ * A tracer busy with its backlog beats its heart: the wait goes on past
+ * block_ticks (here 5 times over) and ends with the drain, nothing dropped.
+ */
+static void recorder_wait_outlasts_timeout_while_tracer_lives(void **state)
+{
+	struct fixture *f = *state;
+	struct drainer d = { .new_tail = REC(f), .busy_ns = 50 * MS };
+
+	f->ctl->block_ticks = tsc_ticks(10 * MS);
+	f->ctl->spin_ticks = 0;
+	fill_ring(f);
+	run_with_drainer(f, &d, 6);
+	assert_int_equal(f->slot->drops, 0);
+	assert_int_equal(f->slot->waits, 1);
+	assert_int_equal(f->slot->gave_up, 0);
+	assert_true(f->slot->wait_ticks >= 5 * f->ctl->block_ticks);
+	check_rec(f, f->ctl->ring_size / REC(f), UT_REC_ENTRY, 6, 0);
 }
 
 /* Detach clears block_ticks while a recorder waits: it stops waiting and drops. */
@@ -1476,6 +1504,7 @@ int main(void)
 		SMALL(recorder_full_ring_waits_then_gives_up),
 		SMALL(recorder_wait_sleeps_past_spin),
 		SMALL(recorder_wait_ends_when_the_tracer_drains),
+		SMALL(recorder_wait_outlasts_timeout_while_tracer_lives),
 		SMALL(recorder_wait_ends_when_blocking_is_turned_off),
 		T(recorder_noret_function_is_not_hijacked),
 		T(recorder_disabled_blocks_entries_not_exits),

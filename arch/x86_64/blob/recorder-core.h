@@ -222,9 +222,10 @@ static void rec_sleep(struct rec_thread *t, uint64_t tail)
 }
 
 /*
- * The ring is full at `tail`: wait for the tracer to drain it, up to
- * ctl->block_ticks.  Returns 1 when the tail moved, 0 to drop.  A wait that
- * timed out (utrace killed, or stuck) marks the tail: later records drop at
+ * The ring is full at `tail`: wait for the tracer to drain it, as long as
+ * it shows signs of life (ctl->heartbeat moves at least every
+ * ctl->block_ticks).  Returns 1 when the tail moved, 0 to drop.  A wait
+ * that timed out (utrace killed, or stuck) marks the tail: later records drop at
  * once until the tracer drains again, so a program whose tracer is gone
  * waits once per thread, not once per event.  A signal handler that traces
  * while this waits finds the same full ring and waits on its own.
@@ -232,17 +233,21 @@ static void rec_sleep(struct rec_thread *t, uint64_t tail)
 static int rec_wait_room(struct rec_thread *t, uint64_t tail)
 {
 	uint64_t limit = REC_READ(t->ctl->block_ticks), spin = REC_READ(t->ctl->spin_ticks);
-	uint64_t start, now;
+	uint64_t start, now, alive, beat = REC_READ(t->ctl->heartbeat);
 
 	if (!limit || REC_READ(t->slot->gave_up) == tail + 1)
 		return 0;
 	rec_inc_local(&t->slot->waits);
-	start = rec_rdtsc();
+	start = alive = rec_rdtsc();
 	for (;;) {
 		now = rec_rdtsc();
 		if (REC_READ(t->slot->tail) != tail)
 			break;
-		if (now - start >= limit || !REC_READ(t->ctl->block_ticks)) {
+		if (REC_READ(t->ctl->heartbeat) != beat) {
+			beat = REC_READ(t->ctl->heartbeat);
+			alive = now;
+		}
+		if (now - alive >= limit || !REC_READ(t->ctl->block_ticks)) {
 			REC_WRITE(t->slot->gave_up, tail + 1);
 			break;
 		}
