@@ -179,8 +179,9 @@ def unknown_option(stderr_text):
 
 # ---- JSON traces -----------------------------------------------------------
 
-def count_trace(path, func):
-    """{entry, exit, other, summary} of a utrace JSON Lines trace.
+def count_events(path, funcs):
+    """{(func, "entry"|"exit"): n, "other": n, "summary": dict or None} of a
+    utrace JSON Lines trace.
 
     Traces of the fast path hold tens of millions of lines: json.loads() on
     each would take minutes, so the events are counted as byte patterns of
@@ -190,11 +191,11 @@ def count_trace(path, func):
     a silent pass.
     """
     import json
-    entry = ('"type":"entry","func":"%s"' % func).encode()
-    exit_ = ('"type":"exit","func":"%s"' % func).encode()
-    counts = {"entry": 0, "exit": 0, "other": 0, "summary": None}
-    carry = b""
-    last = b""
+    pats = {(f, t): ('"type":"%s","func":"%s"' % (t, f)).encode()
+            for f in funcs for t in ("entry", "exit")}
+    counts = dict.fromkeys(pats, 0)
+    other = 0
+    carry = last = b""
     with open(path, "rb") as f:
         while True:
             chunk = f.read(READ_CHUNK)
@@ -206,22 +207,32 @@ def count_trace(path, func):
             if not data:
                 continue
             lines = data.count(b"\n")
-            e, x = data.count(entry), data.count(exit_)
-            counts["entry"] += e
-            counts["exit"] += x
-            counts["other"] += lines - e - x
+            for key, pat in pats.items():
+                k = data.count(pat)
+                counts[key] += k
+                lines -= k
+            other += lines
             last = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
     if carry:
-        counts["other"] += 1
+        other += 1
         last = carry
+    counts["summary"] = None
     try:
         summary = json.loads(last)
         if isinstance(summary, dict) and summary.get("type") == "summary":
             counts["summary"] = summary
-            counts["other"] -= 1
+            other -= 1
     except ValueError:
         pass
+    counts["other"] = other
     return counts
+
+
+def count_trace(path, func):
+    """{entry, exit, other, summary} of a trace, for one function (count_events)."""
+    c = count_events(path, (func,))
+    return {"entry": c[(func, "entry")], "exit": c[(func, "exit")],
+            "other": c["other"], "summary": c["summary"]}
 
 
 def trace_problems(path, func, n):

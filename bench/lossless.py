@@ -64,9 +64,9 @@ import subprocess
 import sys
 import time
 
-from benchlib import (add_common_args, scratch_dir, BENCH_DIR, READ_CHUNK,
+from benchlib import (add_common_args, scratch_dir, BENCH_DIR,
                       TARGET, Uftrace, Untraced, Utrace, build,
-                      count_trace, find_utrace, finish, load_line,
+                      count_events, count_trace, find_utrace, finish, load_line,
                       machine_line, read_checksum, stderr_tail, stderr_text,
                       unknown_option, utrace_version, warn)
 
@@ -105,41 +105,6 @@ LOSS_KEYS = ("dropped", "torn", "invalid", "lost_return", "no_slot",
 
 
 # ---- JSON traces -------------------------------------------------------------
-
-def count_events(path, funcs):
-    """{(func, "entry"|"exit"): n, "other": n, "summary": dict or None} of a
-    JSON Lines trace, by byte patterns like benchlib.count_trace()."""
-    pats = {(f, t): ('"type":"%s","func":"%s"' % (t, f)).encode()
-            for f in funcs for t in ("entry", "exit")}
-    counts = dict.fromkeys(pats, 0)
-    other = 0
-    carry = last = b""
-    with open(path, "rb") as f:
-        while True:
-            chunk = f.read(READ_CHUNK)
-            if not chunk:
-                break
-            data = carry + chunk
-            cut = data.rfind(b"\n") + 1
-            data, carry = data[:cut], data[cut:]
-            if not data:
-                continue
-            lines = data.count(b"\n")
-            for key, pat in pats.items():
-                k = data.count(pat)
-                counts[key] += k
-                lines -= k
-            other += lines
-            last = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
-    if carry:
-        other += 1
-        last = carry
-    counts["summary"] = parse_summary(last)
-    if counts["summary"] is not None:
-        other -= 1
-    counts["other"] = other
-    return counts
-
 
 def parse_summary(line):
     try:
