@@ -27,12 +27,13 @@
 #include "utrace/remote.h"
 
 /*
- * Adaptive polling: the recorder makes no syscall, so nothing wakes us when
- * rings fill.  While drains find events we drain again at once; idle, the
- * wait doubles from POLL_MIN_US up to POLL_MAX_US, which must stay below the
- * time one hot thread (some 40 M events/s with 5-byte patches) takes to fill
- * a default ring (131072 records: 3 ms).  The price: an idle tracer wakes
- * 500 times a second, some 2% of a CPU on this project's VMs.
+ * Adaptive polling: the recorder never wakes us (it only sleeps, on a full
+ * ring, until we drain).  While drains find events we drain again at once;
+ * idle, the wait doubles from POLL_MIN_US up to POLL_MAX_US, which should
+ * stay below the time one hot thread (some 40 M events/s with 5-byte
+ * patches) takes to fill a default ring (524288 16-byte records: 13 ms), or
+ * it waits for us.  The price: an idle tracer wakes 500 times a second,
+ * some 2% of a CPU on this project's VMs.
  */
 #define POLL_MIN_US 50
 #define POLL_MAX_US 2000
