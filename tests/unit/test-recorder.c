@@ -752,9 +752,10 @@ static void recorder_wait_ends_when_the_tracer_drains(void **state)
 static void recorder_wait_outlasts_timeout_while_tracer_lives(void **state)
 {
 	struct fixture *f = *state;
-	struct drainer d = { .new_tail = REC(f), .busy_ns = 50 * MS };
+	/* beats 1 ms apart against a 50 ms timeout: room for a loaded machine's scheduler */
+	struct drainer d = { .new_tail = REC(f), .busy_ns = 250 * MS };
 
-	f->ctl->block_ticks = tsc_ticks(10 * MS);
+	f->ctl->block_ticks = tsc_ticks(50 * MS);
 	f->ctl->spin_ticks = 0;
 	fill_ring(f);
 	run_with_drainer(f, &d, 6);
