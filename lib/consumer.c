@@ -232,6 +232,13 @@ static void tail_store(struct ut_slot *s, uint64_t tail)
 		syscall(SYS_futex, &s->tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* Whether the tracer is stuck at the slot's tail (ut_slot.stalled); written when it changes. */
+static void stalled_store(struct ut_slot *s, bool stalled)
+{
+	if (__atomic_load_n(&s->stalled, __ATOMIC_RELAXED) != (uint64_t)stalled)
+		__atomic_store_n(&s->stalled, (uint64_t)stalled, __ATOMIC_RELEASE);
+}
+
 /*
  * A sign of life for recorders waiting on full rings (rec_wait_room): they
  * give up only once it stood still for --block-timeout, so a tracer slow
@@ -680,6 +687,7 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 	uint64_t head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
 	struct rec *r;
 	unsigned int kind;
+	bool stalled = false;
 	long n = 0;
 
 	slot_update_losses(c, st, i);
@@ -689,14 +697,17 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 		st->insane = true;
 		/* repair a scribbled tail: it is how the producer sees free space */
 		tail_store(s, st->tail);
+		stalled_store(s, true);
 		return 0;
 	}
 	st->insane = false;
 	while (st->tail < head && spool_room(c, st)) {
 		r = &st->spool[st->spool_len];
 		kind = rec_read(c, i, st->tail, r);
-		if (!kind && mode == COLLECT_LIVE && !tail_is_torn(c, i, st, head))
+		if (!kind && mode == COLLECT_LIVE && !tail_is_torn(c, i, st, head)) {
+			stalled = st->stall;
 			break;
+		}
 		if (!kind && mode == COLLECT_KILLED && tail_is_cut(c, i, st, head))
 			break;
 		st->tail += c->geo.rec_size;
@@ -712,6 +723,7 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 		n++;
 	}
 	tail_store(s, st->tail);
+	stalled_store(s, stalled);
 	return n;
 }
 

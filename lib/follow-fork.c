@@ -232,7 +232,7 @@ static void copy_area(struct ut_session *k, const struct ut_session *p, uint32_t
 	slots[slot].head = slots[slot].tail = 0;
 	slots[slot].drops = slots[slot].rs_overflow = 0;
 	slots[slot].waits = slots[slot].wait_ticks = 0;
-	slots[slot].gave_up = slots[slot].sleepers = 0;
+	slots[slot].gave_up = slots[slot].sleepers = slots[slot].stalled = 0;
 	if (slots[slot].rs_top > k->geo.rstack_depth)
 		slots[slot].rs_top = k->geo.rstack_depth;
 	memcpy((char *)c + k->geo.rstacks_off + rs_bytes * slot,

@@ -186,7 +186,13 @@ struct ut_slot {
 	uint64_t sleepers;
 	uint64_t pad1[3];
 	uint64_t tail; /* ring bytes consumed by the tracer, monotonic */
-	uint64_t pad2[7];
+	/*
+	 * The tracer cannot pass the record at the tail (reserved, never
+	 * committed, later ones committed; or a scribbled head): its heartbeat
+	 * says nothing about this ring, a wait here times out regardless.
+	 */
+	uint64_t stalled;
+	uint64_t pad2[6];
 };
 _Static_assert(sizeof(struct ut_slot) == 192, "ut_slot size");
 

@@ -766,6 +766,30 @@ static void recorder_wait_outlasts_timeout_while_tracer_lives(void **state)
 	check_rec(f, f->ctl->ring_size / REC(f), UT_REC_ENTRY, 6, 0);
 }
 
+/*
+ * The tracer is alive but stalled on this ring (an uncommitted record at
+ * the tail): its heartbeat does not count here, the wait times out.
+ */
+static void recorder_wait_times_out_on_a_stalled_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct drainer d = { .busy_ns = 250 * MS };
+	uint64_t t0;
+
+	f->ctl->block_ticks = tsc_ticks(20 * MS);
+	f->ctl->spin_ticks = 0;
+	f->slot->stalled = 1;
+	fill_ring(f);
+	t0 = rec_rdtsc();
+	run_with_drainer(f, &d, 6);
+	assert_int_equal(f->slot->drops, 1);
+	assert_int_equal(f->slot->waits, 1);
+	assert_int_equal(f->slot->gave_up, 0 + 1);
+	assert_true(f->slot->wait_ticks >= f->ctl->block_ticks);
+	/* it gave up long before the heartbeats stopped */
+	assert_true(f->slot->wait_ticks < rec_rdtsc() - t0);
+}
+
 /* Detach clears block_ticks while a recorder waits: it stops waiting and drops. */
 static void recorder_wait_ends_when_blocking_is_turned_off(void **state)
 {
@@ -1506,6 +1530,7 @@ int main(void)
 		SMALL(recorder_wait_sleeps_past_spin),
 		SMALL(recorder_wait_ends_when_the_tracer_drains),
 		SMALL(recorder_wait_outlasts_timeout_while_tracer_lives),
+		SMALL(recorder_wait_times_out_on_a_stalled_ring),
 		SMALL(recorder_wait_ends_when_blocking_is_turned_off),
 		T(recorder_noret_function_is_not_hijacked),
 		T(recorder_disabled_blocks_entries_not_exits),

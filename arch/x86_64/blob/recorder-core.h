@@ -224,7 +224,9 @@ static void rec_sleep(struct rec_thread *t, uint64_t tail)
 /*
  * The ring is full at `tail`: wait for the tracer to drain it, as long as
  * it shows signs of life (ctl->heartbeat moves at least every
- * ctl->block_ticks).  Returns 1 when the tail moved, 0 to drop.  A wait
+ * ctl->block_ticks) and is not stalled on this very ring (slot->stalled: a
+ * signal handler filling the ring behind the record its interrupted
+ * recorder reserved would wait for a drain that cannot come).  Returns 1 when the tail moved, 0 to drop.  A wait
  * that timed out (utrace killed, or stuck) marks the tail: later records drop at
  * once until the tracer drains again, so a program whose tracer is gone
  * waits once per thread, not once per event.  A signal handler that traces
@@ -243,7 +245,7 @@ static int rec_wait_room(struct rec_thread *t, uint64_t tail)
 		now = rec_rdtsc();
 		if (REC_READ(t->slot->tail) != tail)
 			break;
-		if (REC_READ(t->ctl->heartbeat) != beat) {
+		if (REC_READ(t->ctl->heartbeat) != beat && !REC_READ(t->slot->stalled)) {
 			beat = REC_READ(t->ctl->heartbeat);
 			alive = now;
 		}
