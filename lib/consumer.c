@@ -179,8 +179,7 @@ static int geometry_check(const void *area, const struct ut_geometry *g)
 	}
 	if ((g->rec_args && g->rec_size < UT_REC_ARGS_SIZE) ||
 	    (g->rec_retval && g->rec_size < UT_REC_RETVAL_SIZE)) {
-		ut_error("consumer: %u-byte records cannot carry the words asked for",
-			 g->rec_size);
+		ut_error("consumer: %u-byte records cannot carry the words asked for", g->rec_size);
 		return -EINVAL;
 	}
 	if (g->rstack_depth > UT_REC_DEPTH_MAX) {
@@ -400,7 +399,7 @@ static unsigned int rec_read(const struct ut_consumer *c, uint32_t i, uint64_t p
 	out->func = ut_rec_func(commit);
 	out->depth = ut_rec_depth(commit);
 	out->kind = (uint8_t)kind;
-	out->nw = kind == UT_REC_ENTRY && c->geo.rec_args	? UT_REC_WORDS :
+	out->nw = kind == UT_REC_ENTRY && c->geo.rec_args  ? UT_REC_WORDS :
 		  kind == UT_REC_EXIT && c->geo.rec_retval ? UT_REC_RETVAL_WORDS :
 							     0;
 	for (unsigned int k = 0; k < out->nw; k++)
@@ -415,7 +414,8 @@ static bool rec_is_valid(const struct ut_consumer *c, const struct rec *r)
 
 static bool head_is_sane(const struct ut_consumer *c, const struct slot_state *st, uint64_t head)
 {
-	return head >= st->tail && head % c->geo.rec_size == 0 && head - st->tail <= c->geo.ring_size;
+	return head >= st->tail && head % c->geo.rec_size == 0 &&
+	       head - st->tail <= c->geo.ring_size;
 }
 
 /*

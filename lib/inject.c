@@ -67,7 +67,9 @@ static void geometry_init(struct ut_session *s)
 	g->rstack_depth = s->opts.rstack_depth;
 	g->rec_args = s->opts.record_args;
 	g->rec_retval = s->opts.record_retval;
-	g->rec_size = g->rec_args ? UT_REC_ARGS_SIZE : g->rec_retval ? UT_REC_RETVAL_SIZE : UT_REC_MIN;
+	g->rec_size = g->rec_args   ? UT_REC_ARGS_SIZE :
+		      g->rec_retval ? UT_REC_RETVAL_SIZE :
+				      UT_REC_MIN;
 	g->funcs_off = page_align(sizeof(struct ut_ctl));
 	g->slots_off = g->funcs_off + page_align((uint64_t)g->nfuncs * sizeof(struct ut_func));
 	g->rstacks_off = g->slots_off + page_align((uint64_t)g->nslots * sizeof(struct ut_slot));

@@ -428,8 +428,8 @@ static void json_summary_threads(struct ut_writer *w, const struct ut_stats *st)
 
 		if (!t->waits)
 			continue;
-		fprintf(w->out, "%s{\"tid\":%d,\"waits\":%" PRIu64 ",\"wait_ns\":%" PRIu64 "}",
-			sep, (int)t->tid, t->waits, t->wait_ns);
+		fprintf(w->out, "%s{\"tid\":%d,\"waits\":%" PRIu64 ",\"wait_ns\":%" PRIu64 "}", sep,
+			(int)t->tid, t->waits, t->wait_ns);
 		sep = ",";
 	}
 	fputc(']', w->out);

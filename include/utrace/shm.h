@@ -92,8 +92,7 @@ static inline uint64_t ut_rec_lap(uint64_t commit)
 	return ut_rec_lap_tag(commit >> UT_REC_LAP_SHIFT);
 }
 
-static inline uint64_t ut_rec_commit(uint64_t lap, unsigned int kind, uint32_t depth,
-				     uint32_t func)
+static inline uint64_t ut_rec_commit(uint64_t lap, unsigned int kind, uint32_t depth, uint32_t func)
 {
 	return ((uint64_t)func << UT_REC_FUNC_SHIFT) |
 	       ((uint64_t)(depth & UT_REC_DEPTH_MAX) << UT_REC_DEPTH_SHIFT) |
