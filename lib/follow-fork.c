@@ -210,15 +210,8 @@ static void copy_area(struct ut_session *k, const struct ut_session *p, uint32_t
 	memcpy(k->area, p->area, k->geo.rstacks_off);
 	slots = (struct ut_slot *)((char *)c + k->geo.slots_off);
 	f = (struct ut_func *)((char *)c + k->geo.funcs_off);
-	c->funcs_off = k->geo.funcs_off;
-	c->slots_off = k->geo.slots_off;
-	c->rstacks_off = k->geo.rstacks_off;
-	c->rings_off = k->geo.rings_off;
-	c->rec_size = k->geo.rec_size;
-	c->rec_args = k->geo.rec_args;
-	c->rec_retval = k->geo.rec_retval;
+	ut_ctl_set_session(k, c);
 	c->no_slot = c->lost_return = 0;
-	ut_ctl_set_blocking(k, c);
 	c->notls_threads = 0; /* counted afresh as the child's thread gets its slot */
 	for (uint32_t i = 0; i < k->geo.nfuncs; i++)
 		f[i].drops = f[i].notls = 0;

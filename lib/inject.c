@@ -107,8 +107,17 @@ static int open_tracee_fd(pid_t pid, int fd)
 	return open(path, O_RDWR | O_CLOEXEC);
 }
 
-void ut_ctl_set_blocking(const struct ut_session *s, struct ut_ctl *c)
+void ut_ctl_set_session(const struct ut_session *s, struct ut_ctl *c)
 {
+	const struct ut_geometry *g = &s->geo;
+
+	c->funcs_off = g->funcs_off;
+	c->slots_off = g->slots_off;
+	c->rstacks_off = g->rstacks_off;
+	c->rings_off = g->rings_off;
+	c->rec_size = g->rec_size;
+	c->rec_args = g->rec_args;
+	c->rec_retval = g->rec_retval;
 	c->block_ticks = utrace_tsc_ticks(&s->tsc, s->opts.block_timeout_ns);
 	c->spin_ticks = s->opts.block_timeout_ns ? utrace_tsc_ticks(&s->tsc, BLOCK_SPIN_NS) : 0;
 	c->no_sleep = utrace_seccomp_mode(s->mm_pid) != 0;
@@ -126,15 +135,8 @@ static void ctl_init(struct ut_session *s)
 	c->nslots = g->nslots;
 	c->ring_size = g->ring_size;
 	c->rstack_depth = g->rstack_depth;
-	c->rec_size = g->rec_size;
-	c->rec_args = g->rec_args;
-	c->rec_retval = g->rec_retval;
 	c->use_rdfsbase = arch_has_rdfsbase();
-	ut_ctl_set_blocking(s, c);
-	c->funcs_off = g->funcs_off;
-	c->slots_off = g->slots_off;
-	c->rstacks_off = g->rstacks_off;
-	c->rings_off = g->rings_off;
+	ut_ctl_set_session(s, c);
 	c->total_size = g->area_size;
 	f = ut_ctl_funcs(c);
 	for (size_t i = 0; i < s->nprobes; i++) {

@@ -197,8 +197,12 @@ int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_mo
 int ut_inject_data(struct ut_session *s, struct ut_remote *r);
 void ut_inject_undo(struct ut_session *s, struct ut_remote *r);
 int ut_write_code(struct ut_session *s);
-/* The control block's wait on full rings: the session's --block-timeout, in TSC ticks. */
-void ut_ctl_set_blocking(const struct ut_session *s, struct ut_ctl *c);
+/*
+ * What the control block takes from the session, never from the area (the
+ * program may have scribbled on it): the layout of the area, the record
+ * format, the wait on full rings (--block-timeout, in TSC ticks).
+ */
+void ut_ctl_set_session(const struct ut_session *s, struct ut_ctl *c);
 int ut_slot_create(struct ut_session *s, struct ut_thread *t);
 /* How a thread leaves its slot (see ut_slot_free). */
 enum ut_slot_end {
