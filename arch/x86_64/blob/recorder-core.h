@@ -549,6 +549,19 @@ static void rec_hook(struct rec_thread *t, uint32_t flags, uint64_t sp, uint64_t
 		rec_rehijack(t, sp, ret_tramp);
 }
 
+/* An entry record: the argument registers are copied only when asked for (--args). */
+static void rec_emit_entry(struct rec_thread *t, uint32_t id, const struct user_regs_struct *regs)
+{
+	if (REC_READ(t->ctl->rec_args)) {
+		const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx, regs->rcx,
+						      regs->r8 };
+
+		rec_emit(t, id, UT_REC_ENTRY, rec_rs_top(t), args, UT_REC_WORDS);
+	} else {
+		rec_emit(t, id, UT_REC_ENTRY, rec_rs_top(t), 0, 0);
+	}
+}
+
 /*
  * Function entry, called with the frame the entry trampoline built
  * (regs->rsp = the function's entry stack pointer, pointing at its return
@@ -558,8 +571,6 @@ static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *
 		      uint64_t ret_tramp)
 {
 	uint64_t *ret_slot = (uint64_t *)(uintptr_t)regs->rsp;
-	const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx, regs->rcx,
-					      regs->r8 };
 	struct rec_thread t;
 	uint32_t flags;
 	int hijacked;
@@ -587,8 +598,7 @@ static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *
 		return;
 	hijacked = rec_is_ret_tramp(ctl, *ret_slot);
 	rec_prune(&t, regs->rsp, hijacked);
-	rec_emit(&t, id, UT_REC_ENTRY, rec_rs_top(&t), args,
-		 REC_READ(ctl->rec_args) ? UT_REC_WORDS : 0);
+	rec_emit_entry(&t, id, regs);
 	if (!(flags & UT_FUNC_NORET))
 		rec_hook_return(&t, id, ret_slot, hijacked, ret_tramp);
 }
