@@ -145,12 +145,21 @@ class LosslessTest(unittest.TestCase):
                 h.check_like_untraced(self, "s-busy", BUSY_ARGS, t)
                 by_func = h.check_drops_account(self, t.events, t.summary,
                                                 h.prog_counts(t.stdout))
-                self.assertGreater(t.summary["dropped"], 0, "a 4K ring dropped nothing")
-                self.assertEqual(set(by_func), set(FUNCS), "dropped_by_func: %r" % t.summary)
+                self.assertLessEqual(set(by_func), set(FUNCS), "dropped_by_func: %r" % t.summary)
+                # through int3 probes every call stops for utrace, which drains
+                # between the stops: whether a 4K ring fills is up to the
+                # scheduler, so only the accounting above is exact there
+                if not INT3:
+                    self.assertGreater(t.summary["dropped"], 0, "a 4K ring dropped nothing")
+                    self.assertEqual(set(by_func), set(FUNCS),
+                                     "dropped_by_func: %r" % t.summary)
                 self.assertEqual((t.summary["waits"], t.summary["wait_ns"],
                                   t.summary["waited_by_thread"]), (0, 0, []),
                                  "waits with --lossy")
-                self.assertIn(b"events dropped: ring full (--lossy", t.stderr)
+                if t.summary["dropped"]:
+                    self.assertIn(b"events dropped: ring full (--lossy", t.stderr)
+                else:
+                    self.assertNotIn(b"dropped", t.stderr)
 
     def test_attach_running_busy_threads_then_detach(self):
         """Attach to threads already running, 4K rings: they wait for room;
