@@ -4,12 +4,14 @@
 Finding utrace, building bench-calls, one class per way of running it
 (untraced, the rdtsc floor, utrace with given options, ltrace, uftrace),
 interleaved rounds of runs with per-round slopes, counting the events of a
-JSON trace without parsing every line, and the parsers of the lines utrace
-prints with -v.
+JSON trace without parsing every line, the parsers of the lines utrace
+prints with -v and of `utrace info`, checking uftrace's calls, and running
+commands under rss-of for their peak memory.
 """
 
 import contextlib
 import glob
+import json
 import tempfile
 import os
 import platform
@@ -24,10 +26,16 @@ import time
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 CALLS_SOURCE = os.path.join(BENCH_DIR, "bench-calls.c")
+RSS_SOURCE = os.path.join(BENCH_DIR, "rss-of.c")
 TARGET = "bench_target"
 NS_PER_S = 1e9
 MS_PER_S = 1e3
 READ_CHUNK = 64 << 20
+KIB_PER_MIB = 1024
+SUMMARY_TAIL = 1 << 20  # bytes read from a JSON trace's end for its summary
+
+LOSS_KEYS = ("dropped", "torn", "invalid", "lost_return", "no_slot",
+             "rstack_overflow", "no_tls")
 
 warnings = []
 
@@ -190,7 +198,6 @@ def count_events(path, funcs):
     or function, so a change of key order shows up as a mismatch, never as
     a silent pass.
     """
-    import json
     pats = {(f, t): ('"type":"%s","func":"%s"' % (t, f)).encode()
             for f in funcs for t in ("entry", "exit")}
     counts = dict.fromkeys(pats, 0)
@@ -250,6 +257,168 @@ def trace_problems(path, func, n):
     return ["trace of N=%d has %d entry and %d exit events of %s, %d other "
             "lines%s" % (n, c["entry"], c["exit"], func, c["other"],
                          "; summary: " + losses if losses else "")]
+
+
+def parse_summary(line):
+    try:
+        s = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(s, dict) and s.get("type") == "summary":
+        return s
+    return None
+
+
+def tail_summary(path):
+    """The summary line at the end of a JSON trace too big to read whole."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - SUMMARY_TAIL))
+        data = f.read()
+    lines = data.rstrip(b"\n").rsplit(b"\n", 1)
+    return parse_summary(lines[-1]) if lines else None
+
+
+def summary_problems(summary, events):
+    """[] when the JSON summary says @events events and no loss."""
+    if summary is None:
+        return ["no summary line"]
+    problems = []
+    if summary.get("events") != events:
+        problems.append("summary events %s, the program made %d" % (
+            summary.get("events"), events))
+    losses = ["%s %s" % (k, summary[k]) for k in LOSS_KEYS if summary.get(k)]
+    if losses:
+        problems.append("summary: " + ", ".join(losses))
+    return problems
+
+
+# ---- uftrace ---------------------------------------------------------------
+
+def uftrace_calls(data, funcs):
+    """{func: calls} from `uftrace report -d DATA`, or a string saying why not."""
+    res = subprocess.run(["uftrace", "report", "-d", data], capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        return "uftrace report exited with status %d: %s" % (
+            res.returncode, " | ".join(res.stderr.splitlines()[-2:]))
+    calls = {}
+    for line in res.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[-1] in funcs and f[-2].isdigit():
+            calls[f[-1]] = int(f[-2])
+    return calls
+
+
+def uftrace_problems(name, data, want):
+    got = uftrace_calls(data, set(want))
+    if isinstance(got, str):
+        return ["%s: %s" % (name, got)]
+    return ["%s: uftrace report counts %s calls of %s, the program made %d"
+            % (name, got.get(f, "no"), f, n)
+            for f, n in want.items() if got.get(f) != n]
+
+
+# ---- rss-of and /proc ------------------------------------------------------
+
+def run_waited(rss_of, cfg, n, keep_stdout=True):
+    """Run @cfg with @n; return (seconds, stdout text, returncode, maxrss
+    KiB): the wall clock around the whole command, its ru_maxrss through
+    rss-of (not from Python's wait4: see bench/rss-of.c).  Without
+    @keep_stdout the output goes to /dev/null and the text is empty."""
+    cfg.prepare(n)
+    out_path = os.path.join(cfg.dir, "stdout") if keep_stdout else os.devnull
+    err_path = os.path.join(cfg.dir, "stderr")
+    rss_path = os.path.join(cfg.dir, "maxrss")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        t0 = time.perf_counter()
+        rc = subprocess.run([rss_of, rss_path] + cfg.argv(n),
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                            cwd=cfg.dir).returncode
+        t1 = time.perf_counter()
+    text = ""
+    if keep_stdout:
+        with open(out_path) as f:
+            text = f.read()
+    return t1 - t0, text, rc, read_maxrss(rss_path)
+
+
+def read_maxrss(path):
+    """KiB from rss-of's file, None when it wrote none."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def child_pid(pid):
+    """The pid of @pid's first child (utrace under rss-of), None when none."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = f.read().split()
+    except OSError:
+        return None
+    return int(kids[0]) if kids else None
+
+
+def open_child_dir(pid):
+    """A descriptor of /proc/CHILD of @pid's only child (utrace under rss-of),
+    None until it exists.  Read through it, a child that ended (and a
+    process that reuses its pid) gives nothing."""
+    kid = child_pid(pid)
+    if kid is None:
+        return None
+    try:
+        return os.open("/proc/%d" % kid, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def vm_hwm_kib(proc_dir):
+    """VmHWM (the process's own peak RSS) in KiB, None when gone."""
+    try:
+        fd = os.open("status", os.O_RDONLY, dir_fd=proc_dir)
+        with open(fd) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# ---- utrace info -----------------------------------------------------------
+
+def utrace_info(utrace, trace_dir):
+    """The top-level `key: value` lines of `utrace info -d DIR` as a dict
+    (`events`, `dropped`, `complete`, ...), or a string saying why not."""
+    res = subprocess.run([utrace, "info", "-d", trace_dir], capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        return "utrace info exited with status %d: %s" % (
+            res.returncode, " | ".join(res.stderr.splitlines()[-2:]))
+    info = {}
+    for line in res.stdout.splitlines():
+        if line[:1].isspace() or ":" not in line:
+            continue
+        key, value = line.split(":", 1)
+        info[key.strip()] = value.strip()
+    return info
+
+
+def dir_bytes(path):
+    """The bytes of the files under @path: a trace directory's size on disk."""
+    return sum(os.path.getsize(os.path.join(d, f))
+               for d, _, files in os.walk(path) for f in files)
+
+
+def info_count(info, key):
+    """The leading integer of an info line ('28 (329.070 ms)' gives 28),
+    None when the line is missing or not a number."""
+    words = info.get(key, "").split()
+    return int(words[0]) if words and words[0].isdigit() else None
 
 
 # ---- configurations of bench-calls -----------------------------------------

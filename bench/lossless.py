@@ -52,7 +52,6 @@ line and makes the exit status 1; a missed target prints MISS.
 """
 
 import argparse
-import json
 import os
 import random
 import select
@@ -64,11 +63,13 @@ import subprocess
 import sys
 import time
 
-from benchlib import (add_common_args, scratch_dir, BENCH_DIR,
-                      TARGET, Uftrace, Untraced, Utrace, build,
+from benchlib import (add_common_args, scratch_dir, BENCH_DIR, KIB_PER_MIB,
+                      RSS_SOURCE, TARGET, Uftrace, Untraced, Utrace, build,
                       count_events, count_trace, find_utrace, finish, load_line,
-                      machine_line, read_checksum, stderr_tail, stderr_text,
-                      unknown_option, utrace_version, warn)
+                      machine_line, open_child_dir, read_checksum, read_maxrss,
+                      run_waited, stderr_tail, stderr_text, summary_problems,
+                      tail_summary, uftrace_problems, unknown_option,
+                      utrace_version, vm_hwm_kib, warn)
 
 # Targets of the issue; never loosen them here.
 WALL_RATIO = 1 / 2
@@ -76,7 +77,6 @@ REC_MAX_BYTES = 16
 PEAK_MAX_MIB = 256
 
 THREADS_SOURCE = os.path.join(BENCH_DIR, "bench-threads.c")
-RSS_SOURCE = os.path.join(BENCH_DIR, "rss-of.c")
 THREAD_FUNCS = ("mid", "leaf")
 LEAF_PER_MID = 2
 
@@ -96,50 +96,9 @@ RECORD_OPTIONS = (("no --args/--retval", []), ("--retval", ["--retval"]),
 DISK_RESERVE = 2 << 30
 DISK_MARGIN = 1.25
 JSON_EVENT_BYTES = 150  # bytes a JSON event line of bench_target takes, about
-KIB_PER_MIB = 1024
 MEM_POLL_S = 0.05
-SUMMARY_TAIL = 1 << 20  # bytes read from a JSON trace's end for its summary
 
-LOSS_KEYS = ("dropped", "torn", "invalid", "lost_return", "no_slot",
-             "rstack_overflow", "no_tls")
-
-
-# ---- JSON traces -------------------------------------------------------------
-
-def parse_summary(line):
-    try:
-        s = json.loads(line)
-    except ValueError:
-        return None
-    if isinstance(s, dict) and s.get("type") == "summary":
-        return s
-    return None
-
-
-def tail_summary(path):
-    """The summary line at the end of a JSON trace too big to read whole."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - SUMMARY_TAIL))
-        data = f.read()
-    lines = data.rstrip(b"\n").rsplit(b"\n", 1)
-    return parse_summary(lines[-1]) if lines else None
-
-
-def summary_problems(summary, events):
-    """[] when the JSON summary says @events events and no loss."""
-    if summary is None:
-        return ["no summary line"]
-    problems = []
-    if summary.get("events") != events:
-        problems.append("summary events %s, the program made %d" % (
-            summary.get("events"), events))
-    losses = ["%s %s" % (k, summary[k]) for k in LOSS_KEYS if summary.get(k)]
-    if losses:
-        problems.append("summary: " + ", ".join(losses))
-    return problems
-
+# ---- what bench-threads counts -----------------------------------------------
 
 def program_calls(text, func):
     """The calls of @func that bench-threads counted itself."""
@@ -148,32 +107,6 @@ def program_calls(text, func):
         if len(f) == 3 and f[0] == "calls" and f[1] == func:
             return int(f[2])
     return None
-
-
-# ---- uftrace -----------------------------------------------------------------
-
-def uftrace_calls(data, funcs):
-    """{func: calls} from `uftrace report -d DATA`, or a string saying why not."""
-    res = subprocess.run(["uftrace", "report", "-d", data], capture_output=True,
-                         text=True)
-    if res.returncode != 0:
-        return "uftrace report exited with status %d: %s" % (
-            res.returncode, " | ".join(res.stderr.splitlines()[-2:]))
-    calls = {}
-    for line in res.stdout.splitlines():
-        f = line.split()
-        if len(f) >= 2 and f[-1] in funcs and f[-2].isdigit():
-            calls[f[-1]] = int(f[-2])
-    return calls
-
-
-def uftrace_problems(name, data, want):
-    got = uftrace_calls(data, set(want))
-    if isinstance(got, str):
-        return ["%s: %s" % (name, got)]
-    return ["%s: uftrace report counts %s calls of %s, the program made %d"
-            % (name, got.get(f, "no"), f, n)
-            for f, n in want.items() if got.get(f) != n]
 
 
 # ---- the rows of the interleaved rounds --------------------------------------
@@ -307,34 +240,6 @@ def describe_n(cfg):
     if isinstance(cfg, Threads):
         return "%d x %d" % (cfg.nthreads, cfg.n)
     return "%d" % cfg.n
-
-
-def run_waited(rss_of, cfg, n):
-    """Run @cfg with @n; return (seconds, stdout text, returncode, maxrss
-    KiB): the wall clock around the whole command, its ru_maxrss through
-    rss-of (not from Python's wait4: see bench/rss-of.c)."""
-    cfg.prepare(n)
-    out_path = os.path.join(cfg.dir, "stdout")
-    err_path = os.path.join(cfg.dir, "stderr")
-    rss_path = os.path.join(cfg.dir, "maxrss")
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        t0 = time.perf_counter()
-        rc = subprocess.run([rss_of, rss_path] + cfg.argv(n),
-                            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                            cwd=cfg.dir).returncode
-        t1 = time.perf_counter()
-    with open(out_path) as f:
-        text = f.read()
-    return t1 - t0, text, rc, read_maxrss(rss_path)
-
-
-def read_maxrss(path):
-    """KiB from rss-of's file, None when it wrote none."""
-    try:
-        with open(path) as f:
-            return int(f.read().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def run_problems(cfg, n, text, rc):
@@ -567,33 +472,6 @@ def measure_records(utrace, exe, tmp):
 
 
 # ---- peak memory -------------------------------------------------------------
-
-def open_child_dir(pid):
-    """A descriptor of /proc/CHILD of @pid's only child (utrace under rss-of),
-    None until it exists.  Read through it, a child that ended (and a
-    process that reuses its pid) gives nothing."""
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            kids = f.read().split()
-        if kids:
-            return os.open("/proc/" + kids[0], os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        pass
-    return None
-
-
-def vm_hwm_kib(proc_dir):
-    """VmHWM (the process's own peak RSS) in KiB, None when gone."""
-    try:
-        fd = os.open("status", os.O_RDONLY, dir_fd=proc_dir)
-        with open(fd) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
 
 def mem_format(args, tmp, json_bytes):
     """'json' when the disk holds the trace with room to spare, else 'summary'."""

@@ -11,12 +11,15 @@
 #include "utrace/output.h"
 #include "utrace/probe.h"
 #include "utrace/session.h"
+#include "utrace/trace.h"
 
 struct cli {
 	const char *cmd;
 	struct ut_filter filter;
 	enum ut_format format;
 	const char *output;
+	const char *dir; /* record -d */
+	const char *pid; /* record -p */
 	uint32_t ring_size, rstack_depth, nslots;
 	bool lossy, record_args, record_retval;
 	uint64_t block_timeout_ns;
@@ -42,6 +45,14 @@ extern const struct cli_command cli_commands[];
 int cli_parse(int argc, char **argv, struct cli *c);
 void cli_free(struct cli *c);
 void cli_usage(FILE *f, const char *cmd);
+/* The "usage:" line and summary of cmd. */
+void cli_usage_head(FILE *f, const char *cmd);
+/* getopt's own messages would not start with "utrace: ": say it in one line ourselves. */
+void cli_option_error(const char *cmd, int opt, char **argv);
+/* "1s", "500ms", "250us", "100000ns", "0.5" (seconds): nanoseconds within (0, max]. */
+int cli_parse_duration(const char *s, uint64_t max, uint64_t *out);
+/* utrace info: the trace's metadata (cmd-info.c). */
+int cli_print_info(const struct ut_trace *t, FILE *out);
 /* Print "utrace: <msg>" on stderr, with the library's last reason when there is one. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_lib_error(int err, const char *what);
@@ -57,5 +68,15 @@ bool cli_session_end(FILE *out, int err, const char *what);
 int cmd_run(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_symbols(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+/* Launch args[0] (c->args), checked as run checks it, and trace it: the exit code to return. */
+int cli_run_program(struct cli *c);
+/* Attach to the process c->args[0] (or pid_arg), checked: the exit code to return. */
+int cli_attach_pid(struct cli *c, const char *pid_arg);
+/* The views of a trace (cmd-views.c). */
+int cmd_replay(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 #endif

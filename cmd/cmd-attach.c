@@ -31,36 +31,42 @@ static bool process_exists(pid_t pid)
 	return stat(path, &sb) == 0;
 }
 
-int cmd_attach(int argc, char **argv)
+int cli_attach_pid(struct cli *c, const char *pid_arg)
 {
 	struct ut_session_opts o;
-	struct cli c;
-	int r = cli_parse(argc, argv, &c), e;
 	FILE *out;
 	pid_t pid;
+	int e;
 
-	if (r)
-		return r > 0 ? 0 : EXIT_UTRACE_ERROR;
-	r = EXIT_UTRACE_ERROR;
-	if (c.nargs != 1 || parse_pid(c.args[0], &pid) < 0) {
-		cli_error("attach: need exactly one PID (try 'utrace attach --help')");
-		goto out;
+	if (parse_pid(pid_arg, &pid) < 0) {
+		cli_error("%s: '%s' is not a process id", c->cmd, pid_arg);
+		return EXIT_UTRACE_ERROR;
 	}
 	if (!process_exists(pid)) {
 		cli_error("no such process: %d", pid);
-		goto out;
+		return EXIT_UTRACE_ERROR;
 	}
-	if (!c.filter.n) {
-		cli_error("attach: no -f pattern: say which functions to trace");
-		goto out;
+	if (!c->filter.n) {
+		cli_error("%s: no -f pattern: say which functions to trace", c->cmd);
+		return EXIT_UTRACE_ERROR;
 	}
-	out = cli_session_begin(&c, &o);
+	out = cli_session_begin(c, &o);
 	if (!out)
-		goto out;
+		return EXIT_UTRACE_ERROR;
 	e = utrace_session_attach(&o, pid);
-	if (cli_session_end(out, e, "attach"))
-		r = 0;
-out:
+	return cli_session_end(out, e, c->cmd) ? 0 : EXIT_UTRACE_ERROR;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct cli c;
+	int r = cli_parse(argc, argv, &c);
+
+	if (r)
+		return r > 0 ? 0 : EXIT_UTRACE_ERROR;
+	if (c.nargs != 1)
+		cli_error("attach: need exactly one PID (try 'utrace attach --help')");
+	r = c.nargs != 1 ? EXIT_UTRACE_ERROR : cli_attach_pid(&c, c.args[0]);
 	cli_free(&c);
 	return r;
 }

@@ -92,38 +92,42 @@ static int check_program(const char *prog, const char *path, const struct cli *c
 	return 0;
 }
 
-int cmd_run(int argc, char **argv)
+int cli_run_program(struct cli *c)
 {
 	char path[PATH_MAX];
 	struct ut_session_opts o;
-	struct cli c;
-	int r = cli_parse(argc, argv, &c), code = 0, e;
+	int code = 0, e;
 	FILE *out;
+
+	if (c->nargs < 1) {
+		cli_error("%s: no program given (try 'utrace %s --help')", c->cmd, c->cmd);
+		return EXIT_UTRACE_ERROR;
+	}
+	if (!c->filter.n)
+		utrace_filter_add(&c->filter, "*", false);
+	e = resolve_program(c->args[0], path, sizeof(path));
+	if (e < 0) {
+		cli_error("%s: program not found", c->args[0]);
+		return EXIT_UTRACE_ERROR;
+	}
+	if (check_program(c->args[0], path, c) < 0)
+		return EXIT_UTRACE_ERROR;
+	out = cli_session_begin(c, &o);
+	if (!out)
+		return EXIT_UTRACE_ERROR;
+	c->args[0] = path;
+	e = utrace_session_run(&o, c->args, &code);
+	return cli_session_end(out, e, c->cmd) ? code : EXIT_UTRACE_ERROR;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct cli c;
+	int r = cli_parse(argc, argv, &c);
 
 	if (r)
 		return r > 0 ? 0 : EXIT_UTRACE_ERROR;
-	r = EXIT_UTRACE_ERROR;
-	if (c.nargs < 1) {
-		cli_error("run: no program given (try 'utrace run --help')");
-		goto out;
-	}
-	if (!c.filter.n)
-		utrace_filter_add(&c.filter, "*", false);
-	e = resolve_program(c.args[0], path, sizeof(path));
-	if (e < 0) {
-		cli_error("%s: program not found", c.args[0]);
-		goto out;
-	}
-	if (check_program(c.args[0], path, &c) < 0)
-		goto out;
-	out = cli_session_begin(&c, &o);
-	if (!out)
-		goto out;
-	c.args[0] = path;
-	e = utrace_session_run(&o, c.args, &code);
-	if (cli_session_end(out, e, "run"))
-		r = code;
-out:
+	r = cli_run_program(&c);
 	cli_free(&c);
 	return r;
 }

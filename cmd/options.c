@@ -64,16 +64,23 @@ static const struct option long_opts[] = {
 	{ "follow-exec", no_argument, NULL, OPT_FOLLOW_EXEC },
 	{ "no-follow-exec", no_argument, NULL, OPT_NO_FOLLOW_EXEC },
 	{ "follow-fork", no_argument, NULL, 'F' },
+	{ "dir", required_argument, NULL, 'd' },
+	{ "pid", required_argument, NULL, 'p' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-void cli_usage(FILE *f, const char *cmd)
+void cli_usage_head(FILE *f, const char *cmd)
 {
 	for (const struct cli_command *c = cli_commands; c->name; c++)
 		if (!strcmp(c->name, cmd))
 			fprintf(f, "usage: utrace %s\n  %s\n\n", c->synopsis, c->summary);
+}
+
+void cli_usage(FILE *f, const char *cmd)
+{
+	cli_usage_head(f, cmd);
 	fprintf(f,
 		"options (before or after the program; '--' ends them):\n"
 		"  -f, --function [MODULE:]GLOB  trace matching functions (repeatable); without\n"
@@ -104,6 +111,9 @@ void cli_usage(FILE *f, const char *cmd)
 		"                                its own rings; events carry their pid); with\n"
 		"                                --follow-exec, also what vfork/posix_spawn children\n"
 		"                                execute\n"
+		"  -d, --dir DIR                 record: the trace directory (default utrace.data)\n"
+		"  -p, --pid PID                 record: attach to process PID instead of running\n"
+		"                                a program\n"
 		"  -v, --verbose                 say more about what utrace does\n"
 		"  -h, --help                    this help\n");
 }
@@ -162,7 +172,7 @@ static int parse_size(const char *s, uint64_t min, uint64_t max, uint32_t *out)
 }
 
 /* "1s", "500ms", "250us", "100000ns", "0.5" (seconds): nanoseconds within (0, max]. */
-static int parse_duration(const char *s, uint64_t max, uint64_t *out)
+int cli_parse_duration(const char *s, uint64_t max, uint64_t *out)
 {
 	static const struct {
 		const char *suffix;
@@ -235,7 +245,7 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 		c->lossy = true;
 		return 0;
 	case OPT_BLOCK_TIMEOUT:
-		if (parse_duration(arg, MAX_BLOCK_TIMEOUT_NS, &c->block_timeout_ns) == 0)
+		if (cli_parse_duration(arg, MAX_BLOCK_TIMEOUT_NS, &c->block_timeout_ns) == 0)
 			return 0;
 		cli_error("--block-timeout %s: need a time from 1ns to 1h (e.g. 1s, 200ms)", arg);
 		return -1;
@@ -265,6 +275,17 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 	case 'F':
 		c->follow_fork = true;
 		return 0;
+	case 'd':
+	case 'p':
+		if (strcmp(c->cmd, "record")) {
+			cli_error("%s: -%c is an option of 'utrace record'", c->cmd, opt);
+			return -1;
+		}
+		if (opt == 'd')
+			c->dir = arg;
+		else
+			c->pid = arg;
+		return 0;
 	case 'v':
 		c->verbose++;
 		return 0;
@@ -273,18 +294,17 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 	}
 }
 
-/* getopt's own messages would not start with "utrace: ": say it in one line ourselves. */
-static void option_error(const struct cli *c, int opt, char **argv)
+void cli_option_error(const char *cmd, int opt, char **argv)
 {
 	char name[3] = { '-', (char)optopt, 0 };
 	/* optopt is the val of a long option: name it as it was written */
 	const char *what = optopt > 0 && optopt < OPT_FIRST_LONG ? name : argv[optind - 1];
 
 	if (opt == ':')
-		cli_error("%s: option '%s' needs an argument (try 'utrace %s --help')", c->cmd,
-			  what, c->cmd);
+		cli_error("%s: option '%s' needs an argument (try 'utrace %s --help')", cmd, what,
+			  cmd);
 	else
-		cli_error("%s: unknown option '%s' (try 'utrace %s --help')", c->cmd, what, c->cmd);
+		cli_error("%s: unknown option '%s' (try 'utrace %s --help')", cmd, what, cmd);
 }
 
 int cli_parse(int argc, char **argv, struct cli *c)
@@ -301,9 +321,9 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	c->follow_exec = -1;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":f:N:o:vhF", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":f:N:o:d:p:vhF", long_opts, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
-			option_error(c, opt, argv);
+			cli_option_error(c->cmd, opt, argv);
 			goto fail;
 		}
 		if (opt == 'h') {
@@ -334,6 +354,11 @@ static FILE *open_output(const struct cli *c)
 
 	if (!c->output)
 		return stderr;
+	if (!strcmp(c->cmd, "record")) {
+		cli_error(
+			"record: -o is for the live output of run and attach; the trace goes to -d DIR");
+		return NULL;
+	}
 	f = fopen(c->output, "we");
 	if (!f)
 		cli_error("cannot write %s: %s", c->output, strerror(errno));
@@ -361,6 +386,8 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 		return NULL;
 	memset(o, 0, sizeof(*o));
 	o->filter = (struct ut_filter *)&c->filter;
+	o->live = strcmp(c->cmd, "record") != 0;
+	o->trace_dir = o->live ? NULL : c->dir ? c->dir : UT_TRACE_DEFAULT_DIR;
 	o->format = c->format;
 	o->out = out;
 	o->ring_size = c->ring_size;

@@ -50,16 +50,15 @@
 #define CLOSED_MIN 16
 /*
  * Records are copied out of a ring into the slot's spool at memory speed
- * and formatted from there, so that one hot thread (10-20 M events/s) does
- * not outrun the writers (a few M events/s): the ring only has to absorb the
- * time between two copies.  The spools hold at most SPOOL_MAX records in
- * all (and SPOOL_MIN per slot whatever the others hold); past that,
- * records stay in the rings and the recorder waits for room.  Delivery goes
- * in batches of DELIVER_BATCH, with a copy from every ring between two
- * batches.
+ * and delivered from there into the trace's buffer, so that a ring only
+ * has to absorb the time between two copies.  The spools hold at most
+ * SPOOL_MAX records in all (and SPOOL_MIN per slot whatever the others
+ * hold); past that, records stay in the rings and the recorder waits for
+ * room.  Delivery goes in batches of DELIVER_BATCH, with a copy from every
+ * ring between two batches.
  */
 #define SPOOL_MIN 1024
-#define SPOOL_MAX (2U << 20) /* records of all slots together: 128 MiB, 0.7 s of JSON */
+#define SPOOL_MAX (1U << 18) /* records of all slots together: 16 MiB */
 #define DELIVER_BATCH 512
 #define DRAIN_MAX 65536 /* events one drain delivers at most: some 20 ms */
 #define HEARTBEAT_EVENTS 4096 /* events delivered between two heartbeats: about 1 ms */

@@ -186,9 +186,11 @@ static int copy_probes(struct ut_session *k, const struct ut_session *p)
 		k->probes[i].name = strdup(p->probes[i].name);
 		k->probes[i].module = strdup(p->probes[i].module);
 		k->probes[i].mangled = p->probes[i].mangled ? strdup(p->probes[i].mangled) : NULL;
+		k->probes[i].path = p->probes[i].path ? strdup(p->probes[i].path) : NULL;
 		k->nprobes = i + 1;
 		if (!k->probes[i].name || !k->probes[i].module ||
-		    (p->probes[i].mangled && !k->probes[i].mangled))
+		    (p->probes[i].mangled && !k->probes[i].mangled) ||
+		    (p->probes[i].path && !k->probes[i].path))
 			return -ENOMEM;
 	}
 	return 0;

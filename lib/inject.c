@@ -756,6 +756,7 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	/* before the key: a thread sharing it may be running */
 	slot->flags = shared_flags(s, key, slot->stack_lo, slot->stack_hi);
 	utrace_consumer_slot_open(s->consumer, (uint32_t)k, t->pid, t->tid);
+	ut_output_task(s, t->pid, t->tid);
 	__atomic_store_n(&slot->key, key, __ATOMIC_RELEASE);
 	if (key == UT_SLOT_EARLY)
 		__atomic_store_n(&((struct ut_ctl *)s->area)->early_slot, (uint32_t)k + 1,
@@ -787,6 +788,7 @@ void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end ho
 
 	uint64_t start = utrace_monotonic_ns();
 
+	ut_output_task(s, t->pid, t->tid); /* the name it ends with */
 	if (how == UT_SLOT_END_KILLED)
 		utrace_consumer_slot_close_killed(s->consumer, t->slot, ut_output_event, s);
 	else if (how == UT_SLOT_END_GONE)
@@ -815,6 +817,10 @@ int ut_drain(struct ut_session *s)
 	if (!s->consumer)
 		return 0;
 	n = utrace_consumer_drain(s->consumer, ut_output_event, s);
+	if (n > 0 && ut_output_flush(s) < 0 && !s->failed) {
+		ut_error("writing the trace: %s", strerror(EIO));
+		s->failed = -EIO;
+	}
 	s->drain_ns += utrace_monotonic_ns() - start;
 	return (int)n;
 }

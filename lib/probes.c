@@ -59,6 +59,7 @@ void ut_probe_drop_last(struct ut_session *s)
 	free((char *)p->name);
 	free((char *)p->mangled);
 	free((char *)p->module);
+	free((char *)p->path);
 }
 
 void ut_probes_truncate(struct ut_session *s, size_t first)
@@ -100,7 +101,9 @@ int ut_probe_add(struct ut_session *s, size_t *cap, const struct ut_module *m,
 	p->name = strdup(utrace_sym_display(sym));
 	p->mangled = sym->demangled ? strdup(sym->name) : NULL;
 	p->module = strdup(m->name);
-	if (!p->name || !p->module || (sym->demangled && !p->mangled))
+	p->path = strdup(facts->st->path);
+	snprintf(p->build_id, sizeof(p->build_id), "%s", facts->st->build_id);
+	if (!p->name || !p->module || !p->path || (sym->demangled && !p->mangled))
 		return -ENOMEM;
 	s->nprobes++;
 	return 0;
@@ -682,6 +685,7 @@ void ut_probes_free(struct ut_session *s)
 		free((char *)s->probes[i].name);
 		free((char *)s->probes[i].mangled);
 		free((char *)s->probes[i].module);
+		free((char *)s->probes[i].path);
 	}
 	free(s->probes);
 	free(s->areas);

@@ -63,9 +63,11 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 	s->chld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (o->follow_fork && ut_family_new(s) < 0)
 		return -ENOMEM;
-	s->output = ut_output_new(o->format, o->out);
-	s->writer = s->output ? s->output->writer : NULL;
-	return s->chld_fd < 0 || !s->writer ? -ENOMEM : 0;
+	s->output = ut_output_new(o);
+	if (!s->output)
+		return utrace_error_last() ? -EIO : -ENOMEM;
+	s->writer = s->output->writer;
+	return s->chld_fd < 0 ? -ENOMEM : 0;
 }
 
 static void session_fini(struct ut_session *s)
@@ -131,6 +133,8 @@ static int setup_output(struct ut_session *s)
 {
 	int e = utrace_consumer_new(&s->consumer, s->area, &s->geo, &s->tsc);
 
+	if (e == 0)
+		e = ut_output_begin(s);
 	return e < 0 ? e : ut_output_add_funcs(s, 0);
 }
 
@@ -426,8 +430,9 @@ static void report_notls(const struct ut_output *o, const struct ut_stats *st)
 			continue;
 		}
 		len += (size_t)snprintf(line + len, len < sizeof(line) ? sizeof(line) - len : 0,
-					"%s%s (%llu %s)", shown++ ? ", " : "", o->funcs[i].name,
-					(unsigned long long)n, n == 1 ? "call" : "calls");
+					"%s%s (%llu %s)", shown++ ? ", " : "",
+					o->funcs[i].info.name, (unsigned long long)n,
+					n == 1 ? "call" : "calls");
 	}
 	if (more)
 		ut_warn("not traced while a thread had no TLS (this CPU has no FSGSBASE): %.900s and "
@@ -469,6 +474,8 @@ static int finish_output(struct ut_session *s)
 	if (ut_output_stats(s, &st) < 0)
 		ut_warn("out of memory: losses are not reported");
 	st.no_returns = s->no_returns;
+	/* the live view's events come before what is said of them */
+	e = ut_output_finish(s, &st);
 	report_losses(s, &st);
 	report_notls(s->output, &st);
 	ut_rtld_report(s);
@@ -479,7 +486,8 @@ static int finish_output(struct ut_session *s)
 		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",
 			(unsigned long long)st.events, (double)s->drain_ns / NSEC_PER_MSEC,
 			(double)st.events * 1e3 / (double)s->drain_ns);
-	e = utrace_writer_finish(s->writer, &st);
+	if (s->writer && utrace_writer_finish(s->writer, &st) < 0 && e == 0)
+		e = -EIO;
 	ut_stats_free(&st);
 	return e;
 }

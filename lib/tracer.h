@@ -23,6 +23,7 @@
 #include "utrace/session.h"
 #include "utrace/shm.h"
 #include "utrace/symtab.h"
+#include "utrace/trace.h"
 
 #define UT_NO_SLOT UINT32_MAX
 
@@ -93,21 +94,27 @@ struct ut_probe {
 	const char *name; /* owned by the probe table */
 	const char *mangled; /* the symbol when name is demangled (C++), else NULL; owned */
 	const char *module; /* basename, owned by the probe table */
+	const char *path; /* the module's file, owned; NULL for hidden probes */
+	char build_id[41]; /* the module's, hex; "" when none */
 	uint32_t area; /* index in the session's areas */
 	uint8_t stub[UT_STUB_SIZE];
 };
 
 /*
- * What every image a session traces writes into (follow.c): one writer, one
- * table of functions in which each image's ids are mapped by its gid (names
- * owned here, so that they outlive the image), and the losses counted by the
- * consumers of images that are gone.
+ * What every image a session traces writes into (sink.c): one trace, the
+ * live view of run and attach, one table of functions in which each image's
+ * ids are mapped by its gid (names owned here, so that they outlive the
+ * image), and the losses counted by the consumers of images that are gone.
  */
 struct ut_output {
-	struct ut_writer *writer;
-	struct ut_func_info *funcs;
+	struct ut_trace_writer *trace;
+	struct ut_writer *writer; /* the live view's; NULL for record */
+	struct ut_live *live;
+	struct ut_trace_func *funcs;
+	struct ut_func_info *infos; /* funcs[i].info, as the writers take them */
 	size_t nfuncs, cap_funcs;
 	struct ut_stats past; /* threads and func_drops [nfuncs] owned here */
+	bool begun; /* the trace has its metadata */
 };
 
 struct ut_session {
@@ -312,21 +319,35 @@ int ut_lost_image(struct ut_session *s, struct ut_thread *t);
 const char *ut_exe_name(pid_t pid, char *buf, size_t len);
 /* Whether process pid runs an x86-64 program: what we inject and read is x86-64's. */
 bool ut_runs_x86_64(pid_t pid);
-struct ut_output *ut_output_new(enum ut_format fmt, FILE *out);
-void ut_output_free(struct ut_output *o);
-/* Add the image's functions from id `first` on to the output's table and to s->gid. */
-int ut_output_add_funcs(struct ut_session *s, size_t first);
-/* The losses of the present image and of those gone, as one table (free with ut_stats_free). */
-int ut_output_stats(struct ut_session *s, struct ut_stats *st);
-void ut_stats_free(struct ut_stats *st);
-/* An event of the present image, its function id made global. */
-int ut_output_event(const struct ut_event *ev, void *session);
 /* The traced program executed a new one (--follow-exec): trace that from its entry point. */
 int ut_exec_follow(struct ut_session *s, struct ut_thread *t);
 /* A followed image with nothing to trace: say so, and go on untraced. */
 int ut_install_nothing(struct ut_session *s, int err);
 /* Drop everything of the present image, its events written and its losses counted. */
 void ut_session_retire(struct ut_session *s);
+
+/* sink.c */
+/* The trace (o->trace_dir, or an unnamed one) and, with o->live, the live view. */
+struct ut_output *ut_output_new(const struct ut_session_opts *o);
+void ut_output_free(struct ut_output *o);
+/* The trace's metadata, once the process is known. */
+int ut_output_begin(struct ut_session *s);
+/* Add the image's functions from id `first` on to the output's table and to s->gid. */
+int ut_output_add_funcs(struct ut_session *s, size_t first);
+/* An event of the present image, its function id made global. */
+int ut_output_event(const struct ut_event *ev, void *session);
+/* After a drain: write the events out and wake the live view. */
+int ut_output_flush(struct ut_session *s);
+/* A thread of the trace and its present name. */
+void ut_output_task(struct ut_session *s, pid_t pid, pid_t tid);
+/* The losses into the trace, which is then complete; the live view catches up and stops. */
+int ut_output_finish(struct ut_session *s, const struct ut_stats *st);
+/* sink-stats.c */
+/* The losses of the present image and of those gone, as one table (free with ut_stats_free). */
+int ut_output_stats(struct ut_session *s, struct ut_stats *st);
+/* The losses of an image that is gone, kept. */
+int ut_output_retire_stats(struct ut_session *s, const struct ut_stats *st);
+void ut_stats_free(struct ut_stats *st);
 
 /* follow-fork.c */
 /* vfork event: the child runs on t's slot until VFORK_DONE, when t gets it back. */

@@ -20,8 +20,12 @@
 
 struct ut_session_opts {
 	struct ut_filter *filter;
+	/* the live view of run and attach: format events to `out` as they come */
+	bool live;
 	enum ut_format format;
 	FILE *out;
+	/* the trace directory (utrace record), or NULL: an unnamed one, gone at the end */
+	const char *trace_dir;
 	uint32_t ring_size; /* bytes per thread ring */
 	uint32_t rstack_depth; /* shadow stack entries per thread */
 	uint32_t nslots; /* thread slots */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for lib/json.c: JSON string literals from arbitrary bytes.  The
+ * Unit tests for lib/output/json.c: JSON string literals from arbitrary bytes.  The
  * checks use their own UTF-8 decoder (by code point ranges, unlike the
  * table-driven one under test) and a JSON string parser that undoes the
  * escaping, so every output is checked for validity and for losing nothing.

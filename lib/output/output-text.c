@@ -18,17 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt-time.h"
 #include "output-internal.h"
 
-#define NSEC_PER_USEC 1000ULL
-#define NSEC_PER_MSEC 1000000ULL
-#define NSEC_PER_SEC 1000000000ULL
 /* Blank duration column: as wide as " %3u.%03u us". */
 #define DURATION_BLANK "           "
 #define INDENT_PER_DEPTH 2
 #define THREADS_MIN 16
-/* Durations show thousandths of their unit. */
-#define DURATION_FRAC 1000
 
 struct text_thread {
 	pid_t tid;
@@ -96,25 +92,11 @@ static void print_header(struct ut_writer *w)
 	ts->header_done = true;
 }
 
-/* uftrace's units: the largest that keeps the integer part nonzero, 3 decimals (truncated). */
 static void print_duration(FILE *out, uint64_t ns)
 {
-	uint64_t unit = 1;
-	const char *name = "ns";
+	char buf[UT_DURATION_BUF];
 
-	if (ns >= NSEC_PER_SEC) {
-		unit = NSEC_PER_SEC;
-		name = " s";
-	} else if (ns >= NSEC_PER_MSEC) {
-		unit = NSEC_PER_MSEC;
-		name = "ms";
-	} else if (ns >= NSEC_PER_USEC) {
-		unit = NSEC_PER_USEC;
-		name = "us";
-	}
-	/* units are 1 or multiples of DURATION_FRAC: divide the unit, not ns * FRAC */
-	fprintf(out, " %3" PRIu64 ".%03" PRIu64 " %s", ns / unit,
-		unit == 1 ? 0 : (ns % unit) / (unit / DURATION_FRAC), name);
+	fprintf(out, " %s", ut_fmt_duration(buf, ns));
 }
 
 /* Duration column, tid column and the indentation of `depth`. */
@@ -129,14 +111,19 @@ static void print_prefix(struct ut_writer *w, const struct ut_event *ev, bool ha
 	fprintf(w->out, " [%6d] | %*s", (int)ev->tid, (int)(depth * INDENT_PER_DEPTH), "");
 }
 
-/* Names come from the traced program's files: keep terminal control bytes out. */
-void ut_text_print_name(struct ut_writer *w, uint32_t func)
+/* Names come from the traced program: keep terminal control bytes out. */
+void ut_text_print_visible(FILE *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)ut_writer_func_name(w, func);
+	const unsigned char *p = (const unsigned char *)s;
 	const unsigned char del = 0x7f, space = 0x20;
 
 	for (; *p; p++)
-		fputc(*p < space || *p == del ? '?' : *p, w->out);
+		fputc(*p < space || *p == del ? '?' : *p, out);
+}
+
+void ut_text_print_name(struct ut_writer *w, uint32_t func)
+{
+	ut_text_print_visible(w->out, ut_writer_func_name(w, func));
 }
 
 /* "()" after a name, unless it has its parameters already (a demangled C++ name). */

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by the output writers (lib/output-json.c, lib/output-text.c,
- * lib/output-summary.c), not
- * part of the library's interface.  output-json.c holds the front end
+ * Shared by the output writers (output-json.c, output-text.c,
+ * output-summary.c), not part of the library's interface.  output-json.c holds the front end
  * (utrace_writer_*) and dispatches on the format.
  */
 #ifndef UTRACE_OUTPUT_INTERNAL_H
@@ -41,7 +40,8 @@ int ut_text_init(struct ut_writer *w);
 int ut_text_event(struct ut_writer *w, const struct ut_event *ev);
 int ut_text_finish(struct ut_writer *w, const struct ut_stats *st);
 void ut_text_free(struct ut_writer *w);
-/* The function's name with control bytes as '?', and the losses as "# ..." lines. */
+/* s with control bytes as '?'; the function's name so; the losses as "# ..." lines. */
+void ut_text_print_visible(FILE *out, const char *s);
 void ut_text_print_name(struct ut_writer *w, uint32_t func);
 void ut_text_print_losses(struct ut_writer *w, const struct ut_stats *st);
 

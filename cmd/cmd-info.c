@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+/* utrace info: what a trace says about itself, one "key: value" line each. */
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static void print_start(FILE *out, uint64_t realtime_ns)
+{
+	time_t sec = (time_t)(realtime_ns / 1000000000ULL);
+	struct tm tm;
+	char buf[64];
+
+	if (gmtime_r(&sec, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm))
+		fprintf(out, "start:          %s.%06llu UTC\n", buf,
+			(unsigned long long)(realtime_ns % 1000000000ULL / 1000));
+}
+
+static void print_losses(FILE *out, const struct ut_trace *t)
+{
+	const struct ut_stats *st = ut_trace_stats(t);
+
+	if (!ut_trace_complete(t)) {
+		fprintf(out, "complete:       no (utrace did not finish it: losses unknown)\n");
+		return;
+	}
+	fprintf(out, "complete:       yes\n");
+	fprintf(out, "events:         %llu\n", (unsigned long long)st->events);
+	fprintf(out, "dropped:        %llu\n", (unsigned long long)st->drops);
+	fprintf(out, "waits:          %llu (%.3f ms)\n", (unsigned long long)st->waits,
+		(double)st->wait_ns / 1e6);
+	fprintf(out, "torn, invalid:  %llu, %llu\n", (unsigned long long)st->torn,
+		(unsigned long long)st->invalid);
+}
+
+/* A thread is named again when it ends: its last line counts. */
+static bool named_later(const struct ut_trace_task *tasks, size_t ntasks, size_t i)
+{
+	for (size_t j = i + 1; j < ntasks; j++)
+		if (tasks[j].tid == tasks[i].tid)
+			return true;
+	return false;
+}
+
+static void print_threads(FILE *out, const struct ut_trace_task *tasks, size_t ntasks)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ntasks; i++)
+		n += !named_later(tasks, ntasks, i);
+	fprintf(out, "threads:        %zu\n", n);
+	for (size_t i = 0; i < ntasks; i++)
+		if (!named_later(tasks, ntasks, i))
+			fprintf(out, "  %d/%d %s\n", tasks[i].pid, tasks[i].tid, tasks[i].comm);
+}
+
+int cli_print_info(const struct ut_trace *t, FILE *out)
+{
+	const struct ut_trace_meta *m = ut_trace_meta(t);
+	const struct ut_trace_task *tasks;
+	const struct ut_trace_func *funcs;
+	size_t ntasks, nfuncs, kinds[4] = { 0 };
+
+	tasks = ut_trace_tasks(t, &ntasks);
+	funcs = ut_trace_funcs(t, &nfuncs);
+	fprintf(out, "trace version:  %d\n", UT_TRACE_VERSION);
+	fprintf(out, "utrace version: %s\n", m->utrace_version ? m->utrace_version : "?");
+	fprintf(out, "command:        %s\n", m->cmdline ? m->cmdline : "");
+	fprintf(out, "pid:            %d\n", m->pid);
+	print_start(out, m->start_realtime_ns);
+	fprintf(out, "clock:          CLOCK_MONOTONIC ns (TSC: %.6f ns per tick)\n",
+		m->ns_per_tick);
+	fprintf(out, "recorded:       entries and exits%s%s\n", m->args ? ", arguments" : "",
+		m->retval ? ", return values" : "");
+	fprintf(out, "probes:         %s\n", m->probe_mode ? m->probe_mode : "?");
+	for (size_t i = 0; i < nfuncs; i++) {
+		const char *p = funcs[i].probe;
+
+		kinds[!strcmp(p, "int3")			  ? 1 :
+		      !strcmp(p, "jmp") || !strcmp(p, "callstub") ? 2 :
+		      !strcmp(p, "call")			  ? 3 :
+								    0]++;
+	}
+	fprintf(out, "functions:      %zu (%zu jmp, %zu call, %zu int3)\n", nfuncs, kinds[2],
+		kinds[3], kinds[1]);
+	print_losses(out, t);
+	print_threads(out, tasks, ntasks);
+	for (size_t i = 0; i < nfuncs; i++)
+		fprintf(out, "  func %zu %s %s 0x%llx %s %s\n", i, funcs[i].info.name,
+			funcs[i].info.module, (unsigned long long)funcs[i].info.addr,
+			funcs[i].build_id[0] ? funcs[i].build_id : "-", funcs[i].probe);
+	return 0;
+}

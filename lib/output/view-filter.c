@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The filters every view shares (utrace/view.h), applied per thread in this
+ * order: --tid, -F (only what runs inside a match; depths count from it),
+ * -N (a match and what it calls are hidden), -D (the depth limit), -t (only
+ * calls at least this long).
+ *
+ * -t needs an entry's duration before the entry can be shown, so entries
+ * wait on a per-thread stack until their exit: a call long enough is shown
+ * with every waiting entry around it (its callers, longer still), a call
+ * too short goes with its entry.  A call with no known duration (its entry
+ * or its exit is not in the trace) is not shown under -t.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utrace/view.h"
+
+#define NONE UINT32_MAX
+
+struct waiting {
+	struct ut_event ev;
+	bool shown;
+};
+
+struct vthread {
+	pid_t tid;
+	uint32_t only_base; /* -F: depth of the matching call we are inside, NONE: outside */
+	uint32_t hide_base; /* -N: depth of the hidden call we are inside, NONE: none */
+	struct waiting *wait; /* -t: entries waiting for their exit, outermost first */
+	size_t nwait, cap_wait;
+};
+
+struct ut_view {
+	struct ut_trace *trace;
+	struct ut_view_filter f;
+	bool *only, *hide; /* per function: matches -F, -N */
+	size_t nfuncs;
+	struct vthread *threads;
+	size_t nthreads, cap_threads, last;
+	/* events ready to be handed out, a FIFO */
+	struct ut_event *ready;
+	size_t head, nready, cap_ready;
+};
+
+static bool matches(const char *name, const char **globs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(globs[i], name, 0) == 0)
+			return true;
+	return false;
+}
+
+int ut_view_new(struct ut_view **out, struct ut_trace *t, const struct ut_view_filter *f)
+{
+	const struct ut_func_info *funcs;
+	struct ut_view *v = calloc(1, sizeof(*v));
+
+	*out = NULL;
+	if (!v)
+		return -ENOMEM;
+	funcs = ut_trace_func_infos(t, &v->nfuncs);
+	v->trace = t;
+	v->f = *f;
+	v->only = calloc(v->nfuncs + 1, sizeof(*v->only));
+	v->hide = calloc(v->nfuncs + 1, sizeof(*v->hide));
+	if (!v->only || !v->hide) {
+		ut_view_free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < v->nfuncs; i++) {
+		v->only[i] = matches(funcs[i].name, f->only, f->nonly);
+		v->hide[i] = matches(funcs[i].name, f->hide, f->nhide);
+	}
+	*out = v;
+	return 0;
+}
+
+void ut_view_free(struct ut_view *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->nthreads; i++)
+		free(v->threads[i].wait);
+	free(v->threads);
+	free(v->ready);
+	free(v->only);
+	free(v->hide);
+	free(v);
+}
+
+static struct vthread *thread_of(struct ut_view *v, pid_t tid)
+{
+	struct vthread *t;
+
+	/* events come in chunks of one thread: the last one found is likely again */
+	if (v->last < v->nthreads && v->threads[v->last].tid == tid)
+		return &v->threads[v->last];
+	for (size_t i = 0; i < v->nthreads; i++)
+		if (v->threads[i].tid == tid) {
+			v->last = i;
+			return &v->threads[i];
+		}
+	if (v->nthreads == v->cap_threads) {
+		size_t cap = v->cap_threads ? 2 * v->cap_threads : 16;
+		struct vthread *d = realloc(v->threads, cap * sizeof(*d));
+
+		if (!d)
+			return NULL;
+		v->threads = d;
+		v->cap_threads = cap;
+	}
+	t = &v->threads[v->nthreads];
+	*t = (struct vthread){ .tid = tid, .only_base = NONE, .hide_base = NONE };
+	v->last = v->nthreads++;
+	return t;
+}
+
+static int push_ready(struct ut_view *v, const struct ut_event *ev)
+{
+	if (v->nready == v->cap_ready) {
+		size_t cap = v->cap_ready ? 2 * v->cap_ready : 64;
+		struct ut_event *d = malloc(cap * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		for (size_t i = 0; i < v->nready; i++)
+			d[i] = v->ready[(v->head + i) % v->cap_ready];
+		free(v->ready);
+		v->ready = d;
+		v->head = 0;
+		v->cap_ready = cap;
+	}
+	v->ready[(v->head + v->nready++) % v->cap_ready] = *ev;
+	return 0;
+}
+
+static bool is_entry(const struct ut_event *ev)
+{
+	return ev->kind == UT_REC_ENTRY;
+}
+
+static bool known(const struct ut_view *v, uint32_t func)
+{
+	return func < v->nfuncs;
+}
+
+/* -F: whether ev is inside a matching call; its depth made relative to it. */
+static bool pass_only(const struct ut_view *v, struct vthread *t, struct ut_event *ev)
+{
+	uint32_t base;
+
+	if (!v->f.nonly)
+		return true;
+	if (t->only_base != NONE && ev->depth < t->only_base)
+		t->only_base = NONE; /* the call ended without an exit in the trace */
+	if (t->only_base == NONE) {
+		if (!is_entry(ev) || !known(v, ev->func) || !v->only[ev->func])
+			return false;
+		t->only_base = ev->depth;
+	}
+	base = t->only_base;
+	if (!is_entry(ev) && ev->depth == base)
+		t->only_base = NONE; /* the matching call ends with this event */
+	ev->depth -= base;
+	return true;
+}
+
+/* -N: whether ev is outside every hidden call. */
+static bool pass_hide(const struct ut_view *v, struct vthread *t, const struct ut_event *ev)
+{
+	if (t->hide_base != NONE && ev->depth < t->hide_base)
+		t->hide_base = NONE;
+	if (t->hide_base == NONE && is_entry(ev) && known(v, ev->func) && v->hide[ev->func])
+		t->hide_base = ev->depth;
+	if (t->hide_base == NONE)
+		return true;
+	if (!is_entry(ev) && ev->depth == t->hide_base)
+		t->hide_base = NONE;
+	return false;
+}
+
+static int wait_push(struct vthread *t, const struct ut_event *ev)
+{
+	if (t->nwait == t->cap_wait) {
+		size_t cap = t->cap_wait ? 2 * t->cap_wait : 16;
+		struct waiting *d = realloc(t->wait, cap * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		t->wait = d;
+		t->cap_wait = cap;
+	}
+	t->wait[t->nwait++] = (struct waiting){ .ev = *ev };
+	return 0;
+}
+
+/* -t: an exit or unwind closes the waiting entry at its depth. */
+static int timed_exit(struct ut_view *v, struct vthread *t, const struct ut_event *ev)
+{
+	bool shown;
+	int e = 0;
+
+	/* entries left without an exit deeper down had no known duration */
+	while (t->nwait && t->wait[t->nwait - 1].ev.depth > ev->depth)
+		t->nwait--;
+	if (!t->nwait || t->wait[t->nwait - 1].ev.depth != ev->depth)
+		return 0; /* its entry is not in the trace */
+	shown = t->wait[t->nwait - 1].shown;
+	if (!shown && ev->has_dur && ev->dur_ns >= v->f.min_ns)
+		for (size_t i = 0; e == 0 && i < t->nwait; i++) {
+			if (!t->wait[i].shown)
+				e = push_ready(v, &t->wait[i].ev);
+			t->wait[i].shown = true;
+			shown = true;
+		}
+	t->nwait--;
+	return e < 0 ? e : shown ? push_ready(v, ev) : 0;
+}
+
+static int take(struct ut_view *v, struct ut_event *ev)
+{
+	struct vthread *t;
+
+	if (v->f.ntids) {
+		bool wanted = false;
+
+		for (size_t i = 0; i < v->f.ntids && !wanted; i++)
+			wanted = v->f.tids[i] == ev->tid;
+		if (!wanted)
+			return 0;
+	}
+	t = thread_of(v, ev->tid);
+	if (!t)
+		return -ENOMEM;
+	if (!pass_only(v, t, ev) || !pass_hide(v, t, ev))
+		return 0;
+	if (v->f.max_depth && ev->depth >= v->f.max_depth)
+		return 0;
+	if (!v->f.min_ns)
+		return push_ready(v, ev);
+	return is_entry(ev) ? wait_push(t, ev) : timed_exit(v, t, ev);
+}
+
+int ut_view_next(struct ut_view *v, struct ut_event *ev)
+{
+	struct ut_event raw;
+	int r;
+
+	while (!v->nready) {
+		r = ut_trace_next(v->trace, &raw);
+		if (r <= 0)
+			return r;
+		r = take(v, &raw);
+		if (r < 0)
+			return r;
+	}
+	*ev = v->ready[v->head];
+	v->head = (v->head + 1) % v->cap_ready;
+	v->nready--;
+	return 1;
+}
