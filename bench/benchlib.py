@@ -394,8 +394,8 @@ def vm_hwm_kib(proc_dir):
 def utrace_info(utrace, trace_dir):
     """The top-level `key: value` lines of `utrace info -d DIR` as a dict
     (`events`, `dropped`, `complete`, ...), or a string saying why not."""
-    res = subprocess.run([utrace, "info", "-d", trace_dir], capture_output=True,
-                         text=True)
+    res = subprocess.run([utrace, "info", "-d", trace_dir],
+                         capture_output=True, text=True)
     if res.returncode != 0:
         return "utrace info exited with status %d: %s" % (
             res.returncode, " | ".join(res.stderr.splitlines()[-2:]))

@@ -93,7 +93,7 @@ class Row:
         self.runs = [0, 0]
 
 
-# ---- redis-server ------------------------------------------------------------
+# ---- redis-server ----------------------------------------------------------
 
 def free_port():
     """A TCP port of 127.0.0.1 nothing listens on (bound and released)."""
@@ -163,7 +163,7 @@ def stop_redis(p, port, exe, traced):
         warn("redis-server exited with status %d after SIGTERM" % rc)
 
 
-# ---- one run -----------------------------------------------------------------
+# ---- one run ---------------------------------------------------------------
 
 def bench_argv(bench, port, args, requests):
     return [bench, "-h", "127.0.0.1", "-p", str(port), "-t", "set,get",
@@ -303,7 +303,7 @@ def one_run(row, ctx, run_no):
     return (rps if ok else None), figures
 
 
-# ---- rounds ------------------------------------------------------------------
+# ---- rounds ----------------------------------------------------------------
 
 class Context:
     def __init__(self, args, utrace, rss_of, server, bench, tmp):
@@ -348,7 +348,7 @@ def measure(rows, ctx):
             flush=True)
 
 
-# ---- reporting ---------------------------------------------------------------
+# ---- reporting -------------------------------------------------------------
 
 def print_setup(ctx, rows, builds):
     print(machine_line())
@@ -456,7 +456,8 @@ def main():
                     help="requests of each test, redis-benchmark -n "
                     "(default 200000)")
     ap.add_argument("--clients", type=int, default=8,
-                    help="parallel connections, redis-benchmark -c (default 8)")
+                    help="parallel connections, redis-benchmark -c "
+                    "(default 8)")
     args = ap.parse_args()
     if min(args.rounds, args.repeat, args.requests, args.clients) < 1:
         ap.error("--rounds, --repeat, --requests and --clients must be at "

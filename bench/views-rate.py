@@ -81,7 +81,8 @@ def make_views(utrace, trace, data, tmp):
     null = os.devnull
     return [
         View(tmp, "utrace dump --json",
-             [utrace, "dump", "-d", trace, "--json", "-o", null], "uftrace dump"),
+             [utrace, "dump", "-d", trace, "--json", "-o", null],
+             "uftrace dump"),
         View(tmp, "utrace replay", [utrace, "replay", "-d", trace, "-o", null],
              "uftrace replay"),
         View(tmp, "utrace report", [utrace, "report", "-d", trace, "-o", null],
@@ -92,7 +93,7 @@ def make_views(utrace, trace, data, tmp):
     ]
 
 
-# ---- recording and checking the traces ---------------------------------------
+# ---- recording and checking the traces -------------------------------------
 
 def record(argv, cwd):
     """Run a recording; return (seconds, stdout, stderr, returncode)."""
@@ -195,10 +196,11 @@ def size_text(path, events):
     return "%d bytes on disk (%.2f bytes/event)" % (size, size / events)
 
 
-# ---- timing the views ----------------------------------------------------------
+# ---- timing the views ------------------------------------------------------
 
 def view_failed(cfg, rc):
-    """The note of a view that exited with @rc: n/a when this utrace lacks it."""
+    """The note of a view that exited with @rc (n/a when this utrace lacks
+    it), and whether that is a failure."""
     bad = unknown_option(stderr_text(cfg))
     if bad and cfg.name.startswith("utrace"):
         return "n/a: this utrace lacks it (%s)" % bad, False
@@ -252,7 +254,7 @@ def measure(views, rss_of, n, args):
     return secs, rss, runs
 
 
-# ---- reporting -----------------------------------------------------------------
+# ---- reporting -------------------------------------------------------------
 
 def print_setup(utrace, builds, args):
     print(machine_line())

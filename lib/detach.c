@@ -192,12 +192,12 @@ static void unprobe(struct ut_session *s)
 }
 
 /*
- * Record no new calls and format what the rings and spools hold while the
- * program still runs: behind a hot thread that can be seconds of work,
- * which must not be spent with the world stopped.  Once disabled, only the
- * returns of calls in flight are recorded, so the backlog only shrinks;
- * the time limit is for a program that scribbles on its rings.  Threads
- * waiting for room in a full ring go on as it drains.
+ * Record no new calls and drain what the rings and spools hold while the
+ * program still runs, so that the world is stopped for as short a time as
+ * can be.  Once disabled, only the returns of calls in flight are
+ * recorded, so the backlog only shrinks; the time limit is for a program
+ * that scribbles on its rings.  Threads waiting for room in a full ring go
+ * on as it drains (here, and in the drainer).
  */
 static void drain_before_stop(struct ut_session *s)
 {
@@ -209,8 +209,9 @@ static void drain_before_stop(struct ut_session *s)
 	while (ut_drain(s) > 0 && utrace_monotonic_ns() - start < DETACH_DRAIN_NS)
 		;
 	/*
-	 * From here on nobody drains while threads run (settle_thread runs
-	 * them alone): a recorder must not wait for room, it drops.
+	 * From here on threads are stopped and stepped out of our code one at
+	 * a time, with the drainer's lock held at times: a recorder must not
+	 * wait for room then, it drops (a wait would hold up the detach).
 	 */
 	__atomic_store_n(&((struct ut_ctl *)s->area)->block_ticks, 0, __ATOMIC_RELEASE);
 }

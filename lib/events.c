@@ -130,8 +130,11 @@ static int on_signal_stop(struct ut_session *s, struct ut_thread *t, int sig)
 		r = on_sigtrap(s, t);
 	else
 		t->resume_sig = sig;
-	if (t->resume_sig && t->slot != UT_NO_SLOT && s->consumer)
+	if (t->resume_sig && t->slot != UT_NO_SLOT && s->consumer) {
+		ut_lock(s);
 		utrace_consumer_slot_signalled(s->consumer, t->slot);
+		ut_unlock(s);
+	}
 	return r;
 }
 

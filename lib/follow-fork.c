@@ -106,6 +106,7 @@ struct ut_session *ut_family_owner(struct ut_session *s, pid_t tid)
 	return s;
 }
 
+/* Under the drainer's lock: it walks the list. */
 static int add_kid(struct ut_family *f, struct ut_session *k)
 {
 	if (f->nkids == f->cap) {
@@ -125,6 +126,7 @@ static int add_kid(struct ut_family *f, struct ut_session *k)
 static struct ut_session *kid_new(struct ut_session *parent, pid_t pid)
 {
 	struct ut_session *k = calloc(1, sizeof(*k));
+	int e;
 
 	if (!k)
 		return NULL;
@@ -139,7 +141,10 @@ static struct ut_session *kid_new(struct ut_session *parent, pid_t pid)
 	k->chld_fd = parent->chld_fd;
 	k->family = parent->family;
 	k->start_ns = utrace_monotonic_ns();
-	if (add_kid(parent->family, k) < 0) {
+	ut_lock(parent);
+	e = add_kid(parent->family, k);
+	ut_unlock(parent);
+	if (e < 0) {
 		free(k);
 		return NULL;
 	}
@@ -261,15 +266,15 @@ static int kid_inject(struct ut_session *k, const struct ut_session *p, struct u
 	if (e < 0)
 		return e;
 	copy_area(k, p, slot);
+	ut_lock(k);
 	e = utrace_consumer_new(&k->consumer, k->area, &k->geo, &k->tsc);
-	if (e < 0)
-		return e;
-	k->injected = true;
-	if (slot != UT_NO_SLOT) {
+	if (e == 0 && slot != UT_NO_SLOT) {
 		utrace_consumer_slot_open(k->consumer, slot, k->pid, t->tid);
 		t->slot = slot;
 	}
-	return 0;
+	ut_unlock(k);
+	k->injected = e == 0;
+	return e;
 }
 
 /* The child could not get an area of its own: clean it as an unfollowed one. */
@@ -299,16 +304,20 @@ void ut_vfork_lend_slot(struct ut_session *s, struct ut_thread *t, pid_t child)
 {
 	if (!s->consumer || t->slot == UT_NO_SLOT)
 		return;
+	ut_lock(s);
 	ut_drain(s);
 	utrace_consumer_slot_lend(s->consumer, t->slot, child, child);
+	ut_unlock(s);
 }
 
 void ut_vfork_return_slot(struct ut_session *s, struct ut_thread *t)
 {
 	if (!s->consumer || t->slot == UT_NO_SLOT)
 		return;
+	ut_lock(s);
 	ut_drain(s);
 	utrace_consumer_slot_lend(s->consumer, t->slot, t->pid, t->tid);
+	ut_unlock(s);
 }
 
 /*
@@ -426,9 +435,11 @@ static void remove_kid(struct ut_family *f, size_t i)
 	struct ut_session *k = f->kids[i];
 
 	kid_end(k);
+	ut_lock(k);
 	for (i = 0; i < f->nkids && f->kids[i] != k; i++)
 		;
 	f->kids[i] = f->kids[--f->nkids];
+	ut_unlock(k);
 	free(k->threads);
 	free(k);
 }

@@ -34,6 +34,7 @@ void ut_session_retire(struct ut_session *s)
 {
 	struct ut_stats st = { 0 };
 
+	ut_lock(s);
 	ut_drain(s);
 	for (size_t i = 0; i < s->nthreads; i++)
 		if (s->threads[i].slot != UT_NO_SLOT)
@@ -56,6 +57,7 @@ void ut_session_retire(struct ut_session *s)
 	free(s->gid);
 	s->gid = NULL;
 	s->ngid = 0;
+	ut_unlock(s);
 }
 
 /*

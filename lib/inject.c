@@ -755,7 +755,9 @@ int ut_slot_create(struct ut_session *s, struct ut_thread *t)
 	stack_bounds(t->tid, arch_regs_sp(&regs), &slot->stack_lo, &slot->stack_hi);
 	/* before the key: a thread sharing it may be running */
 	slot->flags = shared_flags(s, key, slot->stack_lo, slot->stack_hi);
+	ut_lock(s);
 	utrace_consumer_slot_open(s->consumer, (uint32_t)k, t->pid, t->tid);
+	ut_unlock(s);
 	ut_output_task(s, t->pid, t->tid);
 	__atomic_store_n(&slot->key, key, __ATOMIC_RELEASE);
 	if (key == UT_SLOT_EARLY)
@@ -789,12 +791,14 @@ void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end ho
 	uint64_t start = utrace_monotonic_ns();
 
 	ut_output_task(s, t->pid, t->tid); /* the name it ends with */
+	ut_lock(s);
 	if (how == UT_SLOT_END_KILLED)
 		utrace_consumer_slot_close_killed(s->consumer, t->slot, ut_output_event, s);
 	else if (how == UT_SLOT_END_GONE)
 		utrace_consumer_slot_close(s->consumer, t->slot, ut_output_event, s);
 	else
 		utrace_consumer_slot_release(s->consumer, t->slot, ut_output_event, s);
+	ut_unlock(s);
 	s->drain_ns += utrace_monotonic_ns() - start;
 	/*
 	 * A thread that lives on keeps its key.  Stopped in a signal handler,
@@ -814,14 +818,14 @@ int ut_drain(struct ut_session *s)
 	uint64_t start = utrace_monotonic_ns();
 	long n;
 
-	if (!s->consumer)
-		return 0;
-	n = utrace_consumer_drain(s->consumer, ut_output_event, s);
+	ut_lock(s);
+	n = s->consumer ? utrace_consumer_drain(s->consumer, ut_output_event, s) : 0;
 	if (n > 0 && ut_output_flush(s) < 0 && !s->failed) {
 		ut_error("writing the trace: %s", strerror(EIO));
-		s->failed = -EIO;
+		__atomic_store_n(&s->failed, -EIO, __ATOMIC_RELAXED);
 	}
 	s->drain_ns += utrace_monotonic_ns() - start;
+	ut_unlock(s);
 	return (int)n;
 }
 

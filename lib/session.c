@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * A session from start to end: launch or attach, install the probes with the
- * world stopped, then a loop that answers ptrace stops and drains the rings
- * until the program exits or we are asked to detach.
+ * world stopped, then a loop that answers ptrace stops until the program
+ * exits or we are asked to detach, while the drainer (drainer.c) moves the
+ * records from the rings into the trace.
  */
 #include <elf.h>
 #include <errno.h>
@@ -27,19 +28,16 @@
 #include "utrace/remote.h"
 
 /*
- * Adaptive polling: the recorder never wakes us (it only sleeps, on a full
- * ring, until we drain).  While drains find events we drain again at once;
- * idle, the wait doubles from POLL_MIN_US up to POLL_MAX_US, which should
- * stay below the time one hot thread (some 40 M events/s with 5-byte
- * patches) takes to fill a default ring (524288 16-byte records: 13 ms), or
- * it waits for us.  The price: an idle tracer wakes 500 times a second,
- * some 2% of a CPU on this project's VMs.
+ * Adaptive polling: a stop wakes the loop through the SIGCHLD signalfd;
+ * idle, the wait doubles from POLL_MIN_US up to POLL_MAX_US, so that
+ * ending (the family reaped, a detach asked for) is seen soon enough.
  */
 #define POLL_MIN_US 50
 #define POLL_MAX_US 2000
 #define NSEC_PER_USEC 1000
 #define USEC_PER_SEC 1000000
-#define DRAIN_EVERY_WAITS 256
+/* Busy with stops, the loop reads the signals that ask it to end this often. */
+#define SIGNALS_EVERY_WAITS 256
 #define SPIN_AFTER_STOP_NS 200000ULL
 #define NSEC_PER_MSEC 1000000.0
 #define SYSCALL_THREAD_WAIT_NS (2ULL * 1000 * 1000 * 1000)
@@ -67,11 +65,15 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 	if (!s->output)
 		return utrace_error_last() ? -EIO : -ENOMEM;
 	s->writer = s->output->writer;
-	return s->chld_fd < 0 ? -ENOMEM : 0;
+	if (s->chld_fd < 0)
+		return -ENOMEM;
+	return ut_drainer_start(s);
 }
 
 static void session_fini(struct ut_session *s)
 {
+	if (s->output)
+		ut_drainer_stop(s);
 	ut_family_free(s);
 	if (s->consumer)
 		utrace_consumer_free(s->consumer);
@@ -131,8 +133,11 @@ int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid)
 
 static int setup_output(struct ut_session *s)
 {
-	int e = utrace_consumer_new(&s->consumer, s->area, &s->geo, &s->tsc);
+	int e;
 
+	ut_lock(s);
+	e = utrace_consumer_new(&s->consumer, s->area, &s->geo, &s->tsc);
+	ut_unlock(s);
 	if (e == 0)
 		e = ut_output_begin(s);
 	return e < 0 ? e : ut_output_add_funcs(s, 0);
@@ -372,10 +377,10 @@ static bool session_busy(struct ut_session *s)
 }
 
 /*
- * Answer stops as they come; drain rings between them, at once again while
- * they hold events.  Waking from a sleep when the next stop comes costs some
- * 40 us on a VM (a halted CPU and an interrupt): for a while after a stop,
- * when int3 probes make the next one likely, poll without sleeping.
+ * Answer stops as they come.  Waking from a sleep when the next stop comes
+ * costs some 40 us on a VM (a halted CPU and an interrupt): for a while
+ * after a stop, when int3 probes make the next one likely, poll without
+ * sleeping.
  */
 static int session_loop(struct ut_session *s)
 {
@@ -390,11 +395,10 @@ static int session_loop(struct ut_session *s)
 			return r;
 		if (r > 0)
 			last_stop = utrace_monotonic_ns();
-		if (r > 0 && ++waits < DRAIN_EVERY_WAITS)
+		if (r > 0 && ++waits < SIGNALS_EVERY_WAITS)
 			continue;
 		waits = 0;
-		if (ut_family_drain(s) > 0 || r > 0 ||
-		    utrace_monotonic_ns() - last_stop < SPIN_AFTER_STOP_NS) {
+		if (r > 0 || utrace_monotonic_ns() - last_stop < SPIN_AFTER_STOP_NS) {
 			timeout = 0;
 			read_signals(s); /* never waiting, so never told otherwise */
 			continue;
@@ -470,6 +474,7 @@ static int finish_output(struct ut_session *s)
 	struct ut_stats st = { 0 };
 	int e;
 
+	ut_drainer_stop(s);
 	ut_drain(s);
 	if (ut_output_stats(s, &st) < 0)
 		ut_warn("out of memory: losses are not reported");

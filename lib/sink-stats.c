@@ -75,12 +75,14 @@ int ut_output_stats(struct ut_session *s, struct ut_stats *st)
 	int e;
 
 	memset(st, 0, sizeof(*st));
+	ut_lock(s);
 	/* the writer names func_drops[i] by the output's table: one entry each */
 	e = stats_add(st, &s->output->past, NULL, 0, s->output->nfuncs);
 	if (e == 0 && s->consumer) {
 		utrace_consumer_stats(s->consumer, &cur);
 		e = stats_add(st, &cur, s->gid, s->ngid, s->output->nfuncs);
 	}
+	ut_unlock(s);
 	return e;
 }
 

@@ -29,8 +29,14 @@ struct ut_output *ut_output_new(const struct ut_session_opts *o)
 	struct ut_output *out = calloc(1, sizeof(*out));
 	int e;
 
+	pthread_mutexattr_t ma;
+
 	if (!out)
 		return NULL;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&out->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	e = ut_trace_writer_new(&out->trace, o->trace_dir);
 	if (e == 0 && o->live) {
 		out->writer = utrace_writer_new(o->format, o->out, NULL, 0);
@@ -153,6 +159,7 @@ void ut_output_free(struct ut_output *o)
 	free(o->funcs);
 	free(o->infos);
 	ut_stats_free(&o->past);
+	pthread_mutex_destroy(&o->lock);
 	free(o);
 }
 
@@ -190,10 +197,10 @@ static int publish_funcs(struct ut_output *o, size_t first)
 	return e;
 }
 
-int ut_output_add_funcs(struct ut_session *s, size_t first)
+/* The table grown and s->gid mapped, under the lock: the drainer maps ids by gid. */
+static int add_funcs(struct ut_session *s, size_t first, size_t base, size_t n)
 {
 	struct ut_output *o = s->output;
-	size_t n = s->nprobes - first, base = o->nfuncs;
 	uint32_t *gid = realloc(s->gid, (s->nprobes ? s->nprobes : 1) * sizeof(*gid));
 	int e;
 
@@ -213,7 +220,21 @@ int ut_output_add_funcs(struct ut_session *s, size_t first)
 	}
 	s->ngid = s->nprobes;
 	o->nfuncs += n;
-	return publish_funcs(o, base);
+	return 0;
+}
+
+int ut_output_add_funcs(struct ut_session *s, size_t first)
+{
+	struct ut_output *o = s->output;
+	size_t n = s->nprobes - first, base = o->nfuncs;
+	int e;
+
+	ut_lock(s);
+	e = add_funcs(s, first, base, n);
+	if (e == 0)
+		e = publish_funcs(o, base);
+	ut_unlock(s);
+	return e;
 }
 
 int ut_output_event(const struct ut_event *ev, void *session)

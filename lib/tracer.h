@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
@@ -115,6 +116,8 @@ struct ut_output {
 	size_t nfuncs, cap_funcs;
 	struct ut_stats past; /* threads and func_drops [nfuncs] owned here */
 	bool begun; /* the trace has its metadata */
+	/* guards what the drainer touches (drainer.c); recursive */
+	pthread_mutex_t lock;
 };
 
 struct ut_session {
@@ -160,6 +163,7 @@ struct ut_session {
 	struct ut_tsc tsc; /* calibrated when the session begins */
 	struct ut_consumer *consumer;
 	struct ut_writer *writer;
+	struct ut_drainer *drainer; /* the root session's; NULL before it starts and in kids */
 	int chld_fd; /* signalfd for SIGCHLD: wakes the loop on every ptrace stop */
 	uint64_t traps; /* int3 hits answered */
 	struct ut_rtld *rtld; /* the dynamic linker's rendezvous (rtld.c), NULL when none */
@@ -342,6 +346,15 @@ int ut_output_flush(struct ut_session *s);
 void ut_output_task(struct ut_session *s, pid_t pid, pid_t tid);
 /* The losses into the trace, which is then complete; the live view catches up and stops. */
 int ut_output_finish(struct ut_session *s, const struct ut_stats *st);
+/* drainer.c */
+/* Start moving records from every ring of s and its family into the trace. */
+int ut_drainer_start(struct ut_session *s);
+/* Stop it (records left in the rings stay for the last drains). */
+void ut_drainer_stop(struct ut_session *s);
+/* What the drainer touches may be changed between these (they nest). */
+void ut_lock(struct ut_session *s);
+void ut_unlock(struct ut_session *s);
+
 /* sink-stats.c */
 /* The losses of the present image and of those gone, as one table (free with ut_stats_free). */
 int ut_output_stats(struct ut_session *s, struct ut_stats *st);
