@@ -87,9 +87,13 @@ static uint64_t realtime_ns(void)
 
 int ut_output_begin(struct ut_session *s)
 {
+	struct ut_trace_meta m;
 	int e;
 
-	struct ut_trace_meta m = {
+	if (s->output->begun)
+		return 0; /* a program executed later: the trace is the first one's */
+	s->output->begun = true;
+	m = (struct ut_trace_meta){
 		.utrace_version = (char *)UTRACE_VERSION_STRING,
 		.cmdline = read_cmdline(s->mm_pid),
 		.pid = s->pid,
@@ -102,10 +106,6 @@ int ut_output_begin(struct ut_session *s)
 		.retval = s->opts.record_retval,
 		.probe_mode = s->opts.probe_mode == UT_PROBE_MODE_INT3 ? "int3" : "auto",
 	};
-
-	if (s->output->begun)
-		return 0; /* a program executed later: the trace is the first one's */
-	s->output->begun = true;
 	e = ut_trace_writer_info(s->output->trace, &m);
 	free(m.cmdline);
 	return e;
