@@ -5,6 +5,16 @@
 
 #include "cli.h"
 
+#define ASCII_SPACE 0x20
+#define ASCII_DEL 0x7f
+
+/* s with control bytes as '?': names come from the traced program's files. */
+static void put_visible(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		fputc(*p < ASCII_SPACE || *p == ASCII_DEL ? '?' : *p, out);
+}
+
 static void print_start(FILE *out, uint64_t realtime_ns)
 {
 	time_t sec = (time_t)(realtime_ns / 1000000000ULL);
@@ -50,8 +60,26 @@ static void print_threads(FILE *out, const struct ut_trace_task *tasks, size_t n
 		n += !named_later(tasks, ntasks, i);
 	fprintf(out, "threads:        %zu\n", n);
 	for (size_t i = 0; i < ntasks; i++)
-		if (!named_later(tasks, ntasks, i))
-			fprintf(out, "  %d/%d %s\n", tasks[i].pid, tasks[i].tid, tasks[i].comm);
+		if (!named_later(tasks, ntasks, i)) {
+			fprintf(out, "  %d/%d ", tasks[i].pid, tasks[i].tid);
+			put_visible(out, tasks[i].comm);
+			fputc('\n', out);
+		}
+}
+
+static void print_funcs(FILE *out, const struct ut_trace_func *funcs, size_t nfuncs)
+{
+	for (size_t i = 0; i < nfuncs; i++) {
+		fprintf(out, "  func %zu ", i);
+		put_visible(out, funcs[i].info.name);
+		fputc(' ', out);
+		put_visible(out, funcs[i].info.module);
+		fprintf(out, " 0x%llx ", (unsigned long long)funcs[i].info.addr);
+		put_visible(out, funcs[i].build_id[0] ? funcs[i].build_id : "-");
+		fputc(' ', out);
+		put_visible(out, funcs[i].probe);
+		fputc('\n', out);
+	}
 }
 
 int cli_print_info(const struct ut_trace *t, FILE *out)
@@ -65,7 +93,9 @@ int cli_print_info(const struct ut_trace *t, FILE *out)
 	funcs = ut_trace_funcs(t, &nfuncs);
 	fprintf(out, "trace version:  %d\n", UT_TRACE_VERSION);
 	fprintf(out, "utrace version: %s\n", m->utrace_version ? m->utrace_version : "?");
-	fprintf(out, "command:        %s\n", m->cmdline ? m->cmdline : "");
+	fprintf(out, "command:        ");
+	put_visible(out, m->cmdline ? m->cmdline : "");
+	fputc('\n', out);
 	fprintf(out, "pid:            %d\n", m->pid);
 	print_start(out, m->start_realtime_ns);
 	fprintf(out, "clock:          CLOCK_MONOTONIC ns (TSC: %.6f ns per tick)\n",
@@ -85,9 +115,6 @@ int cli_print_info(const struct ut_trace *t, FILE *out)
 		kinds[3], kinds[1]);
 	print_losses(out, t);
 	print_threads(out, tasks, ntasks);
-	for (size_t i = 0; i < nfuncs; i++)
-		fprintf(out, "  func %zu %s %s 0x%llx %s %s\n", i, funcs[i].info.name,
-			funcs[i].info.module, (unsigned long long)funcs[i].info.addr,
-			funcs[i].build_id[0] ? funcs[i].build_id : "-", funcs[i].probe);
+	print_funcs(out, funcs, nfuncs);
 	return 0;
 }
