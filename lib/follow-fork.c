@@ -274,6 +274,8 @@ static int kid_inject(struct ut_session *k, const struct ut_session *p, struct u
 	}
 	ut_unlock(k);
 	k->injected = e == 0;
+	if (e == 0 && slot != UT_NO_SLOT)
+		ut_output_task(k, k->pid, t->tid);
 	return e;
 }
 
