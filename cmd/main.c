@@ -5,6 +5,9 @@
 
 #include "cli.h"
 
+/* Columns of a command's synopsis in the help; a longer one gets a line of its own. */
+#define SYNOPSIS_WIDTH 32
+
 #ifndef UTRACE_VERSION
 #define UTRACE_VERSION "unknown"
 #endif
@@ -32,7 +35,11 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: utrace COMMAND [OPTIONS] ...\n\ncommands:\n");
 	for (const struct cli_command *c = cli_commands; c->name; c++)
-		fprintf(f, "  utrace %-32s %s\n", c->synopsis, c->summary);
+		if (strlen(c->synopsis) <= SYNOPSIS_WIDTH)
+			fprintf(f, "  utrace %-*s %s\n", SYNOPSIS_WIDTH, c->synopsis, c->summary);
+		else
+			fprintf(f, "  utrace %s\n  %*s %s\n", c->synopsis, SYNOPSIS_WIDTH + 7, "",
+				c->summary);
 	fprintf(f, "\n'utrace COMMAND --help' for the options of a command; see utrace(1).\n");
 }
 

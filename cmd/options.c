@@ -80,16 +80,26 @@ void cli_usage_head(FILE *f, const char *cmd)
 
 void cli_usage(FILE *f, const char *cmd)
 {
+	bool record = !strcmp(cmd, "record");
+
 	cli_usage_head(f, cmd);
 	fprintf(f,
 		"options (before or after the program; '--' ends them):\n"
 		"  -f, --function [MODULE:]GLOB  trace matching functions (repeatable); without\n"
 		"                                MODULE, in the main executable\n"
-		"  -N, --notrace [MODULE:]GLOB   do not trace matching functions (repeatable)\n"
-		"  -o, --output FILE             write the trace to FILE (default: stderr)\n"
-		"      --format text|json|summary  call graph (default), JSON Lines, or one line\n"
-		"                                per function (calls, returns, times)\n"
-		"      --json                    same as --format json\n"
+		"  -N, --notrace [MODULE:]GLOB   do not trace matching functions (repeatable)\n");
+	if (record)
+		fprintf(f,
+			"  -d, --dir DIR                 the trace directory (default utrace.data)\n"
+			"  -p, --pid PID                 attach to process PID instead of running a\n"
+			"                                program\n");
+	else
+		fprintf(f,
+			"  -o, --output FILE             write the trace to FILE (default: stderr)\n"
+			"      --format text|json|summary  call graph (default), JSON Lines, or one\n"
+			"                                line per function (calls, returns, times)\n"
+			"      --json                    same as --format json\n");
+	fprintf(f,
 		"      --args                    record each call's first five argument registers\n"
 		"                                (rdi rsi rdx rcx r8)\n"
 		"      --retval                  record each return's value (rax)\n"
@@ -111,9 +121,6 @@ void cli_usage(FILE *f, const char *cmd)
 		"                                its own rings; events carry their pid); with\n"
 		"                                --follow-exec, also what vfork/posix_spawn children\n"
 		"                                execute\n"
-		"  -d, --dir DIR                 record: the trace directory (default utrace.data)\n"
-		"  -p, --pid PID                 record: attach to process PID instead of running\n"
-		"                                a program\n"
 		"  -v, --verbose                 say more about what utrace does\n"
 		"  -h, --help                    this help\n");
 }
@@ -223,13 +230,20 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 		c->output = arg;
 		return 0;
 	case OPT_FORMAT:
+	case OPT_JSON:
+		if (!strcmp(c->cmd, "record")) {
+			cli_error("record: --format and --json are for the live output of run and "
+				  "attach; the views read the trace (utrace dump --json)");
+			return -1;
+		}
+		if (opt == OPT_JSON) {
+			c->format = UT_FORMAT_JSON;
+			return 0;
+		}
 		if (parse_format(arg, &c->format) == 0)
 			return 0;
 		cli_error("unknown format '%s' (text, json or summary)", arg);
 		return -1;
-	case OPT_JSON:
-		c->format = UT_FORMAT_JSON;
-		return 0;
 	case OPT_BUFSIZE:
 		if (parse_size(arg, MIN_RING_SIZE, MAX_RING_SIZE, &c->ring_size) == 0)
 			return 0;

@@ -315,6 +315,7 @@ class RecordUsageTest(unittest.TestCase):
         cases = [
             (["record", "-d", d, "-p", "1", h.prog("s-demo")], "not both"),
             (["record", "-d", d, "-o", "x", h.prog("s-demo")], "-o"),
+            (["record", "-d", d, "--json", h.prog("s-demo")], "--json"),
             (["run", "-d", d, h.prog("s-demo")], "record"),
             (["dump", "-d", d], "--json"),
             (["dump", "-d", d, "--json", "--chrome"], "one of"),
