@@ -5,8 +5,7 @@
 usage: bench/lossless.py [--utrace PATH] [--rounds 5] [--repeat 1] [--seed 1]
                          [--calls 2000000] [--threads 8]
                          [--thread-calls 200000] [--int3-calls 2000]
-                         [--events 100000000] [--mem-rounds 1]
-                         [--mem-format auto|json|summary] [--keep]
+                         [--events 100000000] [--mem-rounds 1] [--keep]
 
 Builds bench/bench-calls.c (`cc -O2 -g`), bench/bench-threads.c
 (`cc -O2 -g -pthread`) and bench/rss-of.c (`cc -O2`), and measures, in one
@@ -14,41 +13,52 @@ run, the targets of the "Every event kept" issue that concern recording:
 
 1. Wall time of the whole command, 2 M calls of one function, every event
    kept (utrace's default options: a full ring makes the thread wait):
-     untraced         bench-calls N
-     utrace           utrace run -f bench_target --json -o T bench-calls N
-     uftrace          uftrace record -d D -P bench_target bench-calls N
-   Target: utrace <= 1/2 of uftrace, on the medians.
+     untraced           bench-calls N
+     utrace record      utrace record -d D -f bench_target -- bench-calls N
+     utrace run --json  utrace run -f bench_target --json -o T bench-calls N
+     uftrace            uftrace record -d D -P bench_target bench-calls N
+   Target: utrace record <= 1/2 of uftrace, on the medians; utrace run
+   --json (every event formatted as it comes) is shown for information.
 2. Bytes an event takes in the ring, measured: utrace run --bufsize 4K
    --lossy -f leaf --json -- bench-threads --gate 1 K; once the program is
    at its gate, utrace is stopped (SIGSTOP), the program makes its 2 K
    calls of leaf (4 K events), then utrace continues.  Nothing drained the
    ring meanwhile, so it held all it could: bytes per event = 4096 / events
    recorded.  Target <= 16 without --args/--retval; --retval and --args
-   are measured the same way.
+   are measured the same way.  Beside it, for information, the bytes per
+   event on disk of the utrace record row: its trace's events file (headers
+   included) / the events utrace info counts.
 3. T threads x C calls of mid(), each calling leaf() twice (8 x 200,000):
-     threads untraced     bench-threads T C
-     threads utrace       utrace run -f mid -f leaf --json -o T bench-threads T C
-     threads uftrace      uftrace record -d D -P mid -P leaf bench-threads T C
-     threads int3 utrace  utrace run --probe=int3 ... bench-threads T 2000
-   The trace must hold exactly the calls the program counted; the table
-   shows the summary's waits and wait_ns.
-4. Peak memory of utrace tracing --events events (100 M: bench-calls 50 M)
-   into a JSON file, or, when the disk has not room for it, with --format
-   summary: ru_maxrss from wait4() in rss-of, a small C program that forks
-   and execs the command (Python's own wait4() would report at least
-   Python's peak: see rss-of.c); target <= 256 MiB.  Its JSON trace is
-   checked by its summary line only (events = 2 N, no loss).  One round by
-   default (--mem-rounds): it takes about a minute.
+     threads untraced            bench-threads T C
+     threads utrace record       utrace record -d D -f mid -f leaf
+                                   -- bench-threads T C
+     threads uftrace             uftrace record -d D -P mid -P leaf
+                                   bench-threads T C
+     threads int3 utrace record  utrace record --probe=int3 ...
+                                   bench-threads T 2000
+   The trace must hold exactly the calls the program counted, with both
+   probe kinds; the table shows the summary's waits and wait_ns.
+4. Peak memory of utrace record over --events events (100 M: bench-calls
+   50 M; the trace, some 1.6 GB, goes to the scratch directory and is
+   deleted after the check): ru_maxrss from wait4() in rss-of, a small C
+   program that forks and execs the command (Python's own wait4() would
+   report at least Python's peak: see rss-of.c); target <= 256 MiB.  The
+   trace is checked by utrace info only (events = 2 N, none dropped, torn
+   or invalid, complete).  One round by default (--mem-rounds).
 Every command runs under rss-of, so the table has a maxrss column too.
 
 Rows 1 and 3 run interleaved: every round runs each row --repeat times
 (default once) in a shuffled order, the fastest run counts; the table shows
-medians over the rounds.  Correctness (untimed): every utrace run exits 0,
-prints the untraced checksum, its JSON summary says dropped, torn and
-invalid 0 and events = the events the program made, and the trace holds
-exactly that many entry and exit events per function; every uftrace run
-exits 0 and `uftrace report` counts the calls.  A failure prints a WARNING
-line and makes the exit status 1; a missed target prints MISS.
+medians over the rounds.  Correctness (untimed, after each run): every
+utrace run exits 0 and prints the untraced checksum; a recorded trace's
+utrace info says events = the events the program made, none dropped, torn
+or invalid, complete; the JSON Lines (of utrace run --json, or of utrace
+dump --json -o FILE of a recorded trace) end in a summary that says
+events = the events the program made and no loss, and hold exactly that
+many entry and exit events per function; every uftrace run exits 0 and
+`uftrace report` counts the calls.  Recorded traces and their dumps are
+deleted once checked, unless --keep.  A failure prints a WARNING line and
+makes the exit status 1; a missed target prints MISS.
 """
 
 import argparse
@@ -65,11 +75,12 @@ import time
 
 from benchlib import (add_common_args, scratch_dir, BENCH_DIR, KIB_PER_MIB,
                       RSS_SOURCE, TARGET, Uftrace, Untraced, Utrace, build,
-                      count_events, count_trace, find_utrace, finish, load_line,
-                      machine_line, open_child_dir, read_checksum, read_maxrss,
-                      run_waited, stderr_tail, stderr_text, summary_problems,
-                      tail_summary, uftrace_problems, unknown_option,
-                      utrace_version, vm_hwm_kib, warn)
+                      count_events, count_trace, find_utrace, finish,
+                      info_count, load_line, machine_line, open_child_dir,
+                      read_checksum, read_maxrss, run_waited, stderr_tail,
+                      stderr_text, summary_problems, uftrace_problems,
+                      unknown_option, utrace_info, utrace_version, vm_hwm_kib,
+                      warn)
 
 # Targets of the issue; never loosen them here.
 WALL_RATIO = 1 / 2
@@ -92,10 +103,13 @@ EXIT_TIMEOUT = 120   # s for utrace to drain and exit once continued
 RECORD_OPTIONS = (("no --args/--retval", []), ("--retval", ["--retval"]),
                   ("--args", ["--args"]))
 
-# Disk space the memory row leaves free when it writes JSON to a file.
+# The events file of a trace directory: 16 bytes an event (without
+# --args/--retval) after a file header and a header per chunk.
+EVENTS_FILE = "events"
+TRACE_EVENT_BYTES = 16
+# Disk space the memory row leaves free when it records its trace.
 DISK_RESERVE = 2 << 30
 DISK_MARGIN = 1.25
-JSON_EVENT_BYTES = 150  # bytes a JSON event line of bench_target takes, about
 MEM_POLL_S = 0.05
 
 # ---- what bench-threads counts -----------------------------------------------
@@ -109,16 +123,115 @@ def program_calls(text, func):
     return None
 
 
+# ---- recorded traces ---------------------------------------------------------
+
+def info_problems(info, events):
+    """[] when `utrace info` (parsed: benchlib.utrace_info) says @events
+    events, none dropped, torn or invalid, and a complete trace."""
+    if isinstance(info, str):
+        return [info]
+    problems = []
+    if info_count(info, "events") != events:
+        problems.append("utrace info says events: %s, the program made %d" % (
+            info.get("events"), events))
+    if info_count(info, "dropped") != 0:
+        problems.append("utrace info says dropped: %s" % info.get("dropped"))
+    if info.get("torn, invalid") != "0, 0":
+        problems.append("utrace info says torn, invalid: %s" %
+                        info.get("torn, invalid"))
+    if not info.get("complete", "").startswith("yes"):
+        problems.append("utrace info says complete: %s" % info.get("complete"))
+    return problems
+
+
+class Recorded:
+    """A row timed on `utrace record -d D`.  Its trace is checked after the
+    run, untimed: by `utrace info`, and by `utrace dump --json -o FILE`,
+    whose lines are those `utrace run --json` writes, counted the same way.
+    The trace and the dump are deleted once checked, unless --keep."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.data = os.path.join(self.dir, "utrace.data")
+        self.dump = os.path.join(self.dir, "dump.json")
+        self.keep = False
+        self.disk = []  # (bytes of the events file, events) of each check
+
+    def record_argv(self, funcs, prog):
+        return ([self.utrace, "record"] + self.options + ["-d", self.data] +
+                sum((["-f", f] for f in funcs), []) + ["--"] + prog)
+
+    def prepare(self, n):
+        self.remove()
+
+    def remove(self):
+        shutil.rmtree(self.data, ignore_errors=True)
+        if os.path.exists(self.dump):
+            os.unlink(self.dump)
+
+    def check_record(self, want):
+        """Problems of the trace against @want, {function: calls}."""
+        try:
+            problems = self.check_info(want) + self.check_dump(want)
+        finally:
+            if not self.keep:
+                self.remove()
+        return ["%s %s" % (self.name, p) for p in problems]
+
+    def check_info(self, want):
+        info = utrace_info(self.utrace, self.data)
+        events_file = os.path.join(self.data, EVENTS_FILE)
+        if not isinstance(info, str) and info_count(info, "events") and \
+                os.path.exists(events_file):
+            self.disk.append((os.path.getsize(events_file),
+                              info_count(info, "events")))
+        return info_problems(info, 2 * sum(want.values()))
+
+    def check_dump(self, want):
+        res = subprocess.run([self.utrace, "dump", "-d", self.data, "--json",
+                              "-o", self.dump], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+        if res.returncode != 0:
+            return ["utrace dump --json exited with status %d: %s" % (
+                res.returncode, " | ".join(res.stderr.splitlines()[-3:]))]
+        c = count_events(self.dump, tuple(want))
+        self.summary = c["summary"]
+        problems = ["dump " + p for p in
+                    summary_problems(c["summary"], 2 * sum(want.values()))]
+        for f, n in want.items():
+            e, x = c[(f, "entry")], c[(f, "exit")]
+            if (e, x) != (n, n):
+                problems.append("dump has %d entry and %d exit events of %s, "
+                                "the program made %d calls" % (e, x, f, n))
+        if c["other"]:
+            problems.append("dump has %d other lines" % c["other"])
+        return problems
+
+
 # ---- the rows of the interleaved rounds --------------------------------------
 
 class CallsUntraced(Untraced):
     name = "untraced"
 
 
-class CallsUtrace(Utrace):
-    """utrace run -f bench_target --json -o T bench-calls N, default options."""
+class CallsRecord(Recorded, Utrace):
+    """utrace record -d D -f bench_target -- bench-calls N: the target."""
 
-    name = "utrace"
+    name = "utrace record"
+
+    def argv(self, n):
+        return self.record_argv([TARGET], [self.exe, str(n)])
+
+    def check(self, n, out):
+        return self.check_record({TARGET: n})
+
+
+class CallsRun(Utrace):
+    """utrace run -f bench_target --json -o T bench-calls N: every event
+    formatted as it comes, for information."""
+
+    name = "utrace run --json"
 
     def argv(self, n):
         return ([self.utrace, "run"] + self.options +
@@ -126,15 +239,16 @@ class CallsUtrace(Utrace):
 
     def check(self, n, out):
         if not os.path.exists(self.trace):
-            return ["utrace wrote no trace %s" % self.trace]
+            return ["%s wrote no trace %s" % (self.name, self.trace)]
         c = count_trace(self.trace, TARGET)
         self.summary = c["summary"]
-        self.trace_bytes = os.path.getsize(self.trace)
-        problems = ["utrace " + p for p in summary_problems(c["summary"], 2 * n)]
+        problems = ["%s %s" % (self.name, p)
+                    for p in summary_problems(c["summary"], 2 * n)]
         if (c["entry"], c["exit"], c["other"]) != (n, n, 0):
-            problems.append("utrace trace of N=%d has %d entry and %d exit "
-                            "events of %s, %d other lines" % (
-                                n, c["entry"], c["exit"], TARGET, c["other"]))
+            problems.append("%s trace of N=%d has %d entry and %d exit events "
+                            "of %s, %d other lines" % (
+                                self.name, n, c["entry"], c["exit"], TARGET,
+                                c["other"]))
         return problems
 
 
@@ -164,21 +278,17 @@ class ThreadsUntraced(Threads, Untraced):
         return self.threads_argv(n)
 
 
-class ThreadsUtrace(Threads, Utrace):
-    name = "threads utrace"
+class ThreadsRecord(Threads, Recorded, Utrace):
+    name = "threads utrace record"
 
     def __init__(self, exe, tmp, utrace, nthreads, options=(), name=None):
         self.nthreads = nthreads
         super().__init__(exe, tmp, utrace, options, name)
 
     def argv(self, n):
-        return ([self.utrace, "run"] + self.options +
-                sum((["-f", f] for f in THREAD_FUNCS), []) +
-                ["--json", "-o", self.trace, "--"] + self.threads_argv(n))
+        return self.record_argv(THREAD_FUNCS, self.threads_argv(n))
 
     def check(self, n, out):
-        if not os.path.exists(self.trace):
-            return ["%s wrote no trace %s" % (self.name, self.trace)]
         want = self.want(n)
         problems = []
         for f in THREAD_FUNCS:
@@ -186,20 +296,7 @@ class ThreadsUtrace(Threads, Utrace):
             if ran != want[f]:
                 problems.append("%s: the program counted %s calls of %s, not "
                                 "%d" % (self.name, ran, f, want[f]))
-        c = count_events(self.trace, THREAD_FUNCS)
-        self.summary = c["summary"]
-        problems += ["%s %s" % (self.name, p) for p in
-                     summary_problems(c["summary"], 2 * sum(want.values()))]
-        for f in THREAD_FUNCS:
-            e, x = c[(f, "entry")], c[(f, "exit")]
-            if (e, x) != (want[f], want[f]):
-                problems.append("%s trace has %d entry and %d exit events of "
-                                "%s, the program made %d calls" % (
-                                    self.name, e, x, f, want[f]))
-        if c["other"]:
-            problems.append("%s trace has %d other lines" % (self.name,
-                                                             c["other"]))
-        return problems
+        return problems + self.check_record(want)
 
 
 class ThreadsUftrace(Threads, Uftrace):
@@ -222,17 +319,19 @@ def make_rows(calls_exe, threads_exe, tmp, utrace, args):
     u = utrace or "utrace"
     rows = [
         (CallsUntraced(calls_exe, tmp), args.calls),
-        (CallsUtrace(calls_exe, tmp, u), args.calls),
+        (CallsRecord(calls_exe, tmp, u), args.calls),
+        (CallsRun(calls_exe, tmp, u), args.calls),
         (CallsUftrace(calls_exe, tmp), args.calls),
         (ThreadsUntraced(threads_exe, tmp, args.threads), args.thread_calls),
-        (ThreadsUtrace(threads_exe, tmp, u, args.threads), args.thread_calls),
+        (ThreadsRecord(threads_exe, tmp, u, args.threads), args.thread_calls),
         (ThreadsUftrace(threads_exe, tmp, args.threads), args.thread_calls),
-        (ThreadsUtrace(threads_exe, tmp, u, args.threads, ["--probe=int3"],
-                       "threads int3 utrace"), args.int3_calls),
+        (ThreadsRecord(threads_exe, tmp, u, args.threads, ["--probe=int3"],
+                       "threads int3 utrace record"), args.int3_calls),
     ]
     for cfg, n in rows:
         cfg.n = n
         cfg.summary = None
+        cfg.keep = args.keep
     return [cfg for cfg, _ in rows]
 
 
@@ -473,56 +572,21 @@ def measure_records(utrace, exe, tmp):
 
 # ---- peak memory -------------------------------------------------------------
 
-def mem_format(args, tmp, json_bytes):
-    """'json' when the disk holds the trace with room to spare, else 'summary'."""
-    if args.mem_format != "auto":
-        return args.mem_format, "asked for"
-    need = args.events * json_bytes * DISK_MARGIN
+def memory_room(tmp, events):
+    """None when the disk holds the memory row's trace with room to spare,
+    else why not."""
+    need = events * TRACE_EVENT_BYTES * DISK_MARGIN
     free = shutil.disk_usage(tmp).free
     if free - need >= DISK_RESERVE:
-        return "json", "%.1f GB free for about %.1f GB" % (free / 1e9,
-                                                           need / 1e9)
-    return "summary", "only %.1f GB free, JSON would take about %.1f GB" % (
-        free / 1e9, need / 1e9)
+        return None
+    return "only %.1f GB free in %s, the trace takes about %.1f GB" % (
+        free / 1e9, tmp, need / 1e9)
 
 
-def summary_table_problems(path, n):
-    """--format summary: bench_target's row must say n calls, n returns,
-    and no line but the header and the waits may follow."""
-    problems = []
-    row = None
-    with open(path) as f:
-        lines = f.read().splitlines()
-    for line in lines:
-        if line.startswith("#"):
-            if line.startswith("#      calls") or \
-                    line.startswith("# threads waited"):
-                continue
-            problems.append("summary says: " + line)
-        else:
-            f = line.split()
-            if f and f[-1] == TARGET:
-                row = f
-    if row is None:
-        return problems + ["no row of %s in the summary" % TARGET]
-    if (int(row[0]), int(row[1])) != (n, n):
-        problems.append("%s: %s calls, %s returns, the program made %d" % (
-            TARGET, row[0], row[1], n))
-    return problems
-
-
-def memory_round(rss_of, utrace, exe, tmp, fmt, events, checksum):
-    """One traced run of events/2 calls: (seconds, maxrss KiB, utrace's own
-    VmHWM KiB polled, waits text, problems)."""
-    n = events // 2
-    d = os.path.join(tmp, "memory")
-    os.makedirs(d, exist_ok=True)
-    out_file = os.path.join(d, "trace.json" if fmt == "json" else "summary.txt")
-    if os.path.exists(out_file):
-        os.unlink(out_file)
-    argv = [utrace, "run", "-f", TARGET] + (
-        ["--json"] if fmt == "json" else ["--format", "summary"]) + [
-        "-o", out_file, exe, str(n)]
+def run_polled(rss_of, argv, d):
+    """Run @argv under rss-of in @d, polling the VmHWM of rss-of's child
+    (utrace alone); return (seconds, returncode, maxrss KiB or None,
+    VmHWM KiB, stdout text, stderr text)."""
     rss_path = os.path.join(d, "maxrss")
     with open(os.path.join(d, "stdout"), "w") as out, \
             open(os.path.join(d, "stderr"), "w") as err:
@@ -543,37 +607,43 @@ def memory_round(rss_of, utrace, exe, tmp, fmt, events, checksum):
             if proc_dir is not None:
                 os.close(proc_dir)
         secs = time.perf_counter() - t0
-    rc = p.returncode
-    rss = read_maxrss(rss_path)
-    problems, waits = [], None
-    if rss is None:
-        problems.append("rss-of wrote no maxrss")
-        rss = 0
     with open(os.path.join(d, "stdout")) as f:
         text = f.read()
     with open(os.path.join(d, "stderr")) as f:
         err_text = f.read()
+    return secs, p.returncode, read_maxrss(rss_path), hwm, text, err_text
+
+
+def memory_round(rss_of, utrace, exe, tmp, events, checksum):
+    """One recording of events/2 calls: {secs, rss, hwm, waits, bytes,
+    problems, argv}, its trace left in place."""
+    n = events // 2
+    d = os.path.join(tmp, "memory")
+    os.makedirs(d, exist_ok=True)
+    data = os.path.join(d, "utrace.data")
+    shutil.rmtree(data, ignore_errors=True)
+    argv = [utrace, "record", "-d", data, "-f", TARGET, "--", exe, str(n)]
+    secs, rc, rss, hwm, text, err_text = run_polled(rss_of, argv, d)
+    got = {"secs": secs, "rss": rss or 0, "hwm": hwm, "waits": None,
+           "bytes": 0, "problems": [], "argv": argv, "data": data}
+    problems = got["problems"]
+    if rss is None:
+        problems.append("rss-of wrote no maxrss")
     if rc != 0:
         problems.append("exited with status %d: %s" % (
             rc, " | ".join(err_text.splitlines()[-3:])))
-    else:
-        if read_checksum(text) != checksum:
-            problems.append("checksum %s, untraced %s" % (read_checksum(text),
-                                                          checksum))
-        if fmt == "json":
-            s = tail_summary(out_file)
-            problems += summary_problems(s, 2 * n)
-            if s:
-                waits = "%s waits, %.0f ms" % (s.get("waits"),
-                                               s.get("wait_ns", 0) / 1e6)
-        else:
-            problems += summary_table_problems(out_file, n)
-            with open(out_file) as f:
-                for line in f:
-                    if line.startswith("# threads waited"):
-                        waits = line[2:].split(":")[0].strip()
-            waits = waits or "0 waits"
-    return secs, rss, hwm, waits, problems, argv, out_file
+        return got
+    if read_checksum(text) != checksum:
+        problems.append("checksum %s, untraced %s" % (read_checksum(text),
+                                                      checksum))
+    info = utrace_info(utrace, data)
+    problems += info_problems(info, 2 * n)
+    if not isinstance(info, str):
+        got["waits"] = "waits %s" % info.get("waits", "n/a")
+    events_file = os.path.join(data, EVENTS_FILE)
+    if os.path.exists(events_file):
+        got["bytes"] = os.path.getsize(events_file)
+    return got
 
 
 def fmt_hwm(kibs):
@@ -584,33 +654,39 @@ def fmt_hwm(kibs):
     return "%.1f MiB" % (statistics.median(kibs) / KIB_PER_MIB)
 
 
-def measure_memory(rss_of, utrace, exe, tmp, args, json_bytes):
+def measure_memory(rss_of, utrace, exe, tmp, args):
+    """{rss, hwm, ok} over the --mem-rounds, or {"na": why}."""
     if not utrace:
-        return None
-    fmt, why = mem_format(args, tmp, json_bytes)
+        return {"na": "utrace not found"}
+    why = memory_room(tmp, args.events)
+    if why:
+        return {"na": why}
     checksum = untraced_checksum([exe, str(args.events // 2)])
     runs = []
     for r in range(args.mem_rounds):
-        secs, rss, hwm, waits, problems, argv, out_file = memory_round(
-            rss_of, utrace, exe, tmp, fmt, args.events, checksum)
-        size = os.path.getsize(out_file) if os.path.exists(out_file) else 0
-        if not args.keep and os.path.exists(out_file):
-            os.unlink(out_file)
+        got = memory_round(rss_of, utrace, exe, tmp, args.events, checksum)
+        if not args.keep:
+            shutil.rmtree(got["data"], ignore_errors=True)
         if r == 0:
-            print("memory:  %s  (%s: %s)" % (shlex.join(argv), fmt, why))
-        for p in problems:
+            print("memory:  %s" % shlex.join(got["argv"]))
+        for p in got["problems"]:
             warn("memory round %d: %s" % (r + 1, p))
         print("memory round %d/%d: %.1f s, ru_maxrss %.1f MiB, utrace's own "
-              "VmHWM %s (polled), %s, output %.2f GB%s" % (
-                  r + 1, args.mem_rounds, secs, rss / KIB_PER_MIB,
-                  fmt_hwm([hwm]), waits or "waits n/a", size / 1e9,
-                  "" if problems else ", correct"), flush=True)
-        runs.append((rss, hwm, not problems))
+              "VmHWM %s (polled), %s, events file %.2f GB (%.4g bytes per "
+              "event)%s" % (
+                  r + 1, args.mem_rounds, got["secs"],
+                  got["rss"] / KIB_PER_MIB, fmt_hwm([got["hwm"]]),
+                  got["waits"] or "waits n/a", got["bytes"] / 1e9,
+                  got["bytes"] / args.events,
+                  "" if got["problems"] else ", correct"), flush=True)
+        runs.append((got["rss"], got["hwm"], not got["problems"]))
     return {"rss": [r[0] for r in runs], "hwm": [r[1] for r in runs],
-            "ok": sum(r[2] for r in runs), "fmt": fmt}
+            "ok": sum(r[2] for r in runs)}
 
 
 # ---- reporting ---------------------------------------------------------------
+
+NAME_WIDTH = len("threads int3 utrace record")
 
 def verdict(ok):
     return "PASS" if ok else "MISS"
@@ -630,7 +706,8 @@ def print_setup(utrace, builds, configs, args):
           "draining to the end)")
     print("commands:")
     for cfg in configs:
-        print("  %-19s %s" % (cfg.name, shlex.join(cfg.argv(cfg.n))))
+        print("  %-*s %s" % (NAME_WIDTH, cfg.name,
+                             shlex.join(cfg.argv(cfg.n))))
     print(flush=True)
 
 
@@ -639,7 +716,7 @@ def med(xs, fmt="%.3f"):
 
 
 def print_table(configs, res):
-    row = "%-19s %12s %8s %8s %8s %8s %8s %8s %9s"
+    row = "%-" + str(NAME_WIDTH) + "s %12s %8s %8s %8s %8s %8s %8s %9s"
     print()
     print(row % ("row", "calls", "median", "min", "max", "runs", "maxrss",
                  "waits", "wait"))
@@ -647,7 +724,7 @@ def print_table(configs, res):
     for cfg in configs:
         w = res.walls[cfg.name]
         if not w:
-            print("%-19s %12s   %s" % (cfg.name, describe_n(cfg),
+            print("%-*s %12s   %s" % (NAME_WIDTH, cfg.name, describe_n(cfg),
                                        cfg.note or "no run"))
             continue
         total, ok = res.checked[cfg.name]
@@ -659,7 +736,8 @@ def print_table(configs, res):
     print("median/min/max: over the rounds, of the fastest run of the round; "
           "maxrss: ru_maxrss of the command (the tracer or the program, "
           "whichever peaked higher); waits, wait: the JSON summary's waits "
-          "and wait_ns (times a thread found its ring full and waited).")
+          "and wait_ns, of utrace run --json or of utrace dump --json of the "
+          "recorded trace (times a thread found its ring full and waited).")
 
 
 def na_of(configs, res, *names):
@@ -672,27 +750,38 @@ def na_of(configs, res, *names):
     return None
 
 
-def print_targets(configs, res, records, memory, args):
-    m = {k: statistics.median(v) for k, v in res.walls.items() if v}
-    print("\ntargets (medians over the rounds):")
-
-    miss = na_of(configs, res, "utrace", "uftrace")
+def print_wall(m, configs, res, args):
     label = "wall, %d calls, every event kept" % args.calls
+    miss = na_of(configs, res, "utrace record", "uftrace")
     if miss:
-        print("  %s: utrace/uftrace <= 1/2: %s" % (label, miss))
+        print("  %s: utrace record/uftrace <= 1/2: %s" % (label, miss))
     else:
-        r = m["utrace"] / m["uftrace"]
-        extra = ""
-        if "untraced" in m:
-            u = m["untraced"]
-            extra = "  [over untraced: %.3f/%.3f s = %.3f]" % (
-                m["utrace"] - u, m["uftrace"] - u,
-                (m["utrace"] - u) / (m["uftrace"] - u))
-        print("  %s: utrace/uftrace = %.3f/%.3f s = %.3f (1/%.3g) <= 1/2: "
-              "%s%s" % (label, m["utrace"], m["uftrace"], r,
-                        1 / r if r > 0 else float("inf"),
-                        verdict(r <= WALL_RATIO), extra))
+        r = m["utrace record"] / m["uftrace"]
+        print("  %s: utrace record/uftrace = %.3f/%.3f s = %.3f (1/%.3g) "
+              "<= 1/2: %s%s" % (label, m["utrace record"], m["uftrace"], r,
+                                1 / r if r > 0 else float("inf"),
+                                verdict(r <= WALL_RATIO),
+                                over_untraced(m, "utrace record")))
+    miss = na_of(configs, res, "utrace run --json", "uftrace")
+    if miss:
+        print("  (info) utrace run --json/uftrace: %s" % miss)
+    else:
+        print("  (info) %d calls: utrace run --json/uftrace = %.3f/%.3f s = "
+              "%.3f%s" % (args.calls, m["utrace run --json"], m["uftrace"],
+                          m["utrace run --json"] / m["uftrace"],
+                          over_untraced(m, "utrace run --json")))
 
+
+def over_untraced(m, name):
+    """The ratio of @name's and uftrace's times over the untraced one."""
+    if "untraced" not in m:
+        return ""
+    u = m["untraced"]
+    return "  [over untraced: %.3f/%.3f s = %.3f]" % (
+        m[name] - u, m["uftrace"] - u, (m[name] - u) / (m["uftrace"] - u))
+
+
+def print_bytes(records, configs):
     plain = records[RECORD_OPTIONS[0][0]]
     if "na" in plain:
         print("  ring: bytes per event without --args/--retval <= %d: n/a (%s)"
@@ -710,43 +799,72 @@ def print_targets(configs, res, records, memory, args):
             print("  (info) ring with %s: %.3g bytes per event (%d events in "
                   "%d bytes)" % (label, got["bytes"], got["records"],
                                  RING_BYTES))
+    disk = next(c for c in configs if c.name == "utrace record").disk
+    if not disk:
+        print("  (info) disk: bytes per event of the utrace record row: n/a "
+              "(no trace checked)")
+    else:
+        size, events = sorted(disk, key=lambda d: d[0] / d[1])[
+            (len(disk) - 1) // 2]
+        print("  (info) disk: %.6g bytes per event in the utrace record row's "
+              "trace (events file %d bytes / %d events, headers included; "
+              "median of %d)" % (size / events, size, events, len(disk)))
 
-    if memory is None:
-        print("  peak memory <= %d MiB: n/a (utrace not found)" % PEAK_MAX_MIB)
+
+def print_memory(memory, args):
+    label = "peak memory, utrace record of %d events" % args.events
+    if "na" in memory:
+        print("  %s <= %d MiB: n/a (%s)" % (label, PEAK_MAX_MIB, memory["na"]))
     elif memory["ok"] == 0:
-        print("  peak memory <= %d MiB: n/a (no correct run)" % PEAK_MAX_MIB)
+        print("  %s <= %d MiB: n/a (no correct run)" % (label, PEAK_MAX_MIB))
     else:
         rss = statistics.median(memory["rss"]) / KIB_PER_MIB
-        print("  peak memory, %d events (%s): ru_maxrss %.1f MiB <= %d MiB: "
-              "%s  [utrace alone, VmHWM polled: %s]" % (
-                  args.events, memory["fmt"], rss, PEAK_MAX_MIB,
-                  verdict(rss <= PEAK_MAX_MIB), fmt_hwm(memory["hwm"])))
+        print("  %s: ru_maxrss %.1f MiB <= %d MiB: %s  [utrace alone, VmHWM "
+              "polled: %s]" % (label, rss, PEAK_MAX_MIB,
+                               verdict(rss <= PEAK_MAX_MIB),
+                               fmt_hwm(memory["hwm"])))
 
-    miss = na_of(configs, res, "threads utrace", "threads uftrace")
+
+def print_threads(m, configs, res, args):
+    rec = "threads utrace record"
+    miss = na_of(configs, res, rec, "threads uftrace")
     if miss:
-        print("  (info) threads: utrace/uftrace: %s" % miss)
+        print("  (info) threads: utrace record/uftrace: %s" % miss)
     else:
-        print("  (info) threads %d x %d: utrace/uftrace = %.3f/%.3f s = %.3f, "
-              "%s waits, %s ms waited" % (
-                  args.threads, args.thread_calls, m["threads utrace"],
-                  m["threads uftrace"],
-                  m["threads utrace"] / m["threads uftrace"],
-                  med(res.waits["threads utrace"], "%.0f"),
-                  med(res.wait_ms["threads utrace"], "%.1f")))
-    if "threads int3 utrace" in m:
+        print("  (info) threads %d x %d: utrace record/uftrace = %.3f/%.3f s "
+              "= %.3f, %s waits, %s ms waited" % (
+                  args.threads, args.thread_calls, m[rec],
+                  m["threads uftrace"], m[rec] / m["threads uftrace"],
+                  med(res.waits[rec], "%.0f"), med(res.wait_ms[rec], "%.1f")))
+    int3 = "threads int3 utrace record"
+    if int3 in m:
         print("  (info) threads int3 %d x %d: %.3f s, %.1f us per traced call "
               "(whole command / calls of mid and leaf)"
-              % (args.threads, args.int3_calls, m["threads int3 utrace"],
-                 m["threads int3 utrace"] * 1e6 /
+              % (args.threads, args.int3_calls, m[int3],
+                 m[int3] * 1e6 /
                  (args.threads * args.int3_calls * (1 + LEAF_PER_MID))))
+
+
+def print_targets(configs, res, records, memory, args):
+    m = {k: statistics.median(v) for k, v in res.walls.items() if v}
+    print("\ntargets (medians over the rounds):")
+    print_wall(m, configs, res, args)
+    print_bytes(records, configs)
+    print_memory(memory, args)
+    print_threads(m, configs, res, args)
+    for name in ("threads utrace record", "threads int3 utrace record"):
+        total, ok = res.checked[name]
+        if total:
+            print("  %s: %d/%d runs exact (every call the program counted, "
+                  "0 dropped): %s" % (name, ok, total, verdict(ok == total)))
 
 
 def main():
     ap = argparse.ArgumentParser(
         description="every event kept: wall time, ring bytes per event, "
         "threads and peak memory, against uftrace")
-    add_common_args(ap, kept="traces, logs; the memory row's trace too",
-                    repeat=1)
+    add_common_args(ap, kept="traces, their JSON dumps, logs; the memory "
+                    "row's trace too", repeat=1)
     ap.add_argument("--calls", type=int, default=2_000_000,
                     help="calls of bench_target in the wall-time rows "
                     "(default 2000000)")
@@ -762,10 +880,6 @@ def main():
                     "100000000)")
     ap.add_argument("--mem-rounds", type=int, default=1,
                     help="rounds of the memory row (default 1)")
-    ap.add_argument("--mem-format", choices=("auto", "json", "summary"),
-                    default="auto", help="output of the memory row: JSON to "
-                    "a file, or --format summary (default auto: JSON when "
-                    "the disk has room)")
     args = ap.parse_args()
     if min(args.rounds, args.repeat, args.calls, args.thread_calls,
            args.int3_calls, args.mem_rounds) < 1:
@@ -817,12 +931,8 @@ def main():
         res = measure(configs, usable, args, rss_of)
         print_table(configs, res)
 
-        utrace_row = next(c for c in configs if c.name == "utrace")
-        json_bytes = JSON_EVENT_BYTES
-        if getattr(utrace_row, "trace_bytes", None):
-            json_bytes = utrace_row.trace_bytes / (2 * args.calls)
         print()
-        memory = measure_memory(rss_of, utrace, calls_exe, tmp, args, json_bytes)
+        memory = measure_memory(rss_of, utrace, calls_exe, tmp, args)
         print_targets(configs, res, records, memory, args)
     return finish(start)
 

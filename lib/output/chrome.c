@@ -37,15 +37,14 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "output-internal.h"
 #include "utrace/view.h"
+#include "view-threads.h"
 
-#define ALLOC_MIN 16
 #define NS_PER_US 1000
-#define DEC_U64_MAX 20
 #define FALLBACK_NAME 32
 /* the numbers and fields that follow an event's name and module */
 #define TAIL_MAX 192
@@ -71,7 +70,7 @@ struct frame {
 };
 
 struct cthread {
-	pid_t pid, tid;
+	struct ut_thread_id id;
 	uint64_t last_ts;
 	uint64_t written; /* calls written */
 	struct frame *stack; /* innermost last */
@@ -94,94 +93,19 @@ struct chrome {
 	struct prefix *prefixes; /* [nfuncs] */
 	struct prefix unknown; /* an id beyond the table: rebuilt each time */
 	uint64_t origin;
-	void *tree; /* tsearch() tree of the threads, by pid and tid */
-	struct cthread **threads;
-	size_t nthreads, cap_threads;
-	struct cthread *last;
+	struct ut_threads threads; /* of struct cthread */
 	bool any; /* an event was written */
 	uint64_t open_calls, unplaced;
 };
 
-/* v grown to hold `need` elements of `size` (doubling), NULL when out of memory. */
-static void *grow(void *v, size_t *cap, size_t need, size_t size)
-{
-	size_t c = *cap ? *cap : ALLOC_MIN;
-
-	if (need <= *cap)
-		return v;
-	while (c < need)
-		c *= 2;
-	v = realloc(v, c * size);
-	if (v)
-		*cap = c;
-	return v;
-}
-
-static int cmp_thread(const void *a, const void *b)
-{
-	const struct cthread *x = a, *y = b;
-
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	return x->tid < y->tid ? -1 : x->tid > y->tid;
-}
-
-static struct cthread *thread_of(struct chrome *c, pid_t pid, pid_t tid)
-{
-	struct cthread key = { .pid = pid, .tid = tid }, *th, **list;
-	void *found;
-
-	if (c->last && c->last->pid == pid && c->last->tid == tid)
-		return c->last;
-	found = tfind(&key, &c->tree, cmp_thread);
-	if (found)
-		return c->last = *(struct cthread **)found;
-	list = grow(c->threads, &c->cap_threads, c->nthreads + 1, sizeof(*list));
-	if (!list)
-		return NULL;
-	c->threads = list;
-	th = malloc(sizeof(*th));
-	if (!th)
-		return NULL;
-	*th = key;
-	if (!tsearch(th, &c->tree, cmp_thread)) {
-		free(th);
-		return NULL;
-	}
-	list[c->nthreads++] = th;
-	return c->last = th;
-}
-
 /* ---- writing ------------------------------------------------------------------ */
-
-static char *put_lit(char *p, const char *s)
-{
-	size_t n = strlen(s);
-
-	memcpy(p, s, n);
-	return p + n;
-}
-
-static char *put_dec(char *p, uint64_t v)
-{
-	char tmp[DEC_U64_MAX];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
 
 /* ns as microseconds with 3 decimals. */
 static char *put_us(char *p, uint64_t ns)
 {
 	uint64_t frac = ns % NS_PER_US;
 
-	p = put_dec(p, ns / NS_PER_US);
+	p = ut_put_dec(p, ns / NS_PER_US);
 	*p++ = '.';
 	*p++ = (char)('0' + frac / 100);
 	*p++ = (char)('0' + frac / 10 % 10);
@@ -274,13 +198,13 @@ static int write_call(struct chrome *c, struct cthread *th, const struct xcall *
 	if (!pf)
 		return -ENOMEM;
 	p = put_ts(p, x->start, c->origin);
-	p = put_us(put_lit(p, ",\"dur\":"), x->dur);
-	p = put_dec(put_lit(p, ",\"pid\":"), (uint64_t)(uint32_t)th->pid);
-	p = put_dec(put_lit(p, ",\"tid\":"), (uint64_t)(uint32_t)th->tid);
+	p = put_us(ut_put_lit(p, ",\"dur\":"), x->dur);
+	p = ut_put_dec(ut_put_lit(p, ",\"pid\":"), (uint64_t)(uint32_t)th->id.pid);
+	p = ut_put_dec(ut_put_lit(p, ",\"tid\":"), (uint64_t)(uint32_t)th->id.tid);
 	if (x->flags & CALL_OPEN)
-		p = put_lit(p, ",\"args\":{\"open\":true}");
+		p = ut_put_lit(p, ",\"args\":{\"open\":true}");
 	else if (x->flags & CALL_UNWOUND)
-		p = put_lit(p, ",\"args\":{\"unwound\":true}");
+		p = ut_put_lit(p, ",\"args\":{\"unwound\":true}");
 	*p++ = '}';
 	put_sep(c);
 	fwrite_unlocked(pf->s, 1, pf->len, c->out);
@@ -331,14 +255,14 @@ static int on_entry(struct chrome *c, struct cthread *th, const struct ut_event 
 
 	if (e < 0)
 		return e;
-	f = grow(th->stack, &th->cap, th->n + 1, sizeof(*f));
+	f = ut_array_grow(th->stack, &th->cap, th->n + 1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	th->stack = f;
 	/* the innermost open call is the caller */
 	held = th->n && f[th->n - 1].start == ev->ts;
 	if (held) {
-		h = grow(th->held, &th->cap_held, th->nheld + 1, sizeof(*h));
+		h = ut_array_grow(th->held, &th->cap_held, th->nheld + 1, sizeof(*h));
 		if (!h)
 			return -ENOMEM;
 		th->held = h;
@@ -372,7 +296,7 @@ static int on_return(struct chrome *c, struct cthread *th, const struct ut_event
 
 static int on_event(struct chrome *c, const struct ut_event *ev)
 {
-	struct cthread *th = thread_of(c, ev->pid, ev->tid);
+	struct cthread *th = ut_threads_get(&c->threads, ev->pid, ev->tid, NULL);
 
 	if (!th)
 		return -ENOMEM;
@@ -386,11 +310,6 @@ static int on_event(struct chrome *c, const struct ut_event *ev)
 }
 
 /* ---- names -------------------------------------------------------------------- */
-
-static int cmp_thread_ptr(const void *a, const void *b)
-{
-	return cmp_thread(*(struct cthread *const *)a, *(struct cthread *const *)b);
-}
 
 /* One "M" event naming a process or a thread; nothing without a name. */
 static int write_name(struct chrome *c, const char *what, pid_t pid, pid_t tid, const char *name)
@@ -425,18 +344,17 @@ static int write_names(struct chrome *c)
 	pid_t named = 0;
 	int e = 0;
 
-	for (size_t i = 0; e == 0 && i < c->nthreads; i++) {
-		const struct cthread *th = c->threads[i];
+	for (size_t i = 0; e == 0 && i < c->threads.n; i++) {
+		const struct cthread *th = c->threads.all[i];
+		pid_t pid = th->id.pid, tid = th->id.tid;
 
 		if (!th->written)
 			continue;
-		if (th->pid != named)
-			e = write_name(c, "process_name", th->pid, th->pid,
-				       process_name(c, th->pid));
-		named = th->pid;
+		if (pid != named)
+			e = write_name(c, "process_name", pid, pid, process_name(c, pid));
+		named = pid;
 		if (e == 0)
-			e = write_name(c, "thread_name", th->pid, th->tid,
-				       ut_trace_task_comm(c->t, th->tid));
+			e = write_name(c, "thread_name", pid, tid, ut_trace_task_comm(c->t, tid));
 	}
 	return e;
 }
@@ -470,31 +388,30 @@ static int write_other_data(struct chrome *c)
 /* The calls still open end at their thread's last event; then the names and the totals. */
 static int finish(struct chrome *c)
 {
+	struct cthread *th;
 	int e = 0;
 
-	if (c->nthreads)
-		qsort(c->threads, c->nthreads, sizeof(*c->threads), cmp_thread_ptr);
-	for (size_t i = 0; e == 0 && i < c->nthreads; i++)
-		e = close_open(c, c->threads[i], 0, c->threads[i]->last_ts);
+	ut_threads_sort(&c->threads, ut_thread_cmp);
+	for (size_t i = 0; e == 0 && i < c->threads.n; i++) {
+		th = c->threads.all[i];
+		e = close_open(c, th, 0, th->last_ts);
+	}
 	if (e == 0)
 		e = write_names(c);
 	return e ? e : write_other_data(c);
 }
 
-static void noop_free(void *p)
+static void cthread_free(void *p)
 {
-	(void)p;
+	struct cthread *th = p;
+
+	free(th->stack);
+	free(th->held);
 }
 
 static void chrome_free(struct chrome *c)
 {
-	tdestroy(c->tree, noop_free);
-	for (size_t i = 0; i < c->nthreads; i++) {
-		free(c->threads[i]->stack);
-		free(c->threads[i]->held);
-		free(c->threads[i]);
-	}
-	free(c->threads);
+	ut_threads_free(&c->threads, cthread_free);
 	for (size_t i = 0; c->prefixes && i < c->nfuncs; i++)
 		free(c->prefixes[i].s);
 	free(c->prefixes);
@@ -507,6 +424,7 @@ int ut_view_chrome(struct ut_view *v, const struct ut_trace *t, FILE *out)
 	struct ut_event ev;
 	int e;
 
+	ut_threads_init(&c.threads, sizeof(struct cthread));
 	c.funcs = ut_trace_func_infos(t, &c.nfuncs);
 	c.prefixes = calloc(c.nfuncs + 1, sizeof(*c.prefixes));
 	if (!c.prefixes)

@@ -32,8 +32,8 @@
 #include <string.h>
 
 #include "utrace/view.h"
+#include "view-threads.h"
 
-#define ALLOC_MIN 16
 #define FALLBACK_NAME 32
 #define ASCII_DEL 0x7f
 #define ASCII_SPACE 0x20
@@ -54,7 +54,7 @@ struct fframe {
 };
 
 struct fthread {
-	pid_t pid, tid;
+	struct ut_thread_id id;
 	uint64_t last_ts;
 	struct fframe *stack; /* innermost last */
 	size_t n, cap;
@@ -69,61 +69,8 @@ struct folded {
 	void *node_tree; /* tsearch() tree of the nodes, by caller and name */
 	struct fnode **nodes; /* to free them */
 	size_t nnodes, cap_nodes;
-	void *thread_tree; /* tsearch() tree of the threads, by pid and tid */
-	struct fthread **threads;
-	size_t nthreads, cap_threads;
-	struct fthread *last;
+	struct ut_threads threads; /* of struct fthread */
 };
-
-/* v grown to hold `need` elements of `size` (doubling), NULL when out of memory. */
-static void *grow(void *v, size_t *cap, size_t need, size_t size)
-{
-	size_t c = *cap ? *cap : ALLOC_MIN;
-
-	if (need <= *cap)
-		return v;
-	while (c < need)
-		c *= 2;
-	v = realloc(v, c * size);
-	if (v)
-		*cap = c;
-	return v;
-}
-
-static int cmp_thread(const void *a, const void *b)
-{
-	const struct fthread *x = a, *y = b;
-
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	return x->tid < y->tid ? -1 : x->tid > y->tid;
-}
-
-static struct fthread *thread_of(struct folded *fo, pid_t pid, pid_t tid)
-{
-	struct fthread key = { .pid = pid, .tid = tid }, *th, **list;
-	void *found;
-
-	if (fo->last && fo->last->pid == pid && fo->last->tid == tid)
-		return fo->last;
-	found = tfind(&key, &fo->thread_tree, cmp_thread);
-	if (found)
-		return fo->last = *(struct fthread **)found;
-	list = grow(fo->threads, &fo->cap_threads, fo->nthreads + 1, sizeof(*list));
-	if (!list)
-		return NULL;
-	fo->threads = list;
-	th = malloc(sizeof(*th));
-	if (!th)
-		return NULL;
-	*th = key;
-	if (!tsearch(th, &fo->thread_tree, cmp_thread)) {
-		free(th);
-		return NULL;
-	}
-	list[fo->nthreads++] = th;
-	return fo->last = th;
-}
 
 /* ---- names and stacks ----------------------------------------------------------- */
 
@@ -182,7 +129,7 @@ static struct fnode *node_of(struct folded *fo, struct fnode *parent, const char
 
 	if (found)
 		return *(struct fnode **)found;
-	all = grow(fo->nodes, &fo->cap_nodes, fo->nnodes + 1, sizeof(*all));
+	all = ut_array_grow(fo->nodes, &fo->cap_nodes, fo->nnodes + 1, sizeof(*all));
 	if (!all)
 		return NULL;
 	fo->nodes = all;
@@ -236,7 +183,7 @@ static int on_entry(struct folded *fo, struct fthread *th, const struct ut_event
 	close_open(th, ev->depth, ev->ts);
 	/* the innermost open call is the caller */
 	node = node_of(fo, th->n ? th->stack[th->n - 1].node : &fo->root, name);
-	f = grow(th->stack, &th->cap, th->n + 1, sizeof(*f));
+	f = ut_array_grow(th->stack, &th->cap, th->n + 1, sizeof(*f));
 	if (!node || !f)
 		return -ENOMEM;
 	th->stack = f;
@@ -255,7 +202,7 @@ static void on_return(struct fthread *th, const struct ut_event *ev)
 
 static int on_event(struct folded *fo, const struct ut_event *ev)
 {
-	struct fthread *th = thread_of(fo, ev->pid, ev->tid);
+	struct fthread *th = ut_threads_get(&fo->threads, ev->pid, ev->tid, NULL);
 
 	if (!th)
 		return -ENOMEM;
@@ -334,7 +281,7 @@ static int level_open(struct level *l, const struct fnode *parent, size_t path_l
 static int path_push(char **path, size_t *cap, size_t len, const struct fnode *node)
 {
 	size_t need = len + 1 + node->name_len + 1;
-	char *p = grow(*path, cap, need, 1);
+	char *p = ut_array_grow(*path, cap, need, 1);
 
 	if (!p)
 		return -ENOMEM;
@@ -352,7 +299,7 @@ static int write_lines(struct folded *fo, FILE *out)
 	char *path = NULL;
 	int e = 0;
 
-	l = grow(lv, &cap_lv, 1, sizeof(*lv));
+	l = ut_array_grow(lv, &cap_lv, 1, sizeof(*lv));
 	if (!l || level_open(l, &fo->root, 0) < 0) {
 		free(l);
 		return -ENOMEM;
@@ -378,7 +325,7 @@ static int write_lines(struct folded *fo, FILE *out)
 			fprintf(out, "%s %" PRIu64 "\n", path, it->node->weight);
 			e = ferror(out) ? -EIO : 0;
 		} else if (e == 0) {
-			l = grow(lv, &cap_lv, nlv + 1, sizeof(*lv));
+			l = ut_array_grow(lv, &cap_lv, nlv + 1, sizeof(*lv));
 			if (!l) {
 				e = -ENOMEM;
 				break;
@@ -401,14 +348,16 @@ static void noop_free(void *p)
 	(void)p;
 }
 
+static void fthread_free(void *p)
+{
+	struct fthread *th = p;
+
+	free(th->stack);
+}
+
 static void folded_free(struct folded *fo)
 {
-	tdestroy(fo->thread_tree, noop_free);
-	for (size_t i = 0; i < fo->nthreads; i++) {
-		free(fo->threads[i]->stack);
-		free(fo->threads[i]);
-	}
-	free(fo->threads);
+	ut_threads_free(&fo->threads, fthread_free);
 	tdestroy(fo->node_tree, noop_free);
 	for (size_t i = 0; i < fo->nnodes; i++)
 		free(fo->nodes[i]);
@@ -420,9 +369,11 @@ static void folded_free(struct folded *fo)
 int ut_view_folded(struct ut_view *v, const struct ut_trace *t, FILE *out)
 {
 	struct folded fo = { 0 };
+	struct fthread *th;
 	struct ut_event ev;
 	int e;
 
+	ut_threads_init(&fo.threads, sizeof(struct fthread));
 	fo.funcs = ut_trace_func_infos(t, &fo.nfuncs);
 	fo.names = calloc(fo.nfuncs + 1, sizeof(*fo.names));
 	if (!fo.names)
@@ -432,8 +383,10 @@ int ut_view_folded(struct ut_view *v, const struct ut_trace *t, FILE *out)
 		if (e < 0)
 			break;
 	}
-	for (size_t i = 0; e == 0 && i < fo.nthreads; i++)
-		close_open(fo.threads[i], 0, fo.threads[i]->last_ts);
+	for (size_t i = 0; e == 0 && i < fo.threads.n; i++) {
+		th = fo.threads.all[i];
+		close_open(th, 0, th->last_ts);
+	}
 	if (e == 0)
 		e = write_lines(&fo, out);
 	folded_free(&fo);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared by the output writers (output-json.c, output-text.c,
- * output-summary.c), not part of the library's interface.  output-json.c holds the front end
- * (utrace_writer_*) and dispatches on the format.
+ * output-summary.c) and the views that print as they do, not part of the
+ * library's interface.  output-json.c holds the front end (utrace_writer_*)
+ * and dispatches on the format.
  */
 #ifndef UTRACE_OUTPUT_INTERNAL_H
 #define UTRACE_OUTPUT_INTERNAL_H
@@ -11,11 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "utrace/output.h"
 
 /* Room for the name made up for a function id missing from the table. */
 #define UT_WRITER_FALLBACK_NAME 32
+/* The digits of the largest uint64_t. */
+#define UT_DEC_U64_MAX 20
 
 struct ut_writer {
 	enum ut_format fmt;
@@ -44,6 +48,35 @@ void ut_text_free(struct ut_writer *w);
 void ut_text_print_visible(FILE *out, const char *s);
 void ut_text_print_name(struct ut_writer *w, uint32_t func);
 void ut_text_print_losses(struct ut_writer *w, const struct ut_stats *st);
+
+/*
+ * The JSON hot paths (a line per event, a call per event in dump --chrome)
+ * format by hand into a line buffer: printf costs several times more.  Each
+ * returns the end of what it put at p; the caller makes the room.  Inline:
+ * the literals' lengths fold into the copies.
+ */
+static inline char *ut_put_lit(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* v in decimal, at most UT_DEC_U64_MAX bytes. */
+static inline char *ut_put_dec(char *p, uint64_t v)
+{
+	char tmp[UT_DEC_U64_MAX];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
 
 int ut_summary_init(struct ut_writer *w);
 int ut_summary_event(struct ut_writer *w, const struct ut_event *ev);

@@ -228,34 +228,11 @@ static const char *json_type(enum ut_rec_kind kind)
 }
 
 /*
- * The hot path formats by hand into one line buffer: printf costs several
- * times more per event, and a trace is millions of lines.  Each function's
- * escaped ,"func":..,"module":..,"addr":.. part is built once.
+ * The hot path formats by hand into one line buffer (ut_put_lit(),
+ * ut_put_dec()): a trace is millions of lines.  Each function's escaped
+ * ,"func":..,"module":..,"addr":.. part is built once.
  */
 #define JSON_LINE_MAX 512
-#define DEC_U64_MAX 20
-
-static char *put_lit(char *p, const char *s)
-{
-	size_t n = strlen(s);
-
-	memcpy(p, s, n);
-	return p + n;
-}
-
-static char *put_dec(char *p, uint64_t v)
-{
-	char tmp[DEC_U64_MAX];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
 
 /* "0x<hex>" with its quotes, lowercase, no leading zeros. */
 static char *put_hex_str(char *p, uint64_t v)
@@ -263,7 +240,7 @@ static char *put_hex_str(char *p, uint64_t v)
 	static const char digits[] = "0123456789abcdef";
 	int shift = 60;
 
-	p = put_lit(p, "\"0x");
+	p = ut_put_lit(p, "\"0x");
 	while (shift > 0 && !(v >> shift))
 		shift -= 4;
 	for (; shift >= 0; shift -= 4)
@@ -302,7 +279,7 @@ static int cat_lit(char **buf, size_t *len, const char *s)
 /* ,"func":"..",["mangled":"..",]"module":"..","addr":"0x.." of one function. */
 static int json_func_part(struct ut_writer *w, uint32_t func, char **out, size_t *len)
 {
-	char addr[DEC_U64_MAX + 8];
+	char addr[UT_DEC_U64_MAX + 8];
 	char *buf = NULL;
 	int ret;
 
@@ -367,7 +344,7 @@ static char *json_event_tail(char *p, const struct ut_event *ev)
 	uint32_t nw = ev->nw < UT_REC_WORDS ? ev->nw : UT_REC_WORDS;
 
 	if (ev->kind == UT_REC_ENTRY && nw) {
-		p = put_lit(p, ",\"args\":[");
+		p = ut_put_lit(p, ",\"args\":[");
 		for (uint32_t k = 0; k < nw; k++) {
 			if (k)
 				*p++ = ',';
@@ -375,12 +352,12 @@ static char *json_event_tail(char *p, const struct ut_event *ev)
 		}
 		*p++ = ']';
 	} else if (ev->kind != UT_REC_ENTRY && ev->has_dur) {
-		p = put_dec(put_lit(p, ",\"dur_ns\":"), ev->dur_ns);
+		p = ut_put_dec(ut_put_lit(p, ",\"dur_ns\":"), ev->dur_ns);
 	}
 	/* w[0] of an exit is rax */
 	if (ev->kind == UT_REC_EXIT && nw)
-		p = put_hex_str(put_lit(p, ",\"retval\":"), ev->w[0]);
-	return put_lit(p, "}\n");
+		p = put_hex_str(ut_put_lit(p, ",\"retval\":"), ev->w[0]);
+	return ut_put_lit(p, "}\n");
 }
 
 static int json_event(struct ut_writer *w, const struct ut_event *ev)
@@ -392,14 +369,14 @@ static int json_event(struct ut_writer *w, const struct ut_event *ev)
 
 	if (ret < 0)
 		return ret;
-	p = put_dec(put_lit(p, "{\"ts\":"), ev->ts);
-	p = put_dec(put_lit(p, ",\"pid\":"), (uint64_t)(uint32_t)ev->pid);
-	p = put_dec(put_lit(p, ",\"tid\":"), (uint64_t)(uint32_t)ev->tid);
-	p = put_lit(put_lit(p, ",\"type\":\""), json_type(ev->kind));
+	p = ut_put_dec(ut_put_lit(p, "{\"ts\":"), ev->ts);
+	p = ut_put_dec(ut_put_lit(p, ",\"pid\":"), (uint64_t)(uint32_t)ev->pid);
+	p = ut_put_dec(ut_put_lit(p, ",\"tid\":"), (uint64_t)(uint32_t)ev->tid);
+	p = ut_put_lit(ut_put_lit(p, ",\"type\":\""), json_type(ev->kind));
 	*p++ = '"';
 	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
 	fwrite_unlocked(part, 1, part_len, w->out);
-	p = put_dec(put_lit(line, ",\"depth\":"), ev->depth);
+	p = ut_put_dec(ut_put_lit(line, ",\"depth\":"), ev->depth);
 	p = json_event_tail(p, ev);
 	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
 	return ut_writer_status(w);

@@ -25,6 +25,8 @@
 #define DURATION_BLANK "           "
 #define INDENT_PER_DEPTH 2
 #define THREADS_MIN 16
+#define TID_WIDTH 6
+#define LINE_MIN 256
 
 struct text_thread {
 	pid_t tid;
@@ -37,6 +39,10 @@ struct text_state {
 	size_t nthreads, cap;
 	size_t last; /* index of the thread seen last: most events follow their predecessor */
 	bool header_done;
+	/* a line is built here and written with one call: replay prints millions */
+	char *line;
+	size_t len, line_cap;
+	int err; /* -ENOMEM once the line could not grow */
 };
 
 int ut_text_init(struct ut_writer *w)
@@ -50,6 +56,7 @@ void ut_text_free(struct ut_writer *w)
 	struct text_state *ts = w->priv;
 
 	free(ts->threads);
+	free(ts->line);
 	free(ts);
 }
 
@@ -92,26 +99,101 @@ static void print_header(struct ut_writer *w)
 	ts->header_done = true;
 }
 
-static void print_duration(FILE *out, uint64_t ns)
+/* Room for n more bytes in the line. */
+static bool line_room(struct text_state *ts, size_t n)
 {
-	char buf[UT_DURATION_BUF];
+	size_t cap = ts->line_cap ? ts->line_cap : LINE_MIN;
+	char *v;
 
-	fprintf(out, " %s", ut_fmt_duration(buf, ns));
+	if (ts->len + n <= ts->line_cap)
+		return true;
+	while (cap < ts->len + n)
+		cap *= 2;
+	v = realloc(ts->line, cap);
+	if (!v) {
+		ts->err = -ENOMEM;
+		return false;
+	}
+	ts->line = v;
+	ts->line_cap = cap;
+	return true;
+}
+
+static void line_put(struct text_state *ts, const char *s, size_t n)
+{
+	if (line_room(ts, n)) {
+		memcpy(ts->line + ts->len, s, n);
+		ts->len += n;
+	}
+}
+
+static void line_puts(struct text_state *ts, const char *s)
+{
+	line_put(ts, s, strlen(s));
+}
+
+static void line_spaces(struct text_state *ts, size_t n)
+{
+	if (line_room(ts, n)) {
+		memset(ts->line + ts->len, ' ', n);
+		ts->len += n;
+	}
+}
+
+/* Names come from the traced program: keep terminal control bytes out. */
+static void line_visible(struct text_state *ts, const char *s)
+{
+	const unsigned char del = 0x7f, space = 0x20;
+	size_t n = strlen(s);
+
+	if (!line_room(ts, n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		ts->line[ts->len++] = c < space || c == del ? '?' : (char)c;
+	}
+}
+
+static void line_write(struct ut_writer *w)
+{
+	struct text_state *ts = w->priv;
+
+	if (ts->len)
+		fwrite(ts->line, 1, ts->len, w->out);
+	ts->len = 0;
+}
+
+/* " [%6d] | " */
+static void line_tid(struct text_state *ts, pid_t tid)
+{
+	char buf[UT_DEC_U64_MAX];
+	size_t n = (size_t)(ut_put_dec(buf, tid < 0 ? 0 : (uint64_t)tid) - buf);
+
+	line_puts(ts, " [");
+	line_spaces(ts, n < TID_WIDTH ? TID_WIDTH - n : 0);
+	line_put(ts, buf, n);
+	line_puts(ts, "] | ");
 }
 
 /* Duration column, tid column and the indentation of `depth`. */
 static void print_prefix(struct ut_writer *w, const struct ut_event *ev, bool has_dur, uint64_t dur,
 			 uint32_t depth)
 {
+	struct text_state *ts = w->priv;
+	char buf[UT_DURATION_BUF];
+
 	print_header(w);
-	if (has_dur)
-		print_duration(w->out, dur);
-	else
-		fputs(DURATION_BLANK, w->out);
-	fprintf(w->out, " [%6d] | %*s", (int)ev->tid, (int)(depth * INDENT_PER_DEPTH), "");
+	if (has_dur) {
+		line_puts(ts, " ");
+		line_puts(ts, ut_fmt_duration(buf, dur));
+	} else {
+		line_puts(ts, DURATION_BLANK);
+	}
+	line_tid(ts, ev->tid);
+	line_spaces(ts, (size_t)depth * INDENT_PER_DEPTH);
 }
 
-/* Names come from the traced program: keep terminal control bytes out. */
 void ut_text_print_visible(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -126,38 +208,52 @@ void ut_text_print_name(struct ut_writer *w, uint32_t func)
 	ut_text_print_visible(w->out, ut_writer_func_name(w, func));
 }
 
-/* "()" after a name, unless it has its parameters already (a demangled C++ name). */
-static const char *parens(struct ut_writer *w, uint32_t func)
+/* The name, and "()" after it unless it has its parameters already (demangled C++). */
+static void line_name(struct ut_writer *w, uint32_t func, bool call)
 {
-	return strchr(ut_writer_func_name(w, func), '(') ? "" : "()";
+	const char *name = ut_writer_func_name(w, func);
+
+	line_visible(w->priv, name);
+	if (call && !strchr(name, '('))
+		line_puts(w->priv, "()");
 }
 
 static void print_entry_open(struct ut_writer *w, const struct ut_event *entry)
 {
 	print_prefix(w, entry, false, 0, entry->depth);
-	ut_text_print_name(w, entry->func);
-	fprintf(w->out, "%s {\n", parens(w, entry->func));
+	line_name(w, entry->func, true);
+	line_puts(w->priv, " {\n");
+	line_write(w);
 }
 
 static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
 		       const struct ut_event *exit)
 {
 	print_prefix(w, exit, exit->has_dur, exit->dur_ns, entry->depth);
-	ut_text_print_name(w, entry->func);
-	fprintf(w->out, "%s;\n", parens(w, entry->func));
+	line_name(w, entry->func, true);
+	line_puts(w->priv, ";\n");
+	line_write(w);
 }
 
 static void print_close(struct ut_writer *w, const struct ut_event *ev)
 {
 	print_prefix(w, ev, ev->has_dur, ev->dur_ns, ev->depth);
-	fputs("} /* ", w->out);
-	ut_text_print_name(w, ev->func);
-	fputs(ev->kind == UT_REC_UNWIND ? ": unwound */\n" : " */\n", w->out);
+	line_puts(w->priv, "} /* ");
+	line_name(w, ev->func, false);
+	line_puts(w->priv, ev->kind == UT_REC_UNWIND ? ": unwound */\n" : " */\n");
+	line_write(w);
 }
 
 static bool is_leaf_exit(const struct ut_event *entry, const struct ut_event *ev)
 {
 	return ev->kind == UT_REC_EXIT && ev->func == entry->func && ev->depth == entry->depth;
+}
+
+static int text_status(struct ut_writer *w)
+{
+	struct text_state *ts = w->priv;
+
+	return ts->err ? ts->err : ut_writer_status(w);
 }
 
 int ut_text_event(struct ut_writer *w, const struct ut_event *ev)
@@ -170,7 +266,7 @@ int ut_text_event(struct ut_writer *w, const struct ut_event *ev)
 		t->pending = false;
 		if (is_leaf_exit(&t->entry, ev)) {
 			print_leaf(w, &t->entry, ev);
-			return ut_writer_status(w);
+			return text_status(w);
 		}
 		print_entry_open(w, &t->entry);
 	}
@@ -180,7 +276,7 @@ int ut_text_event(struct ut_writer *w, const struct ut_event *ev)
 		return 0;
 	}
 	print_close(w, ev);
-	return ut_writer_status(w);
+	return text_status(w);
 }
 
 static const char *plural(uint64_t n, const char *one, const char *many)

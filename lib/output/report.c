@@ -29,8 +29,8 @@
 #include "fmt-time.h"
 #include "output-internal.h"
 #include "utrace/view.h"
+#include "view-threads.h"
 
-#define ALLOC_MIN 16
 #define PERCENT 100
 
 enum col { COL_TOTAL, COL_SELF, COL_CALLS, COL_MIN, COL_AVG, COL_MAX, COL_P50, COL_P99, NCOLS };
@@ -68,7 +68,7 @@ struct open_call {
 };
 
 struct rthread {
-	pid_t tid;
+	struct ut_thread_id id;
 	struct open_call *stack; /* innermost last */
 	size_t n, cap;
 	struct func_table table; /* --threads */
@@ -76,8 +76,7 @@ struct rthread {
 
 struct report {
 	bool by_thread;
-	struct rthread *threads;
-	size_t nthreads, cap, last;
+	struct ut_threads threads; /* of struct rthread */
 	struct func_table all; /* without --threads */
 };
 
@@ -89,21 +88,6 @@ int ut_report_key_parse(const char *s)
 	return -1;
 }
 
-/* v grown to hold `need` elements of `size` (doubling), NULL when out of memory. */
-static void *grow(void *v, size_t *cap, size_t need, size_t size)
-{
-	size_t c = *cap ? *cap : ALLOC_MIN;
-
-	if (need <= *cap)
-		return v;
-	while (c < need)
-		c *= 2;
-	v = realloc(v, c * size);
-	if (v)
-		*cap = c;
-	return v;
-}
-
 static struct func_acc *table_get(struct func_table *tab, uint32_t func)
 {
 	size_t npos = tab->npos;
@@ -111,7 +95,7 @@ static struct func_acc *table_get(struct func_table *tab, uint32_t func)
 	struct func_acc *acc;
 
 	if (func >= tab->npos) {
-		pos = grow(tab->pos, &npos, (size_t)func + 1, sizeof(*pos));
+		pos = ut_array_grow(tab->pos, &npos, (size_t)func + 1, sizeof(*pos));
 		if (!pos)
 			return NULL;
 		memset(pos + tab->npos, 0, (npos - tab->npos) * sizeof(*pos));
@@ -120,7 +104,7 @@ static struct func_acc *table_get(struct func_table *tab, uint32_t func)
 	}
 	if (tab->pos[func])
 		return &tab->acc[tab->pos[func] - 1];
-	acc = grow(tab->acc, &tab->cap, tab->n + 1, sizeof(*acc));
+	acc = ut_array_grow(tab->acc, &tab->cap, tab->n + 1, sizeof(*acc));
 	if (!acc)
 		return NULL;
 	tab->acc = acc;
@@ -135,28 +119,6 @@ static void table_free(struct func_table *tab)
 		free(tab->acc[i].durs);
 	free(tab->acc);
 	free(tab->pos);
-}
-
-static struct rthread *thread_find(struct report *rep, pid_t tid)
-{
-	struct rthread *th;
-
-	if (rep->last < rep->nthreads && rep->threads[rep->last].tid == tid)
-		return &rep->threads[rep->last];
-	for (size_t i = 0; i < rep->nthreads; i++) {
-		if (rep->threads[i].tid == tid) {
-			rep->last = i;
-			return &rep->threads[i];
-		}
-	}
-	th = grow(rep->threads, &rep->cap, rep->nthreads + 1, sizeof(*th));
-	if (!th)
-		return NULL;
-	rep->threads = th;
-	rep->last = rep->nthreads++;
-	th += rep->last;
-	*th = (struct rthread){ .tid = tid };
-	return th;
 }
 
 static struct func_acc *acc_of(struct report *rep, struct rthread *th, uint32_t func)
@@ -186,7 +148,7 @@ static int on_entry(struct report *rep, struct rthread *th, const struct ut_even
 
 	if (e < 0)
 		return e;
-	s = grow(th->stack, &th->cap, th->n + 1, sizeof(*s));
+	s = ut_array_grow(th->stack, &th->cap, th->n + 1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	th->stack = s;
@@ -196,7 +158,7 @@ static int on_entry(struct report *rep, struct rthread *th, const struct ut_even
 
 static int add_call(struct func_acc *a, uint64_t dur, uint64_t child_ns)
 {
-	uint64_t *d = grow(a->durs, &a->cap, a->calls + 1, sizeof(*d));
+	uint64_t *d = ut_array_grow(a->durs, &a->cap, a->calls + 1, sizeof(*d));
 
 	if (!d)
 		return -ENOMEM;
@@ -236,7 +198,7 @@ static int on_close(struct report *rep, struct rthread *th, const struct ut_even
 
 static int report_event(struct report *rep, const struct ut_event *ev)
 {
-	struct rthread *th = thread_find(rep, ev->tid);
+	struct rthread *th = ut_threads_get(&rep->threads, ev->pid, ev->tid, NULL);
 
 	if (!th)
 		return -ENOMEM;
@@ -257,8 +219,8 @@ static int read_events(struct report *rep, struct ut_view *v)
 		if (e < 0)
 			return e;
 	}
-	for (size_t i = 0; e == 0 && i < rep->nthreads; i++)
-		e = leave_open(rep, &rep->threads[i], 0);
+	for (size_t i = 0; e == 0 && i < rep->threads.n; i++)
+		e = leave_open(rep, rep->threads.all[i], 0);
 	return e;
 }
 
@@ -434,11 +396,14 @@ static void print_table(struct ut_writer *w, const struct ut_trace *t, struct fu
 	print_note(w, tab, "returns whose call is not in the trace (not timed)", true);
 }
 
+/* By tid; a tid that came again in another process is another thread: by pid then. */
 static int by_tid(const void *a, const void *b)
 {
-	const struct rthread *x = a, *y = b;
+	const struct ut_thread_id *x = a, *y = b;
 
-	return x->tid < y->tid ? -1 : x->tid > y->tid;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
 static void print_threads(struct ut_writer *w, const struct ut_trace *t, struct report *rep,
@@ -447,18 +412,17 @@ static void print_threads(struct ut_writer *w, const struct ut_trace *t, struct 
 	const char *comm;
 	bool first = true;
 
-	if (rep->nthreads)
-		qsort(rep->threads, rep->nthreads, sizeof(*rep->threads), by_tid);
-	for (size_t i = 0; i < rep->nthreads; i++) {
-		struct rthread *th = &rep->threads[i];
+	ut_threads_sort(&rep->threads, by_tid);
+	for (size_t i = 0; i < rep->threads.n; i++) {
+		struct rthread *th = rep->threads.all[i];
 
 		if (!th->table.n)
 			continue;
 		if (!first)
 			fputc('\n', w->out);
 		first = false;
-		fprintf(w->out, "# thread %d", (int)th->tid);
-		comm = ut_trace_task_comm(t, th->tid);
+		fprintf(w->out, "# thread %d", (int)th->id.tid);
+		comm = ut_trace_task_comm(t, th->id.tid);
 		if (comm) {
 			fputs(" (", w->out);
 			ut_text_print_visible(w->out, comm);
@@ -469,13 +433,17 @@ static void print_threads(struct ut_writer *w, const struct ut_trace *t, struct 
 	}
 }
 
+static void rthread_free(void *p)
+{
+	struct rthread *th = p;
+
+	free(th->stack);
+	table_free(&th->table);
+}
+
 static void report_free(struct report *rep)
 {
-	for (size_t i = 0; i < rep->nthreads; i++) {
-		free(rep->threads[i].stack);
-		table_free(&rep->threads[i].table);
-	}
-	free(rep->threads);
+	ut_threads_free(&rep->threads, rthread_free);
 	table_free(&rep->all);
 }
 
@@ -486,8 +454,10 @@ int ut_view_report(struct ut_view *v, const struct ut_trace *t, const struct ut_
 	struct ut_writer *w = NULL;
 	size_t nfuncs;
 	const struct ut_func_info *funcs;
-	int e = read_events(&rep, v);
+	int e;
 
+	ut_threads_init(&rep.threads, sizeof(struct rthread));
+	e = read_events(&rep, v);
 	if (e < 0)
 		goto out_free;
 	/* a text writer prints the names and the losses as the call graph does */

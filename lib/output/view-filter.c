@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "utrace/view.h"
+#include "view-threads.h"
 
 #define NONE UINT32_MAX
 
@@ -26,7 +27,7 @@ struct waiting {
 };
 
 struct vthread {
-	pid_t tid;
+	struct ut_thread_id id;
 	uint32_t only_base; /* -F: depth of the matching call we are inside, NONE: outside */
 	uint32_t hide_base; /* -N: depth of the hidden call we are inside, NONE: none */
 	struct waiting *wait; /* -t: entries waiting for their exit, outermost first */
@@ -38,8 +39,8 @@ struct ut_view {
 	struct ut_view_filter f;
 	bool *only, *hide; /* per function: matches -F, -N */
 	size_t nfuncs;
-	struct vthread *threads;
-	size_t nthreads, cap_threads, last;
+	struct ut_threads threads; /* of struct vthread */
+	bool none; /* no filter at all: the trace's events as they are */
 	/* events ready to be handed out, a FIFO */
 	struct ut_event *ready;
 	size_t head, nready, cap_ready;
@@ -61,6 +62,7 @@ int ut_view_new(struct ut_view **out, struct ut_trace *t, const struct ut_view_f
 	*out = NULL;
 	if (!v)
 		return -ENOMEM;
+	ut_threads_init(&v->threads, sizeof(struct vthread));
 	funcs = ut_trace_func_infos(t, &v->nfuncs);
 	v->trace = t;
 	v->f = *f;
@@ -74,47 +76,38 @@ int ut_view_new(struct ut_view **out, struct ut_trace *t, const struct ut_view_f
 		v->only[i] = matches(funcs[i].name, f->only, f->nonly);
 		v->hide[i] = matches(funcs[i].name, f->hide, f->nhide);
 	}
+	v->none = !f->max_depth && !f->min_ns && !f->nonly && !f->nhide && !f->ntids;
 	*out = v;
 	return 0;
+}
+
+static void vthread_free(void *p)
+{
+	struct vthread *t = p;
+
+	free(t->wait);
 }
 
 void ut_view_free(struct ut_view *v)
 {
 	if (!v)
 		return;
-	for (size_t i = 0; i < v->nthreads; i++)
-		free(v->threads[i].wait);
-	free(v->threads);
+	ut_threads_free(&v->threads, vthread_free);
 	free(v->ready);
 	free(v->only);
 	free(v->hide);
 	free(v);
 }
 
-static struct vthread *thread_of(struct ut_view *v, pid_t tid)
+static struct vthread *thread_of(struct ut_view *v, const struct ut_event *ev)
 {
-	struct vthread *t;
+	bool created;
+	struct vthread *t = ut_threads_get(&v->threads, ev->pid, ev->tid, &created);
 
-	/* events come in chunks of one thread: the last one found is likely again */
-	if (v->last < v->nthreads && v->threads[v->last].tid == tid)
-		return &v->threads[v->last];
-	for (size_t i = 0; i < v->nthreads; i++)
-		if (v->threads[i].tid == tid) {
-			v->last = i;
-			return &v->threads[i];
-		}
-	if (v->nthreads == v->cap_threads) {
-		size_t cap = v->cap_threads ? 2 * v->cap_threads : 16;
-		struct vthread *d = realloc(v->threads, cap * sizeof(*d));
-
-		if (!d)
-			return NULL;
-		v->threads = d;
-		v->cap_threads = cap;
+	if (t && created) {
+		t->only_base = NONE;
+		t->hide_base = NONE;
 	}
-	t = &v->threads[v->nthreads];
-	*t = (struct vthread){ .tid = tid, .only_base = NONE, .hide_base = NONE };
-	v->last = v->nthreads++;
 	return t;
 }
 
@@ -184,16 +177,12 @@ static bool pass_hide(const struct ut_view *v, struct vthread *t, const struct u
 
 static int wait_push(struct vthread *t, const struct ut_event *ev)
 {
-	if (t->nwait == t->cap_wait) {
-		size_t cap = t->cap_wait ? 2 * t->cap_wait : 16;
-		struct waiting *d = realloc(t->wait, cap * sizeof(*d));
+	struct waiting *w = ut_array_grow(t->wait, &t->cap_wait, t->nwait + 1, sizeof(*w));
 
-		if (!d)
-			return -ENOMEM;
-		t->wait = d;
-		t->cap_wait = cap;
-	}
-	t->wait[t->nwait++] = (struct waiting){ .ev = *ev };
+	if (!w)
+		return -ENOMEM;
+	t->wait = w;
+	w[t->nwait++] = (struct waiting){ .ev = *ev };
 	return 0;
 }
 
@@ -232,7 +221,7 @@ static int take(struct ut_view *v, struct ut_event *ev)
 		if (!wanted)
 			return 0;
 	}
-	t = thread_of(v, ev->tid);
+	t = thread_of(v, ev);
 	if (!t)
 		return -ENOMEM;
 	if (!pass_only(v, t, ev) || !pass_hide(v, t, ev))
@@ -249,6 +238,8 @@ int ut_view_next(struct ut_view *v, struct ut_event *ev)
 	struct ut_event raw;
 	int r;
 
+	if (v->none)
+		return ut_trace_next(v->trace, ev);
 	while (!v->nready) {
 		r = ut_trace_next(v->trace, &raw);
 		if (r <= 0)

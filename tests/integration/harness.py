@@ -302,6 +302,19 @@ def run_traced(tc, name, args=(), funcs=("work_*",), extra=(), fmt="json"):
     return Trace(res, events, summary, out)
 
 
+def record_prog(tc, name, args=(), funcs=("work_*",)):
+    """utrace record PROG ARGS into a fresh trace directory, the program
+    behaving as untraced; the directory and utrace's result."""
+    d = os.path.join(tmpdir(tc), "trace")
+    argv = [utrace_path(), "record"] + probe_argv()
+    for f in funcs:
+        argv += ["-f", f]
+    argv += ["-d", d, "--", prog(name)] + list(args)
+    res = run(argv, timeout=TRACED_TIMEOUT)
+    check_like_untraced(tc, name, args, res)
+    return d, res
+
+
 def tmpdir(tc):
     """A per-test temporary directory, removed when the test ends (writable by all)."""
     d = getattr(tc, "_utrace_tmp", None)

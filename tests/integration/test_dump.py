@@ -40,17 +40,6 @@ def exact_ns(tc, us):
 
 
 class DumpTest(unittest.TestCase):
-    def record(self, name, args=()):
-        """utrace record PROG into a fresh trace directory; the prog behaves as untraced."""
-        d = os.path.join(h.tmpdir(self), "trace")
-        argv = [h.utrace_path(), "record"] + h.probe_argv()
-        argv += ["-f", "work_*", "-d", d, "--", h.prog(name)] + list(args)
-        res = h.run(argv, timeout=h.TRACED_TIMEOUT)
-        untraced = h.run_untraced(name, args)
-        self.assertEqual((res.status, res.stdout), (untraced.status, untraced.stdout),
-                         "utrace stderr: %r" % res.stderr)
-        return d, res
-
     def dump(self, d, *opts):
         res = h.run([h.utrace_path(), "dump", "-d", d] + list(opts), timeout=DUMP_TIMEOUT)
         self.assertEqual(res.status, 0, "dump %r failed: %r" % (opts, res.stderr))
@@ -127,14 +116,14 @@ class DumpTest(unittest.TestCase):
         return calls, threads, processes
 
     def test_chrome_demo(self):
-        d, res = self.record("s-demo", (DEMO_EXPR,))
+        d, res = h.record_prog(self, "s-demo", (DEMO_EXPR,))
         self.assertEqual(h.prog_counts(res.stdout), DEMO_COUNTS)
         _, threads, processes = self.check_chrome(d, self.json_events(d), DEMO_COUNTS)
         self.assertEqual(list(threads.values()), ["s-demo"])
         self.assertEqual(list(processes.values()), [h.prog("s-demo") + " " + DEMO_EXPR])
 
     def test_chrome_threads(self):
-        d, res = self.record("s-busy", (str(BUSY_THREADS), str(BUSY_CALLS)))
+        d, res = h.record_prog(self, "s-busy", (str(BUSY_THREADS), str(BUSY_CALLS)))
         self.assertEqual(res.status, BUSY_STATUS)
         calls, threads, _ = self.check_chrome(d, self.json_events(d), h.prog_counts(res.stdout))
         printed = sorted(int(m.group(1)) for m in re.finditer(
@@ -175,12 +164,12 @@ class DumpTest(unittest.TestCase):
         return weights
 
     def test_folded_demo(self):
-        d, _ = self.record("s-demo", (DEMO_EXPR,))
+        d, _ = h.record_prog(self, "s-demo", (DEMO_EXPR,))
         weights = self.check_folded(d, self.json_events(d))
         self.assertEqual(set(weights), DEMO_STACKS)
 
     def test_folded_threads(self):
-        d, res = self.record("s-busy", (str(BUSY_THREADS), str(BUSY_CALLS)))
+        d, res = h.record_prog(self, "s-busy", (str(BUSY_THREADS), str(BUSY_CALLS)))
         self.assertEqual(res.status, BUSY_STATUS)
         weights = self.check_folded(d, self.json_events(d))
         self.assertEqual(set(weights), {"work_busy_outer", "work_busy_outer;work_busy_inner"})

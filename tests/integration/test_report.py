@@ -4,7 +4,6 @@
 each program's own count, exactly; the sort keys; one table per thread;
 recursion counted whole in Total but once in Self; a bad key is refused."""
 
-import os
 import re
 import unittest
 
@@ -42,19 +41,6 @@ def parse_row(line):
 
 
 class ReportTest(unittest.TestCase):
-    def record(self, name, args=(), funcs=("work_*",)):
-        """utrace record PROG into a fresh trace directory; the prog behaves as untraced."""
-        d = os.path.join(h.tmpdir(self), "trace")
-        argv = [h.utrace_path(), "record"] + h.probe_argv()
-        for f in funcs:
-            argv += ["-f", f]
-        argv += ["-d", d, "--", h.prog(name)] + list(args)
-        res = h.run(argv, timeout=h.TRACED_TIMEOUT)
-        untraced = h.run_untraced(name, args)
-        self.assertEqual((res.status, res.stdout), (untraced.status, untraced.stdout),
-                         "utrace stderr: %r" % res.stderr)
-        return d, res
-
     def report(self, d, *opts):
         res = h.run([h.utrace_path(), "report", "-d", d] + list(opts), timeout=REPORT_TIMEOUT)
         self.assertEqual(res.status, 0, "report failed: %r" % res.stderr)
@@ -92,7 +78,7 @@ class ReportTest(unittest.TestCase):
         self.assertLessEqual(row["max"], row["total"], row)
 
     def test_demo_counts_by_total(self):
-        d, res = self.record("s-demo", (DEMO_EXPR,))
+        d, res = h.record_prog(self, "s-demo", (DEMO_EXPR,))
         self.assertEqual(h.prog_counts(res.stdout), DEMO_COUNTS)
         rows = self.one_table(self.report(d))
         self.assertEqual({r["name"]: r["calls"] for r in rows}, DEMO_COUNTS)
@@ -104,7 +90,7 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(rows[0]["name"], "work_expr")
 
     def test_sort_keys(self):
-        d, _ = self.record("s-demo", (DEMO_EXPR,))
+        d, _ = h.record_prog(self, "s-demo", (DEMO_EXPR,))
         rows = self.one_table(self.report(d, "-s", "calls"))
         self.assertEqual([r["name"] for r in rows], ["work_number", "work_term", "work_expr"])
         rows = self.one_table(self.report(d, "--sort", "name"))
@@ -116,7 +102,7 @@ class ReportTest(unittest.TestCase):
             self.assertEqual({r["name"] for r in rows}, set(DEMO_COUNTS))
 
     def test_threads(self):
-        d, res = self.record("s-busy", (str(BUSY_THREADS), str(BUSY_CALLS)))
+        d, res = h.record_prog(self, "s-busy", (str(BUSY_THREADS), str(BUSY_CALLS)))
         self.assertEqual(res.status, BUSY_STATUS)
         printed = sorted(int(m.group(1)) for m in re.finditer(
             rb"^thread \d+ work_busy_outer (\d+)$", res.stdout, re.M))
@@ -142,7 +128,7 @@ class ReportTest(unittest.TestCase):
     def test_recursion_total_and_self(self):
         """work_recurse's calls nest 10000 deep: Total counts each nested call
         whole, so it far exceeds work_root's; Self counts the time once."""
-        d, res = self.record("s-recursion")
+        d, res = h.record_prog(self, "s-recursion")
         rows = {r["name"]: r for r in self.one_table(self.report(d))}
         self.assertEqual({f: r["calls"] for f, r in rows.items()}, h.prog_counts(res.stdout))
         recurse, root = rows["work_recurse"], rows["work_root"]
@@ -151,7 +137,7 @@ class ReportTest(unittest.TestCase):
         self.assertLessEqual(recurse["self"], root["total"] * 1.001 + 1000, rows)
 
     def test_bad_sort_key(self):
-        d, _ = self.record("s-demo")
+        d, _ = h.record_prog(self, "s-demo")
         res = h.run([h.utrace_path(), "report", "-d", d, "-s", "bogus"], timeout=REPORT_TIMEOUT)
         self.assertNotEqual(res.status, 0)
         self.assertEqual(res.stdout, b"")

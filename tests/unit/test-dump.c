@@ -4,7 +4,6 @@
  * --folded): traces written with the trace writer, read back through the
  * view, and the exact text of each format.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,14 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "trace-fixture.h"
 #include "utrace/trace.h"
 #include "utrace/view.h"
 
-#define PID 100
+#define PID TRACE_PID
 #define CHILD_PID 200
 /* the recording's start: chrome's "ts" count from it */
 #define ORIGIN 1000000ULL
@@ -45,11 +44,6 @@ static const struct ut_func_info infos[] = {
 };
 #define NFUNCS (sizeof(infos) / sizeof(infos[0]))
 
-struct tb {
-	char dir[64];
-	struct ut_trace_writer *w;
-};
-
 static void trace_begin_as(struct tb *b, const char *cmdline)
 {
 	struct ut_trace_meta meta = { .utrace_version = "9.9",
@@ -59,46 +53,17 @@ static void trace_begin_as(struct tb *b, const char *cmdline)
 				      .probe_mode = "auto" };
 	struct ut_trace_func f[NFUNCS];
 
-	strcpy(b->dir, "/tmp/utrace-test-dump-XXXXXX");
-	assert_non_null(mkdtemp(b->dir));
-	assert_int_equal(ut_trace_writer_new(&b->w, b->dir), 0);
-	assert_int_equal(ut_trace_writer_info(b->w, &meta), 0);
 	for (size_t i = 0; i < NFUNCS; i++)
 		f[i] = (struct ut_trace_func){
 			.info = infos[i], .path = "/bin/prog", .build_id = "", .probe = "patch"
 		};
-	assert_int_equal(ut_trace_writer_funcs(b->w, f, 0, NFUNCS), 0);
+	trace_create(b, "dump", &meta, f, NFUNCS);
 	assert_int_equal(ut_trace_writer_task(b->w, PID, PID, "prog"), 0);
 }
 
 static void trace_begin(struct tb *b)
 {
 	trace_begin_as(b, "prog --flag");
-}
-
-/* One event; with_dur: the tracer saw the entry (the reader rebuilds the duration). */
-static void ev_of(struct tb *b, enum ut_rec_kind kind, pid_t pid, pid_t tid, uint32_t func,
-		  uint32_t depth, uint64_t ts, bool with_dur)
-{
-	struct ut_event e = { .ts = ts,
-			      .pid = pid,
-			      .tid = tid,
-			      .kind = kind,
-			      .func = func,
-			      .depth = depth,
-			      .has_dur = with_dur };
-
-	assert_int_equal(ut_trace_writer_event(b->w, &e), 0);
-}
-
-static void entry(struct tb *b, pid_t tid, uint32_t func, uint32_t depth, uint64_t ts)
-{
-	ev_of(b, UT_REC_ENTRY, PID, tid, func, depth, ts, false);
-}
-
-static void leave(struct tb *b, pid_t tid, uint32_t func, uint32_t depth, uint64_t ts)
-{
-	ev_of(b, UT_REC_EXIT, PID, tid, func, depth, ts, true);
 }
 
 /* A call on the main thread: entry at `from`, exit at `to`. */
@@ -108,32 +73,17 @@ static void call(struct tb *b, uint32_t func, uint32_t depth, uint64_t from, uin
 	leave(b, PID, func, depth, to);
 }
 
-static void trace_remove(struct tb *b)
-{
-	DIR *d = opendir(b->dir);
-	struct dirent *de;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			assert_int_equal(unlinkat(dirfd(d), de->d_name, 0), 0);
-	closedir(d);
-	assert_int_equal(rmdir(b->dir), 0);
-}
-
 typedef int (*view_fn)(struct ut_view *v, const struct ut_trace *t, FILE *out);
 
 /* Finish b's trace, read it anew through the view into out, remove it; the view's result. */
 static int dump_to(struct tb *b, view_fn view, FILE *out)
 {
 	struct ut_view_filter none = { 0 };
-	struct ut_stats st = { 0 };
 	struct ut_trace *t;
 	struct ut_view *v;
 	int e;
 
-	assert_int_equal(ut_trace_writer_finish(b->w, &st), 0);
-	ut_trace_writer_free(b->w);
+	trace_end(b);
 	assert_int_equal(ut_trace_open(&t, b->dir), 0);
 	assert_int_equal(ut_view_new(&v, t, &none), 0);
 	e = view(v, t, out);

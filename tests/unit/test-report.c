@@ -3,9 +3,7 @@
  * Unit tests for lib/output/report.c: traces written with the trace writer,
  * read back through the view, and the report's exact text.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,14 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "trace-fixture.h"
 #include "utrace/trace.h"
 #include "utrace/view.h"
 
-#define PID 100
+#define PID TRACE_PID
 
 /* Every table of the tests below has columns this wide. */
 #define HEADER                                                                                        \
@@ -35,11 +33,6 @@ static const char *const names[] = {
 };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 
-struct tb {
-	char dir[64];
-	struct ut_trace_writer *w;
-};
-
 static void trace_begin(struct tb *b)
 {
 	struct ut_trace_meta meta = {
@@ -47,10 +40,6 @@ static void trace_begin(struct tb *b)
 	};
 	struct ut_trace_func f[NNAMES];
 
-	strcpy(b->dir, "/tmp/utrace-test-report-XXXXXX");
-	assert_non_null(mkdtemp(b->dir));
-	assert_int_equal(ut_trace_writer_new(&b->w, b->dir), 0);
-	assert_int_equal(ut_trace_writer_info(b->w, &meta), 0);
 	for (size_t i = 0; i < NNAMES; i++)
 		f[i] = (struct ut_trace_func){
 			.info = { .name = names[i], .module = "prog", .addr = 0x1000 + 0x10 * i },
@@ -58,59 +47,7 @@ static void trace_begin(struct tb *b)
 			.build_id = "",
 			.probe = "patch",
 		};
-	assert_int_equal(ut_trace_writer_funcs(b->w, f, 0, NNAMES), 0);
-}
-
-/* One event; with_dur: the tracer saw the entry (the reader rebuilds the duration). */
-static void ev(struct tb *b, enum ut_rec_kind kind, pid_t tid, uint32_t func, uint32_t depth,
-	       uint64_t ts, bool with_dur)
-{
-	struct ut_event e = { .ts = ts,
-			      .pid = PID,
-			      .tid = tid,
-			      .kind = kind,
-			      .func = func,
-			      .depth = depth,
-			      .has_dur = with_dur };
-
-	assert_int_equal(ut_trace_writer_event(b->w, &e), 0);
-}
-
-static void entry(struct tb *b, pid_t tid, uint32_t func, uint32_t depth, uint64_t ts)
-{
-	ev(b, UT_REC_ENTRY, tid, func, depth, ts, false);
-}
-
-static void leave(struct tb *b, pid_t tid, uint32_t func, uint32_t depth, uint64_t ts)
-{
-	ev(b, UT_REC_EXIT, tid, func, depth, ts, true);
-}
-
-static void trace_end_stats(struct tb *b, const struct ut_stats *st)
-{
-	assert_int_equal(ut_trace_writer_finish(b->w, st), 0);
-	ut_trace_writer_free(b->w);
-	b->w = NULL;
-}
-
-static void trace_end(struct tb *b)
-{
-	struct ut_stats st = { 0 };
-
-	trace_end_stats(b, &st);
-}
-
-static void trace_remove(struct tb *b)
-{
-	DIR *d = opendir(b->dir);
-	struct dirent *de;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			assert_int_equal(unlinkat(dirfd(d), de->d_name, 0), 0);
-	closedir(d);
-	assert_int_equal(rmdir(b->dir), 0);
+	trace_create(b, "report", &meta, f, NNAMES);
 }
 
 /* ut_view_report() of b's trace, read anew, through filter f (NULL: none) into out. */
@@ -272,8 +209,8 @@ static void write_threads(struct tb *b)
 	assert_int_equal(ut_trace_writer_task(b->w, PID, 301, "beta\x1b"), 0);
 	entry(b, 300, WORK, 0, 10);
 	leave(b, 300, WORK, 0, 30);
-	ev(b, UT_REC_EXIT, 301, WORK, 1, 50, false);
-	ev(b, UT_REC_EXIT, 301, OUTER, 0, 60, false);
+	ev_of(b, UT_REC_EXIT, PID, 301, WORK, 1, 50, false);
+	ev_of(b, UT_REC_EXIT, PID, 301, OUTER, 0, 60, false);
 	entry(b, 300, OUTER, 0, 40);
 	entry(b, 300, WORK, 1, 50);
 	entry(b, 301, WORK, 0, 100);
@@ -331,7 +268,7 @@ static void report_unwind_and_lost_return(void **state)
 	trace_begin(&b);
 	entry(&b, 7, MAIN, 0, 0);
 	entry(&b, 7, FOO, 1, 100);
-	ev(&b, UT_REC_UNWIND, 7, FOO, 1, 300, true);
+	ev_of(&b, UT_REC_UNWIND, PID, 7, FOO, 1, 300, true);
 	entry(&b, 7, BAR, 1, 400);
 	leave(&b, 7, MAIN, 0, 1000);
 	trace_end(&b);
