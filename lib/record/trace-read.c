@@ -27,7 +27,7 @@
 #define OPEN_MAX (1U << 16)
 
 struct task_state {
-	pid_t tid; /* 0: free */
+	uint64_t key; /* pid << 32 | tid (a tid may come again in another process); 0: free */
 	uint64_t last_ts;
 	uint64_t *open_ts; /* [depth]: the entry's timestamp */
 	uint32_t cap;
@@ -45,7 +45,7 @@ struct ut_trace {
 	pid_t pid, tid;
 	size_t chunk_end; /* in buf; 0: between chunks */
 	struct task_state *cur;
-	struct task_state *tasks; /* open addressing by tid */
+	struct task_state *tasks; /* open addressing by key */
 	size_t ntasks, cap_tasks;
 	int err;
 };
@@ -58,11 +58,11 @@ static int corrupt(struct ut_trace *t, const char *what)
 	return t->err;
 }
 
-static struct task_state *task_slot(struct task_state *v, size_t cap, pid_t tid)
+static struct task_state *task_slot(struct task_state *v, size_t cap, uint64_t key)
 {
-	size_t i = (size_t)tid * 2654435761U & (cap - 1);
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ULL >> 32) & (cap - 1);
 
-	while (v[i].tid && v[i].tid != tid)
+	while (v[i].key && v[i].key != key)
 		i = (i + 1) & (cap - 1);
 	return &v[i];
 }
@@ -75,23 +75,24 @@ static int tasks_grow(struct ut_trace *t)
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->cap_tasks; i++)
-		if (t->tasks[i].tid)
-			*task_slot(v, cap, t->tasks[i].tid) = t->tasks[i];
+		if (t->tasks[i].key)
+			*task_slot(v, cap, t->tasks[i].key) = t->tasks[i];
 	free(t->tasks);
 	t->tasks = v;
 	t->cap_tasks = cap;
 	return 0;
 }
 
-static struct task_state *task_get(struct ut_trace *t, pid_t tid)
+static struct task_state *task_get(struct ut_trace *t, pid_t pid, pid_t tid)
 {
+	uint64_t key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid;
 	struct task_state *ts;
 
 	if ((t->ntasks + 1) * 2 > t->cap_tasks && tasks_grow(t) < 0)
 		return NULL;
-	ts = task_slot(t->tasks, t->cap_tasks, tid);
-	if (!ts->tid) {
-		ts->tid = tid;
+	ts = task_slot(t->tasks, t->cap_tasks, key);
+	if (!ts->key) {
+		ts->key = key;
 		t->ntasks++;
 	}
 	return ts;
@@ -287,7 +288,7 @@ static int next_chunk(struct ut_trace *t)
 	t->chunk_end = t->pos + h.len;
 	t->pid = h.pid;
 	t->tid = h.tid;
-	t->cur = task_get(t, h.tid);
+	t->cur = task_get(t, h.pid, h.tid);
 	return t->cur ? 1 : -ENOMEM;
 }
 
