@@ -693,6 +693,18 @@ def wait_cpu_ticks(tc, pid, ticks, timeout=RUN_TIMEOUT):
     tc.fail("process %d did not run %d clock ticks within %ss" % (pid, ticks, timeout))
 
 
+def child_pids(pid):
+    """The children of process pid (of any of its threads)."""
+    found = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                found += [int(c) for c in f.read().split()]
+        except OSError:
+            pass  # the thread is gone
+    return found
+
+
 def tracer_pid(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

@@ -147,8 +147,7 @@ class RecordTest(unittest.TestCase):
         try:
             line, _ = h.read_line(proc.stdout, b"", h.RUN_TIMEOUT)
             self.assertEqual(line, b"ready\n")
-            prog_pid = [int(p) for p in os.listdir("/proc") if p.isdigit() and
-                        h.tracer_pid(int(p)) == proc.pid][0]
+            prog_pid = h.child_pids(proc.pid)[0]
             events = os.path.join(d, "events")
             deadline = time.monotonic() + h.RUN_TIMEOUT
             while time.monotonic() < deadline and os.path.getsize(events) < 1 << 16:
