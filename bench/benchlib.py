@@ -526,6 +526,36 @@ class Utrace(Config):
         return ["utrace " + p for p in trace_problems(self.trace, TARGET, n)]
 
 
+class UtraceRecord(Utrace):
+    """utrace record [options] -d D -f bench_target -- bench-calls N,
+    checked with utrace info: 2 N events, none dropped, complete."""
+
+    def __init__(self, exe, tmp, utrace, options=(), name=None):
+        super().__init__(exe, tmp, utrace, options, name)
+        self.trace = os.path.join(self.dir, "utrace.data")
+
+    def argv(self, n):
+        return ([self.utrace, "record"] + self.options +
+                ["-d", self.trace, "-f", TARGET, "--", self.exe, str(n)])
+
+    def prepare(self, n):
+        shutil.rmtree(self.trace, ignore_errors=True)
+
+    def check(self, n, out):
+        info = utrace_info(self.utrace, self.trace)
+        if isinstance(info, str):
+            return ["%s: %s" % (self.name, info)]
+        problems = []
+        if info_count(info, "events") != 2 * n:
+            problems.append("%s: %s events, not %d" % (self.name, info.get("events"), 2 * n))
+        if info_count(info, "dropped") != 0:
+            problems.append("%s: %s dropped" % (self.name, info.get("dropped")))
+        if info.get("complete") != "yes" or info.get("torn, invalid") != "0, 0":
+            problems.append("%s: complete %s, torn, invalid %s" % (
+                self.name, info.get("complete"), info.get("torn, invalid")))
+        return problems
+
+
 class Ltrace(Config):
     name = "ltrace"
     counts = (2_000, 4_000)

@@ -12,6 +12,9 @@ sites) and runs, interleaved over --rounds rounds in a shuffled order:
   rdtsc floor      bench-calls --rdtsc N             rdtsc; call; rdtsc
   untraced         bench-calls N
   utrace default   utrace run -v -f bench_target -o T --json bench-calls N
+  utrace record    utrace record -v -d D -f bench_target -- bench-calls N
+                                                    every event to disk, no
+                                                    formatting while it runs
   utrace call      the same with --patch=call        call stub_F, not jmp
   utrace int3      the same with --probe=int3        int3 probes
   uftrace          uftrace record -P bench_target bench-calls N
@@ -29,6 +32,7 @@ Then it evaluates the targets of the "Fast path" issue on the medians, and
 prints PASS or MISS with the numbers:
   default  (traced - untraced) <= floor + 45 ns, the floor from the same round
   default  traced / uftrace <= 1/2.4
+  record   the same two for utrace record
   int3     <= 20 us per traced call
   int3     traced / ltrace <= 1/4
 
@@ -46,7 +50,7 @@ import sys
 import time
 
 from benchlib import (add_common_args, scratch_dir, Ltrace, RdtscFloor,
-                      Uftrace, Untraced, Utrace, baseline_checksums, build,
+                      Uftrace, Untraced, Utrace, UtraceRecord, baseline_checksums, build,
                       find_line, find_utrace, finish, fmt_ns, load_line,
                       machine_line, measure, parse_install, run_once,
                       stderr_text, utrace_version, warm_up, warn)
@@ -61,6 +65,7 @@ MAX_CALLS = 1 << 30  # bench-calls takes N <= INT_MAX; N2 = 2 N1
 CALIBRATE_MIN_S = 0.05
 
 DEFAULT = "utrace default"
+RECORD = "utrace record"
 CALL = "utrace call"
 INT3 = "utrace int3"
 
@@ -78,6 +83,7 @@ def make_configs(exe, tmp, utrace):
         loop_timed(RdtscFloor(exe, tmp), 100_000),
         loop_timed(Untraced(exe, tmp), 1_000_000),
         loop_timed(Utrace(exe, tmp, u, ["-v"], DEFAULT), 2_000),
+        loop_timed(UtraceRecord(exe, tmp, u, ["-v"], RECORD), 2_000),
         loop_timed(Utrace(exe, tmp, u, ["-v", "--patch=call"], CALL), 2_000),
         loop_timed(Utrace(exe, tmp, u, ["-v", "--probe=int3"], INT3), 2_000),
         loop_timed(Uftrace(exe, tmp), 20_000),
@@ -200,37 +206,43 @@ def na(slopes, notes, *names):
     return None
 
 
+def print_default_targets(slopes, notes, med, row, label):
+    """The two targets of a 5-byte-patch row: over the floor, against uftrace."""
+    miss = na(slopes, notes, row, "untraced", "rdtsc floor")
+    if miss:
+        print("  %s traced - untraced <= floor + %d ns: %s" % (
+            label, EXCESS_OVER_FLOOR_NS, miss))
+    else:
+        over = [d - u for d, u in zip(slopes[row], slopes["untraced"])]
+        excess = [o - f for o, f in zip(over, slopes["rdtsc floor"])]
+        e = statistics.median(excess)
+        print("  %s traced - untraced = %s ns (floor %s ns), excess over "
+              "the same round's floor %s ns <= %d ns: %s" % (
+                  label, fmt_ns(statistics.median(over)),
+                  fmt_ns(med["rdtsc floor"]), fmt_ns(e),
+                  EXCESS_OVER_FLOOR_NS, verdict(e <= EXCESS_OVER_FLOOR_NS)))
+
+    miss = na(slopes, notes, row, "uftrace")
+    if miss:
+        print("  %s utrace/uftrace <= 1/2.4: %s" % (label, miss))
+    else:
+        r = med[row] / med["uftrace"]
+        u = med.get("untraced", 0)
+        print("  %s utrace/uftrace = %s/%s ns = %.3f (1/%.3g) <= 1/2.4 = "
+              "%.3f: %s  [overheads only: %.3f]" % (
+                  label, fmt_ns(med[row]), fmt_ns(med["uftrace"]), r,
+                  1 / r if r > 0 else float("inf"), UFTRACE_RATIO,
+                  verdict(r <= UFTRACE_RATIO),
+                  (med[row] - u) / (med["uftrace"] - u)))
+
+
 def print_targets(slopes, notes):
     """The issue's targets, on medians; the floor comes from the same round."""
     med = {k: statistics.median(v) for k, v in slopes.items()}
     print("\ntargets (medians over the rounds):")
 
-    miss = na(slopes, notes, DEFAULT, "untraced", "rdtsc floor")
-    if miss:
-        print("  default: traced - untraced <= floor + %d ns: %s" % (
-            EXCESS_OVER_FLOOR_NS, miss))
-    else:
-        over = [d - u for d, u in zip(slopes[DEFAULT], slopes["untraced"])]
-        excess = [o - f for o, f in zip(over, slopes["rdtsc floor"])]
-        e = statistics.median(excess)
-        print("  default: traced - untraced = %s ns (floor %s ns), excess over "
-              "the same round's floor %s ns <= %d ns: %s" % (
-                  fmt_ns(statistics.median(over)),
-                  fmt_ns(med["rdtsc floor"]), fmt_ns(e),
-                  EXCESS_OVER_FLOOR_NS, verdict(e <= EXCESS_OVER_FLOOR_NS)))
-
-    miss = na(slopes, notes, DEFAULT, "uftrace")
-    if miss:
-        print("  default: utrace/uftrace <= 1/2.4: %s" % miss)
-    else:
-        r = med[DEFAULT] / med["uftrace"]
-        u = med.get("untraced", 0)
-        print("  default: utrace/uftrace = %s/%s ns = %.3f (1/%.3g) <= 1/2.4 = "
-              "%.3f: %s  [overheads only: %.3f]" % (
-                  fmt_ns(med[DEFAULT]), fmt_ns(med["uftrace"]), r,
-                  1 / r if r > 0 else float("inf"), UFTRACE_RATIO,
-                  verdict(r <= UFTRACE_RATIO),
-                  (med[DEFAULT] - u) / (med["uftrace"] - u)))
+    print_default_targets(slopes, notes, med, DEFAULT, "default:")
+    print_default_targets(slopes, notes, med, RECORD, "record: ")
 
     if CALL in slopes and DEFAULT in slopes:
         print("  (info)   --patch=call - default = %s ns per call" %

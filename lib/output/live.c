@@ -2,12 +2,15 @@
 /*
  * The live view (utrace/live.h).  The thread reads the session's events
  * file behind the tracer, a batch at a time, and sleeps on a condition
- * variable when it has caught up; the tracer kicks it after each flush.
- * The writer's function table is changed under the same lock as the
- * formatting, so that a batch never sees half a table.
+ * variable when it has caught up; the drainer kicks it after each flush,
+ * under a lock of its own that formatting never holds, so that a kick
+ * never waits for a batch.  The writer's function table is changed under
+ * the formatting lock, so that a batch never sees half a table; batches are
+ * short, as that change is made under the drainer's lock.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,17 +19,18 @@
 #include "utrace/log.h"
 #include "utrace/trace.h"
 
-/* Events formatted per hold of the lock. */
-#define BATCH 4096
+/* Events formatted per hold of the lock: some 50 us. */
+#define BATCH 256
 
 struct ut_live {
 	pthread_t thread;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* the writer */
+	pthread_mutex_t wake; /* kicks, done, more */
 	pthread_cond_t more;
 	struct ut_trace *trace;
 	struct ut_writer *w;
-	unsigned kicks; /* under lock */
-	bool done; /* under lock: nothing more will be written */
+	unsigned kicks; /* under wake */
+	bool done; /* under wake: nothing more will be written */
 	int err;
 };
 
@@ -50,10 +54,17 @@ static int format_batch(struct ut_live *l)
 static void *live_main(void *arg)
 {
 	struct ut_live *l = arg;
+	struct sched_param idle = { 0 };
 	unsigned seen = 0;
 	bool last = false;
 	int n;
 
+	/*
+	 * The view may lag, the drainer must not: on a machine whose CPUs the
+	 * program keeps busy, formatting takes only the time left over, and
+	 * catches up when the program ends.
+	 */
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
 	for (;;) {
 		n = format_batch(l);
 		if (n < 0) {
@@ -64,12 +75,12 @@ static void *live_main(void *arg)
 			continue;
 		if (last)
 			break;
-		pthread_mutex_lock(&l->lock);
+		pthread_mutex_lock(&l->wake);
 		while (!l->done && l->kicks == seen)
-			pthread_cond_wait(&l->more, &l->lock);
+			pthread_cond_wait(&l->more, &l->wake);
 		seen = l->kicks;
 		last = l->done; /* read what the final flush wrote, then stop */
-		pthread_mutex_unlock(&l->lock);
+		pthread_mutex_unlock(&l->wake);
 	}
 	return NULL;
 }
@@ -91,11 +102,12 @@ int ut_live_new(struct ut_live **out, int fd, struct ut_writer *w)
 	}
 	l->w = w;
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->wake, NULL);
 	pthread_cond_init(&l->more, NULL);
 	e = -pthread_create(&l->thread, NULL, live_main, l);
 	if (e < 0) {
-		ut_trace_close(l->trace);
-		free(l);
+		l->thread = 0;
+		ut_live_free(l);
 		return e;
 	}
 	*out = l;
@@ -114,18 +126,18 @@ int ut_live_funcs(struct ut_live *l, const struct ut_func_info *funcs, size_t n)
 
 void ut_live_kick(struct ut_live *l)
 {
-	pthread_mutex_lock(&l->lock);
+	pthread_mutex_lock(&l->wake);
 	l->kicks++;
 	pthread_cond_signal(&l->more);
-	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->wake);
 }
 
 int ut_live_finish(struct ut_live *l)
 {
-	pthread_mutex_lock(&l->lock);
+	pthread_mutex_lock(&l->wake);
 	l->done = true;
 	pthread_cond_signal(&l->more);
-	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->wake);
 	pthread_join(l->thread, NULL);
 	l->thread = 0;
 	return l->err;
@@ -138,6 +150,7 @@ void ut_live_free(struct ut_live *l)
 	if (l->thread)
 		ut_live_finish(l);
 	pthread_mutex_destroy(&l->lock);
+	pthread_mutex_destroy(&l->wake);
 	pthread_cond_destroy(&l->more);
 	ut_trace_close(l->trace);
 	free(l);
