@@ -408,6 +408,25 @@ def utrace_info(utrace, trace_dir):
     return info
 
 
+def info_problems(info, events):
+    """[] when `utrace info` (parsed: benchlib.utrace_info) says @events
+    events, none dropped, torn or invalid, and a complete trace."""
+    if isinstance(info, str):
+        return [info]
+    problems = []
+    if info_count(info, "events") != events:
+        problems.append("utrace info says events: %s, the program made %d" % (
+            info.get("events"), events))
+    if info_count(info, "dropped") != 0:
+        problems.append("utrace info says dropped: %s" % info.get("dropped"))
+    if info.get("torn, invalid") != "0, 0":
+        problems.append("utrace info says torn, invalid: %s" %
+                        info.get("torn, invalid"))
+    if not info.get("complete", "").startswith("yes"):
+        problems.append("utrace info says complete: %s" % info.get("complete"))
+    return problems
+
+
 def dir_bytes(path):
     """The bytes of the files under @path: a trace directory's size on disk."""
     return sum(os.path.getsize(os.path.join(d, f))
@@ -542,18 +561,8 @@ class UtraceRecord(Utrace):
         shutil.rmtree(self.trace, ignore_errors=True)
 
     def check(self, n, out):
-        info = utrace_info(self.utrace, self.trace)
-        if isinstance(info, str):
-            return ["%s: %s" % (self.name, info)]
-        problems = []
-        if info_count(info, "events") != 2 * n:
-            problems.append("%s: %s events, not %d" % (self.name, info.get("events"), 2 * n))
-        if info_count(info, "dropped") != 0:
-            problems.append("%s: %s dropped" % (self.name, info.get("dropped")))
-        if info.get("complete") != "yes" or info.get("torn, invalid") != "0, 0":
-            problems.append("%s: complete %s, torn, invalid %s" % (
-                self.name, info.get("complete"), info.get("torn, invalid")))
-        return problems
+        return ["%s: %s" % (self.name, p) for p in
+                info_problems(utrace_info(self.utrace, self.trace), 2 * n)]
 
 
 class Ltrace(Config):

@@ -76,7 +76,8 @@ import time
 from benchlib import (add_common_args, scratch_dir, BENCH_DIR, KIB_PER_MIB,
                       RSS_SOURCE, TARGET, Uftrace, Untraced, Utrace, build,
                       count_events, count_trace, find_utrace, finish,
-                      info_count, load_line, machine_line, open_child_dir,
+                      info_count, info_problems, load_line, machine_line,
+                      open_child_dir,
                       read_checksum, read_maxrss, run_waited, stderr_tail,
                       stderr_text, summary_problems, uftrace_problems,
                       unknown_option, utrace_info, utrace_version, vm_hwm_kib,
@@ -125,23 +126,6 @@ def program_calls(text, func):
 
 # ---- recorded traces ---------------------------------------------------------
 
-def info_problems(info, events):
-    """[] when `utrace info` (parsed: benchlib.utrace_info) says @events
-    events, none dropped, torn or invalid, and a complete trace."""
-    if isinstance(info, str):
-        return [info]
-    problems = []
-    if info_count(info, "events") != events:
-        problems.append("utrace info says events: %s, the program made %d" % (
-            info.get("events"), events))
-    if info_count(info, "dropped") != 0:
-        problems.append("utrace info says dropped: %s" % info.get("dropped"))
-    if info.get("torn, invalid") != "0, 0":
-        problems.append("utrace info says torn, invalid: %s" %
-                        info.get("torn, invalid"))
-    if not info.get("complete", "").startswith("yes"):
-        problems.append("utrace info says complete: %s" % info.get("complete"))
-    return problems
 
 
 class Recorded:

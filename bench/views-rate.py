@@ -51,8 +51,9 @@ import sys
 import time
 
 from benchlib import (add_common_args, scratch_dir, Config, KIB_PER_MIB,
-                      RSS_SOURCE, TARGET, build, dir_bytes, finish, info_count,
-                      load_line, machine_line, read_checksum, require_utrace,
+                      RSS_SOURCE, TARGET, build, dir_bytes, finish,
+                      info_problems, load_line, machine_line, read_checksum,
+                      require_utrace,
                       run_waited, stderr_tail, stderr_text, trace_problems,
                       uftrace_problems, unknown_option, utrace_info,
                       utrace_version, warn)
@@ -103,23 +104,6 @@ def record(argv, cwd):
     return time.perf_counter() - t0, res.stdout, res.stderr, res.returncode
 
 
-def info_problems(utrace, trace, events):
-    """[] when `utrace info` says @events events, no loss, a complete trace."""
-    info = utrace_info(utrace, trace)
-    if isinstance(info, str):
-        return [info]
-    problems = []
-    if info_count(info, "events") != events:
-        problems.append("utrace info says events: %s, the program made %d" % (
-            info.get("events"), events))
-    if info_count(info, "dropped") != 0:
-        problems.append("utrace info says dropped: %s" % info.get("dropped"))
-    if info.get("torn, invalid") != "0, 0":
-        problems.append("utrace info says torn, invalid: %s" %
-                        info.get("torn, invalid"))
-    if not info.get("complete", "").startswith("yes"):
-        problems.append("utrace info says complete: %s" % info.get("complete"))
-    return problems
 
 
 def dump_problems(utrace, trace, n, tmp):
@@ -157,7 +141,7 @@ def record_utrace(utrace, exe, n, tmp, checksum):
     if read_checksum(out) != checksum:
         problems.append("utrace record: the program printed checksum %s, "
                         "untraced %s" % (read_checksum(out), checksum))
-    problems += info_problems(utrace, trace, EVENTS_PER_CALL * n)
+    problems += info_problems(utrace_info(utrace, trace), EVENTS_PER_CALL * n)
     problems += dump_problems(utrace, trace, n, tmp)
     for p in problems:
         warn(p)
