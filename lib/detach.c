@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Leaving a process as if it had never been traced (DESIGN.md, "Detach"),
- * and letting go of forked children that we do not follow.
+ * Leaving a process running as it would untraced: its text and return
+ * addresses restored, our areas left mapped and idle (docs/ARCHITECTURE.md,
+ * "Detach"); and letting go of forked children that we do not follow.
  */
 #include <errno.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * utrace's own hidden probes on the unwinder (DESIGN.md, "C++ exceptions and
- * forced unwinding").  A hijacked return address points at the return
+ * utrace's own hidden probes on the unwinder (docs/ARCHITECTURE.md, "C++
+ * exceptions and unwinding").  A hijacked return address points at the return
  * trampoline, for which the unwinder has no unwind info: an exception, a
  * forced unwind (pthread_exit, cancellation) or a backtrace walking through
  * a traced frame would end in std::terminate.  So, wherever the unwinder is

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The two areas we put into the tracee (DESIGN.md, "The areas"):
+ * The two areas we put into the tracee (docs/ARCHITECTURE.md, "The areas"):
  *
  *  - the data area: a sealed memfd mapped MAP_SHARED by the tracee and by
  *    us; the tracee's descriptor is closed once mapped;

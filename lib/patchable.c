@@ -2,8 +2,9 @@
 /*
  * The choice of a function's probe.  A 5-byte patch overwrites whole
  * instructions while other threads may run into them, so it is made only
- * where every condition of DESIGN.md holds (can_patch5); the int3 fallback
- * overwrites one byte, the first of an instruction, and needs only a stub.
+ * where every condition of docs/ARCHITECTURE.md, "What a 5-byte patch may
+ * not do", holds (can_patch5); the int3 fallback overwrites one byte, the
+ * first of an instruction, and needs only a stub.
  */
 #include <fnmatch.h>
 #include <string.h>
@@ -14,7 +15,10 @@
 #include "utrace/shm.h"
 #include "utrace/sites.h"
 
-/* Functions that break the call/ret contract get entry events only (DESIGN.md). */
+/*
+ * Functions that break the call/ret contract get entry events only
+ * (docs/ARCHITECTURE.md, "What a 5-byte patch may not do").
+ */
 static const char *const noret_funcs[] = {
 	"setjmp",
 	"_setjmp",

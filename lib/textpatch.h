@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Writing many small patches into a tracee's text at once (DESIGN.md,
- * "Memory access"): each run of adjacent pages that hold patches is read
- * once, patched here and written back once, instead of one write per site.
+ * Writing many small patches into a tracee's text at once
+ * (docs/ARCHITECTURE.md, "Text patches"): each run of adjacent pages that
+ * hold patches is read once, patched here and written back once, instead of
+ * one write per site.
  */
 #ifndef UTRACE_TEXTPATCH_H
 #define UTRACE_TEXTPATCH_H

@@ -239,6 +239,8 @@ int ut_area_add(struct ut_session *s, pid_t tid, const struct ut_module *m, uint
 		uint32_t nstubs);
 /* The area's library is gone: forget its probes; the area stays mapped for reuse. */
 void ut_area_free(struct ut_session *s, struct ut_area *a);
+/* Move what the rings hold into the trace (under the drainer's lock): events moved. */
+int ut_drain(struct ut_session *s);
 void ut_release_data(struct ut_session *s);
 int ut_restore_returns(struct ut_session *s, pid_t pid, uint32_t slot, uint64_t sp);
 
@@ -310,7 +312,6 @@ void ut_rtld_report(struct ut_session *s);
 void ut_rtld_free(struct ut_session *s);
 
 /* session.c */
-int ut_drain(struct ut_session *s);
 /* run: the program's entry point is reached; install the probes. */
 int ut_install(struct ut_session *s, pid_t tid);
 /* run: after the first exec, stop at AT_ENTRY (ld.so has loaded the libraries by then). */

@@ -4,7 +4,8 @@
  * __patchable_function_entries (-fpatchable-function-entry=5) and
  * __mcount_loc (-pg -mfentry -mrecord-mcount).  Only these may be patched
  * with a call straight into the entry trampoline; they are never guessed
- * from byte patterns (DESIGN.md, "The probe path").
+ * from byte patterns (docs/ARCHITECTURE.md, "What a 5-byte patch may not
+ * do").
  */
 #ifndef UTRACE_SITES_H
 #define UTRACE_SITES_H

@@ -2,8 +2,8 @@
 /*
  * Addresses inside a module where execution may begin other than by falling
  * through: every direct branch target in its text and every FDE start.  A
- * 5-byte patch may not displace one of them (DESIGN.md, "What a 5-byte patch
- * may not do").
+ * 5-byte patch may not displace one of them (docs/ARCHITECTURE.md, "What a
+ * 5-byte patch may not do").
  */
 #ifndef UTRACE_TARGETS_H
 #define UTRACE_TARGETS_H

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Non-local exits the unwinder makes through traced frames (DESIGN.md, "C++
-exceptions and forced unwinding"): C++ exceptions from 4 std::threads with
-rethrow, cleanups and catches in traced and untraced frames, backtraces, and
-pthread_exit's forced unwind, in run and attach modes; detach while
-exceptions fly."""
+"""Non-local exits the unwinder makes through traced frames
+(docs/ARCHITECTURE.md, "C++ exceptions and unwinding"): C++ exceptions from
+4 std::threads with rethrow, cleanups and catches in traced and untraced
+frames, backtraces, and pthread_exit's forced unwind, in run and attach
+modes; detach while exceptions fly."""
 
 import time
 import unittest

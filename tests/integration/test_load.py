@@ -72,7 +72,8 @@ class LoadTest(unittest.TestCase):
             self.assertEqual(summary[k], 0, "%s: %r; utrace said %r" % (k, summary, err))
         # A handler that interrupted the recorder between reserving a
         # record and committing it may still run at detach: the record is
-        # committed after the last drain (DESIGN.md: counted as torn).
+        # committed after the last drain (docs/ARCHITECTURE.md, "Records and
+        # the consumer": counted as torn).
         self.assertLessEqual(summary["torn"], NWORKERS + 1, summary)
         got = h.trace_counts(events)
         self.assertLessEqual(set(got), {"work_load_outer", "work_load_inner", "work_load_sig"})

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Fixture for test-patchable: a PIE whose functions each meet, or break,
- * one condition of a 5-byte patch (DESIGN.md, "What a 5-byte patch may not
- * do").  Written in assembly so the bytes are exact; no CFI, so that the only
- * targets inside a function are the branches shown.  All are local symbols.
+ * one condition of a 5-byte patch (docs/ARCHITECTURE.md, "What a 5-byte
+ * patch may not do").  Written in assembly so the bytes are exact; no CFI, so
+ * that the only targets inside a function are the branches shown.  All are
+ * local symbols.
  *
  * fx_prologue:  55             push %rbp          a 5-byte patch covers
  *               48 89 e5       mov %rsp,%rbp      exactly the first three
