@@ -18,8 +18,9 @@
  * the `ret` sites always int3), flagged UT_FUNC_HIDDEN: no event, no return
  * probe.  A traced function that is also a hook keeps its entry events but
  * loses its return probe when the unwinder reads its own return address.
- * When the unwinder cannot be hooked, return probes are refused for the
- * whole process: entry events only.
+ * When the unwinder cannot be hooked at install, return probes are refused
+ * for the whole process: entry events only.  An unwinder in a library
+ * loaded later whose hooks fail is only warned about.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -3,8 +3,11 @@
  * The choice of a function's probe.  A 5-byte patch overwrites whole
  * instructions while other threads may run into them, so it is made only
  * where every condition of docs/ARCHITECTURE.md, "What a 5-byte patch may
- * not do", holds (can_patch5); the int3 fallback overwrites one byte, the
- * first of an instruction, and needs only a stub.
+ * not do", holds: the file's facts here (can_patch5), the live bytes in
+ * utrace_probe_choose(), the stub at its address and the threads stopped
+ * inside the range when the probe is built and installed (probes.c); the
+ * int3 fallback overwrites one byte, the first of an instruction, and needs
+ * only a stub.
  */
 #include <fnmatch.h>
 #include <string.h>

@@ -578,7 +578,9 @@ struct stopped_at {
  * (docs/ARCHITECTURE.md, "What a 5-byte patch may not do"): moved to the
  * same point of the stub.  At the patch point itself only a syscall restart
  * needs it (the call already began).  Where that is impossible the probe
- * falls back to an int3, which leaves the bytes after the patch point alone.
+ * falls back to an int3, which leaves the bytes after the patch point alone;
+ * where even that cannot serve (a thread restarting a syscall at the patch
+ * point, a --patch=call probe) the function is not traced.
  */
 static void clear_threads_from(struct ut_session *s, struct ut_probe *p, const struct stopped_at *v,
 			       size_t n)

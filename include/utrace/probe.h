@@ -3,8 +3,9 @@
  * Which probe a function gets (docs/ARCHITECTURE.md, "The probe path" and
  * "What a 5-byte patch may not do"): a 5-byte patch where every condition
  * holds, an int3 with the reason where one fails, none where even the int3
- * cannot be answered.  Pure logic on the file's facts: `utrace symbols` shows
- * it, the tracer applies it.
+ * cannot be answered, the live code differs from the file's or the function
+ * is too short.  Pure logic on the file's facts: `utrace symbols` shows it,
+ * the tracer applies it.
  */
 #ifndef UTRACE_PROBE_H
 #define UTRACE_PROBE_H

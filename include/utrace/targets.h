@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Addresses inside a module where execution may begin other than by falling
- * through: every direct branch target in its text and every FDE start.  A
- * 5-byte patch may not displace one of them (docs/ARCHITECTURE.md, "What a
- * 5-byte patch may not do").
+ * through: every direct branch target in its text and every FDE start.  None
+ * may lie inside the bytes a 5-byte patch displaces past its first
+ * (docs/ARCHITECTURE.md, "What a 5-byte patch may not do").
  */
 #ifndef UTRACE_TARGETS_H
 #define UTRACE_TARGETS_H
