@@ -136,7 +136,6 @@ static struct ut_session *kid_new(struct ut_session *parent, pid_t pid)
 	k->memfd = -1;
 	k->images = parent->images;
 	k->output = parent->output;
-	k->writer = parent->writer;
 	k->tsc = parent->tsc;
 	k->chld_fd = parent->chld_fd;
 	k->family = parent->family;

@@ -64,7 +64,6 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 	s->output = ut_output_new(o);
 	if (!s->output)
 		return utrace_error_last() ? -EIO : -ENOMEM;
-	s->writer = s->output->writer;
 	if (s->chld_fd < 0)
 		return -ENOMEM;
 	return ut_drainer_start(s);
@@ -491,7 +490,7 @@ static int finish_output(struct ut_session *s)
 		ut_info("output: %llu events in %.1f ms of draining (%.2f M events/s)",
 			(unsigned long long)st.events, (double)s->drain_ns / NSEC_PER_MSEC,
 			(double)st.events * 1e3 / (double)s->drain_ns);
-	if (s->writer && utrace_writer_finish(s->writer, &st) < 0 && e == 0)
+	if (s->output->writer && utrace_writer_finish(s->output->writer, &st) < 0 && e == 0)
 		e = -EIO;
 	ut_stats_free(&st);
 	return e;

@@ -162,7 +162,6 @@ struct ut_session {
 
 	struct ut_tsc tsc; /* calibrated when the session begins */
 	struct ut_consumer *consumer;
-	struct ut_writer *writer;
 	struct ut_drainer *drainer; /* the root session's; NULL before it starts and in kids */
 	int chld_fd; /* signalfd for SIGCHLD: wakes the loop on every ptrace stop */
 	uint64_t traps; /* int3 hits answered */

@@ -41,7 +41,7 @@ struct ut_view {
 	size_t nfuncs;
 	struct ut_threads threads; /* of struct vthread */
 	bool none; /* no filter at all: the trace's events as they are */
-	/* events ready to be handed out, a FIFO */
+	/* -t: events released by an exit, handed out in order (a FIFO) */
 	struct ut_event *ready;
 	size_t head, nready, cap_ready;
 };
@@ -209,8 +209,14 @@ static int timed_exit(struct ut_view *v, struct vthread *t, const struct ut_even
 	return e < 0 ? e : shown ? push_ready(v, ev) : 0;
 }
 
+/*
+ * 1: ev passes as it is; 0: it does not, or (-t) it waits for its exit or
+ * went to the ready queue with what it released; < 0: out of memory.
+ */
 static int take(struct ut_view *v, struct ut_event *ev)
 {
+	int r;
+
 	struct vthread *t;
 
 	if (v->f.ntids) {
@@ -229,23 +235,24 @@ static int take(struct ut_view *v, struct ut_event *ev)
 	if (v->f.max_depth && ev->depth >= v->f.max_depth)
 		return 0;
 	if (!v->f.min_ns)
-		return push_ready(v, ev);
-	return is_entry(ev) ? wait_push(t, ev) : timed_exit(v, t, ev);
+		return 1;
+	r = is_entry(ev) ? wait_push(t, ev) : timed_exit(v, t, ev);
+	return r < 0 ? r : 0;
 }
 
 int ut_view_next(struct ut_view *v, struct ut_event *ev)
 {
-	struct ut_event raw;
 	int r;
 
 	if (v->none)
 		return ut_trace_next(v->trace, ev);
+	/* only -t queues: without it an event passes, or not, as it is read */
 	while (!v->nready) {
-		r = ut_trace_next(v->trace, &raw);
+		r = ut_trace_next(v->trace, ev);
 		if (r <= 0)
 			return r;
-		r = take(v, &raw);
-		if (r < 0)
+		r = take(v, ev);
+		if (r != 0)
 			return r;
 	}
 	*ev = v->ready[v->head];

@@ -226,10 +226,11 @@ static void rec_sleep(struct rec_thread *t, uint64_t tail)
  * it shows signs of life (ctl->heartbeat moves at least every
  * ctl->block_ticks) and is not stalled on this very ring (slot->stalled: a
  * signal handler filling the ring behind the record its interrupted
- * recorder reserved would wait for a drain that cannot come).  Returns 1 when the tail moved, 0 to drop.  A wait
- * that timed out (utrace killed, or stuck) marks the tail: later records drop at
- * once until the tracer drains again, so a program whose tracer is gone
- * waits once per thread, not once per event.  A signal handler that traces
+ * recorder reserved would wait for a drain that cannot come).  Returns 1
+ * when the tail moved, 0 to drop.  A wait that timed out (utrace killed, or
+ * stuck) marks the tail: later records drop at once until the tracer drains
+ * again, so a program whose tracer is gone waits once per thread, not once
+ * per event.  A signal handler that traces
  * while this waits finds the same full ring and waits on its own.
  */
 static int rec_wait_room(struct rec_thread *t, uint64_t tail)
