@@ -13,6 +13,9 @@
 #include "utrace/session.h"
 #include "utrace/trace.h"
 
+/* The status of a utrace that failed (run exits with its program's own). */
+#define EXIT_UTRACE_ERROR 1
+
 struct cli {
 	const char *cmd;
 	struct ut_filter filter;
@@ -49,6 +52,8 @@ void cli_usage(FILE *f, const char *cmd);
 void cli_usage_head(FILE *f, const char *cmd);
 /* getopt's own messages would not start with "utrace: ": say it in one line ourselves. */
 void cli_option_error(const char *cmd, int opt, char **argv);
+/* A process or thread id: a decimal from 1 to INT32_MAX; 0, or -1 when s is not one. */
+int cli_parse_pid(const char *s, pid_t *pid);
 /* "1s", "500ms", "250us", "100000ns", "0.5" (seconds): nanoseconds within (0, max]. */
 int cli_parse_duration(const char *s, uint64_t max, uint64_t *out);
 /* utrace info: the trace's metadata (cmd-info.c). */

@@ -7,21 +7,6 @@
 
 #include "cli.h"
 
-#define EXIT_UTRACE_ERROR 1
-
-static int parse_pid(const char *s, pid_t *pid)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v <= 0 || v > INT32_MAX)
-		return -1;
-	*pid = (pid_t)v;
-	return 0;
-}
-
 static bool process_exists(pid_t pid)
 {
 	char path[64];
@@ -38,7 +23,7 @@ int cli_attach_pid(struct cli *c, const char *pid_arg)
 	pid_t pid;
 	int e;
 
-	if (parse_pid(pid_arg, &pid) < 0) {
+	if (cli_parse_pid(pid_arg, &pid) < 0) {
 		cli_error("%s: '%s' is not a process id", c->cmd, pid_arg);
 		return EXIT_UTRACE_ERROR;
 	}
@@ -64,9 +49,12 @@ int cmd_attach(int argc, char **argv)
 
 	if (r)
 		return r > 0 ? 0 : EXIT_UTRACE_ERROR;
-	if (c.nargs != 1)
+	if (c.nargs == 1) {
+		r = cli_attach_pid(&c, c.args[0]);
+	} else {
 		cli_error("attach: need exactly one PID (try 'utrace attach --help')");
-	r = c.nargs != 1 ? EXIT_UTRACE_ERROR : cli_attach_pid(&c, c.args[0]);
+		r = EXIT_UTRACE_ERROR;
+	}
 	cli_free(&c);
 	return r;
 }

@@ -6,8 +6,6 @@
  */
 #include "cli.h"
 
-#define EXIT_UTRACE_ERROR 1
-
 int cmd_record(int argc, char **argv)
 {
 	struct cli c;

@@ -11,8 +11,6 @@
 #include "utrace/log.h"
 #include "utrace/symtab.h"
 
-#define EXIT_UTRACE_ERROR 1
-
 /* PROG as execvp would find it. */
 static int resolve_program(const char *prog, char *out, size_t len)
 {

@@ -17,7 +17,6 @@
 #include "utrace/shm.h"
 #include "utrace/symtab.h"
 
-#define EXIT_UTRACE_ERROR 1
 #define CODE_BYTES 30
 #define MAX_REASONS 32
 

@@ -14,7 +14,6 @@
 #include "utrace/log.h"
 #include "utrace/view.h"
 
-#define EXIT_UTRACE_ERROR 1
 #define NSEC_PER_SEC 1000000000ULL
 #define MAX_FILTER_NS (3600ULL * NSEC_PER_SEC)
 
@@ -97,18 +96,14 @@ static int add_str(const char ***v, size_t *n, const char *s)
 
 static int add_tid(struct ut_view_filter *f, const char *s)
 {
-	char *end;
-	long v;
-	pid_t *d;
+	pid_t tid, *d;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v <= 0 || v > INT32_MAX)
+	if (cli_parse_pid(s, &tid) < 0)
 		return -1;
 	d = realloc(f->tids, (f->ntids + 1) * sizeof(*d));
 	if (!d)
 		return -1;
-	d[f->ntids++] = (pid_t)v;
+	d[f->ntids++] = tid;
 	f->tids = d;
 	return 0;
 }
@@ -302,16 +297,16 @@ static int view_main(enum view_kind kind, int argc, char **argv)
 			  "where utrace stopped, and its losses are unknown",
 			  v.dir);
 	if (r == 0 && v.output && !(out = fopen(v.output, "we"))) {
-		cli_error("cannot write %s: %s", v.output, strerror(errno));
 		r = -errno;
+		cli_error("cannot write %s: %s", v.output, strerror(-r));
 		out = NULL;
 	} else if (r == 0) {
 		r = show(&v, t, out);
 		if (fflush(out) && r == 0)
 			r = -EIO;
 	}
-	if (r < 0 && out && !utrace_error_last())
-		cli_error("%s: %s", v.cmd, r == -EIO ? "cannot write the output" : strerror(-r));
+	if (r == -EIO && out && !utrace_error_last())
+		cli_error("%s: cannot write the output", v.cmd);
 	else if (r < 0 && out)
 		cli_lib_error(r, v.cmd);
 	if (out && out != stdout)

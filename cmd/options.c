@@ -179,6 +179,19 @@ static int parse_size(const char *s, uint64_t min, uint64_t max, uint32_t *out)
 }
 
 /* "1s", "500ms", "250us", "100000ns", "0.5" (seconds): nanoseconds within (0, max]. */
+int cli_parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 0 || v > INT32_MAX)
+		return -1;
+	*pid = (pid_t)v;
+	return 0;
+}
+
 int cli_parse_duration(const char *s, uint64_t max, uint64_t *out)
 {
 	static const struct {
@@ -227,6 +240,11 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 		}
 		return 0;
 	case 'o':
+		if (!strcmp(c->cmd, "record")) {
+			cli_error("record: -o is for the live output of run and attach; the trace "
+				  "goes to -d DIR");
+			return -1;
+		}
 		c->output = arg;
 		return 0;
 	case OPT_FORMAT:
@@ -368,11 +386,6 @@ static FILE *open_output(const struct cli *c)
 
 	if (!c->output)
 		return stderr;
-	if (!strcmp(c->cmd, "record")) {
-		cli_error(
-			"record: -o is for the live output of run and attach; the trace goes to -d DIR");
-		return NULL;
-	}
 	f = fopen(c->output, "we");
 	if (!f)
 		cli_error("cannot write %s: %s", c->output, strerror(errno));
