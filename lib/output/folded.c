@@ -31,12 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output-internal.h"
 #include "utrace/view.h"
 #include "view-threads.h"
 
 #define FALLBACK_NAME 32
-#define ASCII_DEL 0x7f
-#define ASCII_SPACE 0x20
 
 /* A stack: its innermost name under the stack of its caller. */
 struct fnode {
@@ -88,8 +87,7 @@ static const char *intern(struct folded *fo, const char *raw)
 	if (!s)
 		return NULL;
 	for (unsigned char *p = (unsigned char *)s; *p; p++)
-		if (*p == ';' || *p < ASCII_SPACE || *p == ASCII_DEL)
-			*p = '?';
+		*p = *p == ';' ? '?' : (unsigned char)ut_visible(*p);
 	found = tsearch(s, &fo->name_tree, cmp_name);
 	if (!found || *(char **)found != s)
 		free(s);

@@ -40,6 +40,14 @@ uint64_t ut_writer_func_addr(const struct ut_writer *w, uint32_t func);
 /* -EIO once the stream has failed. */
 int ut_writer_status(const struct ut_writer *w);
 
+/* A byte of a name as the human views print it: control bytes become '?'. */
+static inline char ut_visible(unsigned char c)
+{
+	const unsigned char del = 0x7f, space = 0x20;
+
+	return c < space || c == del ? '?' : (char)c;
+}
+
 int ut_text_init(struct ut_writer *w);
 int ut_text_event(struct ut_writer *w, const struct ut_event *ev);
 int ut_text_finish(struct ut_writer *w, const struct ut_stats *st);

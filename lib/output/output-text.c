@@ -143,16 +143,12 @@ static void line_spaces(struct text_state *ts, size_t n)
 /* Names come from the traced program: keep terminal control bytes out. */
 static void line_visible(struct text_state *ts, const char *s)
 {
-	const unsigned char del = 0x7f, space = 0x20;
 	size_t n = strlen(s);
 
 	if (!line_room(ts, n))
 		return;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		ts->line[ts->len++] = c < space || c == del ? '?' : (char)c;
-	}
+	for (size_t i = 0; i < n; i++)
+		ts->line[ts->len++] = ut_visible((unsigned char)s[i]);
 }
 
 static void line_write(struct ut_writer *w)
@@ -197,10 +193,8 @@ static void print_prefix(struct ut_writer *w, const struct ut_event *ev, bool ha
 void ut_text_print_visible(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	const unsigned char del = 0x7f, space = 0x20;
-
 	for (; *p; p++)
-		fputc(*p < space || *p == del ? '?' : *p, out);
+		fputc(ut_visible(*p), out);
 }
 
 void ut_text_print_name(struct ut_writer *w, uint32_t func)
