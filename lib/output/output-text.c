@@ -20,24 +20,22 @@
 
 #include "fmt-time.h"
 #include "output-internal.h"
+#include "view-threads.h"
 
 /* Blank duration column: as wide as " %3u.%03u us". */
 #define DURATION_BLANK "           "
 #define INDENT_PER_DEPTH 2
-#define THREADS_MIN 16
 #define TID_WIDTH 6
 #define LINE_MIN 256
 
 struct text_thread {
-	pid_t tid;
+	struct ut_thread_id id; /* first: an element of struct ut_threads */
 	bool pending; /* `entry` is printed once we know whether it collapses */
 	struct ut_event entry;
 };
 
 struct text_state {
-	struct text_thread *threads; /* in order of first appearance */
-	size_t nthreads, cap;
-	size_t last; /* index of the thread seen last: most events follow their predecessor */
+	struct ut_threads threads; /* of struct text_thread, in order of first appearance */
 	bool header_done;
 	/* a line is built here and written with one call: replay prints millions */
 	char *line;
@@ -47,46 +45,22 @@ struct text_state {
 
 int ut_text_init(struct ut_writer *w)
 {
-	w->priv = calloc(1, sizeof(struct text_state));
-	return w->priv ? 0 : -ENOMEM;
+	struct text_state *ts = calloc(1, sizeof(*ts));
+
+	if (!ts)
+		return -ENOMEM;
+	ut_threads_init(&ts->threads, sizeof(struct text_thread));
+	w->priv = ts;
+	return 0;
 }
 
 void ut_text_free(struct ut_writer *w)
 {
 	struct text_state *ts = w->priv;
 
-	free(ts->threads);
+	ut_threads_free(&ts->threads, NULL);
 	free(ts->line);
 	free(ts);
-}
-
-static struct text_thread *thread_find(struct text_state *ts, pid_t tid)
-{
-	struct text_thread *p;
-	size_t i;
-
-	if (ts->last < ts->nthreads && ts->threads[ts->last].tid == tid)
-		return &ts->threads[ts->last];
-	for (i = 0; i < ts->nthreads; i++) {
-		if (ts->threads[i].tid == tid) {
-			ts->last = i;
-			return &ts->threads[i];
-		}
-	}
-	if (ts->nthreads == ts->cap) {
-		size_t cap = ts->cap ? 2 * ts->cap : THREADS_MIN;
-
-		p = realloc(ts->threads, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		ts->threads = p;
-		ts->cap = cap;
-	}
-	p = &ts->threads[ts->nthreads];
-	memset(p, 0, sizeof(*p));
-	p->tid = tid;
-	ts->last = ts->nthreads++;
-	return p;
 }
 
 static void print_header(struct ut_writer *w)
@@ -252,7 +226,8 @@ static int text_status(struct ut_writer *w)
 
 int ut_text_event(struct ut_writer *w, const struct ut_event *ev)
 {
-	struct text_thread *t = thread_find(w->priv, ev->tid);
+	struct text_state *ts = w->priv;
+	struct text_thread *t = ut_threads_get(&ts->threads, ev->pid, ev->tid, NULL);
 
 	if (!t)
 		return -ENOMEM;
@@ -362,11 +337,13 @@ int ut_text_finish(struct ut_writer *w, const struct ut_stats *st)
 	size_t i;
 
 	print_header(w);
-	for (i = 0; i < ts->nthreads; i++) {
-		if (!ts->threads[i].pending)
+	for (i = 0; i < ts->threads.n; i++) {
+		struct text_thread *t = ts->threads.all[i];
+
+		if (!t->pending)
 			continue;
-		ts->threads[i].pending = false;
-		print_entry_open(w, &ts->threads[i].entry);
+		t->pending = false;
+		print_entry_open(w, &t->entry);
 	}
 	ut_text_print_losses(w, st);
 	return ut_writer_status(w);
