@@ -61,7 +61,6 @@
 #define SPOOL_MAX (1U << 18) /* records of all slots together: 16 MiB */
 #define DELIVER_BATCH 512
 #define DRAIN_MAX 65536 /* events one drain delivers at most: some 20 ms */
-#define HEARTBEAT_EVENTS 4096 /* events delivered between two heartbeats: about 1 ms */
 
 /* A record copied out of a ring, checked and decoded. */
 struct rec {
@@ -238,10 +237,10 @@ static void stalled_store(struct ut_slot *s, bool stalled)
 }
 
 /*
- * A sign of life for recorders waiting on full rings (rec_wait_room): they
- * give up only once it stood still for --block-timeout, so a tracer slow
- * to format its backlog (a loaded machine, millions of spooled records) is
- * waited for, a killed or stuck one is not.
+ * A sign of life for recorders waiting on full rings (rec_wait_room), given
+ * at every drain and every batch of one: they give up only once it stood
+ * still for --block-timeout, so a tracer slow to move its backlog (a loaded
+ * machine) is waited for, a killed or stuck one is not.
  */
 static void heartbeat(struct ut_consumer *c)
 {
@@ -739,8 +738,7 @@ static long slot_deliver(struct ut_consumer *c, struct slot_state *st, size_t bu
 		ret = deliver(c, st, r, r->kind, fn, arg);
 		if (ret < 0)
 			return ret;
-		if (++n % HEARTBEAT_EVENTS == 0)
-			heartbeat(c);
+		n++;
 	}
 	if (st->spool_pos == st->spool_len)
 		st->spool_pos = st->spool_len = 0;
@@ -791,6 +789,7 @@ long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
 		if (!batch)
 			break;
 		n += batch;
+		heartbeat(c);
 		collect_all(c);
 	}
 	return n;

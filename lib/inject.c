@@ -778,6 +778,17 @@ const struct ut_area *ut_blob_code_at(const struct ut_session *s, uint64_t ip)
 	return NULL;
 }
 
+/* What was delivered, out to the trace; a write error ends the session. */
+static void output_flush(struct ut_session *s)
+{
+	int e = ut_output_flush(s);
+
+	if (e < 0 && !s->failed) {
+		ut_error("writing the trace: %s", strerror(-e));
+		__atomic_store_n(&s->failed, e, __ATOMIC_RELAXED);
+	}
+}
+
 /*
  * Drain the thread's ring and free its slot.  The thread must be stopped
  * (and lives on untraced: UT_SLOT_END_RELEASE) or gone.  A killed thread may
@@ -787,19 +798,20 @@ const struct ut_area *ut_blob_code_at(const struct ut_session *s, uint64_t ip)
 void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end how)
 {
 	struct ut_slot *slot = &ut_ctl_slots(s->area)[t->slot];
-
-	uint64_t start = utrace_monotonic_ns();
+	uint64_t start;
 
 	ut_output_task(s, t->pid, t->tid); /* the name it ends with */
 	ut_lock(s);
+	start = utrace_monotonic_ns();
 	if (how == UT_SLOT_END_KILLED)
 		utrace_consumer_slot_close_killed(s->consumer, t->slot, ut_output_event, s);
 	else if (how == UT_SLOT_END_GONE)
 		utrace_consumer_slot_close(s->consumer, t->slot, ut_output_event, s);
 	else
 		utrace_consumer_slot_release(s->consumer, t->slot, ut_output_event, s);
-	ut_unlock(s);
 	s->drain_ns += utrace_monotonic_ns() - start;
+	output_flush(s);
+	ut_unlock(s);
 	/*
 	 * A thread that lives on keeps its key.  Stopped in a signal handler,
 	 * it may have been interrupted in the return trampoline: once the
@@ -815,16 +827,14 @@ void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end ho
 
 int ut_drain(struct ut_session *s)
 {
-	uint64_t start = utrace_monotonic_ns();
+	uint64_t start;
 	long n;
 
 	ut_lock(s);
+	start = utrace_monotonic_ns();
 	n = s->consumer ? utrace_consumer_drain(s->consumer, ut_output_event, s) : 0;
-	if (n > 0 && ut_output_flush(s) < 0 && !s->failed) {
-		ut_error("writing the trace: %s", strerror(EIO));
-		__atomic_store_n(&s->failed, -EIO, __ATOMIC_RELAXED);
-	}
 	s->drain_ns += utrace_monotonic_ns() - start;
+	output_flush(s);
 	ut_unlock(s);
 	return (int)n;
 }

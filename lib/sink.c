@@ -24,12 +24,23 @@
 
 #define CMDLINE_MAX 4096
 
+/* run and attach: the writer of their format, fed by a thread that reads the trace. */
+static int live_new(struct ut_output *out, const struct ut_session_opts *o)
+{
+	int fd;
+
+	out->writer = utrace_writer_new(o->format, o->out, NULL, 0);
+	if (!out->writer)
+		return -ENOMEM;
+	fd = dup(ut_trace_writer_events_fd(out->trace));
+	return fd < 0 ? -errno : ut_live_new(&out->live, fd, out->writer);
+}
+
 struct ut_output *ut_output_new(const struct ut_session_opts *o)
 {
 	struct ut_output *out = calloc(1, sizeof(*out));
-	int e;
-
 	pthread_mutexattr_t ma;
+	int e;
 
 	if (!out)
 		return NULL;
@@ -38,15 +49,8 @@ struct ut_output *ut_output_new(const struct ut_session_opts *o)
 	pthread_mutex_init(&out->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	e = ut_trace_writer_new(&out->trace, o->trace_dir);
-	if (e == 0 && o->live) {
-		out->writer = utrace_writer_new(o->format, o->out, NULL, 0);
-		e = out->writer ? 0 : -ENOMEM;
-	}
-	if (e == 0 && o->live) {
-		int fd = dup(ut_trace_writer_events_fd(out->trace));
-
-		e = fd < 0 ? -errno : ut_live_new(&out->live, fd, out->writer);
-	}
+	if (e == 0 && o->live)
+		e = live_new(out, o);
 	if (e < 0) {
 		ut_output_free(out);
 		return NULL;
@@ -242,16 +246,27 @@ int ut_output_event(const struct ut_event *ev, void *session)
 	struct ut_session *s = session;
 	struct ut_event shifted;
 
+	/*
+	 * An id past the image's probes (a spare slot of the function table,
+	 * written by a program that scribbles on its area) names no function:
+	 * counted as invalid, kept out of the trace, whose readers trust ids.
+	 */
+	if (ev->func >= s->ngid) {
+		s->output->past.invalid++;
+		return 0;
+	}
 	shifted = *ev;
-	/* an id the image never had (a corrupt record) stays unknown to the views */
-	shifted.func = ev->func < s->ngid ? s->gid[ev->func] : UINT32_MAX;
+	shifted.func = s->gid[ev->func];
 	return ut_trace_writer_event(s->output->trace, &shifted);
 }
 
 int ut_output_flush(struct ut_session *s)
 {
-	int e = ut_trace_writer_flush(s->output->trace);
+	int e;
 
+	if (!ut_trace_writer_pending(s->output->trace))
+		return 0;
+	e = ut_trace_writer_flush(s->output->trace);
 	if (s->output->live)
 		ut_live_kick(s->output->live);
 	return e;
@@ -273,7 +288,6 @@ int ut_output_finish(struct ut_session *s, const struct ut_stats *st)
 	if (e < 0)
 		ut_error("writing the trace: %s", strerror(-e));
 	if (o->live) {
-		ut_live_kick(o->live);
 		le = ut_live_finish(o->live);
 		if (e == 0)
 			e = le;

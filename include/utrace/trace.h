@@ -76,8 +76,8 @@ int ut_trace_writer_flush(struct ut_trace_writer *w);
 int ut_trace_writer_finish(struct ut_trace_writer *w, const struct ut_stats *st);
 /* The events file, for a reader of an unnamed stream (dup it to keep it). */
 int ut_trace_writer_events_fd(const struct ut_trace_writer *w);
-/* Bytes of events written out so far. */
-uint64_t ut_trace_writer_size(const struct ut_trace_writer *w);
+/* Whether events wait in the buffer for ut_trace_writer_flush(). */
+bool ut_trace_writer_pending(const struct ut_trace_writer *w);
 void ut_trace_writer_free(struct ut_trace_writer *w);
 
 /* ---- reading ------------------------------------------------------------------ */
@@ -109,7 +109,5 @@ const struct ut_stats *ut_trace_stats(const struct ut_trace *t);
  * set on exits and unwinds whose entry is in the trace.
  */
 int ut_trace_next(struct ut_trace *t, struct ut_event *ev);
-/* Bytes of the events file read so far. */
-uint64_t ut_trace_offset(const struct ut_trace *t);
 
 #endif

@@ -10,7 +10,7 @@
  *   u64 ts      CLOCK_MONOTONIC ns
  *   u32 func    index in the function table (funcs)
  *   u32 bits    kind (2 bits: 1 entry, 2 exit, 3 unwind) | has_dur << 2
- *               | nw << 3 (3 bits) | depth << 6 (22 bits)
+ *               | nw << 3 (3 bits) | depth << 6 (26 bits)
  *
  * All integers are little-endian, as x86-64 writes them.
  */

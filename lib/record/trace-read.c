@@ -235,11 +235,6 @@ const struct ut_stats *ut_trace_stats(const struct ut_trace *t)
 	return &t->m.stats;
 }
 
-uint64_t ut_trace_offset(const struct ut_trace *t)
-{
-	return t->off - (t->len - t->pos);
-}
-
 /* At least `need` unread bytes in buf; false when the file has no more yet. */
 static bool fill(struct ut_trace *t, size_t need)
 {

@@ -36,7 +36,6 @@ struct ut_trace_writer {
 	size_t len; /* bytes in buf */
 	size_t chunk; /* offset in buf of the open chunk's header, SIZE_MAX: none */
 	pid_t pid, tid; /* the open chunk's thread */
-	uint64_t size; /* bytes written to the events file */
 	int err; /* the first write error: everything after it fails */
 };
 
@@ -156,7 +155,6 @@ static int write_file_hdr(struct ut_trace_writer *w)
 	memcpy(h.magic, TF_MAGIC, sizeof(h.magic));
 	if (write(w->fd, &h, sizeof(h)) != (ssize_t)sizeof(h))
 		return -EIO;
-	w->size = sizeof(h);
 	return 0;
 }
 
@@ -263,7 +261,6 @@ int ut_trace_writer_flush(struct ut_trace_writer *w)
 		else
 			done += (size_t)n;
 	}
-	w->size += done;
 	w->len = 0;
 	return w->err;
 }
@@ -356,9 +353,9 @@ int ut_trace_writer_events_fd(const struct ut_trace_writer *w)
 	return w->fd;
 }
 
-uint64_t ut_trace_writer_size(const struct ut_trace_writer *w)
+bool ut_trace_writer_pending(const struct ut_trace_writer *w)
 {
-	return w->size;
+	return w->len > 0;
 }
 
 void ut_trace_writer_free(struct ut_trace_writer *w)
