@@ -362,6 +362,28 @@ def parse_jsonl(tc, path):
     return objs, summary
 
 
+INCOMPLETE_WARNING = "did not finish this trace"
+
+
+def dump_json(tc, d, warn=False):
+    """Events and summary of `utrace dump -d D --json`, which must succeed
+    silently; with warn, saying only the one line that the trace is
+    incomplete (utrace did not finish it)."""
+    res = run([utrace_path(), "dump", "-d", d, "--json"])
+    tc.assertEqual(res.status, 0, "dump --json failed: %r" % res.stderr)
+    lines = res.stderr_lines()
+    if warn:
+        tc.assertEqual(len(lines), 1, "expected one warning line: %r" % lines)
+        tc.assertTrue(lines[0].startswith("utrace: warning: "), "bad warning: %r" % lines[0])
+        tc.assertIn(INCOMPLETE_WARNING, lines[0])
+    else:
+        tc.assertEqual(res.stderr, b"", "dump --json said something")
+    fd, path = tempfile.mkstemp(prefix="dump-", suffix=".json", dir=tmpdir(tc))
+    with os.fdopen(fd, "wb") as f:
+        f.write(res.stdout)
+    return parse_jsonl(tc, path)
+
+
 ADDR_RE = re.compile(r"0x[0-9a-f]+")
 
 

@@ -13,7 +13,6 @@ thread (--tid), add up to the durations of its outermost calls in
 
 import decimal
 import json
-import os
 import re
 import unittest
 
@@ -46,11 +45,9 @@ class DumpTest(unittest.TestCase):
         self.assertEqual(res.stderr, b"")
         return res.stdout
 
-    def json_events(self, d):
-        path = os.path.join(h.tmpdir(self), "dump.json")
-        with open(path, "wb") as f:
-            f.write(self.dump(d, "--json"))
-        events, summary = h.parse_jsonl(self, path)
+    def clean_events(self, d):
+        """The events of dump --json, nothing lost."""
+        events, summary = h.dump_json(self, d)
         h.check_summary_clean(self, events, summary)
         return events
 
@@ -118,14 +115,14 @@ class DumpTest(unittest.TestCase):
     def test_chrome_demo(self):
         d, res = h.record_prog(self, "s-demo", (DEMO_EXPR,))
         self.assertEqual(h.prog_counts(res.stdout), DEMO_COUNTS)
-        _, threads, processes = self.check_chrome(d, self.json_events(d), DEMO_COUNTS)
+        _, threads, processes = self.check_chrome(d, self.clean_events(d), DEMO_COUNTS)
         self.assertEqual(list(threads.values()), ["s-demo"])
         self.assertEqual(list(processes.values()), [h.prog("s-demo") + " " + DEMO_EXPR])
 
     def test_chrome_threads(self):
         d, res = h.record_prog(self, "s-busy", (str(BUSY_THREADS), str(BUSY_CALLS)))
         self.assertEqual(res.status, BUSY_STATUS)
-        calls, threads, _ = self.check_chrome(d, self.json_events(d), h.prog_counts(res.stdout))
+        calls, threads, _ = self.check_chrome(d, self.clean_events(d), h.prog_counts(res.stdout))
         printed = sorted(int(m.group(1)) for m in re.finditer(
             rb"^thread \d+ work_busy_outer (\d+)$", res.stdout, re.M))
         self.assertEqual(printed, [BUSY_CALLS + i for i in range(BUSY_THREADS)])
@@ -165,13 +162,13 @@ class DumpTest(unittest.TestCase):
 
     def test_folded_demo(self):
         d, _ = h.record_prog(self, "s-demo", (DEMO_EXPR,))
-        weights = self.check_folded(d, self.json_events(d))
+        weights = self.check_folded(d, self.clean_events(d))
         self.assertEqual(set(weights), DEMO_STACKS)
 
     def test_folded_threads(self):
         d, res = h.record_prog(self, "s-busy", (str(BUSY_THREADS), str(BUSY_CALLS)))
         self.assertEqual(res.status, BUSY_STATUS)
-        weights = self.check_folded(d, self.json_events(d))
+        weights = self.check_folded(d, self.clean_events(d))
         self.assertEqual(set(weights), {"work_busy_outer", "work_busy_outer;work_busy_inner"})
 
 
