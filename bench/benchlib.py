@@ -408,16 +408,17 @@ def utrace_info(utrace, trace_dir):
     return info
 
 
-def info_problems(info, events):
+def info_problems(info, events=None, lossy=False):
     """[] when `utrace info` (parsed: benchlib.utrace_info) says @events
-    events, none dropped, torn or invalid, and a complete trace."""
+    events (any count when None), none dropped (unless @lossy: a --lossy
+    recording drops by design), torn or invalid, and a complete trace."""
     if isinstance(info, str):
         return [info]
     problems = []
-    if info_count(info, "events") != events:
+    if events is not None and info_count(info, "events") != events:
         problems.append("utrace info says events: %s, the program made %d" % (
             info.get("events"), events))
-    if info_count(info, "dropped") != 0:
+    if not lossy and info_count(info, "dropped") != 0:
         problems.append("utrace info says dropped: %s" % info.get("dropped"))
     if info.get("torn, invalid") != "0, 0":
         problems.append("utrace info says torn, invalid: %s" %
@@ -608,6 +609,9 @@ class Uftrace(Config):
         shutil.rmtree(self.data, ignore_errors=True)
         shutil.rmtree(self.data + ".old", ignore_errors=True)
 
+    def check(self, n, out):
+        return uftrace_problems(self.name, self.data, {TARGET: n})
+
 
 # ---- running ---------------------------------------------------------------
 
@@ -712,7 +716,10 @@ def measure(configs, rounds, repeat, seed, checksums, on_run=None):
     round]}).  Within a round every (configuration, N) pair runs @repeat
     times in a shuffled order and the fastest of them counts: on a shared
     machine the noise only ever adds time, so the minimum is the best
-    estimate of a run.  @on_run(cfg, n, secs, text) sees every run.
+    estimate of a run.  Only correct runs are timed: a round without one at
+    N1 or N2 gives the configuration no slope, and a configuration with no
+    slope at all is left out of the results, its note saying why.
+    @on_run(cfg, n, secs, text) sees every run.
     """
     rng = random.Random(seed)
     overall = {}
@@ -727,39 +734,58 @@ def measure(configs, rounds, repeat, seed, checksums, on_run=None):
             secs, text, rc = run_once(cfg, n)
             problems = problems_of(cfg, n, text, rc, checksums)
             checked[cfg.name][0] += 1
-            if problems:
-                for p in problems:
-                    warn("round %d: %s" % (r + 1, p))
-            else:
-                checked[cfg.name][1] += 1
+            for p in problems:
+                warn("round %d: %s" % (r + 1, p))
             if on_run:
                 on_run(cfg, n, secs, text)
+            if problems:
+                continue  # a run that lost or miscounted events is not timed
+            checked[cfg.name][1] += 1
             key = (cfg.name, n)
             if key not in best or secs < best[key][0]:
                 best[key] = (secs, text)
             if key not in overall or secs < overall[key][0]:
                 overall[key] = (secs, text)
+        done = []
         for cfg in configs:
-            n1, n2 = cfg.counts
-            t1, out1 = best[(cfg.name, n1)]
-            t2, out2 = best[(cfg.name, n2)]
+            pair = pair_of(cfg, best)
+            if pair is None:
+                continue
+            n1, t1, out1, n2, t2, out2 = pair
             slopes[cfg.name].append(cfg.ns_per_call(n1, t1, out1, n2, t2, out2))
             walls[cfg.name].append(cfg.wall_ns_per_call(n1, t1, n2, t2))
+            done.append(cfg.name)
         print("round %d/%d: %s" % (r + 1, rounds, ", ".join(
-            "%s %s" % (c.name, fmt_ns(slopes[c.name][-1])) for c in configs)),
+            "%s %s" % (c.name, fmt_ns(slopes[c.name][-1]) if c.name in done
+                       else "no correct run at both N") for c in configs)),
             flush=True)
+    for cfg in configs:
+        if not slopes[cfg.name]:
+            cfg.note = cfg.note or "no correct run at both N in any round"
+            del slopes[cfg.name], walls[cfg.name]
     return slopes, checked, slopes_of_fastest(configs, overall), walls
 
 
+def pair_of(cfg, runs):
+    """(n1, t1, out1, n2, t2, out2) of @cfg's runs {(name, n): (secs,
+    text)}, None when it has no run at N1 or at N2."""
+    n1, n2 = cfg.counts
+    if (cfg.name, n1) not in runs or (cfg.name, n2) not in runs:
+        return None
+    t1, out1 = runs[(cfg.name, n1)]
+    t2, out2 = runs[(cfg.name, n2)]
+    return n1, t1, out1, n2, t2, out2
+
+
 def slopes_of_fastest(configs, fastest):
-    """ns per call from the fastest run at each N over all rounds: a second
-    estimate, robust when other load on the machine made whole rounds slow."""
+    """ns per call from the fastest correct run at each N over all rounds: a
+    second estimate, robust when other load on the machine made whole rounds
+    slow.  A configuration without a correct run at N1 or N2 has none."""
     result = {}
     for cfg in configs:
-        n1, n2 = cfg.counts
-        t1, out1 = fastest[(cfg.name, n1)]
-        t2, out2 = fastest[(cfg.name, n2)]
-        result[cfg.name] = cfg.ns_per_call(n1, t1, out1, n2, t2, out2)
+        pair = pair_of(cfg, fastest)
+        if pair is not None:
+            result[cfg.name] = cfg.ns_per_call(*pair)
     return result
 
 

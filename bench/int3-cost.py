@@ -62,7 +62,8 @@ def print_table(configs, slopes, checked, fastest, untraced_ns):
     print("median/min/max: over the rounds' slopes; fastest runs: slope "
           "between the fastest run at N1 and at N2 over all rounds.")
     print("Traced rows cost one entry + one exit event per call and include "
-          "the untraced call (median %s ns)." % fmt_ns(untraced_ns))
+          "the untraced call (median %s ns)." % (
+              fmt_ns(untraced_ns) if untraced_ns is not None else "n/a"))
 
 
 def print_ratios(slopes, fastest):
@@ -122,7 +123,8 @@ def main():
         usable = warm_up(configs, checksums)
         slopes, checked, fastest, _ = measure(usable, args.rounds, args.repeat,
                                               args.seed, checksums)
-        untraced_ns = statistics.median(slopes["untraced"])
+        untraced_ns = (statistics.median(slopes["untraced"])
+                       if "untraced" in slopes else None)
         print_table(configs, slopes, checked, fastest, untraced_ns)
         print_ratios(slopes, fastest)
     return finish(start)

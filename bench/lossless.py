@@ -48,17 +48,18 @@ run, the targets of the "Every event kept" issue that concern recording:
 Every command runs under rss-of, so the table has a maxrss column too.
 
 Rows 1 and 3 run interleaved: every round runs each row --repeat times
-(default once) in a shuffled order, the fastest run counts; the table shows
-medians over the rounds.  Correctness (untimed, after each run): every
-utrace run exits 0 and prints the untraced checksum; a recorded trace's
-utrace info says events = the events the program made, none dropped, torn
-or invalid, complete; the JSON Lines (of utrace run --json, or of utrace
-dump --json -o FILE of a recorded trace) end in a summary that says
-events = the events the program made and no loss, and hold exactly that
-many entry and exit events per function; every uftrace run exits 0 and
-`uftrace report` counts the calls.  Recorded traces and their dumps are
-deleted once checked, unless --keep.  A failure prints a WARNING line and
-makes the exit status 1; a missed target prints MISS.
+(default once) in a shuffled order, the fastest correct run counts (a run
+that is not exact is never timed); the table shows medians over the rounds.
+Correctness (untimed, after each run): every utrace run exits 0 and prints
+the untraced checksum; a recorded trace's utrace info says events = the
+events the program made, none dropped, torn or invalid, complete; the JSON
+Lines (of utrace run --json, or of utrace dump --json -o FILE of a recorded
+trace) end in a summary that says events = the events the program made and
+no loss, and hold exactly that many entry and exit events per function;
+every uftrace run exits 0 and `uftrace report` counts the calls.  Recorded
+traces and their dumps are deleted once checked, unless --keep.  A failure
+prints a WARNING line and makes the exit status 1; a missed target prints
+MISS.
 """
 
 import argparse
@@ -74,7 +75,8 @@ import sys
 import time
 
 from benchlib import (add_common_args, scratch_dir, BENCH_DIR, KIB_PER_MIB,
-                      RSS_SOURCE, TARGET, Uftrace, Untraced, Utrace, build,
+                      LOSS_KEYS, RSS_SOURCE, TARGET, Uftrace, Untraced, Utrace,
+                      build,
                       count_events, count_trace, find_utrace, finish,
                       info_count, info_problems, load_line, machine_line,
                       open_child_dir,
@@ -236,11 +238,6 @@ class CallsRun(Utrace):
         return problems
 
 
-class CallsUftrace(Uftrace):
-    def check(self, n, out):
-        return uftrace_problems(self.name, self.data, {TARGET: n})
-
-
 class Threads:
     """bench-threads T C: argv(n) runs n = C calls of mid() per thread."""
 
@@ -305,7 +302,7 @@ def make_rows(calls_exe, threads_exe, tmp, utrace, args):
         (CallsUntraced(calls_exe, tmp), args.calls),
         (CallsRecord(calls_exe, tmp, u), args.calls),
         (CallsRun(calls_exe, tmp, u), args.calls),
-        (CallsUftrace(calls_exe, tmp), args.calls),
+        (Uftrace(calls_exe, tmp), args.calls),
         (ThreadsUntraced(threads_exe, tmp, args.threads), args.thread_calls),
         (ThreadsRecord(threads_exe, tmp, u, args.threads), args.thread_calls),
         (ThreadsUftrace(threads_exe, tmp, args.threads), args.thread_calls),
@@ -355,7 +352,8 @@ class Results:
 
 def measure(configs, usable, args, rss_of):
     """Interleaved rounds: every row --repeat times per round, shuffled; the
-    fastest run of a row in a round counts, not one that exited non-zero.
+    fastest correct run of a row in a round counts: a run that failed, lost
+    events or miscounted them is not timed.
     A row whose utrace lacks an option is dropped at its first run with the
     reason as its note."""
     rng = random.Random(args.seed)
@@ -384,8 +382,8 @@ def measure(configs, usable, args, rss_of):
             if not problems:
                 res.checked[cfg.name][1] += 1
             s = cfg.summary or {}
-            if rc != 0:
-                continue  # the time of a command that failed means nothing
+            if problems:
+                continue  # the time of a run that was not exact means nothing
             if cfg.name not in best or secs < best[cfg.name][0]:
                 best[cfg.name] = (secs, rss, s.get("waits"), s.get("wait_ns"))
         for cfg in active:
@@ -533,12 +531,22 @@ def ring_records(utrace, exe, tmp, label, options):
         return {"na": "no summary"}
     recorded = c[("leaf", "entry")] + c[("leaf", "exit")]
     if recorded != s.get("events") or c["other"]:
-        warn("ring %s: the trace holds %d events of leaf and %d other lines, "
-             "its summary says %s events" % (label, recorded, c["other"],
-                                             s.get("events")))
+        why = ("the trace holds %d events of leaf and %d other lines, its "
+               "summary says %s events" % (recorded, c["other"],
+                                           s.get("events")))
+        warn("ring %s: %s" % (label, why))
+        return {"na": why}
     if recorded + s.get("dropped", 0) != 2 * leaf:
-        warn("ring %s: %d events recorded + %d dropped, the program made %d"
-             % (label, recorded, s.get("dropped", 0), 2 * leaf))
+        why = ("%d events recorded + %d dropped, the program made %d"
+               % (recorded, s.get("dropped", 0), 2 * leaf))
+        warn("ring %s: %s" % (label, why))
+        return {"na": why}
+    losses = ["%s %s" % (k, s[k]) for k in LOSS_KEYS
+              if k != "dropped" and s.get(k)]
+    if losses:
+        why = "summary: " + ", ".join(losses)
+        warn("ring %s: %s" % (label, why))
+        return {"na": why}
     if not s.get("dropped"):
         return {"na": "the ring never filled (%d events recorded)" % recorded}
     if not recorded:
@@ -664,7 +672,9 @@ def measure_memory(rss_of, utrace, exe, tmp, args):
                   got["bytes"] / args.events,
                   "" if got["problems"] else ", correct"), flush=True)
         runs.append((got["rss"], got["hwm"], not got["problems"]))
-    return {"rss": [r[0] for r in runs], "hwm": [r[1] for r in runs],
+    # Only the correct runs are figures: one that lost events used less.
+    return {"rss": [r[0] for r in runs if r[2]],
+            "hwm": [r[1] for r in runs if r[2]],
             "ok": sum(r[2] for r in runs)}
 
 

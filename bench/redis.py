@@ -37,8 +37,9 @@ the drain rate.  Goal, on the medians: traced / untraced >= 45% for SET and
 for GET (PASS or MISS; the --lossy row is shown beside it).
 
 Correctness (a failure prints a WARNING line and makes the exit status 1):
-without --lossy, every trace has 0 dropped, 0 torn and invalid and is
-complete (`utrace info`); --lossy drops are reported, not a failure.
+every trace has 0 torn and invalid, is complete and, without --lossy, has
+0 dropped (`utrace info`), else the run does not count; --lossy drops are
+reported, not a failure.
 utrace exits 0 after SIGINT; redis-server still answers PING after the
 detach, is no longer traced, its text in memory equals its file, and it
 exits 0 on SIGTERM; redis-benchmark exits 0 and reports both tests.
@@ -59,7 +60,8 @@ import time
 
 from benchlib import (add_common_args, require_utrace, scratch_dir, REPO_DIR,
                       KIB_PER_MIB, RSS_SOURCE, build, child_pid, dir_bytes,
-                      find_line, finish, info_count, load_line, machine_line,
+                      find_line, finish, info_count, info_problems,
+                      load_line, machine_line,
                       parse_install, parse_output, read_maxrss, utrace_info,
                       utrace_version, warn)
 
@@ -259,27 +261,21 @@ def traced_run(row, ctx, pid, port, d):
 
 
 def trace_figures(row, utrace, trace, err_text, rss_path):
-    """What `utrace info`, the trace's size, rss-of and utrace -v say; warn
-    on a trace that lost events without --lossy, or is torn or incomplete."""
+    """What `utrace info`, the trace's size, rss-of and utrace -v say, or
+    None (after a warning) when the run must not count: a trace that lost
+    events without --lossy, is torn or invalid, or is incomplete."""
     info = utrace_info(utrace, trace)
-    if isinstance(info, str):
-        warn("%s: %s" % (row.name, info))
+    problems = info_problems(info, lossy="--lossy" in row.options)
+    if not problems:
+        events = info_count(info, "events")
+        dropped = info_count(info, "dropped")
+        if events is None or dropped is None:
+            problems.append("utrace info says events: %s, dropped: %s" % (
+                info.get("events"), info.get("dropped")))
+    for p in problems:
+        warn("%s: %s" % (row.name, p))
+    if problems:
         return None
-    events = info_count(info, "events")
-    dropped = info_count(info, "dropped")
-    lossy = "--lossy" in row.options
-    if events is None or dropped is None:
-        warn("%s: utrace info says events: %s, dropped: %s" % (
-            row.name, info.get("events"), info.get("dropped")))
-        return None
-    if dropped and not lossy:
-        warn("%s: %d events dropped without --lossy" % (row.name, dropped))
-    if info.get("torn, invalid") != "0, 0":
-        warn("%s: utrace info says torn, invalid: %s" % (
-            row.name, info.get("torn, invalid")))
-    if not info.get("complete", "").startswith("yes"):
-        warn("%s: utrace info says complete: %s" % (row.name,
-                                                    info.get("complete")))
     output = find_line(err_text, parse_output)
     return {"events": events, "dropped": dropped, "bytes": dir_bytes(trace),
             "rss": read_maxrss(rss_path), "waits": info_count(info, "waits"),

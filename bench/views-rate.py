@@ -128,7 +128,8 @@ def dump_problems(utrace, trace, n, tmp):
 
 def record_utrace(utrace, exe, n, tmp, checksum):
     """Record the utrace trace and check it; return (its dir, seconds) or
-    (None, None) when there is no trace to read."""
+    (None, None) when there is no exact trace to read: views of a trace
+    that lost or miscounted events are not timed."""
     trace = os.path.join(tmp, "utrace.data")
     argv = [utrace, "record", "-d", trace, "-f", TARGET, "--", exe, str(n)]
     print("record:  %s" % shlex.join(argv), flush=True)
@@ -149,6 +150,8 @@ def record_utrace(utrace, exe, n, tmp, checksum):
         secs, size_text(trace, EVENTS_PER_CALL * n),
         "not exact" if problems else "exact: %d entries, %d exits, 0 dropped"
         % (n, n)), flush=True)
+    if problems:
+        return None, None
     return trace, secs
 
 
@@ -326,7 +329,7 @@ def main():
         views = make_views(utrace, trace, data, tmp)
         for v in views:
             if v.name.startswith("utrace") and not trace:
-                v.note = "skipped: no utrace trace"
+                v.note = "skipped: no exact utrace trace"
             elif v.name.startswith("uftrace") and not data:
                 v.note = "skipped: " + why
         print("commands:")
