@@ -52,14 +52,18 @@ struct ut_probe *ut_probe_append(struct ut_session *s, size_t *cap)
 	return &s->probes[s->nprobes];
 }
 
-void ut_probe_drop_last(struct ut_session *s)
+/* The strings a probe owns. */
+static void probe_strings_free(struct ut_probe *p)
 {
-	struct ut_probe *p = &s->probes[--s->nprobes];
-
 	free((char *)p->name);
 	free((char *)p->mangled);
 	free((char *)p->module);
 	free((char *)p->path);
+}
+
+void ut_probe_drop_last(struct ut_session *s)
+{
+	probe_strings_free(&s->probes[--s->nprobes]);
 }
 
 void ut_probes_truncate(struct ut_session *s, size_t first)
@@ -683,12 +687,8 @@ void ut_probes_count(const struct ut_session *s, size_t count[UT_PROBE_NKINDS])
 
 void ut_probes_free(struct ut_session *s)
 {
-	for (size_t i = 0; i < s->nprobes; i++) {
-		free((char *)s->probes[i].name);
-		free((char *)s->probes[i].mangled);
-		free((char *)s->probes[i].module);
-		free((char *)s->probes[i].path);
-	}
+	for (size_t i = 0; i < s->nprobes; i++)
+		probe_strings_free(&s->probes[i]);
 	free(s->probes);
 	free(s->areas);
 	s->probes = NULL;
