@@ -49,18 +49,18 @@
 /* First size of the list of closed threads that dropped events. */
 #define CLOSED_MIN 16
 /*
- * Records are copied out of a ring into the slot's spool at memory speed
- * and delivered from there into the trace's buffer, so that a ring only
- * has to absorb the time between two copies.  The spools hold at most
- * SPOOL_MAX records in all (and SPOOL_MIN per slot whatever the others
- * hold); past that, records stay in the rings and the recorder waits for
- * room.  Delivery goes in batches of DELIVER_BATCH, with a copy from every
- * ring between two batches.
+ * Records go from the ring straight to the callback (the trace's buffer),
+ * checked one by one, in batches of DELIVER_BATCH: the tail is given back
+ * to the producer after each batch.  One drain delivers at most the backlog
+ * it found on entry, and DRAIN_MAX events.
  */
-#define SPOOL_MIN 1024
-#define SPOOL_MAX (1U << 18) /* records of all slots together: 16 MiB */
-#define DELIVER_BATCH 512
-#define DRAIN_MAX 65536 /* events one drain delivers at most: some 20 ms */
+#define DELIVER_BATCH 1024
+#define DRAIN_MAX 65536 /* events one drain delivers at most: a few ms */
+/*
+ * The ring's lines come from the producer's cache: ask for them this far
+ * ahead, never at or past head, where a line may still be written.
+ */
+#define PREFETCH_AHEAD 512
 
 /* A record copied out of a ring, checked and decoded. */
 struct rec {
@@ -102,10 +102,6 @@ struct slot_state {
 	/* uncommitted records its thread was writing when it was killed */
 	uint64_t cut;
 
-	/* records copied out of the ring, delivered up to spool_pos */
-	struct rec *spool;
-	size_t spool_len, spool_pos, spool_cap;
-
 	/* losses since the slot was opened (area counters minus their value then) */
 	uint64_t drops_base, drops, drops_first_ns, drops_last_ns;
 	uint64_t rs_base, rs_overflow;
@@ -123,7 +119,6 @@ struct ut_consumer {
 	uint64_t drain_seq;
 
 	uint64_t events, torn, invalid;
-	size_t spool_total; /* records the spools of all slots can hold */
 	/* losses of threads whose slot was closed */
 	uint64_t closed_drops, closed_rs_overflow, closed_waits, closed_wait_ns;
 	struct ut_thread_drops *closed;
@@ -133,6 +128,7 @@ struct ut_consumer {
 	struct ut_thread_drops *stat_threads;
 	uint64_t *func_drops;
 	uint64_t *func_notls;
+	uint32_t funcs_used; /* ids below it have probes: the counters read */
 };
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
@@ -272,6 +268,7 @@ int utrace_consumer_new(struct ut_consumer **out, void *area, const struct ut_ge
 		utrace_consumer_free(c);
 		return -ENOMEM;
 	}
+	c->funcs_used = geo->nfuncs;
 	if (tsc)
 		c->tsc = *tsc;
 	else
@@ -286,10 +283,8 @@ void utrace_consumer_free(struct ut_consumer *c)
 
 	if (!c)
 		return;
-	for (i = 0; c->slots && i < c->geo.nslots; i++) {
+	for (i = 0; c->slots && i < c->geo.nslots; i++)
 		free(c->slots[i].open_at);
-		free(c->slots[i].spool);
-	}
 	free(c->slots);
 	free(c->closed);
 	free(c->stat_threads);
@@ -613,39 +608,6 @@ static int deliver(struct ut_consumer *c, struct slot_state *st, const struct re
 	return fn(&ev, arg);
 }
 
-/* Room for one more record in the slot's spool; false when the spools are at their cap. */
-static bool spool_room(struct ut_consumer *c, struct slot_state *st)
-{
-	struct rec *v;
-	size_t cap;
-
-	if (st->spool_len < st->spool_cap)
-		return true;
-	/* reuse what was delivered already once that is half of it: amortized, never quadratic */
-	if (st->spool_pos && st->spool_pos >= st->spool_len / 2) {
-		st->spool_len -= st->spool_pos;
-		memmove(st->spool, st->spool + st->spool_pos, st->spool_len * sizeof(*st->spool));
-		st->spool_pos = 0;
-		return true;
-	}
-	cap = st->spool_cap ? st->spool_cap * 2 : SPOOL_MIN;
-	/*
-	 * Every slot gets its first SPOOL_MIN past the cap: spools never
-	 * shrink, and a thread whose slot found the others' spools at the cap
-	 * would never be drained again (its records lost uncounted, the
-	 * thread held up on its full ring).
-	 */
-	if (st->spool_cap && c->spool_total - st->spool_cap + cap > SPOOL_MAX)
-		return false;
-	v = realloc(st->spool, cap * sizeof(*v));
-	if (!v)
-		return false;
-	c->spool_total += cap - st->spool_cap;
-	st->spool = v;
-	st->spool_cap = cap;
-	return true;
-}
-
 /*
  * How a slot's records are collected: while its thread runs (an uncommitted
  * record may still commit), at its end (every uncommitted record left is
@@ -675,18 +637,22 @@ static bool tail_is_cut(struct ut_consumer *c, uint32_t i, struct slot_state *st
 }
 
 /*
- * Copy slot i's records from our tail up to the head read once now into its
- * spool, checked.  Returns the number of records spooled.
+ * Deliver slot i's records from our tail up to the head read once now,
+ * checked, `budget` at most; the tail goes back to the producer at the end.
+ * Returns the number delivered, or the callback's error (the record it
+ * failed on counts as consumed).
  */
-static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mode)
+static long slot_drain(struct ut_consumer *c, uint32_t i, enum collect_mode mode, size_t budget,
+		       ut_event_fn fn, void *arg)
 {
 	struct slot_state *st = &c->slots[i];
 	struct ut_slot *s = area_slot(c, i);
 	uint64_t head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
-	struct rec *r;
 	unsigned int kind;
 	bool stalled = false;
+	struct rec r;
 	long n = 0;
+	int ret = 0;
 
 	slot_update_losses(c, st, i);
 	if (!head_is_sane(c, st, head)) {
@@ -699,9 +665,10 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 		return 0;
 	}
 	st->insane = false;
-	while (st->tail < head && spool_room(c, st)) {
-		r = &st->spool[st->spool_len];
-		kind = rec_read(c, i, st->tail, r);
+	while (st->tail < head && (size_t)n < budget) {
+		if (head - st->tail > PREFETCH_AHEAD)
+			__builtin_prefetch(area_rec(c, i, st->tail + PREFETCH_AHEAD));
+		kind = rec_read(c, i, st->tail, &r);
 		if (!kind && mode == COLLECT_LIVE && !tail_is_torn(c, i, st, head)) {
 			stalled = st->stall;
 			break;
@@ -713,103 +680,84 @@ static long slot_collect(struct ut_consumer *c, uint32_t i, enum collect_mode mo
 			c->torn++;
 			continue;
 		}
-		if (!rec_is_valid(c, r)) {
+		if (!rec_is_valid(c, &r)) {
 			c->invalid++;
 			continue;
 		}
-		st->spool_len++;
+		ret = deliver(c, st, &r, kind, fn, arg);
+		if (ret < 0)
+			break;
 		n++;
 	}
 	tail_store(s, st->tail);
 	stalled_store(s, stalled);
-	return n;
+	return ret < 0 ? ret : n;
 }
 
-/* Deliver up to `budget` spooled records of the slot; the number delivered or an error. */
-static long slot_deliver(struct ut_consumer *c, struct slot_state *st, size_t budget,
-			 ut_event_fn fn, void *arg)
+/* Records waiting in the open slots' rings, by their heads now (sane ones only). */
+static size_t backlog(const struct ut_consumer *c)
 {
-	long n = 0;
-	int ret;
+	size_t n = 0;
 
-	while (st->spool_pos < st->spool_len && (size_t)n < budget) {
-		const struct rec *r = &st->spool[st->spool_pos++];
+	for (uint32_t i = 0; i < c->geo.nslots; i++) {
+		const struct slot_state *st = &c->slots[i];
+		uint64_t head;
 
-		ret = deliver(c, st, r, r->kind, fn, arg);
-		if (ret < 0)
-			return ret;
-		n++;
+		if (!st->open)
+			continue;
+		head = __atomic_load_n(&area_slot((struct ut_consumer *)c, i)->head,
+				       __ATOMIC_ACQUIRE);
+		if (head_is_sane(c, st, head))
+			n += (head - st->tail) / c->geo.rec_size;
 	}
-	if (st->spool_pos == st->spool_len)
-		st->spool_pos = st->spool_len = 0;
 	return n;
-}
-
-static size_t collect_all(struct ut_consumer *c)
-{
-	size_t pending = 0;
-
-	for (uint32_t i = 0; i < c->geo.nslots; i++)
-		if (c->slots[i].open) {
-			slot_collect(c, i, COLLECT_LIVE);
-			pending += c->slots[i].spool_len - c->slots[i].spool_pos;
-		}
-	return pending;
 }
 
 /*
- * Deliver what every ring holds now, copying from the rings again between
- * batches; bounded by the backlog found on entry and by DRAIN_MAX events, so
- * that ptrace stops and signals are not kept waiting behind a thread that
- * never stops producing.
+ * Deliver what every ring holds, a batch of each in turn; bounded by the
+ * backlog found on entry and by DRAIN_MAX events, so that ptrace stops and
+ * signals are not kept waiting behind a thread that never stops producing.
+ * Every ring is looked at once even with nothing waiting: that is where a
+ * scribbled head is caught.
  */
 long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg)
 {
-	size_t backlog;
-	long n = 0, ret;
+	size_t want = backlog(c);
+	long n = 0, ret, batch;
 
 	heartbeat(c);
 	utrace_tsc_refine(&c->tsc);
 	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;
-	backlog = collect_all(c);
-	if (backlog > DRAIN_MAX)
-		backlog = DRAIN_MAX;
-	while (backlog && (size_t)n < backlog) {
-		long batch = 0;
-
+	if (want > DRAIN_MAX)
+		want = DRAIN_MAX;
+	do {
+		batch = 0;
 		for (uint32_t i = 0; i < c->geo.nslots; i++) {
 			if (!c->slots[i].open)
 				continue;
-			ret = slot_deliver(c, &c->slots[i], DELIVER_BATCH, fn, arg);
+			ret = slot_drain(c, i, COLLECT_LIVE, DELIVER_BATCH, fn, arg);
 			if (ret < 0)
 				return ret;
 			batch += ret;
 		}
-		if (!batch)
-			break;
 		n += batch;
 		heartbeat(c);
-		collect_all(c);
-	}
+	} while (batch && (size_t)n < want);
 	return n;
 }
 
 /* ---- slots -------------------------------------------------------------- */
 
-/* Forget everything about the slot but keep its stack and spool allocations. */
+/* Forget everything about the slot but keep its stack of entries. */
 static void slot_reset(struct slot_state *st)
 {
 	struct open_entry *open_at = st->open_at;
 	uint64_t entry_cap = st->entry_cap;
-	struct rec *spool = st->spool;
-	size_t spool_cap = st->spool_cap;
 
 	memset(st, 0, sizeof(*st));
 	st->open_at = open_at;
 	st->entry_cap = entry_cap;
-	st->spool = spool;
-	st->spool_cap = spool_cap;
 }
 
 /*
@@ -881,11 +829,10 @@ static int slot_close(struct ut_consumer *c, uint32_t slot, enum collect_mode mo
 		return 0;
 	c->now_ns = utrace_monotonic_ns();
 	c->drain_seq++;
-	do {
-		slot_collect(c, slot, mode);
-		drained = slot_deliver(c, st, SIZE_MAX, fn, arg);
-	} while (drained > 0 &&
-		 st->tail < __atomic_load_n(&area_slot(c, slot)->head, __ATOMIC_ACQUIRE));
+	do
+		drained = slot_drain(c, slot, mode, SIZE_MAX, fn, arg);
+	while (drained > 0 &&
+	       st->tail < __atomic_load_n(&area_slot(c, slot)->head, __ATOMIC_ACQUIRE));
 	if (st->cut)
 		ut_info("thread %d of process %d was killed while recording: %llu record%s it was "
 			"writing left out",
@@ -916,6 +863,11 @@ int utrace_consumer_slot_release(struct ut_consumer *c, uint32_t slot, ut_event_
 
 /* ---- statistics --------------------------------------------------------- */
 
+void utrace_consumer_funcs_used(struct ut_consumer *c, uint32_t n)
+{
+	c->funcs_used = n < c->geo.nfuncs ? n : c->geo.nfuncs;
+}
+
 void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 {
 	const struct ut_ctl *ctl = area_ctl(c);
@@ -942,6 +894,10 @@ void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st)
 			c->stat_threads[n++] = slot_thread_drops(c, s);
 	}
 	for (i = 0; i < c->geo.nfuncs; i++) {
+		if (i >= c->funcs_used) {
+			c->func_drops[i] = c->func_notls[i] = 0;
+			continue;
+		}
 		c->func_drops[i] = load_relaxed(&funcs[i].drops);
 		c->func_notls[i] = load_relaxed(&funcs[i].notls);
 		notls = add_sat(notls, c->func_notls[i]);

@@ -193,7 +193,7 @@ static void unprobe(struct ut_session *s)
 }
 
 /*
- * Record no new calls and drain what the rings and spools hold while the
+ * Record no new calls and drain what the rings hold while the
  * program still runs, so that the world is stopped for as short a time as
  * can be.  Once disabled, only the returns of calls in flight are
  * recorded, so the backlog only shrinks; the time limit is for a program

@@ -267,6 +267,8 @@ static int kid_inject(struct ut_session *k, const struct ut_session *p, struct u
 	copy_area(k, p, slot);
 	ut_lock(k);
 	e = utrace_consumer_new(&k->consumer, k->area, &k->geo, &k->tsc);
+	if (e == 0)
+		utrace_consumer_funcs_used(k->consumer, (uint32_t)k->ngid);
 	if (e == 0 && slot != UT_NO_SLOT) {
 		utrace_consumer_slot_open(k->consumer, slot, k->pid, t->tid);
 		t->slot = slot;

@@ -223,6 +223,8 @@ static int add_funcs(struct ut_session *s, size_t first, size_t base, size_t n)
 		gid[first + i] = (uint32_t)(base + i);
 	}
 	s->ngid = s->nprobes;
+	if (s->consumer)
+		utrace_consumer_funcs_used(s->consumer, (uint32_t)s->ngid);
 	o->nfuncs += n;
 	return 0;
 }
@@ -244,7 +246,6 @@ int ut_output_add_funcs(struct ut_session *s, size_t first)
 int ut_output_event(const struct ut_event *ev, void *session)
 {
 	struct ut_session *s = session;
-	struct ut_event shifted;
 
 	/*
 	 * An id past the image's probes (a spare slot of the function table,
@@ -255,9 +256,7 @@ int ut_output_event(const struct ut_event *ev, void *session)
 		s->output->past.invalid++;
 		return 0;
 	}
-	shifted = *ev;
-	shifted.func = s->gid[ev->func];
-	return ut_trace_writer_event(s->output->trace, &shifted);
+	return ut_trace_writer_event_as(s->output->trace, ev, s->gid[ev->func]);
 }
 
 int ut_output_flush(struct ut_session *s)

@@ -49,19 +49,32 @@ static void tsc_rate_from(struct ut_tsc *t, uint64_t tsc, uint64_t ns)
 	t->ns_per_tick = (double)(ns - t->ns0) / (double)(tsc - t->tsc0);
 }
 
-void utrace_tsc_init(struct ut_tsc *t)
+void utrace_tsc_begin(struct ut_tsc *t)
 {
-	struct timespec pause = { .tv_sec = 0, .tv_nsec = (long)TSC_CALIBRATE_NS };
+	tsc_sample(&t->tsc0, &t->ns0);
+	/* 1 GHz until utrace_tsc_calibrate() has a baseline to measure the rate over. */
+	t->ns_per_tick = 1.0;
+}
+
+void utrace_tsc_calibrate(struct ut_tsc *t)
+{
+	struct timespec pause = { .tv_sec = 0 };
 	uint64_t tsc, ns;
 
-	tsc_sample(&t->tsc0, &t->ns0);
-	/* 1 GHz until the calibration below has a baseline to measure the rate over. */
-	t->ns_per_tick = 1.0;
-	do {
-		nanosleep(&pause, NULL);
+	for (;;) {
 		tsc_sample(&tsc, &ns);
-	} while (ns < t->ns0 + TSC_REFINE_MIN_NS);
+		if (ns >= t->ns0 + TSC_REFINE_MIN_NS)
+			break;
+		pause.tv_nsec = (long)(t->ns0 + TSC_REFINE_MIN_NS - ns);
+		nanosleep(&pause, NULL);
+	}
 	tsc_rate_from(t, tsc, ns);
+}
+
+void utrace_tsc_init(struct ut_tsc *t)
+{
+	utrace_tsc_begin(t);
+	utrace_tsc_calibrate(t);
 }
 
 void utrace_tsc_refine(struct ut_tsc *t)

@@ -43,7 +43,15 @@ struct ut_tsc {
 	uint64_t tsc0, ns0;
 	double ns_per_tick;
 };
+/* Anchor and rate: the rate needs some 2 ms of baseline (it sleeps that long). */
 void utrace_tsc_init(struct ut_tsc *t);
+/*
+ * The same in two steps, so that the wait overlaps other work: the anchor
+ * now, the rate once utrace_tsc_calibrate() has waited for what is left of
+ * the baseline.  Nothing may be converted in between.
+ */
+void utrace_tsc_begin(struct ut_tsc *t);
+void utrace_tsc_calibrate(struct ut_tsc *t);
 void utrace_tsc_refine(struct ut_tsc *t);
 uint64_t utrace_tsc_to_ns(const struct ut_tsc *t, uint64_t tsc);
 /* A span of `ticks` in ns, and back (both saturating). */
@@ -124,6 +132,13 @@ int utrace_consumer_slot_release(struct ut_consumer *c, uint32_t slot, ut_event_
  * committed is declared torn after a grace period and skipped.
  */
 long utrace_consumer_drain(struct ut_consumer *c, ut_event_fn fn, void *arg);
+/*
+ * Only ids below n have probes (the rest are spares for libraries loaded
+ * later): the statistics read no other function counter, which only a
+ * hostile program could have written, and whose pages reading would
+ * allocate.  All of them until this is called.
+ */
+void utrace_consumer_funcs_used(struct ut_consumer *c, uint32_t n);
 /* Fill stats (drops read from the area's counters, bounds-checked); owned by c. */
 void utrace_consumer_stats(struct ut_consumer *c, struct ut_stats *st);
 

@@ -70,6 +70,8 @@ int ut_trace_writer_funcs(struct ut_trace_writer *w, const struct ut_trace_func 
 int ut_trace_writer_task(struct ut_trace_writer *w, pid_t pid, pid_t tid, const char *comm);
 /* One event; buffered until ut_trace_writer_flush(). */
 int ut_trace_writer_event(struct ut_trace_writer *w, const struct ut_event *ev);
+/* The same with another function id (a session's id in the trace's table). */
+int ut_trace_writer_event_as(struct ut_trace_writer *w, const struct ut_event *ev, uint32_t func);
 /* Write out what is buffered, in whole chunks. */
 int ut_trace_writer_flush(struct ut_trace_writer *w);
 /* The losses, and the mark that the trace is complete; then nothing more is written. */

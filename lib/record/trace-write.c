@@ -278,10 +278,15 @@ static void open_chunk(struct ut_trace_writer *w, pid_t pid, pid_t tid)
 
 int ut_trace_writer_event(struct ut_trace_writer *w, const struct ut_event *ev)
 {
+	return ut_trace_writer_event_as(w, ev, ev->func);
+}
+
+int ut_trace_writer_event_as(struct ut_trace_writer *w, const struct ut_event *ev, uint32_t func)
+{
 	uint32_t nw = ev->nw > UT_REC_WORDS ? UT_REC_WORDS : ev->nw;
 	struct tf_rec r = {
 		.ts = ev->ts,
-		.func = ev->func,
+		.func = func,
 		.bits = ((uint32_t)ev->kind & TF_KIND_MASK) | (ev->has_dur ? TF_HAS_DUR : 0) |
 			nw << TF_NW_SHIFT |
 			(ev->depth > TF_DEPTH_MAX ? TF_DEPTH_MAX : ev->depth) << TF_DEPTH_SHIFT,

@@ -288,6 +288,27 @@ static void tsc_converts_to_monotonic_clock(void **state)
 	assert_true(ns <= after + slack);
 }
 
+/* In two steps: the rate comes from a whole baseline, however soon calibrate is called. */
+static void tsc_calibrates_after_begin(void **state)
+{
+	struct ut_tsc t, ref;
+	uint64_t start;
+
+	utrace_tsc_init(&ref);
+	utrace_tsc_begin(&t);
+	start = now_ns();
+	utrace_tsc_calibrate(&t); /* waits for the baseline, some 2 ms */
+	assert_true(now_ns() - start >= NSEC_PER_MSEC);
+	assert_true(t.ns_per_tick > ref.ns_per_tick * 0.95 &&
+		    t.ns_per_tick < ref.ns_per_tick * 1.05);
+
+	utrace_tsc_begin(&t);
+	sleep_ns(3 * NSEC_PER_MSEC); /* the baseline passed meanwhile */
+	utrace_tsc_calibrate(&t);
+	assert_true(t.ns_per_tick > ref.ns_per_tick * 0.95 &&
+		    t.ns_per_tick < ref.ns_per_tick * 1.05);
+}
+
 static void tsc_conversion_is_monotonic_and_saturates(void **state)
 {
 	struct ut_tsc t = { .tsc0 = 1000000, .ns0 = 5000, .ns_per_tick = 0.4 };
@@ -991,7 +1012,7 @@ static void consumer_drops_seen_before_close(void **state)
 	free(s);
 }
 
-#define SPOOL_RECORDS 3000 /* more than the spool's first size (1024) */
+#define MANY_RECORDS 3000 /* more than a batch of delivery (1024) */
 
 /* Many times the ring's worth, refilled between drains: all of it, in order. */
 static void consumer_refilled_ring_loses_nothing(void **state)
@@ -1004,8 +1025,8 @@ static void consumer_refilled_ring_loses_nothing(void **state)
 
 	fake_init(&f);
 	utrace_consumer_slot_open(f.c, 0, T_PID, T_TID);
-	for (i = 0; i < SPOOL_RECORDS; i += k) {
-		for (k = 0; k < T_RING_RECS && i + k < SPOOL_RECORDS; k++) {
+	for (i = 0; i < MANY_RECORDS; i += k) {
+		for (k = 0; k < T_RING_RECS && i + k < MANY_RECORDS; k++) {
 			uint64_t pos = produce(&f, 0, (i + k) % 2 ? UT_REC_EXIT : UT_REC_ENTRY,
 					       (uint32_t)((i + k) / 2 % T_NFUNCS), 0, i + k);
 
@@ -1014,14 +1035,14 @@ static void consumer_refilled_ring_loses_nothing(void **state)
 		}
 		assert_int_equal(utrace_consumer_drain(f.c, collect, s), (long)k);
 	}
-	assert_int_equal(s->n, SPOOL_RECORDS);
-	for (i = 0; i < SPOOL_RECORDS; i++) {
+	assert_int_equal(s->n, MANY_RECORDS);
+	for (i = 0; i < MANY_RECORDS; i++) {
 		check_event(&s->ev[i], i % 2 ? UT_REC_EXIT : UT_REC_ENTRY,
 			    (uint32_t)(i / 2 % T_NFUNCS), 0, pos0 + i * T_REC);
 		assert_int_equal(s->ev[i].has_dur, i % 2 == 1);
 	}
 	utrace_consumer_stats(f.c, &st);
-	assert_int_equal(st.events, SPOOL_RECORDS);
+	assert_int_equal(st.events, MANY_RECORDS);
 	assert_int_equal(st.torn + st.invalid + st.drops, 0);
 	fake_fini(&f);
 	free(s);
@@ -1068,10 +1089,11 @@ static int refill_on_event(const struct ut_event *ev, void *arg)
 
 /*
  * The ring is refilled while its records are delivered, faster than they
- * are: the spool reuses its delivered part and grows while it holds
- * undelivered records, across drains.  Nothing is lost or reordered.
+ * are, as room appears (the tail moves back to the producer after each
+ * batch), and between drains as a waiting recorder does.  Nothing is lost
+ * or reordered.
  */
-static void consumer_spool_grows_while_refilled(void **state)
+static void consumer_ring_refilled_while_delivered(void **state)
 {
 	struct refill r = { 0 };
 	struct ut_stats st;
@@ -1088,6 +1110,7 @@ static void consumer_spool_grows_while_refilled(void **state)
 		n = utrace_consumer_drain(f.c, refill_on_event, &r);
 		assert_true(n >= 0);
 		total += n;
+		refill_produce(&r, BIG_RING_RECS);
 	}
 	assert_int_equal(r.produced, REFILL_RECORDS);
 	assert_int_equal(r.delivered, REFILL_RECORDS);
@@ -1498,6 +1521,37 @@ static void consumer_stats_report_losses(void **state)
 	free(s);
 }
 
+/* Counters of ids past those with probes (spares) are not read: zero, whatever is written there. */
+static void consumer_stats_read_only_the_ids_in_use(void **state)
+{
+	struct ut_func *funcs;
+	struct ut_stats st;
+	struct fake f;
+
+	fake_init(&f);
+	funcs = ut_ctl_funcs(f.ctl);
+	for (uint32_t i = 0; i < T_NFUNCS; i++) {
+		funcs[i].drops = i + 1;
+		funcs[i].notls = 10 * (i + 1);
+	}
+	utrace_consumer_funcs_used(f.c, 2);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.nfuncs, T_NFUNCS);
+	assert_int_equal(st.func_drops[0], 1);
+	assert_int_equal(st.func_drops[1], 2);
+	assert_int_equal(st.func_notls[1], 20);
+	for (uint32_t i = 2; i < T_NFUNCS; i++) {
+		assert_int_equal(st.func_drops[i], 0);
+		assert_int_equal(st.func_notls[i], 0);
+	}
+	assert_int_equal(st.notls, 30);
+	/* more than there are: all of them */
+	utrace_consumer_funcs_used(f.c, T_NFUNCS + 5);
+	utrace_consumer_stats(f.c, &st);
+	assert_int_equal(st.func_drops[T_NFUNCS - 1], T_NFUNCS);
+	fake_fini(&f);
+}
+
 static void consumer_new_rejects_bad_geometry(void **state)
 {
 	struct ut_consumer *c = NULL;
@@ -1821,6 +1875,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tsc_converts_to_monotonic_clock),
+		cmocka_unit_test(tsc_calibrates_after_begin),
 		cmocka_unit_test(tsc_conversion_is_monotonic_and_saturates),
 		cmocka_unit_test(consumer_delivers_events_in_order),
 		cmocka_unit_test(consumer_ignores_closed_slots),
@@ -1845,7 +1900,7 @@ int main(void)
 		cmocka_unit_test(consumer_close_after_drops_does_not_unwind),
 		cmocka_unit_test(consumer_drops_seen_before_close),
 		cmocka_unit_test(consumer_refilled_ring_loses_nothing),
-		cmocka_unit_test(consumer_spool_grows_while_refilled),
+		cmocka_unit_test(consumer_ring_refilled_while_delivered),
 		cmocka_unit_test(consumer_bad_head_is_invalid),
 		cmocka_unit_test(consumer_invalid_records_skipped),
 		cmocka_unit_test(consumer_16_byte_records_carry_no_words),
@@ -1857,6 +1912,7 @@ int main(void)
 		cmocka_unit_test(consumer_durations_pair_by_depth),
 		cmocka_unit_test(consumer_callback_error_stops_drain),
 		cmocka_unit_test(consumer_stats_report_losses),
+		cmocka_unit_test(consumer_stats_read_only_the_ids_in_use),
 		cmocka_unit_test(consumer_new_rejects_bad_geometry),
 		cmocka_unit_test(consumer_new_rejects_bad_record_size),
 		cmocka_unit_test(consumer_new_rejects_deeper_shadow_stacks_than_records_tell),
