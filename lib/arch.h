@@ -113,6 +113,9 @@ bool arch_is_bare_return(const uint8_t *code, size_t len);
  */
 bool arch_has_rdfsbase(void);
 
+/* Why the injected code cannot run on this CPU, or NULL. */
+const char *arch_cpu_unsupported(void);
+
 /* Why process `pid`'s return addresses must not be rewritten (CET shadow stack), or NULL. */
 const char *arch_no_return_hijack(pid_t pid);
 

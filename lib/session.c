@@ -45,14 +45,20 @@
 
 static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 {
+	const char *unsupported = arch_cpu_unsupported();
 	sigset_t chld;
 
 	memset(s, 0, sizeof(*s));
-	s->start_ns = utrace_monotonic_ns();
-	/* now, not with the program stopped: it takes some 2 ms */
-	utrace_tsc_init(&s->tsc);
-	s->opts = *o;
 	s->memfd = -1;
+	s->chld_fd = -1;
+	if (unsupported) {
+		ut_error("%s", unsupported);
+		return -ENOTSUP;
+	}
+	s->start_ns = utrace_monotonic_ns();
+	/* the rate once the probes are planned (plan_probes): its 2 ms pass meanwhile */
+	utrace_tsc_begin(&s->tsc);
+	s->opts = *o;
 	s->traced = true;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -239,6 +245,8 @@ static int plan_probes(struct ut_session *s, struct ut_modules *mods)
 	if (e == 0)
 		ut_probes_build(s);
 	utrace_maps_free(&maps);
+	/* before anything converts a time, and before the world stops */
+	utrace_tsc_calibrate(&s->tsc);
 	return e;
 }
 

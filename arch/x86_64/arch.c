@@ -4,6 +4,7 @@
  * point is, and what the CPU lets user code do.  The relocator is in
  * relocator.c.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +108,16 @@ bool arch_has_rdfsbase(void)
 	if (off && *off && strcmp(off, "0") != 0)
 		return false;
 	return getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
+}
+
+#define CPUID_EXT_FEATURES 0x80000001
+
+/* The trampolines keep the flags with lahf/sahf (arch/x86_64/blob/trampoline.S). */
+const char *arch_cpu_unsupported(void)
+{
+	unsigned int a, b, c, d;
+
+	if (!__get_cpuid(CPUID_EXT_FEATURES, &a, &b, &c, &d) || !(c & bit_LAHF_LM))
+		return "this CPU has no LAHF/SAHF in 64-bit mode, which utrace's trampolines use";
+	return NULL;
 }

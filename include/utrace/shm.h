@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define UT_SHM_MAGIC 0x31306563617274ULL /* "trace01" */
-#define UT_SHM_VERSION 3
+#define UT_SHM_VERSION 4
 #define UT_MAX_CODE_AREAS 64
 
 /* ---- event records ---------------------------------------------------- */
@@ -259,17 +259,19 @@ struct ut_ctl {
 	 */
 	uint64_t block_ticks;
 	uint64_t spin_ticks;
-	/*
-	 * Bumped by the tracer as it drains and formats (every ring, every
-	 * batch of events): a wait times out only once this stood still for
-	 * block_ticks, not while a live tracer works through its backlog.
-	 */
-	uint64_t heartbeat;
 	/* bytes per record: UT_REC_MIN, UT_REC_RETVAL_SIZE or UT_REC_ARGS_SIZE */
 	uint32_t rec_size;
 	uint32_t rec_args; /* entries carry their argument words */
 	uint32_t rec_retval; /* exits carry rax, rdx */
 	uint32_t pad;
+	/*
+	 * Bumped by the tracer as it drains and formats (every ring, every
+	 * batch of events): a wait times out only once this stood still for
+	 * block_ticks, not while a live tracer works through its backlog.
+	 * A cache line of its own: every recorder reads the fields above.
+	 */
+	uint64_t heartbeat __attribute__((aligned(64)));
+	uint64_t pad_beat[7];
 };
 
 static inline struct ut_func *ut_ctl_funcs(struct ut_ctl *c)

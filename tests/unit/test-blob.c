@@ -551,9 +551,11 @@ static void blob_header(void **state)
 static void blob_exit_bytes(void **state)
 {
 	static const uint8_t entry_start[] = {
-		0x9c, /* pushfq: before anything that changes the flags */
 		0x55, /* push %rbp */
 		0x48, 0x89, 0xe5, /* mov %rsp,%rbp */
+		0x50, /* push %rax */
+		0x9f, /* lahf: before anything that changes the flags */
+		0x0f, 0x90, 0xc0, /* seto %al */
 	};
 	static const uint8_t return_exit[] = {
 		0xff, 0x64, 0x24, 0xf8, /* jmp *-0x8(%rsp) */
@@ -568,6 +570,32 @@ static void blob_exit_bytes(void **state)
 	assert_memory_equal(arch_blob + h->syscall_gadget, arch_syscall_gadget,
 			    ARCH_SYSCALL_GADGET_SIZE); /* syscall; int3 */
 	assert_memory_equal(arch_blob + h->params, zero, sizeof(zero));
+}
+
+/* Whether /proc/cpuinfo's first flags line has the word `flag`. */
+static int cpuinfo_has(const char *flag)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[8192], *tok, *save;
+	int found = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5))
+			break;
+	fclose(f);
+	for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
+		found |= !strcmp(tok, flag);
+	return found;
+}
+
+/* The trampolines' lahf/sahf: utrace runs exactly where the kernel saw the CPUID bit. */
+static void blob_cpu_check_agrees_with_cpuinfo(void **state)
+{
+	if (cpuinfo_has("lahf_lm"))
+		assert_null(arch_cpu_unsupported());
+	else
+		assert_non_null(arch_cpu_unsupported());
 }
 
 /* ---- the intermediate ELF ------------------------------------------------ */
@@ -1019,6 +1047,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(blob_header),
 		cmocka_unit_test(blob_exit_bytes),
+		cmocka_unit_test(blob_cpu_check_agrees_with_cpuinfo),
 		cmocka_unit_test(blob_elf_has_no_relocations_or_undefined_symbols),
 		cmocka_unit_test(blob_stack_usage_is_static_and_bounded),
 		RUN(blob_traced_call_records_entry_and_exit),

@@ -126,8 +126,8 @@ static int rec_entry_may_bind(const struct ut_slot *s, uint64_t sp)
  * UT_SLOT_FREE, nslots probes at most; then the early slot.  `entry`: for a
  * function entry (else a return, which may always take its key's slot).
  */
-static int rec_find_slot(struct ut_ctl *ctl, uint64_t key, uint64_t sp, int entry,
-			 struct rec_thread *t)
+static int rec_find_slot_probing(struct ut_ctl *ctl, uint64_t key, uint64_t sp, int entry,
+				 struct rec_thread *t)
 {
 	uint32_t n = ctl->nslots;
 	uint32_t i = ut_slot_hash(key, n);
@@ -147,6 +147,20 @@ static int rec_find_slot(struct ut_ctl *ctl, uint64_t key, uint64_t sp, int entr
 			break;
 	}
 	return rec_early_slot(ctl, key, sp, t);
+}
+
+/* The thread's slot: inline for the common case, a hit at the first probe with no flags. */
+static inline __attribute__((always_inline)) int
+rec_find_slot(struct ut_ctl *ctl, uint64_t key, uint64_t sp, int entry, struct rec_thread *t)
+{
+	uint32_t i = ut_slot_hash(key, ctl->nslots);
+	const struct ut_slot *s = &ut_ctl_slots(ctl)[i];
+
+	if (key > UT_SLOT_EARLY && REC_READ(s->key) == key && !(entry && REC_READ(s->flags))) {
+		rec_bind_slot(ctl, i, t);
+		return 1;
+	}
+	return rec_find_slot_probing(ctl, key, sp, entry, t);
 }
 
 /* Live shadow entries; a scribbled rs_top never indexes past the stack. */
@@ -268,8 +282,9 @@ static int rec_wait_room(struct rec_thread *t, uint64_t tail)
  * reserved in between), write it, commit it last.  A full ring waits for
  * room (rec_wait_room), else drops.
  */
-static void rec_emit(struct rec_thread *t, uint32_t func, enum ut_rec_kind kind, uint32_t depth,
-		     const uint64_t *w, uint32_t nw)
+static inline __attribute__((always_inline)) void rec_emit(struct rec_thread *t, uint32_t func,
+							   enum ut_rec_kind kind, uint32_t depth,
+							   const uint64_t *w, uint32_t nw)
 {
 	uint64_t size = t->ctl->ring_size, rsize = t->ctl->rec_size;
 	struct ut_rec_hdr *r;
@@ -343,7 +358,7 @@ static int rec_on_own_stack(const struct ut_slot *slot, uint64_t addr)
  * stack belongs to a frame that is gone (left by longjmp or an exception).
  * An entry at S itself is live only when *S is still hijacked (a tail call).
  */
-static void rec_prune(struct rec_thread *t, uint64_t ret_slot, int hijacked)
+static void rec_prune_gone(struct rec_thread *t, uint64_t ret_slot, int hijacked)
 {
 	uint32_t top = rec_rs_top(t);
 
@@ -360,6 +375,17 @@ static void rec_prune(struct rec_thread *t, uint64_t ret_slot, int hijacked)
 		top--;
 		REC_WRITE(t->slot->rs_top, top);
 	}
+}
+
+/* Inline for the common case: the newest entry is an outer frame's (or there is none). */
+static inline __attribute__((always_inline)) void rec_prune(struct rec_thread *t, uint64_t ret_slot,
+							    int hijacked)
+{
+	uint32_t top = rec_rs_top(t);
+
+	if (top == 0 || t->rs[top - 1].slot > ret_slot)
+		return;
+	rec_prune_gone(t, ret_slot, hijacked);
 }
 
 /*

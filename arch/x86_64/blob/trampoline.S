@@ -8,7 +8,16 @@
  *
  * Both trampolines preserve every general register and the flags: gcc's
  * -fipa-ra lets callers keep live values in call-clobbered registers across
- * calls to functions known not to touch them.
+ * calls to functions known not to touch them, and hand-written code may
+ * jump to a traced symbol with flags it tests there.
+ *
+ * The arithmetic flags (CF PF AF ZF SF OF) go through %ax: lahf puts SF ZF
+ * AF PF CF in %ah, seto puts OF in %al; on the way back, adding 0x7f to %al
+ * sets OF exactly when it was set, and sahf sets the rest.  pushfq/popfq
+ * would do the same at several times the cost (popfq is microcoded), twice
+ * per traced call.  No other flag (DF, which the ABI keeps clear at calls,
+ * TF, AC) is changed here.  lahf in 64-bit mode needs CPUID's LAHF-SAHF
+ * bit: utrace refuses to start without it (arch_cpu_unsupported).
  */
 #include "regs.h"
 #include "blob.h"
@@ -41,24 +50,29 @@ ut_blob_start:
  *
  *   rsp0 + 8  | caller's return address |  <- function entry sp = regs->sp
  *   rsp0      | stub + 5 (site + 5)     |  <- %rsp on entry: ret goes back here
- *   rsp0 - 8  | rflags                  |
- *   rsp0 - 16 | caller's rbp            |  <- %rbp
+ *   rsp0 - 8  | caller's rbp            |  <- %rbp
+ *   rsp0 - 16 | rax                     |
+ *   rsp0 - 24 | flags: %ax of lahf/seto |
  *             | 0..15 bytes: alignment  |
  *             | struct user_regs_struct |  REGS_FRAME_SIZE
  *             |   r15 .. gs             |  <- %rsp, 16-byte aligned: the C call
  *
  * Flags are saved before the first instruction that changes them (and).
- * The frame holds the general registers, rflags, rsp, orig_rax = -1 and (from
- * the recorder) rip; the segment and base fields are not filled in.
+ * The frame holds the general registers, the arithmetic flags in eflags
+ * (with IF and the always-set bit 1), rsp, orig_rax = -1 and (from the
+ * recorder) rip; the segment and base fields are not filled in.
  */
 	.text
 	.p2align 4
 	.globl	ut_entry_trampoline
 	.hidden	ut_entry_trampoline
 ut_entry_trampoline:
-	pushfq
 	pushq	%rbp
 	movq	%rsp, %rbp
+	pushq	%rax
+	lahf
+	seto	%al
+	pushq	%rax
 	andq	$-16, %rsp
 	subq	$REGS_FRAME_SIZE, %rsp
 	movq	%r15, REGS_R15(%rsp)
@@ -70,21 +84,26 @@ ut_entry_trampoline:
 	movq	%r10, REGS_R10(%rsp)
 	movq	%r9, REGS_R9(%rsp)
 	movq	%r8, REGS_R8(%rsp)
-	movq	%rax, REGS_RAX(%rsp)
 	movq	%rcx, REGS_RCX(%rsp)
 	movq	%rdx, REGS_RDX(%rsp)
 	movq	%rsi, REGS_RSI(%rsp)
 	movq	%rdi, REGS_RDI(%rsp)
+	movq	-8(%rbp), %rax			/* rax */
+	movq	%rax, REGS_RAX(%rsp)
 	movq	(%rbp), %rax			/* caller's rbp */
 	movq	%rax, REGS_RBP(%rsp)
-	movq	8(%rbp), %rax			/* rflags */
+	movzbl	-15(%rbp), %eax			/* SF ZF AF PF CF, where eflags has them */
+	movzbl	-16(%rbp), %ecx			/* OF */
+	shll	$11, %ecx
+	orl	%ecx, %eax
+	orl	$0x202, %eax			/* IF, bit 1 */
 	movq	%rax, REGS_EFLAGS(%rsp)
-	leaq	24(%rbp), %rax			/* function entry sp */
+	leaq	16(%rbp), %rax			/* function entry sp */
 	movq	%rax, REGS_RSP(%rsp)
 	movq	$-1, REGS_ORIG_RAX(%rsp)	/* not in a syscall */
 
 	movq	%rsp, %rdi			/* regs; rip is the recorder's to fill */
-	movq	16(%rbp), %rsi			/* stub or site + 5: identifies the probe */
+	movq	8(%rbp), %rsi			/* stub or site + 5: identifies the probe */
 	call	ut_recorder_entry
 
 	movq	REGS_R15(%rsp), %r15
@@ -96,14 +115,16 @@ ut_entry_trampoline:
 	movq	REGS_R10(%rsp), %r10
 	movq	REGS_R9(%rsp), %r9
 	movq	REGS_R8(%rsp), %r8
-	movq	REGS_RAX(%rsp), %rax
 	movq	REGS_RCX(%rsp), %rcx
 	movq	REGS_RDX(%rsp), %rdx
 	movq	REGS_RSI(%rsp), %rsi
 	movq	REGS_RDI(%rsp), %rdi
+	movq	-16(%rbp), %rax			/* the flags, back: nothing below changes them */
+	addb	$0x7f, %al
+	sahf
+	movq	REGS_RAX(%rsp), %rax
 	movq	%rbp, %rsp
 	popq	%rbp
-	popfq
 	.globl	ut_entry_exit
 	.hidden	ut_entry_exit
 ut_entry_exit:
@@ -116,8 +137,9 @@ ut_entry_exit:
  *   S + 8     |  ...                    |  <- %rsp on entry
  *   S         | (stale) -> resume addr  |  written last, read by the final jmp
  *   S - 8     | caller's rbp            |  <- %rbp
- *   S - 16    | rflags                  |
- *   S - 24    | rax rcx rdx rsi rdi     |
+ *   S - 16    | rax                     |
+ *   S - 24    | flags: %ax of lahf/seto |
+ *   S - 32    | rcx rdx rsi rdi         |
  *   .. S - 88 | r8 r9 r10 r11           |  call-clobbered registers
  *             | 0..15 bytes: alignment  |  <- %rsp, 16-byte aligned: the C call
  *
@@ -132,7 +154,9 @@ ut_return_trampoline:
 	leaq	-8(%rsp), %rsp			/* keep S: the exit address goes there */
 	pushq	%rbp
 	movq	%rsp, %rbp
-	pushfq
+	pushq	%rax
+	lahf
+	seto	%al
 	pushq	%rax
 	pushq	%rcx
 	pushq	%rdx
@@ -145,7 +169,7 @@ ut_return_trampoline:
 	andq	$-16, %rsp
 
 	leaq	8(%rbp), %rdi			/* S */
-	movq	%rax, %rsi			/* rax; rdx is already the third argument */
+	movq	-8(%rbp), %rsi			/* rax; rdx is already the third argument */
 	call	ut_recorder_exit
 	movq	%rax, 8(%rbp)			/* original return address, or ut_lost_return */
 
@@ -158,8 +182,10 @@ ut_return_trampoline:
 	popq	%rsi
 	popq	%rdx
 	popq	%rcx
+	popq	%rax				/* the flags, back: nothing below changes them */
+	addb	$0x7f, %al
+	sahf
 	popq	%rax
-	popfq
 	popq	%rbp
 	leaq	8(%rsp), %rsp			/* S + 8, as the function's ret left it */
 	.globl	ut_return_exit
