@@ -45,8 +45,20 @@ def warn(msg):
     print("WARNING: " + msg, flush=True)
 
 
+def sanitized_build(binary):
+    """Whether the meson build that made @binary uses a sanitizer: no figure of it counts."""
+    info = os.path.join(os.path.dirname(binary), "meson-info", "intro-buildoptions.json")
+    try:
+        with open(info) as f:
+            opts = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return any(o.get("name") == "b_sanitize" and o.get("value") not in ("none", "", None)
+               for o in opts)
+
+
 def find_utrace(explicit):
-    """--utrace, else $UTRACE, else PATH, else the newest build*/utrace."""
+    """--utrace, else $UTRACE, else PATH, else the newest build*/utrace without sanitizers."""
     if explicit:
         return os.path.abspath(explicit)
     if os.environ.get("UTRACE"):
@@ -55,7 +67,7 @@ def find_utrace(explicit):
     if on_path:
         return on_path
     built = glob.glob(os.path.join(REPO_DIR, "build*", "utrace"))
-    built = [p for p in built if os.access(p, os.X_OK)]
+    built = [p for p in built if os.access(p, os.X_OK) and not sanitized_build(p)]
     if built:
         return max(built, key=os.path.getmtime)
     return None
@@ -65,7 +77,8 @@ def add_common_args(ap, rounds=5, interleaved=True, kept="traces, logs",
                     repeat=2):
     """--utrace, --rounds, --keep, and for interleaved rounds --repeat and --seed."""
     ap.add_argument("--utrace", help="utrace binary (default: $UTRACE, PATH, "
-                    "or the newest build*/utrace of the repository)")
+                    "or the newest build*/utrace of the repository that is not "
+                    "built with a sanitizer)")
     ap.add_argument("--rounds", type=int, default=rounds,
                     help="%s (default %d)" % ("interleaved rounds" if interleaved else "rounds",
                                               rounds))
