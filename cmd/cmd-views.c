@@ -13,8 +13,8 @@
 #include "cli.h"
 #include "utrace/log.h"
 #include "utrace/view.h"
+#include "utrace/units.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 #define MAX_FILTER_NS (3600ULL * NSEC_PER_SEC)
 
 enum view_kind { VIEW_REPLAY, VIEW_REPORT, VIEW_DUMP, VIEW_INFO };

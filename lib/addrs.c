@@ -70,3 +70,21 @@ bool ut_addrs_any_within(const uint64_t *v, size_t n, uint64_t lo, uint64_t hi)
 	}
 	return a < n && v[a] < hi;
 }
+
+size_t ut_sorted_upto(const void *base, size_t n, size_t size, size_t key_off, uint64_t key)
+{
+	const unsigned char *b = base;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t k;
+
+		memcpy(&k, b + mid * size + key_off, sizeof(k));
+		if (k <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}

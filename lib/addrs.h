@@ -22,6 +22,13 @@ void ut_addrs_finish(struct ut_addrs *a, struct ut_targets *out);
 
 void ut_addrs_free(struct ut_addrs *a);
 
+/*
+ * In base[n], elements of `size` bytes sorted by the uint64_t at `key_off`
+ * in each: how many have a key at or below `key` (the last one of them is
+ * the one whose range may hold `key`).
+ */
+size_t ut_sorted_upto(const void *base, size_t n, size_t size, size_t key_off, uint64_t key);
+
 /* Whether some address of the sorted v[n] lies strictly inside (lo, hi). */
 bool ut_addrs_any_within(const uint64_t *v, size_t n, uint64_t lo, uint64_t hi);
 

@@ -31,8 +31,8 @@
 #include "procfs.h"
 #include "utrace/consumer.h"
 #include "utrace/log.h"
+#include "utrace/units.h"
 
-#define NSEC_PER_MSEC 1000000ULL
 /*
  * A record reserved but left uncommitted while later ones are committed is
  * normally a recorder interrupted by a signal handler that traced calls of

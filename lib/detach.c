@@ -18,15 +18,10 @@
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
+#include "utrace/units.h"
 
 #define RUNOUT_MAX_STOPS 64
 #define DETACH_DRAIN_NS (10 * 1000000000ULL)
-#define NSEC_PER_MSEC 1000000.0
-
-static int get_regs(pid_t tid, struct user_regs_struct *regs)
-{
-	return ptrace(PTRACE_GETREGS, tid, 0, regs) < 0 ? -errno : 0;
-}
 
 static bool sigtrap_pending(pid_t tid)
 {
@@ -144,12 +139,12 @@ static int settle_thread(struct ut_session *s, struct ut_thread *t)
 {
 	struct user_regs_struct regs;
 	const struct ut_area *a;
-	int e = get_regs(t->tid, &regs);
+	int e = ut_thread_get_regs(t->tid, &regs);
 
 	if (e < 0)
 		return e;
 	e = take_pending_trap(s, t, arch_regs_ip(&regs));
-	if (e < 0 || (e = get_regs(t->tid, &regs)) < 0)
+	if (e < 0 || (e = ut_thread_get_regs(t->tid, &regs)) < 0)
 		return e;
 	a = ut_blob_code_at(s, arch_regs_ip(&regs));
 	return a ? run_out_of_blob(s, t, a) : 0;
@@ -162,7 +157,7 @@ static void restore_all_returns(struct ut_session *s)
 		struct user_regs_struct regs;
 
 		if (t->slot == UT_NO_SLOT || t->state != UT_THREAD_STOPPED ||
-		    get_regs(t->tid, &regs) < 0)
+		    ut_thread_get_regs(t->tid, &regs) < 0)
 			continue;
 		ut_restore_returns(s, s->mm_pid, t->slot, arch_regs_sp(&regs));
 	}
@@ -276,21 +271,11 @@ static int wait_child_stop(struct ut_session *s, pid_t child, struct ut_thread *
 static int unmap_areas(struct ut_session *s, pid_t child)
 {
 	struct ut_remote r = { 0 };
-	int64_t ret;
 	int e = utrace_remote_begin(&r, child, 0);
 
 	if (e < 0)
 		return e;
-	for (size_t i = 0; i < s->nareas && !e; i++) {
-		uint64_t args[6] = { s->areas[i].addr, s->areas[i].size };
-
-		e = utrace_remote_syscall(&r, SYS_munmap, args, &ret);
-	}
-	if (!e) {
-		uint64_t args[6] = { s->area_addr, s->geo.area_size };
-
-		e = utrace_remote_syscall(&r, SYS_munmap, args, &ret);
-	}
+	e = ut_areas_unmap(s, &r);
 	utrace_remote_end(&r);
 	return e < 0 && !r.pending_sig ? e : r.pending_sig;
 }
@@ -315,7 +300,7 @@ int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child
 	if (s->injected) {
 		ut_rtld_remove(s, child);
 		ut_probes_remove(s, child);
-		if (slot != UT_NO_SLOT && get_regs(child, &regs) == 0)
+		if (slot != UT_NO_SLOT && ut_thread_get_regs(child, &regs) == 0)
 			ut_restore_returns(s, child, slot, arch_regs_sp(&regs));
 		e = unmap_areas(s, child);
 		if (e < 0)

@@ -2,14 +2,16 @@
 /*
  * The drainer: a thread of its own that moves records from the rings of
  * every process of the session into the trace, so that the ptrace loop
- * answers stops and nothing else.
+ * answers stops and nothing else.  What it drains is the session's to say
+ * (the drain function it is given).
  *
  * What both threads touch (each image's consumer, its data area and id
  * map, the family's list of processes, the trace's buffer) is guarded by
- * one lock, held by the drainer for a drain and by the ptrace loop where it
- * changes those (a thread's slot given or freed, an image set up or
- * retired, a process followed or let go).  It is recursive: the ptrace loop
- * drains under it too, where it must see a ring empty before it goes on.
+ * one lock (ut_lock, the output's), held by the drain function and by the
+ * ptrace loop where it changes those (a thread's slot given or freed, an
+ * image set up or retired, a process followed or let go).  It is
+ * recursive: the ptrace loop drains under it too, where it must see a ring
+ * empty before it goes on.
  *
  * Idle, the drainer sleeps from POLL_MIN_US, doubling up to POLL_MAX_US: a
  * ring of the default size takes far longer to fill, and a thread waiting
@@ -21,11 +23,10 @@
 #include <time.h>
 
 #include "tracer.h"
+#include "utrace/units.h"
 
 #define POLL_MIN_US 50
 #define POLL_MAX_US 1000
-#define NSEC_PER_USEC 1000L
-#define NSEC_PER_SEC 1000000000L
 
 struct ut_drainer {
 	pthread_t thread;
@@ -33,17 +34,8 @@ struct ut_drainer {
 	pthread_cond_t wake;
 	bool stop; /* under wake_lock */
 	struct ut_session *s;
+	long (*drain)(struct ut_session *s);
 };
-
-void ut_lock(struct ut_session *s)
-{
-	pthread_mutex_lock(&s->output->lock);
-}
-
-void ut_unlock(struct ut_session *s)
-{
-	pthread_mutex_unlock(&s->output->lock);
-}
 
 /* Sleep up to us microseconds; false once asked to stop. */
 static bool nap(struct ut_drainer *d, long us)
@@ -52,10 +44,10 @@ static bool nap(struct ut_drainer *d, long us)
 	bool go_on;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += us * NSEC_PER_USEC;
-	if (until.tv_nsec >= NSEC_PER_SEC) {
+	until.tv_nsec += us * (long)NSEC_PER_USEC;
+	if (until.tv_nsec >= (long)NSEC_PER_SEC) {
 		until.tv_sec++;
-		until.tv_nsec -= NSEC_PER_SEC;
+		until.tv_nsec -= (long)NSEC_PER_SEC;
 	}
 	pthread_mutex_lock(&d->wake_lock);
 	if (!d->stop)
@@ -71,9 +63,7 @@ static void *drainer_main(void *arg)
 	long us = 0, n;
 
 	do {
-		ut_lock(d->s);
-		n = ut_family_drain(d->s);
-		ut_unlock(d->s);
+		n = d->drain(d->s);
 		if (n > 0) {
 			us = 0;
 			continue;
@@ -85,7 +75,7 @@ static void *drainer_main(void *arg)
 	return NULL;
 }
 
-int ut_drainer_start(struct ut_session *s)
+int ut_drainer_start(struct ut_session *s, long (*drain)(struct ut_session *s))
 {
 	struct ut_drainer *d = calloc(1, sizeof(*d));
 	pthread_condattr_t ca;
@@ -94,6 +84,7 @@ int ut_drainer_start(struct ut_session *s)
 	if (!d)
 		return -ENOMEM;
 	d->s = s;
+	d->drain = drain;
 	pthread_mutex_init(&d->wake_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

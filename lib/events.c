@@ -228,8 +228,7 @@ static bool killed_in_recorder(const struct ut_session *s, const struct ut_threa
 {
 	struct user_regs_struct regs;
 
-	return ptrace(PTRACE_GETREGS, t->tid, 0, &regs) == 0 &&
-	       ut_blob_code_at(s, arch_regs_ip(&regs));
+	return ut_thread_get_regs(t->tid, &regs) == 0 && ut_blob_code_at(s, arch_regs_ip(&regs));
 }
 
 /*

@@ -131,6 +131,7 @@ static struct ut_session *kid_new(struct ut_session *parent, pid_t pid)
 	if (!k)
 		return NULL;
 	k->opts = parent->opts;
+	k->stop_ops = parent->stop_ops;
 	k->pid = k->mm_pid = pid;
 	k->traced = true;
 	k->memfd = -1;

@@ -7,38 +7,8 @@
  * are empty or fail.  The session reaches the process through s->mm_pid, a
  * live thread of it, and ends when its last traced thread is gone.
  */
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
+#include "procfs.h"
 #include "tracer.h"
-
-/* The state letter of /proc/PID/task/TID/stat ('Z', 'R', ...), 0 when unknown. */
-static char task_state(pid_t pid, pid_t tid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: the state follows the last ')' */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
-bool ut_task_is_zombie(pid_t pid, pid_t tid)
-{
-	return task_state(pid, tid) == 'Z';
-}
 
 /* Keep s->mm_pid on a task whose /proc entries still show the process's memory. */
 void ut_mm_pid_update(struct ut_session *s)

@@ -4,6 +4,7 @@
  * to, and where in the address space the injected areas may go.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "addrs.h"
 #include "utrace/log.h"
 #include "utrace/maps.h"
 
@@ -222,17 +224,10 @@ void utrace_maps_free(struct ut_maps *maps)
 
 const struct ut_map *utrace_maps_find(const struct ut_maps *maps, uint64_t addr)
 {
-	size_t lo = 0, hi = maps->n;
+	/* the last mapping starting at or below addr */
+	size_t lo = ut_sorted_upto(maps->v, maps->n, sizeof(maps->v[0]),
+				   offsetof(struct ut_map, start), addr);
 
-	/* Last mapping starting at or below addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (maps->v[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo && addr < maps->v[lo - 1].end)
 		return &maps->v[lo - 1];
 	return NULL;

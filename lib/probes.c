@@ -7,11 +7,13 @@
  * sending the thread into the stub.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addrs.h"
 #include "arch.h"
 #include "textpatch.h"
 #include "tracer.h"
@@ -303,7 +305,8 @@ static void refuse_returns(struct ut_session *s, size_t first)
 		s->probes[i].flags |= UT_FUNC_NORET;
 }
 
-int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods)
+int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods,
+		   ut_plan_extra_fn extra)
 {
 	size_t cap = 0;
 	int e = check_modules_loaded(s, mods);
@@ -315,7 +318,7 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 		return e;
 	if (!s->nprobes && !(s->rtld && ut_probes_pending(s, mods)))
 		return no_match_error(s, mods);
-	e = ut_hooks_plan(s, &cap, mods);
+	e = extra ? extra(s, &cap, mods) : 0;
 	if (e < 0)
 		return e;
 	if (s->nprobes)
@@ -327,15 +330,16 @@ int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struc
 	return e;
 }
 
-int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_t *first)
+int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_t *first,
+			  ut_plan_extra_module_fn extra)
 {
 	size_t cap = s->nprobes;
 	int e;
 
 	*first = s->nprobes;
 	e = plan_module(s, &cap, m);
-	if (e == 0)
-		e = ut_hooks_plan_module(s, &cap, m);
+	if (e == 0 && extra)
+		e = extra(s, &cap, m);
 	if (e < 0) {
 		ut_probes_truncate(s, *first);
 		return e;
@@ -529,20 +533,13 @@ free:
 static const struct ut_probe *area_probe_at(const struct ut_session *s, const struct ut_area *a,
 					    uint64_t addr)
 {
-	size_t lo = a->first_id, hi = (size_t)a->first_id + a->nstubs;
+	const struct ut_probe *v = &s->probes[a->first_id];
 
-	if (a->free || !a->nstubs || addr < s->probes[lo].addr)
+	if (a->free || !a->nstubs || addr < v[0].addr)
 		return NULL;
-	/* Probes do not overlap: the last one at or below addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->probes[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return &s->probes[lo - 1];
+	/* probes do not overlap: the last one at or below addr */
+	return &v[ut_sorted_upto(v, a->nstubs, sizeof(*v), offsetof(struct ut_probe, addr), addr) -
+		  1];
 }
 
 /* The installed probe whose patched bytes hold addr, or NULL. */
@@ -628,7 +625,7 @@ static struct stopped_at *stopped_threads(struct ut_session *s, pid_t pid, size_
 		const struct ut_thread *t = &s->threads[k];
 
 		if (t->pid != pid || t->state != UT_THREAD_STOPPED ||
-		    ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
+		    ut_thread_get_regs(t->tid, &regs) < 0)
 			continue;
 		v[*n] = (struct stopped_at){ t->tid, arch_regs_ip(&regs),
 					     arch_regs_resume_ip(&regs) };

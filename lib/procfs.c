@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <elf.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,6 +9,14 @@
 #include <unistd.h>
 
 #include "procfs.h"
+
+/* Room for a stat line: some 50 numbers and a command name of 16 bytes at most. */
+#define STAT_MAX 1024
+/* proc(5)'s field numbers: CPU time in user and system mode (clock ticks). */
+#define STAT_UTIME 14
+#define STAT_STIME 15
+/* auxv entries read at most: the kernel writes some 25 (AT_VECTOR_SIZE). */
+#define AUXV_MAX 64
 
 int ut_proc_status_field(pid_t pid, const char *key, int base, uint64_t *val)
 {
@@ -31,29 +41,89 @@ int ut_proc_status_field(pid_t pid, const char *key, int base, uint64_t *val)
 	return err;
 }
 
-/* CPU time (user + system, clock ticks) a thread has used; -1 when unknown. */
-int64_t ut_proc_thread_cpu_ticks(pid_t pid, pid_t tid)
+/*
+ * /proc/PID/stat (tid 0) or /proc/PID/task/TID/stat into buf[len], and
+ * where its field 3 (the state) starts: the command name before it may
+ * hold spaces and parentheses, so the fields follow its last ')'.
+ */
+static char *read_stat(pid_t pid, pid_t tid, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long utime, stime;
+	char path[64], *p;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	/* comm may hold anything: fields count from the last ')' (field 2); 14, 15 */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-			 &stime) != 2)
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+int ut_proc_stat_field(pid_t pid, pid_t tid, int field, uint64_t *val)
+{
+	char buf[STAT_MAX], *p = read_stat(pid, tid, buf, sizeof(buf)), *end;
+
+	if (!p)
+		return -ESRCH;
+	for (int f = 3; f < field && p; f++) {
+		p = strchr(p, ' ');
+		p = p ? p + 1 : NULL;
+	}
+	if (!p || field < 4)
+		return -EINVAL;
+	errno = 0;
+	*val = strtoull(p, &end, 10);
+	return errno || end == p ? -EINVAL : 0;
+}
+
+char ut_proc_task_state(pid_t pid, pid_t tid)
+{
+	char buf[STAT_MAX], *p = read_stat(pid, tid, buf, sizeof(buf));
+
+	return p ? p[0] : 0;
+}
+
+int64_t ut_proc_thread_cpu_ticks(pid_t pid, pid_t tid)
+{
+	uint64_t utime, stime;
+
+	if (ut_proc_stat_field(pid, tid, STAT_UTIME, &utime) < 0 ||
+	    ut_proc_stat_field(pid, tid, STAT_STIME, &stime) < 0)
 		return -1;
 	return (int64_t)(utime + stime);
+}
+
+int ut_proc_auxv(pid_t pid, uint64_t type, uint64_t *val)
+{
+	Elf64_auxv_t av[AUXV_MAX];
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, av, sizeof(av));
+	close(fd);
+	for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(av[0]); i++) {
+		if (av[i].a_type == AT_NULL)
+			break;
+		if (av[i].a_type == type) {
+			*val = av[i].a_un.a_val;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 int ut_proc_exe(pid_t pid, char *buf, size_t len)
@@ -86,4 +156,26 @@ int ut_proc_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	buf[n] = 0;
 	buf[strcspn(buf, "\n")] = 0;
 	return 0;
+}
+
+const char *ut_proc_exe_name(pid_t pid, char *buf, size_t len)
+{
+	return ut_proc_exe(pid, buf, len) == 0 && buf[0] ? buf : "a new program";
+}
+
+bool ut_proc_exe_is_elf64(pid_t pid, uint16_t machine)
+{
+	char path[64];
+	Elf64_Ehdr eh;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, &eh, sizeof(eh));
+	close(fd);
+	return n == (ssize_t)sizeof(eh) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	       eh.e_machine == machine;
 }

@@ -55,12 +55,11 @@
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
+#include "utrace/units.h"
 
-#define AUXV_MAX 64
 #define PHDRS_MAX 256
 #define DYN_MAX 1024
 #define LINK_MAP_MAX 4096 /* longer lists (or a loop) are not believed */
-#define NSEC_PER_MSEC 1000000.0
 
 /* <link.h>: enum r_state */
 enum { RT_CONSISTENT, RT_ADD, RT_DELETE };
@@ -108,39 +107,15 @@ static uint64_t now_ns(void)
 
 /* ---- finding r_debug ---------------------------------------------------- */
 
-static int read_auxv(pid_t pid, uint64_t type, uint64_t *val)
-{
-	Elf64_auxv_t av[AUXV_MAX];
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, av, sizeof(av));
-	close(fd);
-	for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(av[0]); i++) {
-		if (av[i].a_type == AT_NULL)
-			break;
-		if (av[i].a_type == type) {
-			*val = av[i].a_un.a_val;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
 /* The main executable's dynamic section (from its program headers in memory). */
 static int find_dynamic(pid_t pid, uint64_t *dyn, uint64_t *size)
 {
 	uint64_t at_phdr, phnum, bias = 0;
 	Elf64_Phdr ph[PHDRS_MAX];
-	int e = read_auxv(pid, AT_PHDR, &at_phdr);
+	int e = ut_proc_auxv(pid, AT_PHDR, &at_phdr);
 
 	if (e == 0)
-		e = read_auxv(pid, AT_PHNUM, &phnum);
+		e = ut_proc_auxv(pid, AT_PHNUM, &phnum);
 	if (e == 0 && (phnum == 0 || phnum > PHDRS_MAX))
 		e = -EINVAL;
 	if (e == 0)
@@ -349,7 +324,7 @@ static int lib_new(struct ut_session *s, struct ut_thread *t, const struct ut_mo
 			m->name);
 		return 0;
 	}
-	e = ut_probes_plan_module(s, m, &first);
+	e = ut_probes_plan_module(s, m, &first, ut_hooks_plan_module);
 	n = s->nprobes - first;
 	if (e < 0 || !n)
 		return e;
@@ -445,8 +420,9 @@ static int emulate_return(pid_t tid)
 	uint64_t ret;
 	int e;
 
-	if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0)
-		return -errno;
+	e = ut_thread_get_regs(tid, &regs);
+	if (e < 0)
+		return e;
 	e = utrace_mem_read(tid, arch_regs_sp(&regs), &ret, sizeof(ret));
 	if (e < 0)
 		return e;

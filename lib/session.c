@@ -26,6 +26,7 @@
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
+#include "utrace/units.h"
 
 /*
  * Adaptive polling: a stop wakes the loop through the SIGCHLD signalfd;
@@ -34,14 +35,28 @@
  */
 #define POLL_MIN_US 50
 #define POLL_MAX_US 2000
-#define NSEC_PER_USEC 1000
 #define USEC_PER_SEC 1000000
 /* Busy with stops, the loop reads the signals that ask it to end this often. */
 #define SIGNALS_EVERY_WAITS 256
 #define SPIN_AFTER_STOP_NS 200000ULL
-#define NSEC_PER_MSEC 1000000.0
 #define SYSCALL_THREAD_WAIT_NS (2ULL * 1000 * 1000 * 1000)
 #define SYSCALL_THREAD_POLL_NS (1000 * 1000)
+
+/* The drainer's work: every ring of the session and of the processes it follows. */
+static long drain_family(struct ut_session *s)
+{
+	long n;
+
+	ut_lock(s);
+	n = ut_family_drain(s);
+	ut_unlock(s);
+	return n;
+}
+
+static const struct ut_stop_ops session_stop_ops = {
+	.owner = ut_family_owner,
+	.handle = ut_handle_status,
+};
 
 static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 {
@@ -49,6 +64,7 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 	sigset_t chld;
 
 	memset(s, 0, sizeof(*s));
+	s->stop_ops = &session_stop_ops;
 	s->memfd = -1;
 	s->chld_fd = -1;
 	if (unsupported) {
@@ -72,7 +88,7 @@ static int session_init(struct ut_session *s, const struct ut_session_opts *o)
 		return utrace_error_last() ? -EIO : -ENOMEM;
 	if (s->chld_fd < 0)
 		return -ENOMEM;
-	return ut_drainer_start(s);
+	return ut_drainer_start(s, drain_family);
 }
 
 static void session_fini(struct ut_session *s)
@@ -90,251 +106,6 @@ static void session_fini(struct ut_session *s)
 	free(s->threads);
 	if (s->chld_fd >= 0)
 		close(s->chld_fd);
-}
-
-static int read_auxv_entry(pid_t pid, uint64_t type, uint64_t *val)
-{
-	char path[64];
-	Elf64_auxv_t av;
-	int fd, e = -ENOENT;
-
-	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (read(fd, &av, sizeof(av)) == sizeof(av) && av.a_type != AT_NULL)
-		if (av.a_type == type) {
-			*val = av.a_un.a_val;
-			e = 0;
-			break;
-		}
-	close(fd);
-	return e;
-}
-
-int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid)
-{
-	char exe[PATH_MAX];
-	uint64_t entry = 0;
-	int e;
-
-	if (!ut_runs_x86_64(s->pid)) {
-		ut_warn("process %d executed %s: not an x86-64 program; following it untraced",
-			s->pid, ut_exe_name(s->pid, exe, sizeof(exe)));
-		return 0;
-	}
-	e = read_auxv_entry(tid, AT_ENTRY, &entry);
-	if (e == 0)
-		e = utrace_mem_read(tid, entry, &s->entry_orig, 1);
-	if (e == 0)
-		e = utrace_mem_write(tid, entry, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
-	if (e < 0) {
-		ut_error("cannot stop process %d at its entry point: %s", tid, strerror(-e));
-		return e;
-	}
-	s->entry_bp = entry;
-	return 0;
-}
-
-static int setup_output(struct ut_session *s)
-{
-	int e;
-
-	ut_lock(s);
-	e = utrace_consumer_new(&s->consumer, s->area, &s->geo, &s->tsc);
-	ut_unlock(s);
-	if (e == 0)
-		e = ut_output_begin(s);
-	return e < 0 ? e : ut_output_add_funcs(s, 0);
-}
-
-static int give_slots(struct ut_session *s)
-{
-	for (size_t i = 0; i < s->nthreads; i++) {
-		struct ut_thread *t = &s->threads[i];
-		int e;
-
-		if (t->pid != s->pid || t->state != UT_THREAD_STOPPED || t->exiting)
-			continue;
-		e = ut_slot_create(s, t);
-		if (e < 0)
-			return e;
-	}
-	return 0;
-}
-
-/*
- * Under a seccomp filter our syscalls could kill the process: suspend the
- * filter for the injection when privileged, else refuse.
- */
-static int seccomp_guard(struct ut_session *s, pid_t tid, bool suspend)
-{
-	long opts = UT_PTRACE_OPTIONS | (suspend ? PTRACE_O_SUSPEND_SECCOMP : 0);
-	int mode = utrace_seccomp_mode(s->mm_pid);
-
-	if (mode <= 0)
-		return 0;
-	if (mode == 1) {
-		ut_error(
-			"process %d runs in strict seccomp mode: utrace cannot inject code into it",
-			s->pid);
-		return -EPERM;
-	}
-	if (ptrace(PTRACE_SETOPTIONS, tid, 0, (void *)opts) < 0) {
-		ut_error("process %d runs under a seccomp filter; injecting into it needs "
-			 "CAP_SYS_ADMIN (run utrace as root)",
-			 s->pid);
-		return -EPERM;
-	}
-	return 0;
-}
-
-/* A signal that stopped a remote syscall is delivered when the thread resumes. */
-static void keep_pending_signal(struct ut_session *s, pid_t tid, int sig)
-{
-	struct ut_thread *t = ut_thread_find(s, tid);
-
-	if (sig && t)
-		t->resume_sig = sig;
-}
-
-static int inject(struct ut_session *s, pid_t tid, const struct ut_modules *mods)
-{
-	struct ut_remote r = { 0 };
-	int e = seccomp_guard(s, tid, true);
-
-	if (e < 0)
-		return e;
-	e = utrace_remote_begin(&r, tid, 0);
-	if (e == 0)
-		e = ut_inject_code(s, &r, mods);
-	if (e == 0)
-		e = ut_inject_data(s, &r);
-	if (e < 0 && r.active)
-		ut_inject_undo(s, &r);
-	utrace_remote_end(&r);
-	keep_pending_signal(s, tid, r.pending_sig);
-	seccomp_guard(s, tid, false);
-	if (e == 0)
-		e = ut_write_code(s);
-	return e;
-}
-
-/*
- * Before the world stops: which functions get which probe, where the code
- * areas go and the stubs for them.  Loading symbols, decoding modules,
- * reading the live code and relocating is the slow part of an attach; the
- * program runs meanwhile.
- */
-static int plan_probes(struct ut_session *s, struct ut_modules *mods)
-{
-	struct ut_maps maps = { 0 };
-	char exe[PATH_MAX];
-	int e = ut_proc_exe(s->mm_pid, exe, sizeof(exe));
-
-	if (e == 0)
-		e = utrace_maps_read(s->mm_pid, &maps);
-	if (e == 0)
-		e = utrace_modules_from_maps(&maps, exe, mods);
-	if (e == 0)
-		ut_rtld_find(s); /* none (a static program): patterns cannot wait for libraries */
-	if (e == 0)
-		e = ut_probes_plan(s, &maps, mods);
-	if (e == 0)
-		e = ut_areas_place(s, &maps, mods);
-	if (e == 0)
-		ut_probes_build(s);
-	utrace_maps_free(&maps);
-	/* before anything converts a time, and before the world stops */
-	utrace_tsc_calibrate(&s->tsc);
-	return e;
-}
-
-static double ms_since(uint64_t ns)
-{
-	return (double)(utrace_monotonic_ns() - ns) / NSEC_PER_MSEC;
-}
-
-static void log_install(struct ut_session *s, uint64_t stopped_ns)
-{
-	size_t count[UT_PROBE_NKINDS];
-
-	ut_probes_count(s, count);
-	ut_info("install: %zu functions (%zu jmp, %zu call, %zu int3); world stopped %.3f ms; "
-		"%.3f ms since start",
-		count[UT_PROBE_JMP] + count[UT_PROBE_CALL] + count[UT_PROBE_INT3] +
-			count[UT_PROBE_CALLSTUB],
-		count[UT_PROBE_JMP] + count[UT_PROBE_CALLSTUB], count[UT_PROBE_CALL],
-		count[UT_PROBE_INT3], (double)stopped_ns / NSEC_PER_MSEC, ms_since(s->start_ns));
-}
-
-/* With the world stopped: inject our areas and install the planned probes. */
-static int install_probes(struct ut_session *s, pid_t tid, const struct ut_modules *mods)
-{
-	int e = inject(s, tid, mods);
-
-	if (e == 0)
-		e = setup_output(s);
-	if (e == 0)
-		e = give_slots(s);
-	if (e == 0)
-		s->injected = true;
-	if (e == 0)
-		e = ut_probes_install(s, s->mm_pid);
-	if (e == 0)
-		e = ut_rtld_start(s, s->launched);
-	if (e == 0)
-		e = ut_hooks_check(s);
-	if (e == 0)
-		ut_info("%zu functions traced in process %d", s->nprobes - ut_hooks_count(s, 0),
-			s->pid);
-	return e;
-}
-
-/* The run-mode entry breakpoint: undo it, then install with the only thread stopped. */
-int ut_install(struct ut_session *s, pid_t tid)
-{
-	struct ut_modules mods = { 0 };
-	uint64_t entry = s->entry_bp, stopped = utrace_monotonic_ns();
-	bool held = s->holding;
-	int e;
-
-	s->entry_bp = 0;
-	e = utrace_mem_write(tid, entry, &s->entry_orig, 1);
-	if (e == 0)
-		e = ut_thread_set_ip(tid, entry);
-	if (e < 0)
-		return e;
-	s->holding = true;
-	e = plan_probes(s, &mods);
-	if (e == 0)
-		e = install_probes(s, tid, &mods);
-	utrace_modules_free(&mods);
-	s->holding = held;
-	/* a program it executes, or with --follow-fork its children, may match */
-	if (e < 0 && (s->images > 1 || s->family) && !s->injected)
-		return ut_install_nothing(s, e);
-	if (e < 0)
-		s->failed = e;
-	else
-		log_install(s, utrace_monotonic_ns() - stopped);
-	return e;
-}
-
-int ut_lost_image(struct ut_session *s, struct ut_thread *t)
-{
-	pid_t tid = t->tid;
-
-	ut_warn("process %d executed a new program: tracing stops", s->pid);
-	ut_drain(s);
-	for (size_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].slot != UT_NO_SLOT)
-			ut_slot_free(s, &s->threads[i], UT_SLOT_END_GONE);
-	s->injected = false;
-	ptrace(PTRACE_DETACH, tid, 0, 0);
-	s->nthreads = 0;
-	s->traced = false;
-	return 1;
 }
 
 /* What a signal sent to utrace means: run forwards it, attach detaches. */
@@ -368,7 +139,7 @@ static void wait_for_work(struct ut_session *s, int timeout_us)
 {
 	struct pollfd fds[2] = { { s->chld_fd, POLLIN, 0 }, { s->opts.sigfd, POLLIN, 0 } };
 	struct timespec ts = { timeout_us / USEC_PER_SEC,
-			       (long)(timeout_us % USEC_PER_SEC) * NSEC_PER_USEC };
+			       (long)((timeout_us % USEC_PER_SEC) * NSEC_PER_USEC) };
 
 	ppoll(fds, s->opts.sigfd >= 0 ? 2 : 1, &ts, NULL);
 	read_signals(s);
@@ -683,13 +454,13 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 	e = ut_attach_all(s);
 	ut_mm_pid_update(s);
 	if (e == 0)
-		e = plan_probes(s, &mods);
+		e = ut_plan_probes(s, &mods);
 	if (e == 0)
 		e = ut_world_stop(s);
 	if (e == 0) {
 		pid_t tid = syscall_thread(s);
 
-		e = tid > 0 ? install_probes(s, tid, &mods) : -EAGAIN;
+		e = tid > 0 ? ut_install_probes(s, tid, &mods) : -EAGAIN;
 	}
 	utrace_modules_free(&mods);
 	if (e < 0) {
@@ -703,7 +474,7 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 		return e;
 	}
 	e = ut_world_resume(s);
-	log_install(s, s->stopped_ns);
+	ut_install_log(s, s->stopped_ns);
 	return e;
 }
 

@@ -243,6 +243,16 @@ int ut_output_add_funcs(struct ut_session *s, size_t first)
 	return e;
 }
 
+void ut_lock(struct ut_session *s)
+{
+	pthread_mutex_lock(&s->output->lock);
+}
+
+void ut_unlock(struct ut_session *s)
+{
+	pthread_mutex_unlock(&s->output->lock);
+}
+
 int ut_output_event(const struct ut_event *ev, void *session)
 {
 	struct ut_session *s = session;

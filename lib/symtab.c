@@ -623,17 +623,10 @@ uint64_t utrace_symtab_bias(const struct ut_symtab *st, uint64_t map_start, uint
 
 const struct ut_sym *utrace_symtab_lookup(const struct ut_symtab *st, uint64_t vaddr)
 {
-	size_t lo = 0, hi = st->n;
+	/* the last symbol starting at or below vaddr */
+	size_t lo = ut_sorted_upto(st->syms, st->n, sizeof(st->syms[0]),
+				   offsetof(struct ut_sym, addr), vaddr);
 
-	/* Last symbol starting at or below vaddr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (st->syms[mid].addr <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo && vaddr - st->syms[lo - 1].addr < st->syms[lo - 1].size)
 		return &st->syms[lo - 1];
 	return NULL;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,7 +76,7 @@ int ut_thread_seize(struct ut_session *s, pid_t tid)
 	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)UT_PTRACE_OPTIONS) == 0)
 		return 0;
 	err = errno; /* the /proc reads below may change errno */
-	if (err == EPERM && ut_task_is_zombie(s->pid, tid))
+	if (err == EPERM && ut_proc_task_state(s->pid, tid) == 'Z')
 		return -ESRCH; /* a zombie leader: nothing to trace there */
 	/* a task refuses PTRACE_SEIZE while it exits: gone by now, it is no error */
 	if (err == EPERM && ut_proc_status_field(tid, "TracerPid:", 10, &tracer) < 0)
@@ -108,6 +109,11 @@ int ut_thread_get_ip(pid_t tid, uint64_t *ip)
 		return -errno;
 	*ip = (uint64_t)v;
 	return 0;
+}
+
+int ut_thread_get_regs(pid_t tid, struct user_regs_struct *regs)
+{
+	return ptrace(PTRACE_GETREGS, tid, 0, regs) < 0 ? -errno : 0;
 }
 
 int ut_thread_set_ip(pid_t tid, uint64_t ip)
@@ -151,8 +157,8 @@ int ut_wait_one(struct ut_session *s, bool block)
 		return errno == EINTR ? 0 : -errno;
 	if (tid == 0)
 		return 0;
-	owner = ut_family_owner(s, tid);
-	r = ut_handle_status(owner, tid, status);
+	owner = s->stop_ops->owner(s, tid);
+	r = owner->stop_ops->handle(owner, tid, status);
 	/* A followed process's trouble ends only its own tracing (ut_family_reap). */
 	return r < 0 && owner == s ? r : 1;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
+#include <sys/user.h>
 
 #include "arch.h"
 #include "utrace/consumer.h"
@@ -120,8 +121,21 @@ struct ut_output {
 	pthread_mutex_t lock;
 };
 
+/*
+ * Where the thread table hands what waitpid() reports: the session's event
+ * handler (events.c) and its family of followed processes (follow-fork.c),
+ * set by the session so that the thread table below never calls them.
+ */
+struct ut_stop_ops {
+	/* the session a stop of `tid` belongs to: s, or a followed process's */
+	struct ut_session *(*owner)(struct ut_session *s, pid_t tid);
+	/* handle one wait status of `tid`; < 0 ends that session */
+	int (*handle)(struct ut_session *s, pid_t tid, int status);
+};
+
 struct ut_session {
 	struct ut_session_opts opts;
+	const struct ut_stop_ops *stop_ops;
 	pid_t pid;
 	pid_t mm_pid; /* a live task of it for /proc and memory: pid unless a zombie leader */
 	bool launched; /* we forked it: its exit status is ours to report */
@@ -184,18 +198,22 @@ int ut_thread_seize(struct ut_session *s, pid_t tid);
 /* A stopped thread's instruction pointer, read or moved (one ptrace call each). */
 int ut_thread_get_ip(pid_t tid, uint64_t *ip);
 int ut_thread_set_ip(pid_t tid, uint64_t ip);
+/* A stopped thread's registers: 0 or -errno. */
+int ut_thread_get_regs(pid_t tid, struct user_regs_struct *regs);
 /* Resume t unless the world is held (then it stays stopped). */
 int ut_thread_release(struct ut_session *s, struct ut_thread *t);
 int ut_thread_resume(struct ut_session *s, struct ut_thread *t);
 int ut_world_stop(struct ut_session *s);
 int ut_world_resume(struct ut_session *s);
 /* leader.c: a main thread that exited before the others (a zombie leader) */
-bool ut_task_is_zombie(pid_t pid, pid_t tid);
 void ut_mm_pid_update(struct ut_session *s);
 bool ut_leader_gone_with(const struct ut_session *s, const struct ut_thread *t);
 /* Seize every thread listed in /proc/PID/task until the set is stable. */
 int ut_attach_all(struct ut_session *s);
-/* Wait for one ptrace stop or exit (blocking if `block`) and dispatch it; 0 when none. */
+/*
+ * Wait for one ptrace stop or exit (blocking if `block`) and hand it to
+ * s->stop_ops; 0 when none.
+ */
 int ut_wait_one(struct ut_session *s, bool block);
 
 /* events.c */
@@ -205,6 +223,8 @@ int ut_handle_status(struct ut_session *s, pid_t tid, int status);
 int ut_areas_place(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods);
 int ut_inject_code(struct ut_session *s, struct ut_remote *r, const struct ut_modules *mods);
 int ut_inject_data(struct ut_session *s, struct ut_remote *r);
+/* Unmap every code area and the data area from the process r runs in: the first error. */
+int ut_areas_unmap(struct ut_session *s, struct ut_remote *r);
 void ut_inject_undo(struct ut_session *s, struct ut_remote *r);
 int ut_write_code(struct ut_session *s);
 /*
@@ -213,18 +233,6 @@ int ut_write_code(struct ut_session *s);
  * format, the wait on full rings (--block-timeout, in TSC ticks).
  */
 void ut_ctl_set_session(const struct ut_session *s, struct ut_ctl *c);
-int ut_slot_create(struct ut_session *s, struct ut_thread *t);
-/* How a thread leaves its slot (see ut_slot_free). */
-enum ut_slot_end {
-	UT_SLOT_END_RELEASE, /* it lives on untraced (detach), stopped outside our code */
-	UT_SLOT_END_GONE, /* it exited, or we stop tracing its image */
-	UT_SLOT_END_KILLED, /* it was killed anywhere, inside the recorder maybe */
-};
-void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end how);
-/* A syscall stop of a thread that awaits a key: give it its slot once it has one. */
-int ut_slot_key_check(struct ut_session *s, struct ut_thread *t);
-/* Thread t goes (exit, exec) while it awaits a key: it holds no one back any more. */
-void ut_slot_key_forget(struct ut_session *s, struct ut_thread *t);
 bool ut_is_ret_tramp(const struct ut_session *s, uint64_t addr);
 /* The code area whose trampoline and recorder code holds ip, or NULL. */
 const struct ut_area *ut_blob_code_at(const struct ut_session *s, uint64_t ip);
@@ -238,13 +246,35 @@ int ut_area_add(struct ut_session *s, pid_t tid, const struct ut_module *m, uint
 		uint32_t nstubs);
 /* The area's library is gone: forget its probes; the area stays mapped for reuse. */
 void ut_area_free(struct ut_session *s, struct ut_area *a);
-/* Move what the rings hold into the trace (under the drainer's lock): events moved. */
-int ut_drain(struct ut_session *s);
 void ut_release_data(struct ut_session *s);
 int ut_restore_returns(struct ut_session *s, pid_t pid, uint32_t slot, uint64_t sp);
 
+/* slots.c: threads' slots in the data area, and draining their rings into the output */
+int ut_slot_create(struct ut_session *s, struct ut_thread *t);
+/* How a thread leaves its slot (see ut_slot_free). */
+enum ut_slot_end {
+	UT_SLOT_END_RELEASE, /* it lives on untraced (detach), stopped outside our code */
+	UT_SLOT_END_GONE, /* it exited, or we stop tracing its image */
+	UT_SLOT_END_KILLED, /* it was killed anywhere, inside the recorder maybe */
+};
+void ut_slot_free(struct ut_session *s, struct ut_thread *t, enum ut_slot_end how);
+/* A syscall stop of a thread that awaits a key: give it its slot once it has one. */
+int ut_slot_key_check(struct ut_session *s, struct ut_thread *t);
+/* Thread t goes (exit, exec) while it awaits a key: it holds no one back any more. */
+void ut_slot_key_forget(struct ut_session *s, struct ut_thread *t);
+/* Move what the rings hold into the trace (under the drainer's lock): events moved. */
+int ut_drain(struct ut_session *s);
+
 /* probes.c */
-int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods);
+/*
+ * Probes a plan adds after the user's (utrace's hidden probes on the
+ * unwinder, hooks.c): given by the caller, as hooks.c plans with probes.c.
+ */
+typedef int (*ut_plan_extra_fn)(struct ut_session *s, size_t *cap, const struct ut_modules *mods);
+typedef int (*ut_plan_extra_module_fn)(struct ut_session *s, size_t *cap,
+				       const struct ut_module *m);
+int ut_probes_plan(struct ut_session *s, const struct ut_maps *maps, const struct ut_modules *mods,
+		   ut_plan_extra_fn extra);
 void ut_probes_build(struct ut_session *s);
 void ut_probes_build_area(struct ut_session *s, const struct ut_area *a);
 int ut_probes_install(struct ut_session *s, pid_t pid);
@@ -258,7 +288,8 @@ void ut_area_sites_fill(const struct ut_session *s, const struct ut_area *a, str
 			uint32_t entries);
 void ut_probes_free(struct ut_session *s);
 /* Plan the probes of a module loaded later: appended at [*first, nprobes), sorted, ids = index. */
-int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_t *first);
+int ut_probes_plan_module(struct ut_session *s, const struct ut_module *m, size_t *first,
+			  ut_plan_extra_module_fn extra);
 /* Install probes [first, first + n) only (pid stopped where they could run). */
 int ut_probes_install_range(struct ut_session *s, pid_t pid, size_t first, size_t n);
 /* Whether any include pattern names a module that is not loaded (yet). */
@@ -310,7 +341,19 @@ void ut_rtld_remove(struct ut_session *s, pid_t pid);
 void ut_rtld_report(struct ut_session *s);
 void ut_rtld_free(struct ut_session *s);
 
-/* session.c */
+/* retire.c: the end of an image */
+/* Drop everything of the present image, its events written and its losses counted. */
+void ut_session_retire(struct ut_session *s);
+/* A followed image with nothing to trace: say so, and go on untraced. */
+int ut_install_nothing(struct ut_session *s, int err);
+
+/* install.c: the probes into an image */
+/* Before the world stops: which functions get which probe, the areas and stubs for them. */
+int ut_plan_probes(struct ut_session *s, struct ut_modules *mods);
+/* With the world stopped (tid can run our system calls): inject, patch, open the output. */
+int ut_install_probes(struct ut_session *s, pid_t tid, const struct ut_modules *mods);
+/* -v: what install put in, how long the world was stopped for it. */
+void ut_install_log(struct ut_session *s, uint64_t stopped_ns);
 /* run: the program's entry point is reached; install the probes. */
 int ut_install(struct ut_session *s, pid_t tid);
 /* run: after the first exec, stop at AT_ENTRY (ld.so has loaded the libraries by then). */
@@ -319,16 +362,8 @@ int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid);
 int ut_lost_image(struct ut_session *s, struct ut_thread *t);
 
 /* follow.c */
-/* The program process pid runs, for messages (buf, or a placeholder). */
-const char *ut_exe_name(pid_t pid, char *buf, size_t len);
-/* Whether process pid runs an x86-64 program: what we inject and read is x86-64's. */
-bool ut_runs_x86_64(pid_t pid);
 /* The traced program executed a new one (--follow-exec): trace that from its entry point. */
 int ut_exec_follow(struct ut_session *s, struct ut_thread *t);
-/* A followed image with nothing to trace: say so, and go on untraced. */
-int ut_install_nothing(struct ut_session *s, int err);
-/* Drop everything of the present image, its events written and its losses counted. */
-void ut_session_retire(struct ut_session *s);
 
 /* sink.c */
 /* The trace (o->trace_dir, or an unnamed one) and, with o->live, the live view. */
@@ -346,14 +381,22 @@ int ut_output_flush(struct ut_session *s);
 void ut_output_task(struct ut_session *s, pid_t pid, pid_t tid);
 /* The losses into the trace, which is then complete; the live view catches up and stops. */
 int ut_output_finish(struct ut_session *s, const struct ut_stats *st);
-/* drainer.c */
-/* Start moving records from every ring of s and its family into the trace. */
-int ut_drainer_start(struct ut_session *s);
-/* Stop it (records left in the rings stay for the last drains). */
-void ut_drainer_stop(struct ut_session *s);
-/* What the drainer touches may be changed between these (they nest). */
+/*
+ * What the drainer touches (each image's consumer, its data area and id
+ * map, the family's list of processes, the trace's buffer) may be changed
+ * between these; they nest.  The output's lock.
+ */
 void ut_lock(struct ut_session *s);
 void ut_unlock(struct ut_session *s);
+/* drainer.c */
+/*
+ * Start a thread that calls drain(s) again and again, sleeping while it
+ * finds nothing (the session's drain locks what it touches): records move
+ * from the rings into the trace apart from the ptrace loop.
+ */
+int ut_drainer_start(struct ut_session *s, long (*drain)(struct ut_session *s));
+/* Stop it (records left in the rings stay for the last drains). */
+void ut_drainer_stop(struct ut_session *s);
 
 /* sink-stats.c */
 /* The losses of the present image and of those gone, as one table (free with ut_stats_free). */

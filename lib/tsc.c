@@ -10,8 +10,8 @@
 
 #include "arch.h"
 #include "utrace/consumer.h"
+#include "utrace/units.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 /* Initial calibration: long enough for a rate good to ~1e-5 with ~20 ns of read jitter. */
 #define TSC_CALIBRATE_NS 2000000ULL
 /* Below this baseline a refinement would be noisier than the calibration it replaces. */

@@ -4,10 +4,8 @@
 
 #include "fmt-time.h"
 #include "output-internal.h"
+#include "utrace/units.h"
 
-#define NSEC_PER_USEC 1000ULL
-#define NSEC_PER_MSEC 1000000ULL
-#define NSEC_PER_SEC 1000000000ULL
 /* Durations show thousandths of their unit. */
 #define DURATION_FRAC 1000
 

@@ -2,8 +2,9 @@
 /*
  * Shared by the output writers (output-json.c, output-text.c,
  * output-summary.c) and the views that print as they do, not part of the
- * library's interface.  output-json.c holds the front end (utrace_writer_*)
- * and dispatches on the format.
+ * library's interface.  writer.c holds the front end (utrace_writer_*) and
+ * dispatches on the format; writer-funcs.c what every writer reads (its
+ * function table, its stream's state).
  */
 #ifndef UTRACE_OUTPUT_INTERNAL_H
 #define UTRACE_OUTPUT_INTERNAL_H
@@ -85,6 +86,11 @@ static inline char *ut_put_dec(char *p, uint64_t v)
 		*p++ = tmp[--n];
 	return p;
 }
+
+int ut_json_init(struct ut_writer *w);
+int ut_json_event(struct ut_writer *w, const struct ut_event *ev);
+int ut_json_finish(struct ut_writer *w, const struct ut_stats *st);
+void ut_json_free(struct ut_writer *w);
 
 int ut_summary_init(struct ut_writer *w);
 int ut_summary_event(struct ut_writer *w, const struct ut_event *ev);

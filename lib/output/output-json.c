@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The writer front end (format dispatch, function table) and the JSON Lines
- * writer.  The schema is documented in include/utrace/output.h; fields are
- * printed in that order.
+ * The JSON Lines writer.  The schema is documented in
+ * include/utrace/output.h; fields are printed in that order.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,128 +36,9 @@ static void json_parts_free(struct json_state *js)
 	js->nparts = 0;
 }
 
-/* ---- front end ---------------------------------------------------------- */
-
-const char *ut_writer_func_name(struct ut_writer *w, uint32_t func)
-{
-	if (func < w->nfuncs && w->funcs[func].name)
-		return w->funcs[func].name;
-	snprintf(w->fallback, sizeof(w->fallback), "func#%" PRIu32, func);
-	return w->fallback;
-}
-
-const char *ut_writer_func_module(const struct ut_writer *w, uint32_t func)
-{
-	if (func < w->nfuncs && w->funcs[func].module)
-		return w->funcs[func].module;
-	return "";
-}
-
-uint64_t ut_writer_func_addr(const struct ut_writer *w, uint32_t func)
-{
-	return func < w->nfuncs ? w->funcs[func].addr : 0;
-}
-
-int ut_writer_status(const struct ut_writer *w)
-{
-	return ferror(w->out) ? -EIO : 0;
-}
-
-static int json_init(struct ut_writer *w);
-static int json_event(struct ut_writer *w, const struct ut_event *ev);
-static int json_finish(struct ut_writer *w, const struct ut_stats *st);
-static void json_free(struct ut_writer *w);
-
-struct writer_ops {
-	int (*init)(struct ut_writer *w);
-	int (*event)(struct ut_writer *w, const struct ut_event *ev);
-	int (*finish)(struct ut_writer *w, const struct ut_stats *st);
-	void (*free)(struct ut_writer *w);
-};
-
-static const struct writer_ops writer_ops[UT_FORMAT_COUNT] = {
-	[UT_FORMAT_TEXT] = { ut_text_init, ut_text_event, ut_text_finish, ut_text_free },
-	[UT_FORMAT_JSON] = { json_init, json_event, json_finish, json_free },
-	[UT_FORMAT_SUMMARY] = { ut_summary_init, ut_summary_event, ut_summary_finish,
-				ut_summary_free },
-};
-
-struct ut_writer *utrace_writer_new(enum ut_format fmt, FILE *out, const struct ut_func_info *funcs,
-				    size_t nfuncs)
-{
-	struct ut_writer *w;
-	int ret;
-
-	if (!out || (unsigned int)fmt >= UT_FORMAT_COUNT)
-		return NULL;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return NULL;
-	w->fmt = fmt;
-	w->out = out;
-	if (utrace_writer_set_funcs(w, funcs, nfuncs) < 0)
-		goto err_free;
-	ret = writer_ops[fmt].init(w);
-	if (ret < 0)
-		goto err_free;
-	return w;
-
-err_free:
-	free(w->funcs);
-	free(w);
-	return NULL;
-}
-
-int utrace_writer_set_funcs(struct ut_writer *w, const struct ut_func_info *funcs, size_t nfuncs)
-{
-	struct ut_func_info *copy = NULL;
-
-	if (nfuncs) {
-		copy = calloc(nfuncs, sizeof(*copy));
-		if (!copy)
-			return -ENOMEM;
-		memcpy(copy, funcs, nfuncs * sizeof(*copy));
-	}
-	free(w->funcs);
-	w->funcs = copy;
-	w->nfuncs = nfuncs;
-	return 0;
-}
-
-int utrace_writer_event(struct ut_writer *w, const struct ut_event *ev)
-{
-	if (ev->kind < UT_REC_ENTRY || ev->kind > UT_REC_KIND_MAX)
-		return -EINVAL;
-	return writer_ops[w->fmt].event(w, ev);
-}
-
-int utrace_writer_finish(struct ut_writer *w, const struct ut_stats *st)
-{
-	static const struct ut_stats clean;
-	int ret;
-
-	if (!st)
-		st = &clean;
-	ret = writer_ops[w->fmt].finish(w, st);
-	if (ret < 0)
-		return ret;
-	if (fflush(w->out))
-		return -EIO;
-	return ut_writer_status(w);
-}
-
-void utrace_writer_free(struct ut_writer *w)
-{
-	if (!w)
-		return;
-	writer_ops[w->fmt].free(w);
-	free(w->funcs);
-	free(w);
-}
-
 /* ---- JSON Lines --------------------------------------------------------- */
 
-static int json_init(struct ut_writer *w)
+int ut_json_init(struct ut_writer *w)
 {
 	struct json_state *js = calloc(1, sizeof(*js));
 
@@ -174,7 +54,7 @@ static int json_init(struct ut_writer *w)
 	return 0;
 }
 
-static void json_free(struct ut_writer *w)
+void ut_json_free(struct ut_writer *w)
 {
 	struct json_state *js = w->priv;
 
@@ -360,7 +240,7 @@ static char *json_event_tail(char *p, const struct ut_event *ev)
 	return ut_put_lit(p, "}\n");
 }
 
-static int json_event(struct ut_writer *w, const struct ut_event *ev)
+int ut_json_event(struct ut_writer *w, const struct ut_event *ev)
 {
 	char line[JSON_LINE_MAX], *p = line;
 	const char *part;
@@ -435,7 +315,7 @@ static int json_summary_funcs(struct ut_writer *w, const char *key, const char *
 	return 0;
 }
 
-static int json_finish(struct ut_writer *w, const struct ut_stats *st)
+int ut_json_finish(struct ut_writer *w, const struct ut_stats *st)
 {
 	int ret;
 

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Putting the probes into an image: plan them (while the program runs, for
+ * an attach), inject the code and data areas, patch the functions, give the
+ * threads their slots and open the trace's output.  For `run` and a
+ * followed exec this happens at the entry breakpoint, with the only thread
+ * stopped there.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/ptrace.h>
+
+#include "arch.h"
+#include "procfs.h"
+#include "tracer.h"
+#include "utrace/log.h"
+#include "utrace/remote.h"
+#include "utrace/units.h"
+
+int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid)
+{
+	char exe[PATH_MAX];
+	uint64_t entry = 0;
+	int e;
+
+	if (!ut_proc_exe_is_elf64(s->pid, EM_X86_64)) {
+		ut_warn("process %d executed %s: not an x86-64 program; following it untraced",
+			s->pid, ut_proc_exe_name(s->pid, exe, sizeof(exe)));
+		return 0;
+	}
+	e = ut_proc_auxv(tid, AT_ENTRY, &entry);
+	if (e == 0)
+		e = utrace_mem_read(tid, entry, &s->entry_orig, 1);
+	if (e == 0)
+		e = utrace_mem_write(tid, entry, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
+	if (e < 0) {
+		ut_error("cannot stop process %d at its entry point: %s", tid, strerror(-e));
+		return e;
+	}
+	s->entry_bp = entry;
+	return 0;
+}
+
+static int setup_output(struct ut_session *s)
+{
+	int e;
+
+	ut_lock(s);
+	e = utrace_consumer_new(&s->consumer, s->area, &s->geo, &s->tsc);
+	ut_unlock(s);
+	if (e == 0)
+		e = ut_output_begin(s);
+	return e < 0 ? e : ut_output_add_funcs(s, 0);
+}
+
+static int give_slots(struct ut_session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct ut_thread *t = &s->threads[i];
+		int e;
+
+		if (t->pid != s->pid || t->state != UT_THREAD_STOPPED || t->exiting)
+			continue;
+		e = ut_slot_create(s, t);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+/*
+ * Under a seccomp filter our syscalls could kill the process: suspend the
+ * filter for the injection when privileged, else refuse.
+ */
+static int seccomp_guard(struct ut_session *s, pid_t tid, bool suspend)
+{
+	long opts = UT_PTRACE_OPTIONS | (suspend ? PTRACE_O_SUSPEND_SECCOMP : 0);
+	int mode = utrace_seccomp_mode(s->mm_pid);
+
+	if (mode <= 0)
+		return 0;
+	if (mode == 1) {
+		ut_error(
+			"process %d runs in strict seccomp mode: utrace cannot inject code into it",
+			s->pid);
+		return -EPERM;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, tid, 0, (void *)opts) < 0) {
+		ut_error("process %d runs under a seccomp filter; injecting into it needs "
+			 "CAP_SYS_ADMIN (run utrace as root)",
+			 s->pid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* A signal that stopped a remote syscall is delivered when the thread resumes. */
+static void keep_pending_signal(struct ut_session *s, pid_t tid, int sig)
+{
+	struct ut_thread *t = ut_thread_find(s, tid);
+
+	if (sig && t)
+		t->resume_sig = sig;
+}
+
+static int inject(struct ut_session *s, pid_t tid, const struct ut_modules *mods)
+{
+	struct ut_remote r = { 0 };
+	int e = seccomp_guard(s, tid, true);
+
+	if (e < 0)
+		return e;
+	e = utrace_remote_begin(&r, tid, 0);
+	if (e == 0)
+		e = ut_inject_code(s, &r, mods);
+	if (e == 0)
+		e = ut_inject_data(s, &r);
+	if (e < 0 && r.active)
+		ut_inject_undo(s, &r);
+	utrace_remote_end(&r);
+	keep_pending_signal(s, tid, r.pending_sig);
+	seccomp_guard(s, tid, false);
+	if (e == 0)
+		e = ut_write_code(s);
+	return e;
+}
+
+/*
+ * Before the world stops: which functions get which probe, where the code
+ * areas go and the stubs for them.  Loading symbols, decoding modules,
+ * reading the live code and relocating is the slow part of an attach; the
+ * program runs meanwhile.
+ */
+int ut_plan_probes(struct ut_session *s, struct ut_modules *mods)
+{
+	struct ut_maps maps = { 0 };
+	char exe[PATH_MAX];
+	int e = ut_proc_exe(s->mm_pid, exe, sizeof(exe));
+
+	if (e == 0)
+		e = utrace_maps_read(s->mm_pid, &maps);
+	if (e == 0)
+		e = utrace_modules_from_maps(&maps, exe, mods);
+	if (e == 0)
+		ut_rtld_find(s); /* none (a static program): patterns cannot wait for libraries */
+	if (e == 0)
+		e = ut_probes_plan(s, &maps, mods, ut_hooks_plan);
+	if (e == 0)
+		e = ut_areas_place(s, &maps, mods);
+	if (e == 0)
+		ut_probes_build(s);
+	utrace_maps_free(&maps);
+	/* before anything converts a time, and before the world stops */
+	utrace_tsc_calibrate(&s->tsc);
+	return e;
+}
+
+static double ms_since(uint64_t ns)
+{
+	return (double)(utrace_monotonic_ns() - ns) / NSEC_PER_MSEC;
+}
+
+void ut_install_log(struct ut_session *s, uint64_t stopped_ns)
+{
+	size_t count[UT_PROBE_NKINDS];
+
+	ut_probes_count(s, count);
+	ut_info("install: %zu functions (%zu jmp, %zu call, %zu int3); world stopped %.3f ms; "
+		"%.3f ms since start",
+		count[UT_PROBE_JMP] + count[UT_PROBE_CALL] + count[UT_PROBE_INT3] +
+			count[UT_PROBE_CALLSTUB],
+		count[UT_PROBE_JMP] + count[UT_PROBE_CALLSTUB], count[UT_PROBE_CALL],
+		count[UT_PROBE_INT3], (double)stopped_ns / NSEC_PER_MSEC, ms_since(s->start_ns));
+}
+
+/* With the world stopped: inject our areas and install the planned probes. */
+int ut_install_probes(struct ut_session *s, pid_t tid, const struct ut_modules *mods)
+{
+	int e = inject(s, tid, mods);
+
+	if (e == 0)
+		e = setup_output(s);
+	if (e == 0)
+		e = give_slots(s);
+	if (e == 0)
+		s->injected = true;
+	if (e == 0)
+		e = ut_probes_install(s, s->mm_pid);
+	if (e == 0)
+		e = ut_rtld_start(s, s->launched);
+	if (e == 0)
+		e = ut_hooks_check(s);
+	if (e == 0)
+		ut_info("%zu functions traced in process %d", s->nprobes - ut_hooks_count(s, 0),
+			s->pid);
+	return e;
+}
+
+/* The run-mode entry breakpoint: undo it, then install with the only thread stopped. */
+int ut_install(struct ut_session *s, pid_t tid)
+{
+	struct ut_modules mods = { 0 };
+	uint64_t entry = s->entry_bp, stopped = utrace_monotonic_ns();
+	bool held = s->holding;
+	int e;
+
+	s->entry_bp = 0;
+	e = utrace_mem_write(tid, entry, &s->entry_orig, 1);
+	if (e == 0)
+		e = ut_thread_set_ip(tid, entry);
+	if (e < 0)
+		return e;
+	s->holding = true;
+	e = ut_plan_probes(s, &mods);
+	if (e == 0)
+		e = ut_install_probes(s, tid, &mods);
+	utrace_modules_free(&mods);
+	s->holding = held;
+	/* a program it executes, or with --follow-fork its children, may match */
+	if (e < 0 && (s->images > 1 || s->family) && !s->injected)
+		return ut_install_nothing(s, e);
+	if (e < 0)
+		s->failed = e;
+	else
+		ut_install_log(s, utrace_monotonic_ns() - stopped);
+	return e;
+}
+
+int ut_lost_image(struct ut_session *s, struct ut_thread *t)
+{
+	pid_t tid = t->tid;
+
+	ut_warn("process %d executed a new program: tracing stops", s->pid);
+	ut_drain(s);
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].slot != UT_NO_SLOT)
+			ut_slot_free(s, &s->threads[i], UT_SLOT_END_GONE);
+	s->injected = false;
+	ptrace(PTRACE_DETACH, tid, 0, 0);
+	s->nthreads = 0;
+	s->traced = false;
+	return 1;
+}
