@@ -19,6 +19,7 @@
 
 #include "arch.h"
 #include "procfs.h"
+#include "stops.h"
 #include "tracer.h"
 #include "utrace/log.h"
 #include "utrace/remote.h"
@@ -124,8 +125,6 @@ static int on_signal_stop(struct ut_session *s, struct ut_thread *t, int sig)
 {
 	int r = 0;
 
-	if (sig == (SIGTRAP | 0x80)) /* PTRACE_O_TRACESYSGOOD: a syscall stop */
-		return t->key_wait ? ut_slot_key_check(s, t) : 0;
 	if (sig == SIGTRAP)
 		r = on_sigtrap(s, t);
 	else
@@ -138,15 +137,10 @@ static int on_signal_stop(struct ut_session *s, struct ut_thread *t, int sig)
 	return r;
 }
 
-static bool is_stop_signal(int sig)
-{
-	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
-}
-
 static int on_event_stop(struct ut_session *s, struct ut_thread *t, int sig, bool was_new)
 {
 	/* A thread born during a group-stop starts in it. */
-	t->group_stop = is_stop_signal(sig);
+	t->group_stop = ut_stop_is_group_signal(sig);
 	if (was_new) {
 		/* First stop of an auto-attached thread: give it a slot before it runs. */
 		if (t->pid == s->pid && s->injected)
@@ -162,13 +156,13 @@ static int on_event_stop(struct ut_session *s, struct ut_thread *t, int sig, boo
  * Whether a new child process shares our memory (vfork, clone(CLONE_VM))
  * rather than having a copy of it; without kcmp(2), the event says.
  */
-static bool shares_memory(pid_t parent, pid_t child, int event)
+static bool shares_memory(pid_t parent, pid_t child, enum ut_stop_kind kind)
 {
 	long r = syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0);
 
 	if (r >= 0)
 		return r == 0;
-	return event != PTRACE_EVENT_FORK;
+	return kind != UT_STOP_FORK;
 }
 
 /* A child sharing our memory keeps our probes until it execs or exits. */
@@ -189,7 +183,7 @@ static int keep_vm_child(struct ut_session *s, struct ut_thread *child, pid_t ti
  * first (it is in the table, adopted), or it may even have run and exited
  * already (it is gone: nothing to do).
  */
-static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
+static int on_new_task(struct ut_session *s, struct ut_thread *t, enum ut_stop_kind kind)
 {
 	struct ut_thread *child;
 	unsigned long msg;
@@ -197,7 +191,7 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
 
 	if (ptrace(PTRACE_GETEVENTMSG, parent, 0, &msg) < 0)
 		return 0;
-	if (event == PTRACE_EVENT_VFORK)
+	if (kind == UT_STOP_VFORK)
 		t->in_vfork = true; /* until PTRACE_EVENT_VFORK_DONE: it cannot stop */
 	tid = (pid_t)msg;
 	child = ut_thread_find(s, tid);
@@ -209,9 +203,9 @@ static int on_new_task(struct ut_session *s, struct ut_thread *t, int event)
 			child = ut_thread_add(s, tid, s->pid, UT_THREAD_NEW);
 		return child ? 0 : -ENOMEM;
 	}
-	if (event == PTRACE_EVENT_VFORK)
+	if (kind == UT_STOP_VFORK)
 		ut_vfork_lend_slot(s, t, tid); /* before keep_vm_child moves t */
-	if (shares_memory(parent, tid, event))
+	if (shares_memory(parent, tid, kind))
 		return keep_vm_child(s, child, tid);
 	if (s->family)
 		return ut_follow_child(s, ut_thread_find(s, parent), tid);
@@ -273,25 +267,27 @@ static int on_exec(struct ut_session *s, struct ut_thread *t)
 	return ut_lost_image(s, t);
 }
 
-static int dispatch_event(struct ut_session *s, struct ut_thread *t, int event, int sig,
+static int dispatch_event(struct ut_session *s, struct ut_thread *t, const struct ut_stop *stop,
 			  bool was_new)
 {
-	switch (event) {
-	case 0:
-		return on_signal_stop(s, t, sig);
-	case PTRACE_EVENT_STOP:
-		return on_event_stop(s, t, sig, was_new);
-	case PTRACE_EVENT_CLONE:
-	case PTRACE_EVENT_FORK:
-	case PTRACE_EVENT_VFORK:
-		return on_new_task(s, t, event);
-	case PTRACE_EVENT_VFORK_DONE:
+	switch (stop->kind) {
+	case UT_STOP_SIGNAL:
+		return on_signal_stop(s, t, stop->sig);
+	case UT_STOP_SYSCALL: /* only threads waiting for their TLS are resumed to one */
+		return t->key_wait ? ut_slot_key_check(s, t) : 0;
+	case UT_STOP_EVENT_STOP:
+		return on_event_stop(s, t, stop->sig, was_new);
+	case UT_STOP_CLONE:
+	case UT_STOP_FORK:
+	case UT_STOP_VFORK:
+		return on_new_task(s, t, stop->kind);
+	case UT_STOP_VFORK_DONE:
 		t->in_vfork = false;
 		ut_vfork_return_slot(s, t);
 		return 0;
-	case PTRACE_EVENT_EXEC:
+	case UT_STOP_EXEC:
 		return on_exec(s, t);
-	case PTRACE_EVENT_EXIT:
+	case UT_STOP_EXIT:
 		return on_exit_event(s, t);
 	default:
 		return 0;
@@ -302,24 +298,25 @@ static int dispatch_event(struct ut_session *s, struct ut_thread *t, int event, 
 int ut_handle_status(struct ut_session *s, pid_t tid, int status)
 {
 	struct ut_thread *t = ut_thread_find(s, tid);
+	struct ut_stop stop = ut_stop_classify(status);
 	bool was_new;
 	int r;
 
 	if (!t && !(t = adopt(s, tid)))
 		return -ENOMEM;
-	if (WIFEXITED(status) || WIFSIGNALED(status))
+	if (stop.kind == UT_STOP_EXITED || stop.kind == UT_STOP_KILLED)
 		return on_gone(s, t, status);
-	if (!WIFSTOPPED(status))
+	if (stop.kind == UT_STOP_NONE)
 		return 0;
 	was_new = t->state == UT_THREAD_NEW;
 	t->state = UT_THREAD_STOPPED;
 	t->stop_event = status >> 16;
 	/* only a PTRACE_EVENT_STOP can be a group-stop (resumed with PTRACE_LISTEN) */
-	if (t->stop_event != PTRACE_EVENT_STOP)
+	if (stop.kind != UT_STOP_EVENT_STOP)
 		t->group_stop = false;
 	if (was_new && awaits_fork_event(s, t))
 		return 0;
-	r = dispatch_event(s, t, status >> 16, WSTOPSIG(status), was_new);
+	r = dispatch_event(s, t, &stop, was_new);
 	if (r > 0) /* the thread is gone from the table */
 		return 0;
 	/* One thread's trouble is no reason to stop tracing the others. */

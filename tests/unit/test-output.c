@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for lib/output/writer.c and its formats (output-json.c, output-text.c, output-summary.c): exact output text. */
+/*
+ * Unit tests for lib/output/writer.c and its formats (output-json.c,
+ * output-text.c, output-summary.c): exact output text.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
