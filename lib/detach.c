@@ -94,17 +94,17 @@ static int run_masked_until_trap(struct ut_session *s, struct ut_thread *t, uint
 static int run_out_of_blob(struct ut_session *s, struct ut_thread *t, const struct ut_area *a)
 {
 	uint64_t exits[2] = { a->addr + a->hdr->entry_exit, a->addr + a->hdr->return_exit };
-	uint8_t saved[2], bp = arch_breakpoint[0];
 	uint64_t hit = 0;
-	int e;
+	int e = 0;
 
+	for (int i = 0; i < 2 && e == 0; i++)
+		e = ut_bp_insert(&s->bps, s->mm_pid, exits[i], UT_BP_EXIT);
+	if (e == 0)
+		e = run_masked_until_trap(s, t, exits[0], exits[1], &hit);
+	else
+		e = -EFAULT;
 	for (int i = 0; i < 2; i++)
-		if (utrace_mem_read(s->mm_pid, exits[i], &saved[i], 1) < 0 ||
-		    utrace_mem_write(s->mm_pid, exits[i], &bp, 1) < 0)
-			return -EFAULT;
-	e = run_masked_until_trap(s, t, exits[0], exits[1], &hit);
-	for (int i = 0; i < 2; i++)
-		utrace_mem_write(s->mm_pid, exits[i], &saved[i], 1);
+		ut_bp_remove(&s->bps, s->mm_pid, exits[i]);
 	return e;
 }
 
@@ -294,11 +294,12 @@ int ut_release_child(struct ut_session *s, struct ut_thread *parent, pid_t child
 
 	if (e < 0)
 		goto forget;
-	/* forked before the entry point (a library constructor): our breakpoint is there */
-	if (s->entry_bp && utrace_mem_write(child, s->entry_bp, &s->entry_orig, 1) < 0)
-		ut_warn("child %d: cannot remove utrace's entry breakpoint", child);
+	/*
+	 * Our breakpoints are in its copy of our memory: the entry point's
+	 * (forked before it, in a library constructor) and r_brk's.
+	 */
+	ut_bp_restore_all(&s->bps, child);
 	if (s->injected) {
-		ut_rtld_remove(s, child);
 		ut_probes_remove(s, child);
 		if (slot != UT_NO_SLOT && ut_thread_get_regs(child, &regs) == 0)
 			ut_restore_returns(s, child, slot, arch_regs_sp(&regs));

@@ -98,15 +98,17 @@ static int on_sigtrap(struct ut_session *s, struct ut_thread *t)
 {
 	const struct ut_probe *p;
 	const struct ut_area *a;
+	const struct ut_bp *own;
 	uint64_t ip = 0, bp;
 	int r = ut_thread_get_ip(t->tid, &ip);
 
 	if (r < 0)
 		return r == -ESRCH ? 0 : r;
 	bp = arch_breakpoint_addr(ip);
-	if (s->entry_bp && bp == s->entry_bp)
+	own = ut_bp_find(&s->bps, bp);
+	if (own && own->kind == UT_BP_ENTRY)
 		return ut_install(s, t->tid);
-	if (ut_rtld_is_brk(s, bp))
+	if (own && own->kind == UT_BP_RTLD)
 		return ut_rtld_hit(s, t);
 	p = s->injected ? ut_probe_find(s, bp) : NULL;
 	if (p && (p->kind == UT_PROBE_INT3 || bp != p->addr) && answer_probe(s, t, p, bp) == 0)

@@ -355,8 +355,9 @@ int ut_follow_child(struct ut_session *s, struct ut_thread *parent, pid_t child)
 		k->exited = true; /* gone before its first stop */
 		return 0;
 	}
-	k->entry_bp = s->entry_bp;
-	k->entry_orig = s->entry_orig;
+	/* forked before the parent's entry point: the child's copy of our int3 is its own */
+	if (ut_bp_of_kind(&s->bps, UT_BP_ENTRY))
+		ut_bp_adopt(&k->bps, ut_bp_of_kind(&s->bps, UT_BP_ENTRY));
 	e = s->injected ? kid_inject(k, s, t, slot) : 0;
 	if (e < 0) {
 		ut_warn("child %d of process %d: %s; not traced", child, s->pid,

@@ -32,14 +32,11 @@ int ut_set_entry_breakpoint(struct ut_session *s, pid_t tid)
 	}
 	e = ut_proc_auxv(tid, AT_ENTRY, &entry);
 	if (e == 0)
-		e = utrace_mem_read(tid, entry, &s->entry_orig, 1);
-	if (e == 0)
-		e = utrace_mem_write(tid, entry, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
+		e = ut_bp_insert(&s->bps, tid, entry, UT_BP_ENTRY);
 	if (e < 0) {
 		ut_error("cannot stop process %d at its entry point: %s", tid, strerror(-e));
 		return e;
 	}
-	s->entry_bp = entry;
 	return 0;
 }
 
@@ -201,13 +198,13 @@ int ut_install_probes(struct ut_session *s, pid_t tid, const struct ut_modules *
 /* The run-mode entry breakpoint: undo it, then install with the only thread stopped. */
 int ut_install(struct ut_session *s, pid_t tid)
 {
+	const struct ut_bp *bp = ut_bp_of_kind(&s->bps, UT_BP_ENTRY);
+	uint64_t entry = bp ? bp->addr : 0, stopped = utrace_monotonic_ns();
 	struct ut_modules mods = { 0 };
-	uint64_t entry = s->entry_bp, stopped = utrace_monotonic_ns();
 	bool held = s->holding;
 	int e;
 
-	s->entry_bp = 0;
-	e = utrace_mem_write(tid, entry, &s->entry_orig, 1);
+	e = bp ? ut_bp_remove(&s->bps, tid, entry) : -ENOENT;
 	if (e == 0)
 		e = ut_thread_set_ip(tid, entry);
 	if (e < 0)

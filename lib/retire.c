@@ -37,7 +37,9 @@ void ut_session_retire(struct ut_session *s)
 	}
 	ut_release_data(s);
 	ut_probes_free(s);
-	ut_rtld_free(s); /* the exec took our int3 with the old image */
+	ut_rtld_free(s);
+	/* the exec took our breakpoints (r_brk's, an entry point's) with the old image */
+	s->bps.n = 0;
 	s->no_returns = NULL;
 	s->area_addr = 0;
 	s->geo = (struct ut_geometry){ 0 }; /* the next image's is made for it */

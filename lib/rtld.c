@@ -90,9 +90,7 @@ struct rtld_lib {
 
 struct ut_rtld {
 	uint64_t r_debug; /* tracee address */
-	uint64_t brk; /* r_brk: where our int3 goes */
-	uint8_t brk_orig;
-	bool set; /* the int3 is in place */
+	uint64_t brk; /* r_brk: where our int3 goes (in s->bps once it is in place) */
 	bool deleting; /* RT_DELETE seen, its RT_CONSISTENT not yet */
 	struct rtld_lib *libs;
 	size_t nlibs;
@@ -403,14 +401,22 @@ static int rtld_sync(struct ut_session *s, struct ut_thread *t)
 
 /* ---- the breakpoint -------------------------------------------------------- */
 
+/* Whether our int3 is at r_brk. */
+static bool brk_set(const struct ut_session *s)
+{
+	const struct ut_bp *bp = s->rtld ? ut_bp_find(&s->bps, s->rtld->brk) : NULL;
+
+	return bp && bp->kind == UT_BP_RTLD;
+}
+
 uint64_t ut_rtld_brk(const struct ut_session *s)
 {
-	return s->rtld && s->rtld->set ? s->rtld->brk : 0;
+	return brk_set(s) ? s->rtld->brk : 0;
 }
 
 bool ut_rtld_is_brk(const struct ut_session *s, uint64_t addr)
 {
-	return s->rtld && s->rtld->set && addr == s->rtld->brk;
+	return brk_set(s) && addr == s->rtld->brk;
 }
 
 /* _dl_debug_state only returns: do that for it. */
@@ -483,7 +489,6 @@ static int brk_check(struct ut_session *s)
 			(unsigned long long)s->rtld->brk);
 		return -ENOTSUP;
 	}
-	s->rtld->brk_orig = code[0];
 	return 0;
 }
 
@@ -499,7 +504,7 @@ int ut_rtld_start(struct ut_session *s, bool always)
 	struct ut_modules mods = { 0 };
 	int e;
 
-	if (!rt || rt->set || (!always && !rtld_needed(s)))
+	if (!rt || brk_set(s) || (!always && !rtld_needed(s)))
 		return 0;
 	e = brk_check(s);
 	if (e == 0)
@@ -508,13 +513,12 @@ int ut_rtld_start(struct ut_session *s, bool always)
 		e = read_libs(s, &mods, &rt->libs, &rt->nlibs);
 	utrace_modules_free(&mods);
 	if (e == 0)
-		e = utrace_mem_write(s->mm_pid, rt->brk, arch_breakpoint, ARCH_BREAKPOINT_SIZE);
+		e = ut_bp_insert(&s->bps, s->mm_pid, rt->brk, UT_BP_RTLD);
 	if (e < 0) {
 		ut_warn("process %d: libraries loaded later will not be traced (%s)", s->pid,
 			strerror(-e));
 		return 0;
 	}
-	rt->set = true;
 	ut_info("int3 at the dynamic linker's r_brk (0x%llx): dlopen and dlclose are followed",
 		(unsigned long long)rt->brk);
 	return 0;
@@ -553,16 +557,15 @@ void ut_rtld_remove(struct ut_session *s, pid_t pid)
 {
 	struct ut_rtld *rt = s->rtld;
 	bool ours = pid == s->pid || pid == s->mm_pid; /* not a forked copy */
-	uint8_t cur;
 
-	if (!rt || !rt->set)
+	if (!brk_set(s))
 		return;
 	if (ours && rt->deleting)
 		forget_unmapped(s);
-	if (utrace_mem_read(pid, rt->brk, &cur, 1) == 0 && cur == arch_breakpoint[0])
-		utrace_mem_write(pid, rt->brk, &rt->brk_orig, 1);
 	if (ours)
-		rt->set = false;
+		ut_bp_remove(&s->bps, pid, rt->brk);
+	else
+		ut_bp_restore(&s->bps, pid, rt->brk);
 }
 
 /*

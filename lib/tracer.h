@@ -17,6 +17,7 @@
 #include <sys/user.h>
 
 #include "arch.h"
+#include "breakpoints.h"
 #include "utrace/consumer.h"
 #include "utrace/maps.h"
 #include "utrace/output.h"
@@ -147,8 +148,7 @@ struct ut_session {
 	bool detach_requested; /* attach: a signal asked us to let go */
 	int failed; /* -errno that ends the session */
 	int exit_status; /* raw wait status of the leader */
-	uint64_t entry_bp; /* run: int3 at AT_ENTRY, 0 when none */
-	uint8_t entry_orig;
+	struct ut_bps bps; /* breakpoints of ours besides the probes: entry, r_brk, detach's */
 	unsigned images; /* programs the process has executed under us (run: the first is ours) */
 	/*
 	 * [ngid]: each function id of the present image, its index in the
