@@ -227,11 +227,10 @@ static void name_unstopped(struct ut_session *s)
 int ut_world_stop(struct ut_session *s)
 {
 	uint64_t start = utrace_monotonic_ns(), quiet_since = start;
-
-	s->stop_began_ns = start;
 	struct timespec pause = { 0, STOP_POLL_NS };
 	int r;
 
+	s->stop_began_ns = start;
 	s->holding = true;
 	interrupt_running(s);
 	while (count_unstopped(s)) {
@@ -271,9 +270,10 @@ int ut_world_resume(struct ut_session *s)
 	s->holding = false;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct ut_thread *t = &s->threads[i];
+		int e = t->state == UT_THREAD_STOPPED ? ut_thread_resume(s, t) : 0;
 
-		if (t->state == UT_THREAD_STOPPED && ut_thread_resume(s, t) < 0 && !err)
-			err = -errno;
+		if (e < 0 && !err)
+			err = e;
 	}
 	if (raised)
 		setpriority(PRIO_PROCESS, 0, old_prio);

@@ -130,7 +130,13 @@ struct ut_output {
 struct ut_stop_ops {
 	/* the session a stop of `tid` belongs to: s, or a followed process's */
 	struct ut_session *(*owner)(struct ut_session *s, pid_t tid);
-	/* handle one wait status of `tid`; < 0 ends that session */
+	/*
+	 * Handle one wait status of `tid`; < 0 ends that session.  It keeps
+	 * the thread table true: a stopped thread marked stopped (with its
+	 * stop_event), `interrupted` cleared at a PTRACE_EVENT_STOP (else the
+	 * next world stop waits for an interrupt that came already), a gone
+	 * one removed.
+	 */
 	int (*handle)(struct ut_session *s, pid_t tid, int status);
 };
 
@@ -212,7 +218,8 @@ bool ut_leader_gone_with(const struct ut_session *s, const struct ut_thread *t);
 int ut_attach_all(struct ut_session *s);
 /*
  * Wait for one ptrace stop or exit (blocking if `block`) and hand it to
- * s->stop_ops; 0 when none.
+ * s->stop_ops: 1 when one was handed on, 0 when none was waiting, -ECHILD
+ * when there is nothing left to wait for.
  */
 int ut_wait_one(struct ut_session *s, bool block);
 
