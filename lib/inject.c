@@ -163,7 +163,8 @@ static int map_ours(struct ut_session *s, int fd)
 /* Create, seal and map the data area in the tracee and here.  Needs the probes planned. */
 int ut_inject_data(struct ut_session *s, struct ut_remote *r)
 {
-	int64_t fd, addr, ignored;
+	int64_t fd, addr = 0, ignored;
+	bool mapped;
 	int e, ours;
 
 	if (!s->geo.area_size) /* a followed child keeps its parent's (follow-fork.c) */
@@ -180,15 +181,20 @@ int ut_inject_data(struct ut_session *s, struct ut_remote *r)
 		e = remote_call(r, SYS_mmap, s->area_addr, s->geo.area_size, PROT_READ | PROT_WRITE,
 				MAP_SHARED | (s->area_addr ? MAP_FIXED : 0), (uint64_t)fd, 0,
 				&addr);
-	ours = e ? -1 : open_tracee_fd(s->mm_pid, (int)fd);
+	mapped = e == 0;
+	ours = mapped ? open_tracee_fd(s->mm_pid, (int)fd) : -1;
+	if (mapped && ours < 0)
+		e = -errno; /* now: the remote close below may change errno */
 	remote_call(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, &ignored);
-	if (e < 0)
-		goto fail;
-	if (ours < 0 || map_ours(s, ours) < 0) {
-		e = -errno;
-		if (ours >= 0)
+	if (e == 0) {
+		e = map_ours(s, ours);
+		if (e < 0)
 			close(ours);
-		remote_call(r, SYS_munmap, (uint64_t)addr, s->geo.area_size, 0, 0, 0, 0, &ignored);
+	}
+	if (e < 0) {
+		if (mapped)
+			remote_call(r, SYS_munmap, (uint64_t)addr, s->geo.area_size, 0, 0, 0, 0,
+				    &ignored);
 		goto fail;
 	}
 	s->area_addr = (uint64_t)addr;

@@ -773,10 +773,14 @@ static void recorder_wait_outlasts_timeout_while_tracer_lives(void **state)
 static void recorder_wait_times_out_on_a_stalled_ring(void **state)
 {
 	struct fixture *f = *state;
-	struct drainer d = { .busy_ns = 250 * MS };
+	/*
+	 * 200 ms: the drainer thread must see the recorder asleep before it
+	 * gives up, room for a loaded machine's scheduler; beats for 5 times that.
+	 */
+	struct drainer d = { .busy_ns = 1000 * MS };
 	uint64_t t0;
 
-	f->ctl->block_ticks = tsc_ticks(20 * MS);
+	f->ctl->block_ticks = tsc_ticks(200 * MS);
 	f->ctl->spin_ticks = 0;
 	f->slot->stalled = 1;
 	fill_ring(f);
