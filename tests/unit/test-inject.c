@@ -33,6 +33,7 @@
 
 #include <cmocka.h>
 
+#include "child-harness.h"
 #include "tracer.h"
 #include "utrace/log.h"
 
@@ -112,36 +113,18 @@ static int child_refuse_shared_maps(int go, int report)
 	return child_idle(go, report);
 }
 
-/* cmocka catches crashes and longjmps into its runner: a crashed child must die instead. */
-static void child_default_crash_signals(void)
-{
-	static const int crash[] = { SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGTRAP, SIGSYS, SIGABRT };
-
-	for (size_t i = 0; i < sizeof(crash) / sizeof(crash[0]); i++)
-		signal(crash[i], SIG_DFL);
-}
-
 /* ---- test side ---- */
 
 /* A child that said it is ready (running or blocked in its read). */
 static void child_start(int (*body)(int go, int report))
 {
-	int go[2], report[2];
+	struct test_child c = test_child_start(body);
 	uint8_t b = 0;
 
-	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
-	fx.child = fork();
-	assert_true(fx.child >= 0);
-	if (fx.child == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		child_default_crash_signals();
-		_exit(body(go[0], report[1]));
-	}
-	close(go[0]);
-	close(report[1]);
-	fx.go = go[1];
-	fx.report = report[0];
+	assert_true(c.pid > 0);
+	fx.child = c.pid;
+	fx.go = c.go;
+	fx.report = c.report;
 	fx.s.pid = fx.s.mm_pid = fx.child;
 	assert_int_equal(read(fx.report, &b, 1), 1);
 	assert_int_equal(b, 'r');

@@ -38,6 +38,8 @@
  */
 #include "remote.c"
 
+#include "child-harness.h"
+
 /* Kernel-internal syscall results a ptrace-stop exposes in rax (include/linux/errno.h). */
 #define ERESTARTSYS 512
 #define ERESTART_RESTARTBLOCK 516
@@ -128,37 +130,12 @@ static int child_idle(int go, int report)
 	return ret ? ret : child_wait_go(go);
 }
 
-/*
- * cmocka catches crashes and longjmps back into its runner: a crashed child
- * must die instead, not go on running the remaining tests.
- */
-static void child_default_crash_signals(void)
-{
-	static const int crash[] = { SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGTRAP, SIGSYS, SIGABRT };
-
-	for (size_t i = 0; i < sizeof(crash) / sizeof(crash[0]); i++)
-		signal(crash[i], SIG_DFL);
-}
-
 static void child_start(int (*body)(int go, int report))
 {
-	int go[2], report[2];
-	pid_t pid;
+	struct test_child c = test_child_start(body);
 
-	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		child_default_crash_signals();
-		close(go[1]);
-		close(report[0]);
-		_exit(body(go[0], report[1]));
-	}
-	close(go[0]);
-	close(report[1]);
-	child = (struct child){ .pid = pid, .go = go[1], .report = report[0] };
+	assert_true(c.pid > 0);
+	child = (struct child){ .pid = c.pid, .go = c.go, .report = c.report };
 }
 
 static void child_wait_ready(void)

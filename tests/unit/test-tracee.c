@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "child-harness.h"
 #include "procfs.h"
 #include "tracer.h"
 #include "utrace/log.h"
@@ -150,18 +151,6 @@ static int child_threads(void)
 	return 0;
 }
 
-/*
- * cmocka catches crashes and longjmps back into its runner: a crashed child
- * must die instead, not go on running the remaining tests.
- */
-static void child_default_crash_signals(void)
-{
-	static const int crash[] = { SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGTRAP, SIGSYS, SIGABRT };
-
-	for (size_t i = 0; i < sizeof(crash) / sizeof(crash[0]); i++)
-		signal(crash[i], SIG_DFL);
-}
-
 /* ---- test side ---- */
 
 static pid_t child_start(int (*body)(void))
@@ -171,7 +160,7 @@ static pid_t child_start(int (*body)(void))
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		child_default_crash_signals();
+		test_child_default_crash_signals();
 		_exit(body());
 	}
 	fx.child = pid;
