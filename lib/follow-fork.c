@@ -344,6 +344,7 @@ int ut_follow_child(struct ut_session *s, struct ut_thread *parent, pid_t child)
 	uint32_t slot = parent ? parent->slot : UT_NO_SLOT;
 	pid_t ptid = parent ? parent->tid : 0;
 	struct ut_session *k = kid_new(s, child);
+	const struct ut_bp *entry;
 	struct ut_thread *t;
 	int e;
 
@@ -356,8 +357,9 @@ int ut_follow_child(struct ut_session *s, struct ut_thread *parent, pid_t child)
 		return 0;
 	}
 	/* forked before the parent's entry point: the child's copy of our int3 is its own */
-	if (ut_bp_of_kind(&s->bps, UT_BP_ENTRY))
-		ut_bp_adopt(&k->bps, ut_bp_of_kind(&s->bps, UT_BP_ENTRY));
+	entry = ut_bp_of_kind(&s->bps, UT_BP_ENTRY);
+	if (entry)
+		ut_bp_adopt(&k->bps, entry);
 	e = s->injected ? kid_inject(k, s, t, slot) : 0;
 	if (e < 0) {
 		ut_warn("child %d of process %d: %s; not traced", child, s->pid,

@@ -12,9 +12,8 @@
 
 /* Room for a stat line: some 50 numbers and a command name of 16 bytes at most. */
 #define STAT_MAX 1024
-/* proc(5)'s field numbers: CPU time in user and system mode (clock ticks). */
+/* proc(5)'s field number of the CPU time in user mode (clock ticks); system mode's follows. */
 #define STAT_UTIME 14
-#define STAT_STIME 15
 /* auxv entries read at most: the kernel writes some 25 (AT_VECTOR_SIZE). */
 #define AUXV_MAX 64
 
@@ -68,21 +67,37 @@ static char *read_stat(pid_t pid, pid_t tid, char *buf, size_t len)
 	return p && p[1] == ' ' ? p + 2 : NULL;
 }
 
-int ut_proc_stat_field(pid_t pid, pid_t tid, int field, uint64_t *val)
+/*
+ * Numeric fields first, first + 1, ... (n of them) of one read of the stat
+ * file: 0, -ESRCH when it cannot be read, -EINVAL when they do not parse.
+ */
+static int stat_fields(pid_t pid, pid_t tid, int first, uint64_t *vals, int n)
 {
 	char buf[STAT_MAX], *p = read_stat(pid, tid, buf, sizeof(buf)), *end;
 
 	if (!p)
 		return -ESRCH;
-	for (int f = 3; f < field && p; f++) {
+	if (first < 4)
+		return -EINVAL;
+	for (int f = 3; f < first && p; f++) {
 		p = strchr(p, ' ');
 		p = p ? p + 1 : NULL;
 	}
-	if (!p || field < 4)
-		return -EINVAL;
-	errno = 0;
-	*val = strtoull(p, &end, 10);
-	return errno || end == p ? -EINVAL : 0;
+	for (int i = 0; i < n; i++) {
+		if (!p)
+			return -EINVAL;
+		errno = 0;
+		vals[i] = strtoull(p, &end, 10);
+		if (errno || end == p)
+			return -EINVAL;
+		p = *end == ' ' ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+int ut_proc_stat_field(pid_t pid, pid_t tid, int field, uint64_t *val)
+{
+	return stat_fields(pid, tid, field, val, 1);
 }
 
 char ut_proc_task_state(pid_t pid, pid_t tid)
@@ -94,12 +109,11 @@ char ut_proc_task_state(pid_t pid, pid_t tid)
 
 int64_t ut_proc_thread_cpu_ticks(pid_t pid, pid_t tid)
 {
-	uint64_t utime, stime;
+	uint64_t times[2]; /* utime, stime: next to each other */
 
-	if (ut_proc_stat_field(pid, tid, STAT_UTIME, &utime) < 0 ||
-	    ut_proc_stat_field(pid, tid, STAT_STIME, &stime) < 0)
+	if (stat_fields(pid, tid, STAT_UTIME, times, 2) < 0)
 		return -1;
-	return (int64_t)(utime + stime);
+	return (int64_t)(times[0] + times[1]);
 }
 
 int ut_proc_auxv(pid_t pid, uint64_t type, uint64_t *val)

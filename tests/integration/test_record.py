@@ -111,8 +111,13 @@ class RecordTest(unittest.TestCase):
         h.check_summary_clean(self, events, summary)
         h.check_counts(self, events, h.prog_counts(res.stdout))
         with open(os.path.join(d, "tasks")) as f:
-            tids = {int(line.split("\t")[1]) for line in f}
-        self.assertLessEqual({e["tid"] for e in events}, tids)
+            tasks = {tuple(int(x) for x in line.split("\t")[:2]) for line in f}
+        pids = {pid for pid, _ in tasks}
+        self.assertEqual(len(pids), 1, tasks)
+        # main makes no traced call: its 4 threads do, each named in tasks
+        workers = {tid for pid, tid in tasks if tid not in pids}
+        self.assertEqual(len(workers), 4, tasks)
+        self.assertEqual({e["tid"] for e in events}, workers)
 
     def test_crashing_program_leaves_its_trace(self):
         """abort() inside three traced frames: the trace is complete and
