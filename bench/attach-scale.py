@@ -22,7 +22,7 @@ with varied prologues, called from a loop forever), builds it with
      with SIGTERM (exit status 0).
 
 Then one more round with the tracer unable to raise its priority while it
-resumes threads (lib/tracee.c asks for nice -10 with setpriority()): utrace
+resumes threads (lib/control/tracee.c asks for nice -10 with setpriority()): utrace
 runs under `setpriv --inh-caps=-sys_nice --bounding-set=-sys_nice` (when we
 hold CAP_SYS_NICE) and with RLIMIT_NICE 0; the script checks CapEff of the
 running utrace.

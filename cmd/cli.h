@@ -7,11 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "utrace/filter.h"
-#include "utrace/output.h"
-#include "utrace/probe.h"
-#include "utrace/session.h"
-#include "utrace/trace.h"
+#include "filter.h"
+#include "output.h"
+#include "patchable.h"
+#include "session.h"
+#include "trace.h"
 
 /* The status of a utrace that failed (run exits with its program's own). */
 #define EXIT_UTRACE_ERROR 1

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "utrace/log.h"
-#include "utrace/symtab.h"
+#include "log.h"
+#include "symtab.h"
 
 /* PROG as execvp would find it. */
 static int resolve_program(const char *prog, char *out, size_t len)

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "utrace/maps.h"
-#include "utrace/probe.h"
-#include "utrace/remote.h"
+#include "maps.h"
+#include "patchable.h"
+#include "remote.h"
 #include "utrace/shm.h"
-#include "utrace/symtab.h"
+#include "symtab.h"
 
 #define CODE_BYTES 30
 #define MAX_REASONS 32

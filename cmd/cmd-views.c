@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "cli.h"
-#include "utrace/log.h"
-#include "utrace/view.h"
-#include "utrace/units.h"
+#include "log.h"
+#include "view.h"
+#include "base.h"
 
 #define MAX_FILTER_NS (3600ULL * NSEC_PER_SEC)
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "utrace/log.h"
+#include "log.h"
 
 #define DEFAULT_RING_SIZE (8U << 20)
 /*

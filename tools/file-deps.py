@@ -1,21 +1,47 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""The file-level dependency graph of utrace's library, and its cycles.
+"""The file-level dependency graph of utrace's library: no cycle, no call up.
 
 usage: tools/file-deps.py [BUILD_DIR] [--edges] [--dot] [--order]
 
-Reads every object of BUILD_DIR/libutrace.a.p (default: build) with
-`nm --defined-only` and `nm --undefined-only`: there is an edge A -> B when
-A's object uses a symbol that B's object defines.  Prints each cycle's files
-(a strongly connected component of more than one file) and exits 1 when
-there is one, 0 when the graph has none.  --edges prints every edge,
---dot the graph in Graphviz's language, --order the files bottom up: each
-uses only files above it in the list (when there is no cycle).
+Reads every object of the library's layers, BUILD_DIR/libutrace-LAYER.a.p
+(default BUILD_DIR: build), with `nm --defined-only` and `nm
+--undefined-only`: there is an edge A -> B when A's object uses a symbol
+that B's object defines.  Fails (exit 1), saying why, when
+  - the graph has a cycle (a strongly connected component of more than one
+    file): each cycle's files are printed;
+  - an edge goes up: from a file of one layer to a file of a layer above it
+    (LAYERS, bottom up, the order of meson.build);
+  - a file is built into a layer's library other than its folder's, or into
+    none of LAYERS.
+--edges prints every edge, --dot the graph in Graphviz's language, --order
+the files bottom up: each uses only files above it in the list.
 """
 
 import os
 import subprocess
 import sys
+
+# The layers bottom up: (library name, the folders whose files it holds).
+LAYERS = [
+    ("arch", ("arch/", "(generated) blob.c")),
+    ("base", ("lib/base/",)),
+    ("elf", ("lib/elf/",)),
+    ("control", ("lib/control/",)),
+    ("probes", ("lib/probes/",)),
+    ("inject", ("lib/inject/",)),
+    ("record", ("lib/record/",)),
+    ("output", ("lib/output/",)),
+    ("session", ("lib/session/",)),
+]
+
+
+def layer_of(path):
+    """The index in LAYERS of the layer whose folder holds path, or None."""
+    for i, (_, folders) in enumerate(LAYERS):
+        if path.startswith(folders):
+            return i
+    return None
 
 
 def source_name(obj):
@@ -87,20 +113,49 @@ def tarjan(nodes, edges):
     return comps
 
 
+def read_objects(build):
+    """{source: (its library's layer name, defined symbols, used symbols)}."""
+    objs = {}
+    for name, _ in LAYERS:
+        objdir = os.path.join(build, f"libutrace-{name}.a.p")
+        if not os.path.isdir(objdir):
+            sys.exit(f"file-deps: no {objdir}: build first (meson setup {build} && ninja -C {build})")
+        for o in sorted(os.listdir(objdir)):
+            if o.endswith(".o"):
+                path = os.path.join(objdir, o)
+                objs[source_name(o)] = (name, symbols(path, "--defined-only"),
+                                        symbols(path, "--undefined-only"))
+    return objs
+
+
+def misplaced(objs):
+    """Files built into the wrong layer's library, or into no layer's."""
+    bad = []
+    for src, (lib, _, _) in sorted(objs.items()):
+        i = layer_of(src)
+        if i is None or LAYERS[i][0] != lib:
+            bad.append(f"{src} is built into the {lib} layer, its folder is "
+                       f"{'in no layer' if i is None else 'the ' + LAYERS[i][0] + ' layer'}")
+    return bad
+
+
+def calls_up(edges):
+    return [f"{a} ({LAYERS[layer_of(a)][0]}) uses {b} ({LAYERS[layer_of(b)][0]}), a layer above it"
+            for a in sorted(edges) for b in sorted(edges[a])
+            if layer_of(a) is not None and layer_of(b) is not None and layer_of(b) > layer_of(a)]
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    build = args[0] if args else "build"
-    objdir = os.path.join(build, "libutrace.a.p")
-    if not os.path.isdir(objdir):
-        sys.exit(f"file-deps: no {objdir}: build first (meson setup {build} && ninja -C {build})")
-    objs = sorted(o for o in os.listdir(objdir) if o.endswith(".o"))
+    build = os.path.abspath(args[0] if args else "build")
+    # object names are resolved to sources against the tree: meson runs us from the build
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    objs = read_objects(build)
     defined, used = {}, {}
-    for o in objs:
-        name = source_name(o)
-        path = os.path.join(objdir, o)
-        for s in symbols(path, "--defined-only"):
+    for name, (_, defs, uses) in objs.items():
+        for s in defs:
             defined.setdefault(s, name)
-        used[name] = symbols(path, "--undefined-only")
+        used[name] = uses
     edges = {}
     for a, syms in used.items():
         for s in syms:
@@ -125,9 +180,13 @@ def main():
             print(c[0])
     for c in cycles:
         print(f"cycle of {len(c)} files: {' '.join(c)}")
-    if not cycles:
-        print(f"no cycle among the {len(used)} files of {objdir}")
-    return 1 if cycles else 0
+    wrong = misplaced(objs) + calls_up(edges)
+    for w in wrong:
+        print(w)
+    if not cycles and not wrong:
+        print(f"no cycle and no call up among the {len(used)} files of the "
+              f"{len(LAYERS)} layers ({', '.join(n for n, _ in LAYERS)})")
+    return 1 if cycles or wrong else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Small x86_64 hooks of lib/arch.h: the breakpoint, where a function's patch
+ * Small x86_64 hooks of arch/arch.h: the breakpoint, where a function's patch
  * point is, and what the CPU lets user code do.  The relocator is in
  * relocator.c.
  */

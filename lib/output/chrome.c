@@ -41,7 +41,7 @@
 #include <string.h>
 
 #include "output-internal.h"
-#include "utrace/view.h"
+#include "view.h"
 #include "view-threads.h"
 
 #define NS_PER_US 1000

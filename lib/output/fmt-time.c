@@ -4,7 +4,7 @@
 
 #include "fmt-time.h"
 #include "output-internal.h"
-#include "utrace/units.h"
+#include "base.h"
 
 /* Durations show thousandths of their unit. */
 #define DURATION_FRAC 1000

@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "output-internal.h"
-#include "utrace/view.h"
+#include "view.h"
 #include "view-threads.h"
 
 #define FALLBACK_NAME 32

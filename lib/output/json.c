@@ -9,7 +9,7 @@
  */
 #include <stdbool.h>
 
-#include "utrace/output.h"
+#include "output.h"
 
 struct json_buf {
 	char *buf;

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "utrace/live.h"
-#include "utrace/log.h"
-#include "utrace/trace.h"
+#include "live.h"
+#include "log.h"
+#include "trace.h"
 
 /* Events formatted per hold of the lock: some 50 us. */
 #define BATCH 256

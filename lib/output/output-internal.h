@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "utrace/output.h"
+#include "output.h"
 
 /* Room for the name made up for a function id missing from the table. */
 #define UT_WRITER_FALLBACK_NAME 32

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The JSON Lines writer.  The schema is documented in
- * include/utrace/output.h; fields are printed in that order.
+ * lib/output/output.h; fields are printed in that order.
  */
 #include <errno.h>
 #include <inttypes.h>

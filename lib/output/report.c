@@ -28,7 +28,7 @@
 
 #include "fmt-time.h"
 #include "output-internal.h"
-#include "utrace/view.h"
+#include "view.h"
 #include "view-threads.h"
 
 #define PERCENT 100

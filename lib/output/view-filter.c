@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utrace/view.h"
+#include "view.h"
 #include "view-threads.h"
 
 #define NONE UINT32_MAX

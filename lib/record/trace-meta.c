@@ -17,7 +17,7 @@
 #include "trace-format.h"
 #include "trace-meta.h"
 #include "trace-text.h"
-#include "utrace/log.h"
+#include "log.h"
 
 static int info_line(struct tm_trace *m, struct tt_lines *l, bool *versioned)
 {

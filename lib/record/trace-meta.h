@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "utrace/trace.h"
+#include "trace.h"
 
 struct tm_trace {
 	struct ut_trace_meta meta;

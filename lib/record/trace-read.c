@@ -19,8 +19,8 @@
 
 #include "trace-format.h"
 #include "trace-meta.h"
-#include "utrace/log.h"
-#include "utrace/trace.h"
+#include "log.h"
+#include "trace.h"
 
 #define BUF_SIZE (2 * TF_CHUNK_MAX + sizeof(struct tf_chunk_hdr))
 /* Entries remembered per thread for durations; deeper calls get none. */

@@ -14,7 +14,7 @@
 #include "trace-format.h"
 #include "trace-meta.h"
 #include "trace-text.h"
-#include "utrace/log.h"
+#include "log.h"
 
 static uint64_t *counter(struct ut_stats *st, const char *k)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "trace-text.h"
-#include "utrace/log.h"
+#include "log.h"
 
 #define ASCII_DEL 0x7f
 #define ASCII_SPACE 0x20

@@ -21,8 +21,8 @@
 
 #include "trace-format.h"
 #include "trace-text.h"
-#include "utrace/log.h"
-#include "utrace/trace.h"
+#include "log.h"
+#include "trace.h"
 
 /* A flush writes this much at least when the buffer fills: a few ms of a hot thread. */
 #define BUF_SIZE (1U << 20)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests of lib/breakpoints.c on real children: the table of utrace's own
+ * Tests of lib/control/breakpoints.c on real children: the table of utrace's own
  * breakpoints, written into a stopped child's memory and taken out again,
  * and a forked copy of a child cleaned of them while the table keeps them.
  *
@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "breakpoints.h"
-#include "utrace/remote.h"
+#include "remote.h"
 
 #define NTARGETS 12
 

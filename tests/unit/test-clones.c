@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for lib/clones.c and how -f patterns match clones (lib/filter.c). */
+/* Unit tests for lib/base/clones.c and how -f patterns match clones (lib/elf/filter.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "utrace/clones.h"
-#include "utrace/filter.h"
+#include "clones.h"
+#include "filter.h"
 
 static void clones_base_of_gcc_and_clang_suffixes(void **state)
 {

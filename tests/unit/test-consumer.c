@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for lib/consumer.c and lib/tsc.c: a data area built in memory,
+ * Unit tests for lib/record/consumer.c and lib/base/tsc.c: a data area built in memory,
  * records written the way the recorder writes them, and a hostile area.
  */
 #include <errno.h>
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "utrace/consumer.h"
+#include "consumer.h"
 #include "utrace/shm.h"
 
 #define PAGE 4096
@@ -1781,7 +1781,7 @@ static void fuzz_round(struct fake *f, uint64_t *rng, size_t *delivered)
 	}
 }
 
-/* Every record format the tracer makes (lib/inject.c): size, --args, --retval. */
+/* Every record format the tracer makes (lib/inject/inject.c): size, --args, --retval. */
 static const struct {
 	uint32_t rec_size;
 	bool args, retval;
@@ -1838,7 +1838,7 @@ static void consumer_fuzz_geometry(void **state)
 		g.nslots = 1U << (xorshift(&rng) % 4);
 		/* any record size, the valid ones more often; rings from 8 bytes */
 		g.rec_size = rec_sizes[xorshift(&rng) % (sizeof(rec_sizes) / sizeof(rec_sizes[0]))];
-		/* what the tracer asks of records of that size (lib/inject.c) */
+		/* what the tracer asks of records of that size (lib/inject/inject.c) */
 		g.rec_args = g.rec_size >= UT_REC_ARGS_SIZE;
 		g.rec_retval =
 			g.rec_size == UT_REC_RETVAL_SIZE || (g.rec_args && xorshift(&rng) % 2);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for lib/filter.c: -f / -N pattern parsing and selection. */
+/* Unit tests for lib/elf/filter.c: -f / -N pattern parsing and selection. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "utrace/filter.h"
-#include "utrace/log.h"
-#include "utrace/symtab.h"
+#include "filter.h"
+#include "log.h"
+#include "symtab.h"
 
 #define INCLUDE false
 #define EXCLUDE true

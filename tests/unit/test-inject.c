@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests of lib/inject.c's data area on real children: the sealed memfd that
+ * Tests of lib/inject/inject.c's data area on real children: the sealed memfd that
  * the child and we map shared, its geometry, the control block's fields
  * taken from the session, and taking the area out again.
  *
@@ -34,8 +34,8 @@
 #include <cmocka.h>
 
 #include "child-harness.h"
-#include "tracer.h"
-#include "utrace/log.h"
+#include "inject.h"
+#include "log.h"
 
 #define PAGE 4096UL
 #define NPROBES 200 /* 6400 bytes of functions: a page and a part */
@@ -66,7 +66,11 @@ struct mapping {
 };
 
 static struct fixture {
-	struct ut_session s;
+	/* the parts of a session that injection reads, and its own */
+	struct ut_proc proc;
+	struct ut_probes pr;
+	struct ut_tsc tsc;
+	struct ut_inject in;
 	struct ut_remote r;
 	pid_t child;
 	int go, report;
@@ -125,7 +129,7 @@ static void child_start(int (*body)(int go, int report))
 	fx.child = c.pid;
 	fx.go = c.go;
 	fx.report = c.report;
-	fx.s.pid = fx.s.mm_pid = fx.child;
+	fx.proc.pid = fx.proc.mm_pid = fx.child;
 	assert_int_equal(read(fx.report, &b, 1), 1);
 	assert_int_equal(b, 'r');
 }
@@ -217,9 +221,9 @@ static void stopped_child(int (*body)(int go, int report))
 static void injected_child(void)
 {
 	stopped_child(child_idle);
-	assert_int_equal(ut_inject_data(&fx.s, &fx.r), 0);
-	assert_non_null(fx.s.area);
-	assert_true(fx.s.area_addr != 0);
+	assert_int_equal(ut_inject_data(&fx.in, &fx.r), 0);
+	assert_non_null(fx.in.area);
+	assert_true(fx.in.area_addr != 0);
 }
 
 /* The child's mapping holding addr, from its maps: false when none. */
@@ -249,13 +253,13 @@ static void assert_child_maps_area(void)
 	struct mapping m;
 	struct stat st;
 
-	assert_true(child_mapping(fx.s.area_addr, &m));
-	assert_int_equal(m.lo, fx.s.area_addr);
-	assert_int_equal(m.hi - m.lo, fx.s.geo.area_size);
+	assert_true(child_mapping(fx.in.area_addr, &m));
+	assert_int_equal(m.lo, fx.in.area_addr);
+	assert_int_equal(m.hi - m.lo, fx.in.geo.area_size);
 	assert_string_equal(m.perms, "rw-s");
 	assert_int_equal(m.offset, 0);
 	assert_memory_equal(m.path, MEMFD_PATH, strlen(MEMFD_PATH));
-	assert_int_equal(fstat(fx.s.memfd, &st), 0);
+	assert_int_equal(fstat(fx.in.memfd, &st), 0);
 	assert_int_equal(m.inode, st.st_ino);
 	assert_int_equal(child_memfd_maps(), fx.base_maps + 1);
 	/* the tracee's descriptor is closed once mapped */
@@ -274,12 +278,12 @@ static void assert_child_unmapped(uint64_t addr, uint64_t size)
 /* A byte written on either side at off is read on the other: one memory. */
 static void assert_one_memory(uint64_t off)
 {
-	uint8_t *ours = (uint8_t *)fx.s.area + off, b = 0, mark = MARK + 1;
+	uint8_t *ours = (uint8_t *)fx.in.area + off, b = 0, mark = MARK + 1;
 
 	*ours = MARK;
-	assert_int_equal(utrace_mem_read(fx.child, fx.s.area_addr + off, &b, 1), 0);
+	assert_int_equal(utrace_mem_read(fx.child, fx.in.area_addr + off, &b, 1), 0);
 	assert_int_equal(b, MARK);
-	assert_int_equal(utrace_mem_write(fx.child, fx.s.area_addr + off, &mark, 1), 0);
+	assert_int_equal(utrace_mem_write(fx.child, fx.in.area_addr + off, &mark, 1), 0);
 	assert_int_equal(*ours, MARK + 1);
 }
 
@@ -306,13 +310,13 @@ static void inject_data_maps_shared_memfd(void **state)
 	injected_child();
 	assert_child_maps_area();
 	/* a launched program must not inherit our descriptor */
-	assert_true(fcntl(fx.s.memfd, F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(fx.in.memfd, F_GETFD) & FD_CLOEXEC);
 	/* a zeroed ring holds no record: the area starts zeroed */
-	assert_true(all_zero(fx.s.area, fx.s.geo.area_size));
-	last = fx.s.geo.area_size - 2;
+	assert_true(all_zero(fx.in.area, fx.in.geo.area_size));
+	last = fx.in.geo.area_size - 2;
 	assert_one_memory(0);
 	assert_one_memory(last);
-	child_finish(fx.s.area_addr + last, MARK + 1); /* utrace_mem_write's byte */
+	child_finish(fx.in.area_addr + last, MARK + 1); /* utrace_mem_write's byte */
 }
 
 /* The memfd cannot shrink, grow or take more seals (a write seal would stop the recorder). */
@@ -321,15 +325,16 @@ static void inject_data_memfd_sealed(void **state)
 	off_t size;
 
 	injected_child();
-	size = (off_t)fx.s.geo.area_size;
-	assert_int_equal(fcntl(fx.s.memfd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-	assert_int_equal(ftruncate(fx.s.memfd, size + (off_t)PAGE), -1);
+	size = (off_t)fx.in.geo.area_size;
+	assert_int_equal(fcntl(fx.in.memfd, F_GET_SEALS),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	assert_int_equal(ftruncate(fx.in.memfd, size + (off_t)PAGE), -1);
 	assert_int_equal(errno, EPERM);
-	assert_int_equal(ftruncate(fx.s.memfd, size - (off_t)PAGE), -1);
+	assert_int_equal(ftruncate(fx.in.memfd, size - (off_t)PAGE), -1);
 	assert_int_equal(errno, EPERM);
-	assert_int_equal(fcntl(fx.s.memfd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+	assert_int_equal(fcntl(fx.in.memfd, F_ADD_SEALS, F_SEAL_WRITE), -1);
 	assert_int_equal(errno, EPERM);
-	assert_int_equal(lseek(fx.s.memfd, 0, SEEK_END), size);
+	assert_int_equal(lseek(fx.in.memfd, 0, SEEK_END), size);
 	child_finish(0, 0);
 }
 
@@ -371,18 +376,18 @@ static void inject_data_geometry(void **state)
 
 	stopped_child(child_idle);
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		fx.s.opts.record_args = formats[i].args;
-		fx.s.opts.record_retval = formats[i].retval;
-		assert_int_equal(ut_inject_data(&fx.s, &fx.r), 0);
-		assert_geometry(&fx.s.geo);
-		assert_int_equal(fx.s.geo.rec_args, formats[i].args);
-		assert_int_equal(fx.s.geo.rec_retval, formats[i].retval);
-		assert_int_equal(fx.s.geo.rec_size, formats[i].rec_size);
+		fx.in.opts.record_args = formats[i].args;
+		fx.in.opts.record_retval = formats[i].retval;
+		assert_int_equal(ut_inject_data(&fx.in, &fx.r), 0);
+		assert_geometry(&fx.in.geo);
+		assert_int_equal(fx.in.geo.rec_args, formats[i].args);
+		assert_int_equal(fx.in.geo.rec_retval, formats[i].retval);
+		assert_int_equal(fx.in.geo.rec_size, formats[i].rec_size);
 		assert_child_maps_area();
-		assert_int_equal(ut_areas_unmap(&fx.s, &fx.r), 0);
-		ut_release_data(&fx.s);
-		fx.s.geo = (struct ut_geometry){ 0 }; /* the next one is computed afresh */
-		fx.s.area_addr = 0;
+		assert_int_equal(ut_areas_unmap(&fx.in, &fx.r), 0);
+		ut_release_data(&fx.in);
+		fx.in.geo = (struct ut_geometry){ 0 }; /* the next one is computed afresh */
+		fx.in.area_addr = 0;
 	}
 	child_finish(0, 0);
 }
@@ -397,20 +402,20 @@ static void inject_data_over_inherited_area(void **state)
 	uint64_t addr;
 
 	injected_child();
-	geo = fx.s.geo;
-	addr = fx.s.area_addr;
-	fx.old_area = fx.s.area;
-	fx.old_fd = fx.s.memfd;
+	geo = fx.in.geo;
+	addr = fx.in.area_addr;
+	fx.old_area = fx.in.area;
+	fx.old_fd = fx.in.memfd;
 	*(uint8_t *)fx.old_area = MARK;
 	/* options that would make another geometry: the one kept wins */
-	fx.s.opts.nslots = 2 * NSLOTS;
-	fx.s.opts.record_args = true;
-	assert_int_equal(ut_inject_data(&fx.s, &fx.r), 0);
-	assert_int_equal(fx.s.area_addr, addr);
-	assert_memory_equal(&fx.s.geo, &geo, sizeof(geo));
-	assert_true(fx.s.memfd != fx.old_fd);
+	fx.in.opts.nslots = 2 * NSLOTS;
+	fx.in.opts.record_args = true;
+	assert_int_equal(ut_inject_data(&fx.in, &fx.r), 0);
+	assert_int_equal(fx.in.area_addr, addr);
+	assert_memory_equal(&fx.in.geo, &geo, sizeof(geo));
+	assert_true(fx.in.memfd != fx.old_fd);
 	assert_child_maps_area(); /* one memfd mapped still: replaced, not added */
-	assert_true(all_zero(fx.s.area, fx.s.geo.area_size));
+	assert_true(all_zero(fx.in.area, fx.in.geo.area_size));
 	assert_int_equal(*(uint8_t *)fx.old_area, MARK);
 	child_finish(addr, 0);
 }
@@ -422,10 +427,10 @@ static void inject_data_failure_leaves_nothing(void **state)
 
 	stopped_child(child_refuse_shared_maps);
 	utrace_error_clear();
-	assert_int_equal(ut_inject_data(&fx.s, &fx.r), -REFUSED);
-	assert_null(fx.s.area);
-	assert_int_equal(fx.s.memfd, -1);
-	assert_int_equal(fx.s.area_addr, 0);
+	assert_int_equal(ut_inject_data(&fx.in, &fx.r), -REFUSED);
+	assert_null(fx.in.area);
+	assert_int_equal(fx.in.memfd, -1);
+	assert_int_equal(fx.in.area_addr, 0);
 	/* the memfd made before the refused mmap is closed again */
 	assert_int_equal(child_memfd_fds(), fx.base_fds);
 	assert_int_equal(child_memfd_maps(), fx.base_maps);
@@ -436,7 +441,7 @@ static void inject_data_failure_leaves_nothing(void **state)
 	child_finish(0, 0);
 }
 
-/* ---- ut_ctl_set_session ---- */
+/* ---- ut_ctl_set ---- */
 
 /* The layout and format from the geometry, the waits in ticks, the tracee's counters kept. */
 static void ctl_set_session_fields(void **state)
@@ -447,16 +452,16 @@ static void ctl_set_session_fields(void **state)
 	if (utrace_seccomp_mode(getpid()) != 0)
 		skip(); /* our children would run under our filter */
 	child_start(child_idle);
-	fx.s.geo = (struct ut_geometry){ .funcs_off = 1 * PAGE,
-					 .slots_off = 3 * PAGE,
-					 .rstacks_off = 4 * PAGE,
-					 .rings_off = 11 * PAGE,
-					 .rec_size = UT_REC_RETVAL_SIZE,
-					 .rec_retval = true };
-	fx.s.tsc.ns_per_tick = NS_PER_TICK;
-	fx.s.opts.block_timeout_ns = BLOCK_TIMEOUT_NS;
+	fx.in.geo = (struct ut_geometry){ .funcs_off = 1 * PAGE,
+					  .slots_off = 3 * PAGE,
+					  .rstacks_off = 4 * PAGE,
+					  .rings_off = 11 * PAGE,
+					  .rec_size = UT_REC_RETVAL_SIZE,
+					  .rec_retval = true };
+	fx.tsc.ns_per_tick = NS_PER_TICK;
+	fx.in.opts.block_timeout_ns = BLOCK_TIMEOUT_NS;
 	memset(&c, 0xa5, sizeof(c));
-	ut_ctl_set_session(&fx.s, &c);
+	ut_ctl_set(&fx.in, &c);
 	assert_int_equal(c.funcs_off, 1 * PAGE);
 	assert_int_equal(c.slots_off, 3 * PAGE);
 	assert_int_equal(c.rstacks_off, 4 * PAGE);
@@ -473,8 +478,8 @@ static void ctl_set_session_fields(void **state)
 	assert_int_equal(c.heartbeat, untouched);
 	assert_int_equal(c.disabled, (uint32_t)untouched);
 	/* --lossy: never wait, so never spin either */
-	fx.s.opts.block_timeout_ns = 0;
-	ut_ctl_set_session(&fx.s, &c);
+	fx.in.opts.block_timeout_ns = 0;
+	ut_ctl_set(&fx.in, &c);
 	assert_int_equal(c.block_ticks, 0);
 	assert_int_equal(c.spin_ticks, 0);
 }
@@ -485,7 +490,7 @@ static void ctl_set_session_no_sleep_under_seccomp(void **state)
 	struct ut_ctl c = { 0 };
 
 	child_start(child_refuse_shared_maps);
-	ut_ctl_set_session(&fx.s, &c);
+	ut_ctl_set(&fx.in, &c);
 	assert_int_equal(c.no_sleep, 1);
 }
 
@@ -507,17 +512,17 @@ static void areas_unmap_removes_mappings(void **state)
 	/* not page aligned: munmap refuses it; the later ones succeed and must not hide that */
 	areas[0] = (struct ut_area){ .addr = (uint64_t)code + 1, .size = PAGE };
 	areas[1] = (struct ut_area){ .addr = (uint64_t)code, .size = PAGE };
-	fx.s.areas = areas;
-	fx.s.nareas = 2;
-	addr = fx.s.area_addr;
-	assert_int_equal(ut_areas_unmap(&fx.s, &fx.r), -EINVAL);
-	fx.s.areas = NULL;
-	fx.s.nareas = 0;
+	fx.pr.areas = areas;
+	fx.pr.nareas = 2;
+	addr = fx.in.area_addr;
+	assert_int_equal(ut_areas_unmap(&fx.in, &fx.r), -EINVAL);
+	fx.pr.areas = NULL;
+	fx.pr.nareas = 0;
 	assert_child_unmapped((uint64_t)code, PAGE);
-	assert_child_unmapped(addr, fx.s.geo.area_size);
+	assert_child_unmapped(addr, fx.in.geo.area_size);
 	assert_int_equal(child_memfd_maps(), fx.base_maps);
 	/* kept: detach and a released child only take the areas out of the tracee */
-	assert_int_equal(fx.s.area_addr, addr);
+	assert_int_equal(fx.in.area_addr, addr);
 	child_finish(0, 0);
 }
 
@@ -527,13 +532,13 @@ static void inject_undo_unmaps_data_area(void **state)
 	uint64_t addr;
 
 	injected_child();
-	addr = fx.s.area_addr;
-	ut_inject_undo(&fx.s, &fx.r);
-	assert_int_equal(fx.s.area_addr, 0);
-	assert_child_unmapped(addr, fx.s.geo.area_size);
+	addr = fx.in.area_addr;
+	ut_inject_undo(&fx.in, &fx.r);
+	assert_int_equal(fx.in.area_addr, 0);
+	assert_child_unmapped(addr, fx.in.geo.area_size);
 	assert_int_equal(child_memfd_maps(), fx.base_maps);
-	assert_non_null(fx.s.area);
-	assert_true(fcntl(fx.s.memfd, F_GETFD) >= 0);
+	assert_non_null(fx.in.area);
+	assert_true(fcntl(fx.in.memfd, F_GETFD) >= 0);
 	child_finish(0, 0);
 }
 
@@ -547,30 +552,30 @@ static void release_data_gives_back_rings(void **state)
 	int keep;
 
 	injected_child();
-	rings_len = fx.s.geo.area_size - fx.s.geo.rings_off;
-	memset((uint8_t *)fx.s.area + fx.s.geo.rings_off, MARK, rings_len);
-	*(uint8_t *)fx.s.area = MARK;
-	keep = dup(fx.s.memfd); /* the file, past the session's descriptor */
+	rings_len = fx.in.geo.area_size - fx.in.geo.rings_off;
+	memset((uint8_t *)fx.in.area + fx.in.geo.rings_off, MARK, rings_len);
+	*(uint8_t *)fx.in.area = MARK;
+	keep = dup(fx.in.memfd); /* the file, past the session's descriptor */
 	assert_true(keep >= 0);
 	assert_int_equal(fstat(keep, &st), 0);
 	held = (uint64_t)st.st_blocks * 512;
 	assert_true(held >= rings_len + PAGE);
 
-	ut_release_data(&fx.s);
-	assert_null(fx.s.area);
-	assert_int_equal(fx.s.memfd, -1);
+	ut_release_data(&fx.in);
+	assert_null(fx.in.area);
+	assert_int_equal(fx.in.memfd, -1);
 	assert_int_equal(fstat(keep, &st), 0);
 	close(keep);
 	/* every ring byte given back; the control block's page kept (its byte read below) */
 	assert_true((uint64_t)st.st_blocks * 512 + rings_len <= held);
-	assert_true(child_mapping(fx.s.area_addr, &m));
-	assert_int_equal(m.lo, fx.s.area_addr);
-	assert_int_equal(m.hi - m.lo, fx.s.geo.area_size);
+	assert_true(child_mapping(fx.in.area_addr, &m));
+	assert_int_equal(m.lo, fx.in.area_addr);
+	assert_int_equal(m.hi - m.lo, fx.in.geo.area_size);
 	/* after the count: reading a hole allocates its page again */
-	assert_int_equal(utrace_mem_read(fx.child, fx.s.area_addr + fx.s.geo.area_size - 1, &b, 1),
-			 0);
+	assert_int_equal(
+		utrace_mem_read(fx.child, fx.in.area_addr + fx.in.geo.area_size - 1, &b, 1), 0);
 	assert_int_equal(b, 0);
-	child_finish(fx.s.area_addr, MARK);
+	child_finish(fx.in.area_addr, MARK);
 }
 
 /* ---- fixtures ---- */
@@ -578,11 +583,14 @@ static void release_data_gives_back_rings(void **state)
 static int setup_test(void **state)
 {
 	memset(&fx, 0, sizeof(fx));
-	fx.go = fx.report = fx.old_fd = fx.s.memfd = -1;
-	fx.s.nprobes = NPROBES;
-	fx.s.opts.nslots = NSLOTS;
-	fx.s.opts.ring_size = RING_SIZE;
-	fx.s.opts.rstack_depth = RSTACK_DEPTH;
+	fx.go = fx.report = fx.old_fd = fx.in.memfd = -1;
+	fx.pr.proc = &fx.proc;
+	fx.pr.nprobes = NPROBES;
+	fx.in.pr = &fx.pr;
+	fx.in.tsc = &fx.tsc;
+	fx.in.opts.nslots = NSLOTS;
+	fx.in.opts.ring_size = RING_SIZE;
+	fx.in.opts.rstack_depth = RSTACK_DEPTH;
 	return 0;
 }
 
@@ -596,14 +604,14 @@ static int teardown_test(void **state)
 		while (waitpid(fx.child, &status, __WALL) == fx.child && WIFSTOPPED(status))
 			;
 	}
-	if (fx.s.area)
-		munmap(fx.s.area, fx.s.geo.area_size);
+	if (fx.in.area)
+		munmap(fx.in.area, fx.in.geo.area_size);
 	if (fx.old_area)
-		munmap(fx.old_area, fx.s.geo.area_size);
+		munmap(fx.old_area, fx.in.geo.area_size);
 	/* those never opened are -1 */
 	close(fx.go);
 	close(fx.report);
-	close(fx.s.memfd);
+	close(fx.in.memfd);
 	close(fx.old_fd);
 	return 0;
 }

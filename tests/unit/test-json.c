@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "utrace/output.h"
+#include "output.h"
 
 #define OUT_MAX 1024
 

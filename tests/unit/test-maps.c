@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for lib/maps.c: /proc/PID/maps parsing, modules, gap search. */
+/* Unit tests for lib/elf/maps.c: /proc/PID/maps parsing, modules, gap search. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "utrace/log.h"
-#include "utrace/maps.h"
+#include "log.h"
+#include "maps.h"
 
 /* A PIE run from a path with a space, with odd neighbours of every kind. */
 static const char sample[] =

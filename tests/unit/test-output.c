@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "utrace/output.h"
+#include "output.h"
 
 #define NO_DUR UINT64_MAX
 

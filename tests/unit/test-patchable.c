@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for lib/patchable.c: the probe utrace_probe_choose() gives each
+ * Unit tests for lib/elf/patchable.c: the probe utrace_probe_choose() gives each
  * function of the fx-patchable fixture (a PIE, path in $UTRACE_FX_PATCHABLE),
  * one function per condition of a 5-byte patch, with the facts that
  * utrace_facts_load() reads from the file.  The code handed in is the file's,
- * as many bytes as the tracer reads (lib/tracer.h), changed where a test says.
+ * as many bytes as the tracer reads (struct ut_probe, lib/probes/probes.h), changed where a test says.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "arch.h"
-#include "utrace/probe.h"
+#include "patchable.h"
 #include "utrace/shm.h"
 
 #define CODE_BYTES (2 * ARCH_INSN_MAX) /* struct ut_probe's code[] */

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "utrace/consumer.h"
+#include "consumer.h"
 
 static uint64_t test_key; /* the "current thread's" fs base */
 static unsigned key_reads; /* %fs:0 reads: each would fault on a thread without TLS */
@@ -1061,7 +1061,7 @@ static void recorder_slot_probing(void **state)
 	assert_int_equal(f->ctl->no_slot, 2);
 }
 
-/* ---- unwinder hooks (lib/hooks.c) ---------------------------------------------- */
+/* ---- unwinder hooks (lib/probes/hooks.c) ---------------------------------------------- */
 
 #define HOOK_THROW 6 /* _Unwind_RaiseException & co. */
 #define HOOK_CATCH 7 /* __cxa_begin_catch, the returns of _Unwind_Backtrace */

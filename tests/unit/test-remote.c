@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests of lib/remote.c on real children: tracee memory access, remote
+ * Tests of lib/control/remote.c on real children: tracee memory access, remote
  * syscalls and how a thread interrupted in a blocking call, or holding a
  * pending signal, comes back from them.
  *

@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "trace-fixture.h"
-#include "utrace/trace.h"
-#include "utrace/view.h"
+#include "trace.h"
+#include "view.h"
 
 #define PID TRACE_PID
 

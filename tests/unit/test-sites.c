@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for lib/sites.c on the fx-sites fixtures, one per way of making
+ * Unit tests for lib/elf/sites.c on the fx-sites fixtures, one per way of making
  * entry sites (paths in $UTRACE_FX_SITES_*): the sites found must be exactly
  * the fixture's C functions, each at its start or just past its endbr64.
  */
@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "arch.h"
-#include "utrace/sites.h"
-#include "utrace/symtab.h"
+#include "sites.h"
+#include "symtab.h"
 
 #define SITE_FUNC_PREFIX "fx_site_"
 #define ENDBR64_SIZE 4

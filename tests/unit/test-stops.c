@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests of lib/stops.c: wait statuses told apart, both as the kernel
+ * Tests of lib/control/stops.c: wait statuses told apart, both as the kernel
  * encodes them (built here with the same layout) and as real children
  * report them: an exit, a kill, a signal stop, a syscall stop, a group-stop
  * and the ptrace events utrace asks for.

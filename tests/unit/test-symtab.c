@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for lib/symtab.c: this test binary itself, the system libc, and
+ * Unit tests for lib/elf/symtab.c: this test binary itself, the system libc, and
  * small ELF files written by the tests (exact symbol tables, bad headers).
  */
 #include <elf.h>
@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "utrace/log.h"
-#include "utrace/maps.h"
-#include "utrace/symtab.h"
+#include "log.h"
+#include "maps.h"
+#include "symtab.h"
 
 #define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"
 #define BUILD_ID_HEX_LEN 40

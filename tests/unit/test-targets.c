@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for lib/targets.c: branch targets and FDE starts of the
+ * Unit tests for lib/elf/targets.c: branch targets and FDE starts of the
  * fx-targets fixture (a PIE, path in $UTRACE_FX_TARGETS) and of the system
  * libc, the build-id cache and what it refuses, and within()'s bounds.
  */
@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
-#include "utrace/symtab.h"
-#include "utrace/targets.h"
+#include "symtab.h"
+#include "targets.h"
 
 #define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"
-#define CACHE_HDR_SIZE 72 /* lib/targets.c's file layout */
+#define CACHE_HDR_SIZE 72 /* lib/elf/targets.c's file layout */
 #define CACHE_COUNT_OFF 64
 #define PATCH_SIZE 5
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for lib/textpatch.c: ut_text_write() into this very process
+ * Unit tests for lib/control/textpatch.c: ut_text_write() into this very process
  * (utrace_mem_read/write reach our own memory through process_vm_readv and
  * /proc/self/mem), on pages mapped here: read-write ones, a read-only
  * executable one (which /proc/PID/mem still writes, as on a tracee's text),

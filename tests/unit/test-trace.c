@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "utrace/log.h"
-#include "utrace/trace.h"
-#include "utrace/view.h"
+#include "log.h"
+#include "trace.h"
+#include "view.h"
 
 struct fixture {
 	char dir[64];

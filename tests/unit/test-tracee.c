@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests of lib/tracee.c on real children: the thread table, seizing, a
+ * Tests of lib/control/tracee.c on real children: the thread table, seizing, a
  * stopped thread's registers, waits handed to the stop ops, and stopping
  * and resuming the world.
  *
@@ -31,9 +31,9 @@
 #include <cmocka.h>
 
 #include "child-harness.h"
+#include "control.h"
 #include "procfs.h"
-#include "tracer.h"
-#include "utrace/log.h"
+#include "log.h"
 
 #define NSPIN 4 /* threads of the threaded child: its main thread and three more */
 #define NTABLE 40 /* more entries than the table's first allocation */
@@ -69,14 +69,14 @@ struct shared {
 };
 
 struct seen {
-	struct ut_session *s;
+	struct ut_proc *s;
 	pid_t tid;
 	int status;
 };
 
 static struct fixture {
-	struct ut_session s;
-	struct ut_session other; /* a followed process's session */
+	struct ut_proc s;
+	struct ut_proc other; /* a followed process */
 	pid_t other_tid; /* stops of this tid belong to `other` (0: none) */
 	int handle_ret;
 	struct seen seen[MAX_SEEN];
@@ -88,12 +88,12 @@ static struct shared *shared;
 
 /* ---- the stop ops: record, and keep the table as events.c does ---- */
 
-static struct ut_session *test_owner(struct ut_session *s, pid_t tid)
+static struct ut_proc *test_owner(struct ut_proc *s, pid_t tid)
 {
 	return fx.other_tid && tid == fx.other_tid ? &fx.other : s;
 }
 
-static int test_handle(struct ut_session *s, pid_t tid, int status)
+static int test_handle(struct ut_proc *s, pid_t tid, int status)
 {
 	struct ut_thread *t = ut_thread_find(s, tid);
 
@@ -116,10 +116,9 @@ static int test_handle(struct ut_session *s, pid_t tid, int status)
 
 static const struct ut_stop_ops test_ops = { .owner = test_owner, .handle = test_handle };
 
-static void session_init(struct ut_session *s)
+static void proc_init(struct ut_proc *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->traced = true;
 	s->stop_ops = &test_ops;
 }
 
@@ -514,8 +513,8 @@ static void tracee_wait_one_owner_errors(void **state)
 static int setup_test(void **state)
 {
 	memset(&fx, 0, sizeof(fx));
-	session_init(&fx.s);
-	session_init(&fx.other);
+	proc_init(&fx.s);
+	proc_init(&fx.other);
 	memset(shared, 0, sizeof(*shared));
 	alarm(TEST_LIMIT_S);
 	return 0;

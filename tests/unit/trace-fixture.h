@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "utrace/trace.h"
+#include "trace.h"
 
 #define TRACE_PID 100
 

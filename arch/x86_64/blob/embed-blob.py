@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Embed the flat blob image as C: arch_blob[] and arch_blob_size (lib/arch.h).
+"""Embed the flat blob image as C: arch_blob[] and arch_blob_size (arch/arch.h).
 
 usage: embed-blob.py BLOB.bin OUT.c
 """
