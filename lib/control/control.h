@@ -36,7 +36,7 @@ enum ut_key_wait {
 
 struct ut_thread {
 	pid_t tid;
-	pid_t pid; /* its thread group: the session's pid, or a vfork child's */
+	pid_t pid; /* its thread group: the process's pid, or a vfork child's */
 	enum ut_thread_state state;
 	int resume_sig; /* signal to deliver when resumed */
 	bool group_stop; /* in a group-stop: resumed with PTRACE_LISTEN */

@@ -50,7 +50,7 @@ struct ut_probe {
 	const char *module; /* basename, owned by the probe table */
 	const char *path; /* the module's file, owned; NULL for hidden probes */
 	char build_id[41]; /* the module's, hex; "" when none */
-	uint32_t area; /* index in the session's areas */
+	uint32_t area; /* index in struct ut_probes areas */
 	uint8_t stub[UT_STUB_SIZE];
 };
 
