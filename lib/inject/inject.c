@@ -462,8 +462,8 @@ static int map_new_area(struct ut_inject *in, pid_t tid, const struct ut_module 
 	if (e == 0)
 		e = map_area(in, &r, a);
 	utrace_remote_end(&r);
-	if (r.pending_sig && ut_thread_find(in, tid))
-		ut_thread_find(in, tid)->resume_sig = r.pending_sig;
+	if (r.pending_sig && ut_thread_find(in->pr->proc, tid))
+		ut_thread_find(in->pr->proc, tid)->resume_sig = r.pending_sig;
 	if (e < 0)
 		ut_warn("%s not traced: cannot map code near it in process %d: %s", m->name,
 			in->pr->proc->pid, strerror(-e));

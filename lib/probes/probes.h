@@ -58,7 +58,7 @@ struct ut_probe {
 struct ut_probes {
 	struct ut_proc *proc; /* the process they go into */
 	/* what the user asked */
-	const struct ut_filter *filter;
+	struct ut_filter *filter; /* its patterns count their matches */
 	enum ut_probe_mode mode;
 	bool patch_call; /* `call stub_F` over prologues instead of `jmp` (bench only) */
 	/* the dynamic linker reports libraries loaded later: patterns may wait for them */
