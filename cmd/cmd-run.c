@@ -46,14 +46,6 @@ static bool starts_with_shebang(const char *path)
 	return buf[0] == '#' && buf[1] == '!';
 }
 
-static bool traces_main(const struct ut_filter *f)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (!f->v[i].exclude && !f->v[i].module)
-			return true;
-	return false;
-}
-
 /*
  * Everything that would make the run pointless, said before anything starts.
  * With --follow-fork the program itself may be a shell script or have
@@ -61,7 +53,6 @@ static bool traces_main(const struct ut_filter *f)
  */
 static int check_program(const char *prog, const char *path, const struct cli *c)
 {
-	const struct ut_filter *f = &c->filter;
 	struct ut_symtab st = { 0 };
 	struct stat sb;
 	int e;
@@ -81,8 +72,8 @@ static int check_program(const char *prog, const char *path, const struct cli *c
 	utrace_error_clear();
 	e = utrace_symtab_load(path, &st);
 	utrace_symtab_free(&st);
-	if (e == -ENODATA && !traces_main(f))
-		return 0;
+	if (e == -ENODATA)
+		return 0; /* stripped: its functions are looked for in its libraries */
 	if (e < 0) {
 		cli_lib_error(e, prog);
 		return -1;

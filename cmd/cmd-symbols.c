@@ -94,7 +94,7 @@ static int list_file(struct cli *c, pid_t pid, const char *path, const char *nam
 	}
 	bias = pid > 0 ? utrace_symtab_bias(&f.st, map_start, map_offset) : 0;
 	for (size_t i = 0; i < f.st.n; i++)
-		if (utrace_filter_select_sym(&c->filter, name, is_main, &f.st.syms[i]))
+		if (utrace_filter_select_sym(&c->filter, name, is_main, &f.st.syms[i], NULL))
 			list_symbol(c, pid, &f.m, mode, &f.st.syms[i], bias, is_main ? NULL : name,
 				    t);
 	utrace_facts_free(&f);

@@ -86,7 +86,8 @@ void cli_usage(FILE *f, const char *cmd)
 	fprintf(f,
 		"options (before or after the program; '--' ends them):\n"
 		"  -f, --function [MODULE:]GLOB  trace matching functions (repeatable); without\n"
-		"                                MODULE, in the main executable\n"
+		"                                MODULE, in the main executable, else in its\n"
+		"                                libraries; C++ names with or without parameters\n"
 		"  -N, --notrace [MODULE:]GLOB   do not trace matching functions (repeatable)\n");
 	if (record)
 		fprintf(f,

@@ -43,6 +43,7 @@ static int pattern_init(struct ut_pattern *p, const char *spec, bool exclude)
 
 static void pattern_free(struct ut_pattern *p)
 {
+	free(p->found_in);
 	free(p->spec);
 	free(p->module);
 	free(p->glob);
@@ -94,11 +95,11 @@ void utrace_filter_free(struct ut_filter *f)
 	f->n = 0;
 }
 
-/* A pattern without a module applies to the main executable only. */
+/* A pattern without a module applies to the main executable only, until widened. */
 static bool pattern_applies(const struct ut_pattern *p, const char *module_name, bool is_main)
 {
 	if (!p->module)
-		return is_main;
+		return is_main || p->anywhere;
 	return fnmatch(p->module, module_name, 0) == 0;
 }
 
@@ -135,37 +136,31 @@ static bool glob_matches(const struct ut_pattern *p, const char *name, char *con
 	return false;
 }
 
+bool utrace_glob_is_name(const char *glob)
+{
+	return !strpbrk(glob, "*?[");
+}
+
+/* The alias a pattern without wildcards names exactly, or NULL. */
+static const char *asked_alias(const struct ut_pattern *p, char *const *aliases)
+{
+	if (!utrace_glob_is_name(p->glob))
+		return NULL;
+	for (char *const *a = aliases; a && *a; a++)
+		if (!strcmp(p->glob, *a))
+			return *a;
+	return NULL;
+}
+
 /*
  * Every include pattern that matches counts the function, excluded or not
  * (so "no function matches" is only said of patterns that matched nothing);
- * an exclusion counts the functions it actually removed.
+ * an exclusion counts the functions it actually removed.  names: every name
+ * but the first; aliases: those of them that are the symbol's aliases.
  */
-bool utrace_filter_select_sym(struct ut_filter *f, const char *module_name, bool is_main,
-			      const struct ut_sym *sym)
-{
-	char *one[2] = { sym->demangled, NULL };
-	char **names = sym->aliases;
-	size_t n = 0;
-	bool r;
-
-	if (!sym->demangled)
-		return utrace_filter_select(f, module_name, is_main, sym->name, sym->aliases);
-	while (names && names[n])
-		n++;
-	if (!n)
-		return utrace_filter_select(f, module_name, is_main, sym->name, one);
-	names = calloc(n + 2, sizeof(*names));
-	if (!names)
-		return false;
-	memcpy(names, sym->aliases, n * sizeof(*names));
-	names[n] = sym->demangled;
-	r = utrace_filter_select(f, module_name, is_main, sym->name, names);
-	free(names);
-	return r;
-}
-
-bool utrace_filter_select(struct ut_filter *f, const char *module_name, bool is_main,
-			  const char *name, char *const *aliases)
+static bool select_names(struct ut_filter *f, const char *module_name, bool is_main,
+			 const char *name, char *const *names, char *const *aliases,
+			 const char **asked)
 {
 	bool included = false, excluded = false;
 
@@ -173,9 +168,13 @@ bool utrace_filter_select(struct ut_filter *f, const char *module_name, bool is_
 		struct ut_pattern *p = &f->v[i];
 
 		if (p->exclude || !pattern_applies(p, module_name, is_main) ||
-		    !glob_matches(p, name, aliases))
+		    !glob_matches(p, name, names))
 			continue;
 		p->matches++;
+		if (p->anywhere && !p->found_in)
+			p->found_in = strdup(module_name);
+		if (asked && !*asked)
+			*asked = asked_alias(p, aliases);
 		included = true;
 	}
 	if (!included)
@@ -184,10 +183,65 @@ bool utrace_filter_select(struct ut_filter *f, const char *module_name, bool is_
 		struct ut_pattern *p = &f->v[i];
 
 		if (!p->exclude || !pattern_applies(p, module_name, is_main) ||
-		    !glob_matches(p, name, aliases))
+		    !glob_matches(p, name, names))
 			continue;
 		p->matches++;
 		excluded = true;
 	}
 	return !excluded;
+}
+
+bool utrace_filter_select(struct ut_filter *f, const char *module_name, bool is_main,
+			  const char *name, char *const *aliases)
+{
+	return select_names(f, module_name, is_main, name, aliases, aliases, NULL);
+}
+
+bool utrace_filter_select_sym(struct ut_filter *f, const char *module_name, bool is_main,
+			      const struct ut_sym *sym, const char **asked)
+{
+	char *cxx[] = { sym->demangled, sym->typed, sym->typed_bare };
+	char *stack[16], **names = stack;
+	size_t n = 0, nalias = 0;
+	bool r;
+
+	if (asked)
+		*asked = NULL;
+	while (sym->aliases && sym->aliases[nalias])
+		nalias++;
+	if (nalias + 4 > sizeof(stack) / sizeof(stack[0]))
+		names = calloc(nalias + 4, sizeof(*names));
+	if (!names)
+		return false;
+	for (size_t i = 0; i < nalias; i++)
+		names[n++] = sym->aliases[i];
+	for (size_t i = 0; i < sizeof(cxx) / sizeof(cxx[0]); i++)
+		if (cxx[i])
+			names[n++] = cxx[i];
+	names[n] = NULL;
+	r = select_names(f, module_name, is_main, sym->name, names, sym->aliases, asked);
+	if (names != stack)
+		free(names);
+	return r;
+}
+
+size_t utrace_filter_widen(struct ut_filter *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct ut_pattern *p = &f->v[i];
+
+		/* '*' is everything in the program, never every library's too */
+		if (!p->exclude && !p->module && !p->matches && !p->anywhere &&
+		    strcmp(p->glob, "*")) {
+			p->anywhere = true;
+			n++;
+		}
+	}
+	/* what the user excluded by name is excluded wherever the names are now looked up */
+	for (size_t i = 0; n && i < f->n; i++)
+		if (f->v[i].exclude && !f->v[i].module)
+			f->v[i].anywhere = true;
+	return n;
 }

@@ -2,7 +2,11 @@
 /*
  * -f / -N patterns: "GLOB" (main executable) or "MODULE:GLOB" (fnmatch on
  * both; MODULE matches a module's basename, e.g. "libc.so.6" or "libc*").
- * A ':' that is part of "::" (C++ names) never splits.
+ * A ':' that is part of "::" (C++ names) never splits.  A GLOB matches a
+ * function by any of its names: the symbol, its aliases, and for C++ the
+ * demangled name, with or without its parameters and template arguments
+ * ("ns::Foo::bar" is every overload).  A GLOB without MODULE that matches
+ * nothing in the main executable is looked up in the libraries (widened).
  */
 #ifndef UTRACE_FILTER_H
 #define UTRACE_FILTER_H
@@ -18,6 +22,9 @@ struct ut_pattern {
 	char *glob;
 	bool exclude;
 	size_t matches; /* functions it selected (exclusions: removed) */
+	bool anywhere; /* no MODULE and nothing in the main executable: every module */
+	char *found_in; /* anywhere: the first module it matched in (owned), or NULL */
+	bool told; /* where it was found was said */
 };
 
 struct ut_filter {
@@ -39,8 +46,21 @@ bool utrace_filter_wants_module(const struct ut_filter *f, const char *module_na
  */
 bool utrace_filter_select(struct ut_filter *f, const char *module_name, bool is_main,
 			  const char *name, char *const *aliases);
-/* The same for a symbol: its name, its aliases and, for C++, its demangled name. */
+/*
+ * The same for a symbol: its name, its aliases and, for C++, its demangled
+ * and typed names.  *asked (may be NULL): the alias an include pattern
+ * without wildcards named ("puts" of "_IO_puts"), the name its events should
+ * carry; else NULL.
+ */
 bool utrace_filter_select_sym(struct ut_filter *f, const char *module_name, bool is_main,
-			      const struct ut_sym *sym);
+			      const struct ut_sym *sym, const char **asked);
+
+/*
+ * Patterns without MODULE that matched nothing (in the main executable,
+ * planned first) apply to every module from now on: how many there are.
+ */
+size_t utrace_filter_widen(struct ut_filter *f);
+/* Whether the glob has wildcards (else it names one function). */
+bool utrace_glob_is_name(const char *glob);
 
 #endif

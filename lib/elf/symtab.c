@@ -348,17 +348,21 @@ static size_t leading_underscores(const struct raw_sym *s)
 }
 
 /*
- * Preferred name first: global over weak over local, fewer leading
- * underscores ("malloc" over "__libc_malloc"), shorter, then alphabetical.
+ * Preferred name first: the public one.  Exported over local, fewer leading
+ * underscores ("malloc" over "__libc_malloc", the weak "puts" over the
+ * global "_IO_puts"), global over weak, shorter, then alphabetical.
  */
 static int pref_cmp(const struct raw_sym *a, const struct raw_sym *b)
 {
 	size_t ua = leading_underscores(a), ub = leading_underscores(b);
+	bool la = a->rank >= binding_rank(STB_LOCAL), lb = b->rank >= binding_rank(STB_LOCAL);
 
-	if (a->rank != b->rank)
-		return a->rank - b->rank;
+	if (la != lb)
+		return la ? 1 : -1;
 	if (ua != ub)
 		return ua < ub ? -1 : 1;
+	if (a->rank != b->rank)
+		return a->rank - b->rank;
 	if (a->len != b->len)
 		return a->len < b->len ? -1 : 1;
 	return memcmp(a->name, b->name, a->len);
@@ -399,6 +403,10 @@ static int make_sym(const struct raw_sym *v, size_t n, struct ut_sym *out)
 	if (!out->name)
 		return -ENOMEM;
 	out->demangled = utrace_demangle(out->name);
+	if (out->demangled) {
+		out->typed = utrace_cxx_typed_name(out->demangled, false);
+		out->typed_bare = utrace_cxx_typed_name(out->demangled, true);
+	}
 	for (size_t i = 1; i < n; i++) {
 		if (name_seen(v, 0, i))
 			continue;
@@ -577,6 +585,8 @@ void utrace_symtab_free(struct ut_symtab *st)
 	for (size_t i = 0; i < st->n; i++) {
 		free(st->syms[i].name);
 		free(st->syms[i].demangled);
+		free(st->syms[i].typed);
+		free(st->syms[i].typed_bare);
 		for (char **a = st->syms[i].aliases; a && *a; a++)
 			free(*a);
 		free(st->syms[i].aliases);

@@ -10,9 +10,11 @@
 #include "demangle.h"
 
 struct ut_sym {
-	char *name; /* preferred name: global over weak over local, then shortest */
+	char *name; /* preferred name: exported, fewest leading underscores, global, shortest */
 	char **aliases; /* every other name at the same address, NULL-terminated (may be NULL) */
 	char *demangled; /* the preferred name demangled (C++), NULL when not mangled */
+	/* C++: the name as typed, "ns::f<int>" of "void ns::f<int>(int)", and "ns::f" (or NULL) */
+	char *typed, *typed_bare;
 	uint64_t addr; /* link-time virtual address (st_value) */
 	uint64_t size;
 	bool global; /* the preferred name is STB_GLOBAL, STB_WEAK or STB_GNU_UNIQUE */

@@ -149,7 +149,7 @@ static int add_hook(struct ut_probes *pr, size_t *cap, const struct ut_module *m
 	int e;
 
 	if (!p) {
-		e = ut_probe_add(pr, cap, m, &f->m, mode, sym, bias);
+		e = ut_probe_add(pr, cap, m, &f->m, mode, sym, bias, NULL);
 		if (e < 0)
 			return e;
 		if (pr->nprobes == before)

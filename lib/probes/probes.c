@@ -16,6 +16,7 @@
 #include "addrs.h"
 #include "arch.h"
 #include "textpatch.h"
+#include "closest.h"
 #include "probes.h"
 #include "log.h"
 #include "remote.h"
@@ -76,7 +77,7 @@ void ut_probes_truncate(struct ut_probes *pr, size_t first)
 
 int ut_probe_add(struct ut_probes *pr, size_t *cap, const struct ut_module *m,
 		 const struct ut_module_facts *facts, enum ut_probe_mode mode,
-		 const struct ut_sym *sym, uint64_t bias)
+		 const struct ut_sym *sym, uint64_t bias, const char *name)
 {
 	struct ut_probe_choice c;
 	struct ut_probe *p;
@@ -104,7 +105,7 @@ int ut_probe_add(struct ut_probes *pr, size_t *cap, const struct ut_module *m,
 	p->flags = c.flags;
 	memcpy(p->code, code, n);
 	p->ncode = (uint8_t)n;
-	p->name = strdup(utrace_sym_display(sym));
+	p->name = strdup(name ? name : utrace_sym_display(sym));
 	p->mangled = sym->demangled ? strdup(sym->name) : NULL;
 	p->module = strdup(m->name);
 	p->path = strdup(facts->st->path);
@@ -126,15 +127,20 @@ static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module
 		return 0;
 	e = utrace_facts_load(&f, m->path, m->name, &mode);
 	if (e < 0) {
-		if (!m->is_main)
-			ut_warn("%s: no symbols (%s)", m->name, utrace_error_last());
-		e = m->is_main ? e : 0;
+		/* a stripped program: its functions are looked for in its libraries */
+		if (!m->is_main || e == -ENODATA)
+			ut_info("%s: no symbols (%s)", m->name, utrace_error_last());
+		e = m->is_main && e != -ENODATA ? e : 0;
 		goto free;
 	}
 	bias = utrace_symtab_bias(&f.st, m->first_start, m->first_offset);
-	for (size_t i = 0; i < f.st.n && !e; i++)
-		if (utrace_filter_select_sym(pr->filter, m->name, m->is_main, &f.st.syms[i]))
-			e = ut_probe_add(pr, cap, m, &f.m, mode, &f.st.syms[i], bias);
+	for (size_t i = 0; i < f.st.n && !e; i++) {
+		const char *asked;
+
+		if (utrace_filter_select_sym(pr->filter, m->name, m->is_main, &f.st.syms[i],
+					     &asked))
+			e = ut_probe_add(pr, cap, m, &f.m, mode, &f.st.syms[i], bias, asked);
+	}
 free:
 	utrace_facts_free(&f);
 	return e;
@@ -186,50 +192,123 @@ static int check_modules_loaded(const struct ut_probes *pr, const struct ut_modu
 	return 0;
 }
 
-/* The first library in which `glob` names a function, for a helpful message. */
-static const char *library_matching(const struct ut_modules *mods, const char *glob)
+/*
+ * Offer every name of every module's functions to the closest-name search:
+ * the main program's name when it has none (stripped), else NULL.
+ */
+static const char *offer_names(struct ut_closest *c, const struct ut_modules *mods)
 {
+	const char *stripped = NULL;
+
 	for (size_t i = 0; i < mods->n; i++) {
 		struct ut_symtab st = { 0 };
-		bool hit = false;
 
-		if (mods->v[i].is_main || utrace_symtab_load(mods->v[i].path, &st) < 0)
+		if (utrace_symtab_load(mods->v[i].path, &st) < 0) {
+			stripped = mods->v[i].is_main ? mods->v[i].name : stripped;
 			continue;
-		for (size_t k = 0; k < st.n && !hit; k++)
-			hit = !fnmatch(glob, st.syms[k].name, 0);
+		}
+		for (size_t k = 0; k < st.n; k++) {
+			const struct ut_sym *sym = &st.syms[k];
+
+			ut_closest_add(c, sym->typed ? sym->typed : sym->name, mods->v[i].name);
+			for (char **a = sym->aliases; a && *a; a++)
+				ut_closest_add(c, *a, mods->v[i].name);
+		}
 		utrace_symtab_free(&st);
-		if (hit)
-			return mods->v[i].name;
 	}
-	return NULL;
+	return stripped;
 }
 
+/* "no function matches": the first pattern that matched nothing, its closest names, the syntax. */
 static int no_match_error(const struct ut_probes *pr, const struct ut_modules *mods)
 {
-	const struct ut_filter *f = pr->filter;
-	const char *main_name = "the program";
-	char pats[256] = "";
-	size_t len = 0;
+	const struct ut_pattern *p = NULL;
+	const char *stripped;
+	struct ut_closest c;
+	char near[3 * UT_CLOSEST_NAME + 256], where[160];
 
-	for (size_t i = 0; i < mods->n; i++)
-		if (mods->v[i].is_main)
-			main_name = mods->v[i].name;
-	for (size_t i = 0; i < f->n; i++) {
-		const char *lib;
-
-		if (f->v[i].exclude)
-			continue;
-		lib = f->v[i].module ? NULL : library_matching(mods, f->v[i].glob);
-		if (lib) {
-			ut_error("no function matches '%s' in %s; it matches in %s: use -f '%s:%s'",
-				 f->v[i].spec, main_name, lib, lib, f->v[i].glob);
-			return -ENOENT;
-		}
-		len += (size_t)snprintf(pats + len, sizeof(pats) > len ? sizeof(pats) - len : 0,
-					"%s'%s'", len ? ", " : "", f->v[i].spec);
+	for (size_t i = 0; i < pr->filter->n && !p; i++)
+		if (!pr->filter->v[i].exclude && !pr->filter->v[i].matches)
+			p = &pr->filter->v[i];
+	if (!p) {
+		ut_error("no function matches (no -f pattern given)");
+		return -ENOENT;
 	}
-	ut_error("no function matches %s", len ? pats : "(no -f pattern given)");
+	ut_closest_init(&c, p->glob);
+	stripped = offer_names(&c, mods);
+	ut_closest_format(&c, near, sizeof(near));
+	if (stripped && !p->module && !strcmp(p->glob, "*")) {
+		ut_error("%s has no function symbols (stripped?): name the functions to trace "
+			 "with -f NAME or -f MODULE:GLOB ('libc.so.6:*alloc')",
+			 stripped);
+		return -ENOENT;
+	}
+	if (stripped && !p->module)
+		snprintf(where, sizeof(where),
+			 ": %s has no function symbols (stripped?) and no "
+			 "library has one by that name",
+			 stripped);
+	else
+		snprintf(where, sizeof(where), " in %s",
+			 p->module ? p->module : "the program or its libraries");
+	ut_error("no function matches '%s'%s%s%s; -f takes NAME, a glob or MODULE:GLOB "
+		 "(e.g. '%s:%s')",
+		 p->spec, where, *near ? "; closest: " : "", near,
+		 c.n ? c.v[0].module : "libc.so.6", c.n ? c.v[0].name : p->glob);
 	return -ENOENT;
+}
+
+/* Say once where a pattern without module was found, since it was not in the program. */
+static void tell_found(struct ut_probes *pr)
+{
+	for (size_t i = 0; i < pr->filter->n; i++) {
+		struct ut_pattern *p = &pr->filter->v[i];
+
+		if (!p->anywhere || !p->found_in || p->told || p->exclude)
+			continue;
+		p->told = true;
+		ut_warn("'%s' is not in the program: tracing it in %s (-f '%s:%s')", p->spec,
+			p->found_in, p->found_in, p->glob);
+	}
+}
+
+/*
+ * Patterns that found nothing, while others did: they wait for a library
+ * loaded later (the end of the run says if none came), or, in a program
+ * that loads none, trace nothing.
+ */
+static void tell_unmatched(const struct ut_probes *pr)
+{
+	for (size_t i = 0; i < pr->filter->n; i++) {
+		const struct ut_pattern *p = &pr->filter->v[i];
+
+		if (!p->anywhere || p->matches || p->exclude)
+			continue;
+		if (pr->may_load)
+			ut_warn("'%s' matches nothing in the program or its libraries: it waits for "
+				"a library loaded later",
+				p->spec);
+		else
+			ut_warn("'%s' matches nothing: not traced", p->spec);
+	}
+}
+
+/* Plan the main program first: what its patterns do not find there is looked for elsewhere. */
+static int plan_modules(struct ut_probes *pr, size_t *cap, const struct ut_modules *mods)
+{
+	int e = 0;
+
+	for (size_t i = 0; i < mods->n && !e; i++)
+		if (mods->v[i].is_main)
+			e = plan_module(pr, cap, &mods->v[i]);
+	if (e == 0 && utrace_filter_widen(pr->filter))
+		ut_debug(
+			"patterns that match nothing in the program are looked for in its libraries");
+	for (size_t i = 0; i < mods->n && !e; i++)
+		if (!mods->v[i].is_main)
+			e = plan_module(pr, cap, &mods->v[i]);
+	tell_found(pr);
+	return e;
 }
 
 static int cmp_probe(const void *a, const void *b)
@@ -312,12 +391,13 @@ int ut_probes_plan(struct ut_probes *pr, const struct ut_maps *maps, const struc
 	int e = check_modules_loaded(pr, mods);
 
 	(void)maps;
-	for (size_t i = 0; i < mods->n && !e; i++)
-		e = plan_module(pr, &cap, &mods->v[i]);
+	if (e == 0)
+		e = plan_modules(pr, &cap, mods);
 	if (e < 0)
 		return e;
 	if (!pr->nprobes && !(pr->may_load && ut_probes_pending(pr, mods)))
 		return no_match_error(pr, mods);
+	tell_unmatched(pr);
 	e = extra ? extra(pr, &cap, mods) : 0;
 	if (e < 0)
 		return e;
@@ -338,6 +418,7 @@ int ut_probes_plan_module(struct ut_probes *pr, const struct ut_module *m, size_
 
 	*first = pr->nprobes;
 	e = plan_module(pr, &cap, m);
+	tell_found(pr);
 	if (e == 0 && extra)
 		e = extra(pr, &cap, m);
 	if (e < 0) {

@@ -99,10 +99,13 @@ int ut_probes_plan_module(struct ut_probes *pr, const struct ut_module *m, size_
 int ut_probes_install_range(struct ut_probes *pr, pid_t pid, size_t first, size_t n);
 /* Whether any include pattern names a module that is not loaded (yet). */
 bool ut_probes_pending(const struct ut_probes *pr, const struct ut_modules *mods);
-/* Planning: a probe for sym (none when refused, with a warning), or a bare one to fill in. */
+/*
+ * Planning: a probe for sym (none when refused, with a warning), named
+ * `name` (NULL: the symbol's name to show), or a bare one to fill in.
+ */
 int ut_probe_add(struct ut_probes *pr, size_t *cap, const struct ut_module *m,
 		 const struct ut_module_facts *facts, enum ut_probe_mode mode,
-		 const struct ut_sym *sym, uint64_t bias);
+		 const struct ut_sym *sym, uint64_t bias, const char *name);
 struct ut_probe *ut_probe_append(struct ut_probes *pr, size_t *cap);
 void ut_probe_drop_last(struct ut_probes *pr);
 /* Forget the probes from `first` on (planned, never installed). */

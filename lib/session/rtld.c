@@ -593,6 +593,9 @@ void ut_rtld_report(struct ut_session *s)
 	for (size_t i = 0; i < f->n; i++) {
 		const char *like;
 
+		if (f->v[i].anywhere && !f->v[i].exclude && !f->v[i].matches)
+			ut_warn("pattern '%s' traced nothing: no library loaded defined it",
+				f->v[i].spec);
 		if (f->v[i].exclude || !f->v[i].module || s->rtld->seen[i] || f->v[i].matches)
 			continue;
 		like = lib_named_like(s->rtld, f->v[i].module);

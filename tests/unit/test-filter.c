@@ -137,18 +137,134 @@ static void filter_matches_demangled_names(void **state)
 	assert_null(utrace_demangle("_Znot_mangled"));
 	assert_string_equal(utrace_sym_display(&sym), "ns::Foo::bar(long)");
 	add_ok(&f, "ns::Foo::*", INCLUDE);
-	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym));
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym, NULL));
 	sym.aliases = aliases;
-	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym));
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym, NULL));
 	utrace_filter_free(&f);
 	add_ok(&f, "_ZN2ns3Foo3bar*", INCLUDE);
 	add_ok(&f, "ns::Foo::bar(long)", EXCLUDE);
-	assert_false(utrace_filter_select_sym(&f, MAIN, true, &sym));
+	assert_false(utrace_filter_select_sym(&f, MAIN, true, &sym, NULL));
 	utrace_filter_free(&f);
 	add_ok(&f, "*.alias", INCLUDE);
-	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym));
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym, NULL));
 	utrace_filter_free(&f);
 	free(sym.demangled);
+}
+
+/* A C++ name's typed forms: what each demangled name gives, as a user types it. */
+static void filter_typed_names(void **state)
+{
+	static const struct {
+		const char *mangled, *typed, *bare;
+	} cases[] = {
+		{ "_Z7throweri", "thrower", NULL },
+		{ "_ZNK2ns3Foo3barEi", "ns::Foo::bar", NULL },
+		{ "_Z3maxIiET_S0_S0_", "max<int>", "max" },
+		{ "_ZN2ns3getIiEEvv", "ns::get<int>", "ns::get" },
+		{ "_ZN2ns3FooIiE3getEv", "ns::Foo<int>::get", NULL },
+		{ "_ZN3FooclEi", "Foo::operator()", NULL },
+		{ "_ZN3FooltERKS_", "Foo::operator<", NULL },
+		{ "_ZN3FooptEv", "Foo::operator->", NULL },
+		{ "_Znwm", "operator new", NULL },
+		{ "_ZN3FoocviEv", "Foo::operator int", NULL },
+		{ "_ZN12_GLOBAL__N_13fooEv", "(anonymous namespace)::foo", NULL },
+		{ "_ZZ4mainENKUliE_clEi", "main::{lambda(int)#1}::operator()", NULL },
+		{ "_Z3fooB5cxx11v", "foo", NULL },
+		{ "_ZTV3Foo", NULL, NULL }, /* a vtable: no function */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = utrace_demangle(cases[i].mangled);
+		char *t = utrace_cxx_typed_name(d, false), *b = utrace_cxx_typed_name(d, true);
+
+		assert_non_null(d);
+		if (cases[i].typed)
+			assert_string_equal(t, cases[i].typed);
+		else
+			assert_null(t);
+		if (cases[i].bare)
+			assert_string_equal(b, cases[i].bare);
+		else
+			assert_null(b);
+		free(d);
+		free(t);
+		free(b);
+	}
+}
+
+/* Every overload by its name without parameters; a template by its name without arguments. */
+static void filter_matches_typed_names(void **state)
+{
+	struct ut_filter f = { 0 };
+	struct ut_sym one = { .name = "_Z7throweri",
+			      .demangled = "thrower(int)",
+			      .typed = "thrower" };
+	struct ut_sym two = { .name = "_Z7throwerd",
+			      .demangled = "thrower(double)",
+			      .typed = "thrower" };
+	struct ut_sym tpl = { .name = "_Z3maxIiET_S0_S0_",
+			      .demangled = "int max<int>(int, int)",
+			      .typed = "max<int>",
+			      .typed_bare = "max" };
+
+	add_ok(&f, "thrower", INCLUDE);
+	add_ok(&f, "max", INCLUDE);
+	add_ok(&f, "thrower(double)", EXCLUDE);
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &one, NULL));
+	assert_false(utrace_filter_select_sym(&f, MAIN, true, &two, NULL));
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &tpl, NULL));
+	assert_int_equal(f.v[0].matches, 2);
+	assert_int_equal(f.v[1].matches, 1);
+	assert_int_equal(f.v[2].matches, 1);
+	utrace_filter_free(&f);
+}
+
+/* Events carry the alias the user named; a glob or the preferred name leaves it unset. */
+static void filter_tells_the_alias_asked(void **state)
+{
+	struct ut_filter f = { 0 };
+	char *aliases[] = { "_IO_puts", NULL };
+	struct ut_sym sym = { .name = "puts", .aliases = aliases };
+	const char *asked = "stale";
+
+	add_ok(&f, "_IO_puts", INCLUDE);
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym, &asked));
+	assert_string_equal(asked, "_IO_puts");
+	utrace_filter_free(&f);
+	add_ok(&f, "puts", INCLUDE);
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym, &asked));
+	assert_null(asked);
+	utrace_filter_free(&f);
+	add_ok(&f, "_IO_put*", INCLUDE);
+	assert_true(utrace_filter_select_sym(&f, MAIN, true, &sym, &asked));
+	assert_null(asked);
+	utrace_filter_free(&f);
+}
+
+/* A pattern without module that found nothing in the program applies to every module. */
+static void filter_widens_unmatched(void **state)
+{
+	struct ut_filter f = { 0 };
+
+	add_ok(&f, "main", INCLUDE);
+	add_ok(&f, "puts", INCLUDE);
+	add_ok(&f, "putc*", EXCLUDE);
+	add_ok(&f, LIBC ":malloc", INCLUDE);
+	assert_true(utrace_filter_select(&f, MAIN, true, "main", NULL));
+	assert_false(utrace_filter_select(&f, LIBC, false, "puts", NULL));
+	assert_int_equal(utrace_filter_widen(&f), 1);
+	assert_false(f.v[0].anywhere);
+	assert_true(f.v[1].anywhere);
+	assert_true(f.v[2].anywhere); /* exclusions by name follow */
+	assert_false(f.v[3].anywhere);
+	assert_true(utrace_filter_wants_module(&f, LIBC, false));
+	assert_true(utrace_filter_select(&f, LIBC, false, "puts", NULL));
+	assert_false(utrace_filter_select(&f, LIBC, false, "main", NULL));
+	assert_string_equal(f.v[1].found_in, LIBC);
+	assert_true(utrace_filter_select(&f, "libx.so", false, "puts", NULL));
+	assert_string_equal(f.v[1].found_in, LIBC); /* the first */
+	assert_int_equal(utrace_filter_widen(&f), 0);
+	utrace_filter_free(&f);
 }
 
 static void filter_exclusions_win(void **state)
@@ -216,6 +332,10 @@ int main(void)
 		cmocka_unit_test(filter_module_glob_on_basename),
 		cmocka_unit_test(filter_matches_aliases),
 		cmocka_unit_test(filter_matches_demangled_names),
+		cmocka_unit_test(filter_typed_names),
+		cmocka_unit_test(filter_matches_typed_names),
+		cmocka_unit_test(filter_tells_the_alias_asked),
+		cmocka_unit_test(filter_widens_unmatched),
 		cmocka_unit_test(filter_exclusions_win),
 		cmocka_unit_test(filter_counts_each_pattern),
 		cmocka_unit_test(filter_wants_module),
