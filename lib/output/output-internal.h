@@ -22,6 +22,8 @@
 /* The digits of the largest uint64_t. */
 #define UT_DEC_U64_MAX 20
 
+struct ut_proto;
+
 struct ut_writer {
 	enum ut_format fmt;
 	FILE *out;
@@ -29,6 +31,8 @@ struct ut_writer {
 	struct ut_func_info *funcs;
 	size_t nfuncs;
 	char fallback[UT_WRITER_FALLBACK_NAME];
+	/* [nfuncs]: each function's prototype, parsed at its first event with words */
+	struct ut_proto **protos;
 	void *priv; /* the format's own state */
 };
 
@@ -38,6 +42,13 @@ const char *ut_writer_func_name(struct ut_writer *w, uint32_t func);
 const char *ut_writer_func_module(const struct ut_writer *w, uint32_t func);
 /* Symbol address of `func`, 0 when unknown. */
 uint64_t ut_writer_func_addr(const struct ut_writer *w, uint32_t func);
+/*
+ * The prototype of `func` when its events are to be shown typed: it has one
+ * and it is well-formed; else NULL (its words are shown raw).
+ */
+const struct ut_proto *ut_writer_proto(struct ut_writer *w, uint32_t func);
+/* Free the function table and what was parsed of it. */
+void ut_writer_funcs_free(struct ut_writer *w);
 /* -EIO once the stream has failed. */
 int ut_writer_status(const struct ut_writer *w);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "output-internal.h"
 
 /* First size of the buffer string literals are escaped into. */
@@ -113,6 +114,7 @@ static const char *json_type(enum ut_rec_kind kind)
  * ,"func":..,"module":..,"addr":.. part is built once.
  */
 #define JSON_LINE_MAX 512
+#define JSON_TYPED_MAX 8192
 
 /* "0x<hex>" with its quotes, lowercase, no leading zeros. */
 static char *put_hex_str(char *p, uint64_t v)
@@ -218,31 +220,69 @@ static int json_func_cached(struct ut_writer *w, uint32_t func, const char **par
 	return 0;
 }
 
-/* What follows "depth": the arguments of an entry, the duration and value of an exit. */
-static char *json_event_tail(char *p, const struct ut_event *ev)
+static char *json_raw_args(char *p, const struct ut_event *ev)
 {
 	uint32_t nw = ev->nw < UT_REC_WORDS ? ev->nw : UT_REC_WORDS;
 
-	if (ev->kind == UT_REC_ENTRY && nw) {
-		p = ut_put_lit(p, ",\"args\":[");
-		for (uint32_t k = 0; k < nw; k++) {
-			if (k)
-				*p++ = ',';
-			p = put_hex_str(p, ev->w[k]);
-		}
-		*p++ = ']';
-	} else if (ev->kind != UT_REC_ENTRY && ev->has_dur) {
-		p = ut_put_dec(ut_put_lit(p, ",\"dur_ns\":"), ev->dur_ns);
+	p = ut_put_lit(p, ",\"args\":[");
+	for (uint32_t k = 0; k < nw; k++) {
+		if (k)
+			*p++ = ',';
+		p = put_hex_str(p, ev->w[k]);
 	}
-	/* w[0] of an exit is rax */
-	if (ev->kind == UT_REC_EXIT && nw)
-		p = put_hex_str(ut_put_lit(p, ",\"retval\":"), ev->w[0]);
+	*p++ = ']';
+	return p;
+}
+
+/* w[0] of an exit is rax */
+static char *json_raw_retval(char *p, const struct ut_event *ev)
+{
+	return put_hex_str(ut_put_lit(p, ",\"retval\":"), ev->w[0]);
+}
+
+/* What follows "depth": the arguments of an entry, the duration and value of an exit. */
+static char *json_event_tail(char *p, const struct ut_event *ev)
+{
+	if (ev->kind == UT_REC_ENTRY && ev->nw)
+		p = json_raw_args(p, ev);
+	else if (ev->kind != UT_REC_ENTRY && ev->has_dur)
+		p = ut_put_dec(ut_put_lit(p, ",\"dur_ns\":"), ev->dur_ns);
+	if (ev->kind == UT_REC_EXIT && ev->nw)
+		p = json_raw_retval(p, ev);
+	return ut_put_lit(p, "}\n");
+}
+
+/*
+ * The same with the words shown by the function's prototype: written out
+ * from its own buffer (type names make it longer than a line); returns where
+ * `line` ends, its head already written.
+ */
+static char *json_typed_tail(struct ut_writer *w, char *line, char *p, const struct ut_proto *proto,
+			     const struct ut_event *ev)
+{
+	char typed[JSON_TYPED_MAX];
+	struct ut_sbuf b = { .p = typed, .cap = sizeof(typed) };
+
+	if (ev->kind == UT_REC_ENTRY) {
+		ut_args_json(&b, proto, ev);
+	} else {
+		if (ev->has_dur)
+			p = ut_put_dec(ut_put_lit(p, ",\"dur_ns\":"), ev->dur_ns);
+		ut_retval_json(&b, proto, ev);
+	}
+	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
+	p = line;
+	if (b.full) /* never a cut JSON value: the raw words instead */
+		p = ev->kind == UT_REC_ENTRY ? json_raw_args(p, ev) : json_raw_retval(p, ev);
+	else
+		fwrite_unlocked(typed, 1, b.len, w->out);
 	return ut_put_lit(p, "}\n");
 }
 
 int ut_json_event(struct ut_writer *w, const struct ut_event *ev)
 {
 	char line[JSON_LINE_MAX], *p = line;
+	const struct ut_proto *proto;
 	const char *part;
 	size_t part_len;
 	int ret = json_func_cached(w, ev->func, &part, &part_len);
@@ -257,7 +297,11 @@ int ut_json_event(struct ut_writer *w, const struct ut_event *ev)
 	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
 	fwrite_unlocked(part, 1, part_len, w->out);
 	p = ut_put_dec(ut_put_lit(line, ",\"depth\":"), ev->depth);
-	p = json_event_tail(p, ev);
+	proto = ev->nw ? ut_writer_proto(w, ev->func) : NULL;
+	if (proto && ev->kind != UT_REC_UNWIND)
+		p = json_typed_tail(w, line, p, proto, ev);
+	else
+		p = json_event_tail(p, ev);
 	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
 	return ut_writer_status(w);
 }

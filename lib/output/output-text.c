@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
+#include "demangle.h"
 #include "fmt-time.h"
 #include "output-internal.h"
 #include "view-threads.h"
@@ -27,6 +29,7 @@
 #define INDENT_PER_DEPTH 2
 #define TID_WIDTH 6
 #define LINE_MIN 256
+#define TEXT_ARGS_MAX 1024
 
 struct text_thread {
 	struct ut_thread_id id; /* first: an element of struct ut_threads */
@@ -186,10 +189,47 @@ static void line_name(struct ut_writer *w, uint32_t func, bool call)
 		line_puts(w->priv, "()");
 }
 
+/*
+ * "name(n=3, p=0x...)" for an entry whose words its prototype shows (a C++
+ * name without its parameter types then), else "name()".
+ */
+static void line_call(struct ut_writer *w, const struct ut_event *entry)
+{
+	const struct ut_proto *p = entry->nw ? ut_writer_proto(w, entry->func) : NULL;
+	const char *name = ut_writer_func_name(w, entry->func);
+	char args[TEXT_ARGS_MAX], *typed;
+	struct ut_sbuf b = { .p = args, .cap = sizeof(args) };
+
+	if (!p) {
+		line_name(w, entry->func, true);
+		return;
+	}
+	typed = strchr(name, '(') ? utrace_cxx_typed_name(name, false) : NULL;
+	line_visible(w->priv, typed ? typed : name);
+	free(typed);
+	ut_args_text(&b, p, entry);
+	line_puts(w->priv, "(");
+	line_puts(w->priv, args);
+	line_puts(w->priv, b.full ? "...)" : ")");
+}
+
+/* " = 7" of an exit whose words its prototype shows. */
+static void line_retval(struct ut_writer *w, const struct ut_event *exit)
+{
+	const struct ut_proto *p = exit->nw ? ut_writer_proto(w, exit->func) : NULL;
+	char v[TEXT_ARGS_MAX];
+	struct ut_sbuf b = { .p = v, .cap = sizeof(v) };
+
+	if (p && exit->kind == UT_REC_EXIT && ut_retval_text(&b, p, exit)) {
+		line_puts(w->priv, " = ");
+		line_puts(w->priv, v);
+	}
+}
+
 static void print_entry_open(struct ut_writer *w, const struct ut_event *entry)
 {
 	print_prefix(w, entry, false, 0, entry->depth);
-	line_name(w, entry->func, true);
+	line_call(w, entry);
 	line_puts(w->priv, " {\n");
 	line_write(w);
 }
@@ -198,7 +238,8 @@ static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
 		       const struct ut_event *exit)
 {
 	print_prefix(w, exit, exit->has_dur, exit->dur_ns, entry->depth);
-	line_name(w, entry->func, true);
+	line_call(w, entry);
+	line_retval(w, exit);
 	line_puts(w->priv, ";\n");
 	line_write(w);
 }
@@ -206,7 +247,11 @@ static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
 static void print_close(struct ut_writer *w, const struct ut_event *ev)
 {
 	print_prefix(w, ev, ev->has_dur, ev->dur_ns, ev->depth);
-	line_puts(w->priv, "} /* ");
+	line_puts(w->priv, "}");
+	line_retval(w, ev);
+	line_puts(w->priv, ev->nw && ut_writer_proto(w, ev->func) && ev->kind == UT_REC_EXIT ?
+				   "; /* " :
+				   " /* ");
 	line_name(w, ev->func, false);
 	line_puts(w->priv, ev->kind == UT_REC_UNWIND ? ": unwound */\n" : " */\n");
 	line_write(w);

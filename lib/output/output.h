@@ -6,7 +6,10 @@
  *   {"ts":N,"pid":N,"tid":N,"type":"exit", ... ,"depth":N,"dur_ns":N,"retval":"0xH"}
  *   {"ts":N,"pid":N,"tid":N,"type":"unwind", ... ,"depth":N,"dur_ns":N}
  *        (an entry left without returning: longjmp, exception)
- *   "args" only on entries that carry words (--args), "retval" on exits (--retval).
+ *   "args" only on entries that carry words (--args), "retval" on exits (--retval);
+ *   typed for a function with a prototype (lib/output/args.h):
+ *   "args":[{"name":"S","type":"S","value":V},...], "retval":{"type":"S","value":V},
+ *   V a number, string, boolean or null (then "error":"S"; structs add "size").
  *   dur_ns is present only when the matching entry was seen; "func" is
  *   "func#<id>" (module "", addr "0x0") for an id missing from the table.
  *   last line: {"type":"summary","events":N,"dropped":N,"torn":N,"invalid":N,

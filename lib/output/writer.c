@@ -40,7 +40,7 @@ struct ut_writer *utrace_writer_new(enum ut_format fmt, FILE *out, const struct 
 	return w;
 
 err_free:
-	free(w->funcs);
+	ut_writer_funcs_free(w);
 	free(w);
 	return NULL;
 }
@@ -72,6 +72,6 @@ void utrace_writer_free(struct ut_writer *w)
 	if (!w)
 		return;
 	writer_ops[w->fmt].free(w);
-	free(w->funcs);
+	ut_writer_funcs_free(w);
 	free(w);
 }

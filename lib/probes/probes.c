@@ -16,8 +16,10 @@
 #include "addrs.h"
 #include "arch.h"
 #include "textpatch.h"
+#include "clones.h"
 #include "closest.h"
 #include "probes.h"
+#include "protos.h"
 #include "log.h"
 #include "remote.h"
 
@@ -62,6 +64,7 @@ static void probe_strings_free(struct ut_probe *p)
 	free((char *)p->mangled);
 	free((char *)p->module);
 	free((char *)p->path);
+	free(p->proto);
 }
 
 void ut_probe_drop_last(struct ut_probes *pr)
@@ -116,9 +119,26 @@ int ut_probe_add(struct ut_probes *pr, size_t *cap, const struct ut_module *m,
 	return 0;
 }
 
+/*
+ * Its prototype, from the module's debug information (opened at its first
+ * probe).  A clone (foo.constprop.0) has another signature than the one
+ * DWARF declares: none.
+ */
+static void add_proto(struct ut_probe *p, const struct ut_sym *sym, const char *path,
+		      struct ut_protos **protos)
+{
+	if (sym->name[utrace_clone_base_len(sym->name)])
+		return;
+	if (!*protos)
+		*protos = utrace_protos_open(path);
+	if (*protos)
+		p->proto = utrace_proto_at(*protos, sym->addr);
+}
+
 static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module *m)
 {
 	enum ut_probe_mode mode = pr->mode;
+	struct ut_protos *protos = NULL;
 	struct ut_facts f;
 	uint64_t bias;
 	int e;
@@ -136,11 +156,16 @@ static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module
 	bias = utrace_symtab_bias(&f.st, m->first_start, m->first_offset);
 	for (size_t i = 0; i < f.st.n && !e; i++) {
 		const char *asked;
+		size_t n = pr->nprobes;
 
-		if (utrace_filter_select_sym(pr->filter, m->name, m->is_main, &f.st.syms[i],
-					     &asked))
-			e = ut_probe_add(pr, cap, m, &f.m, mode, &f.st.syms[i], bias, asked);
+		if (!utrace_filter_select_sym(pr->filter, m->name, m->is_main, &f.st.syms[i],
+					      &asked))
+			continue;
+		e = ut_probe_add(pr, cap, m, &f.m, mode, &f.st.syms[i], bias, asked);
+		if (e == 0 && pr->nprobes > n && pr->protos)
+			add_proto(&pr->probes[n], &f.st.syms[i], m->path, &protos);
 	}
+	utrace_protos_close(protos);
 free:
 	utrace_facts_free(&f);
 	return e;

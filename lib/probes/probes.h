@@ -49,6 +49,7 @@ struct ut_probe {
 	const char *mangled; /* the symbol when name is demangled (C++), else NULL; owned */
 	const char *module; /* basename, owned by the probe table */
 	const char *path; /* the module's file, owned; NULL for hidden probes */
+	char *proto; /* its prototype from DWARF (protos.h), owned; NULL when unknown */
 	char build_id[41]; /* the module's, hex; "" when none */
 	uint32_t area; /* index in struct ut_probes areas */
 	uint8_t stub[UT_STUB_SIZE];
@@ -61,6 +62,7 @@ struct ut_probes {
 	struct ut_filter *filter; /* its patterns count their matches */
 	enum ut_probe_mode mode;
 	bool patch_call; /* `call stub_F` over prologues instead of `jmp` (bench only) */
+	bool protos; /* events carry words (--args, --retval): read prototypes from DWARF */
 	/* the dynamic linker reports libraries loaded later: patterns may wait for them */
 	bool may_load;
 	struct ut_probe *probes; /* sorted by addr; a probe's id is its index */

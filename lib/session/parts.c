@@ -15,6 +15,7 @@ void ut_session_parts_link(struct ut_session *s)
 	s->pr.filter = o->filter;
 	s->pr.mode = o->probe_mode;
 	s->pr.patch_call = o->patch_call;
+	s->pr.protos = o->record_args || o->record_retval;
 	s->inj.pr = &s->pr;
 	s->inj.tsc = &s->tsc;
 	s->inj.opts = (struct ut_inject_opts){

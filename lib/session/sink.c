@@ -119,6 +119,7 @@ static void func_clear(struct ut_trace_func *f)
 {
 	free((char *)f->info.name);
 	free((char *)f->info.mangled);
+	free((char *)f->info.proto);
 	free((char *)f->info.module);
 	free((char *)f->path);
 	free((char *)f->build_id);
@@ -130,14 +131,15 @@ static int func_set(struct ut_trace_func *f, const struct ut_probe *p)
 	*f = (struct ut_trace_func){
 		.info = { .name = strdup(p->name),
 			  .mangled = p->mangled ? strdup(p->mangled) : NULL,
+			  .proto = p->proto ? strdup(p->proto) : NULL,
 			  .module = strdup(p->module),
 			  .addr = p->func_addr },
 		.path = strdup(p->path ? p->path : ""),
 		.build_id = strdup(p->build_id),
 		.probe = utrace_probe_kind_name(p->kind),
 	};
-	if (f->info.name && f->info.module && (f->info.mangled || !p->mangled) && f->path &&
-	    f->build_id)
+	if (f->info.name && f->info.module && (f->info.mangled || !p->mangled) &&
+	    (f->info.proto || !p->proto) && f->path && f->build_id)
 		return 0;
 	func_clear(f);
 	return -ENOMEM;

@@ -31,7 +31,10 @@ static const struct ut_trace_func funcs[] = {
 	  .path = "/bin/prog",
 	  .build_id = "abcd",
 	  .probe = "jmp" },
-	{ .info = { .name = "inner", .module = "prog", .addr = 0x2000 },
+	{ .info = { .name = "inner",
+		    .module = "prog",
+		    .addr = 0x2000,
+		    .proto = "i,4,0,,int;s,8,0,s,const char *" },
 	  .path = "/bin/prog",
 	  .build_id = "abcd",
 	  .probe = "int3" },
@@ -209,6 +212,8 @@ static void test_metadata_round_trip(void **state)
 	assert_string_equal(fs[ODD].info.module, "lib x.so");
 	assert_string_equal(fs[ODD].info.mangled, "_Z3oddv");
 	assert_null(fs[OUTER].info.mangled);
+	assert_null(fs[OUTER].info.proto);
+	assert_string_equal(fs[INNER].info.proto, "i,4,0,,int;s,8,0,s,const char *");
 	assert_int_equal(fs[INNER].info.addr, 0x2000);
 	assert_string_equal(fs[INNER].probe, "int3");
 	assert_string_equal(fs[OUTER].build_id, "abcd");
