@@ -101,8 +101,8 @@ void cli_usage(FILE *f, const char *cmd)
 			"                                line per function (calls, returns, times)\n"
 			"      --json                    same as --format json\n");
 	fprintf(f,
-		"      --args                    record each call's first five argument registers\n"
-		"                                (rdi rsi rdx rcx r8)\n"
+		"      --args                    record each call's six argument registers\n"
+		"                                (rdi rsi rdx rcx r8 r9), typed from DWARF\n"
 		"      --retval                  record each return's value (rax)\n"
 		"      --bufsize SIZE            event ring per thread, power of two (default 8M)\n"
 		"      --block-timeout TIME      a thread waiting for room in its full ring drops\n"

@@ -47,7 +47,7 @@ enum ut_rec_kind {
  *
  *   16   tsc, commit
  *   32   --retval: exits add w[0..1] = rax, rdx
- *   64   --args: entries add w[0..4] = rdi rsi rdx rcx r8 (exits rax, rdx
+ *   64   --args: entries add w[0..5] = rdi rsi rdx rcx r8 r9 (exits rax, rdx
  *        with --retval)
  *
  * `commit` is written last: ut_rec_commit(lap, kind, depth, func), lap =
@@ -61,7 +61,7 @@ struct ut_rec_hdr {
 };
 _Static_assert(sizeof(struct ut_rec_hdr) == 16, "record header size");
 
-#define UT_REC_WORDS 5 /* words a record carries at most */
+#define UT_REC_WORDS 6 /* words a record carries at most */
 #define UT_REC_MIN 16
 #define UT_REC_MAX 64
 #define UT_REC_ARGS_SIZE 64

@@ -11,7 +11,7 @@
 
 #include "protos.h"
 
-#define INT_WORDS 5 /* argument words an entry records: rdi rsi rdx rcx r8 */
+#define INT_WORDS 6 /* argument words an entry records: rdi rsi rdx rcx r8 r9 */
 #define RET_WORDS 2 /* return words an exit records: rax rdx */
 #define NAME_MAX_LEN 200
 #define PROTO_MAX 4096

@@ -2,7 +2,7 @@
 /*
  * Functions' prototypes from DWARF (libdw): each parameter's name, type and
  * where the x86-64 System V calling convention puts it, so that the
- * argument words an entry records (rdi rsi rdx rcx r8) and the return words
+ * argument words an entry records (rdi rsi rdx rcx r8 r9) and the return words
  * an exit records (rax rdx) can be shown typed.  The debug information is
  * the file's own, or a separate file found by its build-id
  * (/usr/lib/debug/.build-id/...) or .gnu_debuglink, as libdwfl finds them.
@@ -15,7 +15,7 @@
  *         registers, m passed in memory or vector registers, v void
  *   SIZE  bytes of the value
  *   WORD  the index of its first word among those recorded (entry: 0 rdi ..
- *         4 r8; exit: 0 rax, 1 rdx), -1 when it is in none of them
+ *         5 r9; exit: 0 rax, 1 rdx), -1 when it is in none of them
  *   TYPE  its C type as declared; an enum's continues with "=NAME:VALUE:..."
  */
 #ifndef UTRACE_PROTOS_H

@@ -26,7 +26,8 @@ struct ut_event {
 	enum ut_rec_kind kind;
 	uint32_t func; /* < nfuncs, validated */
 	uint32_t depth;
-	uint64_t w[UT_REC_WORDS]; /* entry: rdi rsi rdx rcx r8 (--args); exit: rax rdx (--retval) */
+	uint64_t w
+		[UT_REC_WORDS]; /* entry: rdi rsi rdx rcx r8 r9 (--args); exit: rax rdx (--retval) */
 	uint32_t nw; /* words of w[] recorded: 0 unless asked for */
 	bool has_dur; /* exits and unwinds whose entry was seen */
 	uint64_t dur_ns; /* since the matching entry */

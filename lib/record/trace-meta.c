@@ -46,9 +46,10 @@ static int info_line(struct tm_trace *m, struct tt_lines *l, bool *versioned)
 	if (!tt_num(l, 1, &v))
 		return strcmp(k, "trace_version") ? 0 : tt_lines_bad(l, "a bad trace_version");
 	if (!strcmp(k, "trace_version")) {
-		if (v != UT_TRACE_VERSION) {
-			ut_error("%s: trace format version %llu; this utrace reads version %d",
-				 l->dir, v, UT_TRACE_VERSION);
+		if (v < UT_TRACE_VERSION_MIN || v > UT_TRACE_VERSION) {
+			ut_error(
+				"%s: trace format version %llu; this utrace reads versions %d to %d",
+				l->dir, v, UT_TRACE_VERSION_MIN, UT_TRACE_VERSION);
 			return -EINVAL;
 		}
 		*versioned = true;

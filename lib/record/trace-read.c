@@ -37,6 +37,7 @@ struct ut_trace {
 	struct tm_trace m; /* metadata (trace-meta.h) */
 	int fd;
 	bool stream; /* an unnamed stream: no metadata, ids not checked */
+	uint32_t max_words; /* words a record may carry in this version */
 	const char *name; /* for messages */
 	unsigned char *buf;
 	size_t pos, len; /* unread bytes: buf[pos, len) */
@@ -112,11 +113,12 @@ static int open_events(struct ut_trace *t)
 			 TF_EVENTS);
 		return -EINVAL;
 	}
-	if (h.version != UT_TRACE_VERSION) {
-		ut_error("%s: trace format version %u; this utrace reads version %d", t->name,
-			 h.version, UT_TRACE_VERSION);
+	if (h.version < UT_TRACE_VERSION_MIN || h.version > UT_TRACE_VERSION) {
+		ut_error("%s: trace format version %u; this utrace reads versions %d to %d",
+			 t->name, h.version, UT_TRACE_VERSION_MIN, UT_TRACE_VERSION);
 		return -EINVAL;
 	}
+	t->max_words = h.version == 1 ? UT_TRACE_V1_WORDS : UT_REC_WORDS;
 	t->off = h.hdr_size;
 	return 0;
 }
@@ -313,7 +315,7 @@ static int decode(struct ut_trace *t, const struct tf_rec *r, struct ut_event *e
 	uint32_t kind = r->bits & TF_KIND_MASK, nw = r->bits >> TF_NW_SHIFT & TF_NW_MASK;
 	uint64_t *open;
 
-	if (!kind || nw > UT_REC_WORDS || (nw && kind == UT_REC_UNWIND))
+	if (!kind || nw > t->max_words || (nw && kind == UT_REC_UNWIND))
 		return corrupt(t, "bad record");
 	if (!t->stream && r->func >= t->m.nfuncs)
 		return corrupt(t, "record of a function not in the table");

@@ -20,7 +20,13 @@
 
 #include "consumer.h"
 
-#define UT_TRACE_VERSION 1
+/*
+ * Version 2: an entry carries up to 6 words (r9 too); version 1 traces, with
+ * up to 5, are read as well.
+ */
+#define UT_TRACE_VERSION 2
+#define UT_TRACE_VERSION_MIN 1
+#define UT_TRACE_V1_WORDS 5
 #define UT_TRACE_DEFAULT_DIR "utrace.data"
 
 /* What a trace says about itself, beyond its events. */

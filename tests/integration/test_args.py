@@ -16,7 +16,6 @@ import harness as h
 CALLS = 100
 WORDS = ["alpha", "beta", "gamma"]
 COLORS = ["RED", "GREEN", "BLUE"]
-NOT_RECORDED = {"value": None, "error": "not recorded"}
 NOT_IN_REGS = {"value": None, "error": "not in the recorded registers"}
 
 
@@ -57,8 +56,7 @@ def expected_args(func, i):
                 arg("w", "struct wide", "0x%x 0x7" % (3 * i), size=16),
                 arg("z", "int", 2)]
     if func == "arg_six":
-        return [arg(n, "int", i + k) for k, n in enumerate("abcde")] + \
-            [arg("f", "int", NOT_RECORDED)]
+        return [arg(n, "int", i + k) for k, n in enumerate("abcdef")]
     if func == "arg_fp":
         return [arg("x", "double", NOT_IN_REGS), arg("i", "int", i),
                 arg("y", "float", NOT_IN_REGS)]
@@ -143,7 +141,7 @@ class ArgsTest(unittest.TestCase):
         self.assertEqual(lines[:3], [
             "arg_ints(a=-50, b=0, c=0, d=-3, e=97) = 44;",
             "arg_misc(b=false, c='A', k=RED, u=0) = true;",
-            "arg_six(a=0, b=1, c=2, d=3, e=4, f=?) = 15;"])
+            "arg_six(a=0, b=1, c=2, d=3, e=4, f=5) = 15;"])
         self.assertEqual(len(lines), 3 * CALLS)
 
     def test_recorded_trace_views(self):
@@ -170,7 +168,7 @@ class ArgsTest(unittest.TestCase):
                                 extra=("--args",))
         for ev in stripped.events:
             if ev["type"] == "entry":
-                self.assertEqual(len(ev["args"]), 5)
+                self.assertEqual(len(ev["args"]), 6)
                 for a in ev["args"]:
                     self.assertRegex(a, "^0x[0-9a-f]+$")
 

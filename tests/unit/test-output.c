@@ -293,6 +293,7 @@ static void output_json_events(void **state)
 	ev.w[1] = 2;
 	ev.w[2] = 0xdeadbeef;
 	ev.w[4] = UINT64_MAX;
+	ev.w[5] = 6;
 	ev.nw = UT_REC_WORDS; /* --args */
 	assert_int_equal(utrace_writer_event(c.w, &ev), 0);
 	ev = mkev(UT_REC_EXIT, 11, FOO, 1, 2000, 1000);
@@ -312,7 +313,7 @@ static void output_json_events(void **state)
 		&c, NULL,
 		"{\"ts\":1000,\"pid\":10,\"tid\":11,\"type\":\"entry\",\"func\":\"foo\",\"module\":\"prog\","
 		"\"addr\":\"0x401100\",\"depth\":1,"
-		"\"args\":[\"0x1\",\"0x2\",\"0xdeadbeef\",\"0x0\",\"0xffffffffffffffff\"]}\n"
+		"\"args\":[\"0x1\",\"0x2\",\"0xdeadbeef\",\"0x0\",\"0xffffffffffffffff\",\"0x6\"]}\n"
 		"{\"ts\":2000,\"pid\":10,\"tid\":11,\"type\":\"exit\",\"func\":\"foo\",\"module\":\"prog\","
 		"\"addr\":\"0x401100\",\"depth\":1,\"dur_ns\":1000,\"retval\":\"0x2a\"}\n"
 		"{\"ts\":2001,\"pid\":1000,\"tid\":11,\"type\":\"exit\",\"func\":\"bar\","

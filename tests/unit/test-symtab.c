@@ -154,12 +154,12 @@ static void symtab_self_aliases_and_preferred_name(void **state)
 	assert_int_equal(s->addr, addr);
 	assert_true(s->size > 0);
 	assert_true(s->global);
-	/* Global over weak, no leading underscores, then shortest. */
+	/* The public name: exported, no leading underscores, global over weak, shortest. */
 	assert_string_equal(s->name, "symtab_test_add");
 	assert_int_equal(count_aliases(s), 3);
 	assert_string_equal(s->aliases[0], "symtab_test_add_alias");
-	assert_string_equal(s->aliases[1], "__symtab_test_add");
-	assert_string_equal(s->aliases[2], "sta_weak");
+	assert_string_equal(s->aliases[1], "sta_weak");
+	assert_string_equal(s->aliases[2], "__symtab_test_add");
 	assert_ptr_equal(utrace_symtab_lookup(&st, addr + s->size - 1), s);
 
 	s = utrace_symtab_lookup(&st, (uint64_t)(uintptr_t)symtab_test_local - bias);

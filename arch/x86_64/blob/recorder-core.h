@@ -580,8 +580,8 @@ static void rec_hook(struct rec_thread *t, uint32_t flags, uint64_t sp, uint64_t
 static void rec_emit_entry(struct rec_thread *t, uint32_t id, const struct user_regs_struct *regs)
 {
 	if (REC_READ(t->ctl->rec_args)) {
-		const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx, regs->rcx,
-						      regs->r8 };
+		const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx,
+						      regs->rcx, regs->r8,  regs->r9 };
 
 		rec_emit(t, id, UT_REC_ENTRY, rec_rs_top(t), args, UT_REC_WORDS);
 	} else {
