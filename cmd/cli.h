@@ -19,6 +19,8 @@
 struct cli {
 	const char *cmd;
 	struct ut_filter filter;
+	struct ut_argspecs argspecs; /* -A, -R */
+	const char *debug_dir;
 	enum ut_format format;
 	const char *output;
 	const char *dir; /* record -d */

@@ -45,6 +45,7 @@ enum {
 	OPT_BLOCK_TIMEOUT,
 	OPT_ARGS,
 	OPT_RETVAL,
+	OPT_DEBUG_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +56,9 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "args", no_argument, NULL, OPT_ARGS },
 	{ "retval", no_argument, NULL, OPT_RETVAL },
+	{ "argument", required_argument, NULL, 'A' },
+	{ "return", required_argument, NULL, 'R' },
+	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 	{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
 	{ "lossy", no_argument, NULL, OPT_LOSSY },
 	{ "block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT },
@@ -103,7 +107,12 @@ void cli_usage(FILE *f, const char *cmd)
 	fprintf(f,
 		"      --args                    record each call's six argument registers\n"
 		"                                (rdi rsi rdx rcx r8 r9), typed from DWARF\n"
-		"      --retval                  record each return's value (rax)\n"
+		"      --retval                  record each return's value (rax), typed from DWARF\n"
+		"  -A, --argument FUNC@ARGS      show FUNC's arguments so (repeatable): ARGS like\n"
+		"                                arg1/d,arg2/s,arg3/x (d u x c s p; d32, u8...)\n"
+		"  -R, --return FUNC@retval/FMT  show FUNC's return value so (repeatable)\n"
+		"      --debug-dir DIR           separate debug files by build-id or debuglink\n"
+		"                                under DIR (default /usr/lib/debug)\n"
 		"      --bufsize SIZE            event ring per thread, power of two (default 8M)\n"
 		"      --block-timeout TIME      a thread waiting for room in its full ring drops\n"
 		"                                and counts once utrace drained nothing for this\n"
@@ -271,6 +280,18 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 	case OPT_ARGS:
 		c->record_args = true;
 		return 0;
+	case OPT_DEBUG_DIR:
+		c->debug_dir = arg;
+		return 0;
+	case 'A':
+	case 'R':
+		if (utrace_argspec_add(&c->argspecs, arg, opt == 'R') < 0) {
+			cli_lib_error(-EINVAL, arg);
+			return -1;
+		}
+		/* a spec is asked for its words */
+		*(opt == 'A' ? &c->record_args : &c->record_retval) = true;
+		return 0;
 	case OPT_RETVAL:
 		c->record_retval = true;
 		return 0;
@@ -354,7 +375,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	c->follow_exec = -1;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":f:N:o:d:p:vhF", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":f:N:o:d:p:vhFA:R:", long_opts, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			cli_option_error(c->cmd, opt, argv);
 			goto fail;
@@ -379,6 +400,7 @@ fail:
 void cli_free(struct cli *c)
 {
 	utrace_filter_free(&c->filter);
+	utrace_argspec_free(&c->argspecs);
 }
 
 static FILE *open_output(const struct cli *c)
@@ -423,6 +445,8 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	o->nslots = c->nslots;
 	o->record_args = c->record_args;
 	o->record_retval = c->record_retval;
+	o->argspecs = &c->argspecs;
+	o->debug_dir = c->debug_dir;
 	o->block_timeout_ns = c->lossy ? 0 : c->block_timeout_ns;
 	o->probe_mode = c->probe_mode;
 	o->patch_call = c->patch_call;

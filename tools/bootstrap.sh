@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="gcc g++ libc6-dev binutils lld meson ninja-build pkg-config python3 libelf-dev libdw-dev
 libcapstone-dev libcmocka-dev"
+# the suite also reads libc's debug information from its own file, by build-id
+TEST_PACKAGES="libc6-dbg"
 
-install_missing() {
+install_missing() { # packages...
 	missing=""
-	for p in $PACKAGES; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			missing="$missing $p"
 	done
@@ -28,7 +30,10 @@ build() { # dir [meson options...]
 	ninja -C "$dir" >/dev/null
 }
 
-install_missing
+case "${1:-demo}" in
+test) install_missing $PACKAGES $TEST_PACKAGES ;;
+*) install_missing $PACKAGES ;;
+esac
 case "${1:-demo}" in
 demo)
 	build build

@@ -18,24 +18,31 @@
 #define TYPE_DEPTH_MAX 8
 
 struct ut_protos {
+	Dwfl_Callbacks callbacks; /* libdwfl keeps a pointer to them */
+	char *debuginfo_path;
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	Dwarf_Addr bias; /* libdwfl's address = DWARF address + bias */
 };
 
-static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-};
-
-struct ut_protos *utrace_protos_open(const char *path)
+struct ut_protos *utrace_protos_open(const char *path, const char *debug_dir)
 {
 	struct ut_protos *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
-	p->dwfl = dwfl_begin(&callbacks);
+	p->callbacks = (Dwfl_Callbacks){
+		.find_elf = dwfl_build_id_find_elf,
+		.find_debuginfo = dwfl_standard_find_debuginfo,
+		.section_address = dwfl_offline_section_address,
+	};
+	/* libdwfl's default ":.debug:/usr/lib/debug", with another directory in the end */
+	if (debug_dir && asprintf(&p->debuginfo_path, ":.debug:%s", debug_dir) < 0) {
+		free(p);
+		return NULL;
+	}
+	p->callbacks.debuginfo_path = debug_dir ? &p->debuginfo_path : NULL;
+	p->dwfl = dwfl_begin(&p->callbacks);
 	if (p->dwfl)
 		p->mod = dwfl_report_offline(p->dwfl, "", path, -1);
 	if (!p->mod || dwfl_report_end(p->dwfl, NULL, NULL) != 0 ||
@@ -52,6 +59,7 @@ void utrace_protos_close(struct ut_protos *p)
 		return;
 	if (p->dwfl)
 		dwfl_end(p->dwfl);
+	free(p->debuginfo_path);
 	free(p);
 }
 

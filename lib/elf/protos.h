@@ -10,7 +10,7 @@
  * A prototype is one string (docs/trace-format.md, "funcs"): entries
  * separated by ';', the return value first, then each parameter, each
  * "KIND,SIZE,WORD,NAME,TYPE":
- *   KIND  i signed integer, u unsigned, b bool, c char, e enum, p pointer,
+ *   KIND  i signed integer, u unsigned, x shown in hex, b bool, c char, e enum, p pointer,
  *         s pointer to char, f floating point, S struct or union in integer
  *         registers, m passed in memory or vector registers, v void
  *   SIZE  bytes of the value
@@ -25,8 +25,12 @@
 
 struct ut_protos;
 
-/* The debug information of the ELF file at path: NULL when it has none (not an error). */
-struct ut_protos *utrace_protos_open(const char *path);
+/*
+ * The debug information of the ELF file at path: NULL when it has none (not
+ * an error).  Separate debug files are looked for by build-id and
+ * .gnu_debuglink under debug_dir (NULL: /usr/lib/debug), and beside the file.
+ */
+struct ut_protos *utrace_protos_open(const char *path, const char *debug_dir);
 void utrace_protos_close(struct ut_protos *p);
 /* The prototype (malloc'd) of the function at link-time address addr, or NULL. */
 char *utrace_proto_at(struct ut_protos *p, uint64_t addr);

@@ -50,7 +50,7 @@ static int arg_parse(const char *s, size_t len, int words, struct ut_arg *a)
 	}
 	size = strtol(f[1], &end, 10);
 	if (*end || size < 0 || size > ARG_SIZE_MAX || strlen(f[0]) != 1 ||
-	    !strchr("iubcepsfSmv", f[0][0]))
+	    !strchr("iuxbcepsfSmv", f[0][0]))
 		goto out;
 	word = strtol(f[2], &end, 10);
 	if (*end || word < -1 || word >= words)
@@ -230,6 +230,9 @@ static enum json_as render(const struct ut_arg *a, const uint64_t *w, char *out,
 		else
 			snprintf(out, cap, "0x%" PRIx64, zero_extend(v, a->size));
 		return AS_STRING;
+	case 'x':
+		snprintf(out, cap, "0x%" PRIx64, zero_extend(v, a->size));
+		return AS_STRING;
 	default: /* p, s: an address */
 		snprintf(out, cap, "0x%" PRIx64, v);
 		return AS_STRING;
@@ -241,13 +244,13 @@ static void value_json(struct ut_sbuf *b, const struct ut_arg *a, const struct u
 	char v[VALUE_MAX];
 
 	if (!recorded(a, ev)) {
-		sbuf_puts(b, ",\"value\":null,\"error\":\"");
+		sbuf_puts(b, "\"value\":null,\"error\":\"");
 		sbuf_puts(b, a->kind == 'f' || a->kind == 'm' ? "not in the recorded registers" :
 								"not recorded");
 		sbuf_puts(b, "\"}");
 		return;
 	}
-	sbuf_puts(b, ",\"value\":");
+	sbuf_puts(b, "\"value\":");
 	switch (render(a, &ev->w[a->word], v, sizeof(v))) {
 	case AS_STRING:
 		sbuf_json_str(b, v, strlen(v));
@@ -270,8 +273,11 @@ void ut_args_json(struct ut_sbuf *b, const struct ut_proto *p, const struct ut_e
 	for (size_t i = 0; i < p->n; i++) {
 		sbuf_puts(b, i ? ",{\"name\":" : "{\"name\":");
 		sbuf_json_str(b, p->v[i].name, strlen(p->v[i].name));
-		sbuf_puts(b, ",\"type\":");
-		sbuf_json_str(b, p->v[i].type, strlen(p->v[i].type));
+		if (*p->v[i].type) {
+			sbuf_puts(b, ",\"type\":");
+			sbuf_json_str(b, p->v[i].type, strlen(p->v[i].type));
+		}
+		sbuf_puts(b, ",");
 		value_json(b, &p->v[i], ev);
 	}
 	sbuf_puts(b, "]");
@@ -281,8 +287,12 @@ void ut_retval_json(struct ut_sbuf *b, const struct ut_proto *p, const struct ut
 {
 	if (p->ret.kind == 'v')
 		return;
-	sbuf_puts(b, ",\"retval\":{\"type\":");
-	sbuf_json_str(b, p->ret.type, strlen(p->ret.type));
+	sbuf_puts(b, ",\"retval\":{");
+	if (*p->ret.type) {
+		sbuf_puts(b, "\"type\":");
+		sbuf_json_str(b, p->ret.type, strlen(p->ret.type));
+		sbuf_puts(b, ",");
+	}
 	value_json(b, &p->ret, ev);
 }
 

@@ -119,20 +119,33 @@ int ut_probe_add(struct ut_probes *pr, size_t *cap, const struct ut_module *m,
 	return 0;
 }
 
-/*
- * Its prototype, from the module's debug information (opened at its first
- * probe).  A clone (foo.constprop.0) has another signature than the one
- * DWARF declares: none.
- */
-static void add_proto(struct ut_probe *p, const struct ut_sym *sym, const char *path,
-		      struct ut_protos **protos)
+/* glibc's file, whose common functions have prototypes built in. */
+static bool is_libc(const struct ut_module *m)
 {
-	if (sym->name[utrace_clone_base_len(sym->name)])
-		return;
-	if (!*protos)
-		*protos = utrace_protos_open(path);
-	if (*protos)
-		p->proto = utrace_proto_at(*protos, sym->addr);
+	return !strncmp(m->name, "libc.so", 7) || !strncmp(m->name, "libc-", 5);
+}
+
+/*
+ * Its prototype: from the module's debug information (opened at its first
+ * probe), else built in (libc), as -A and -R change it.  A clone
+ * (foo.constprop.0) has another signature than the one DWARF declares.
+ */
+static void add_proto(const struct ut_probes *pr, struct ut_probe *p, const struct ut_sym *sym,
+		      const struct ut_module *m, struct ut_protos **protos)
+{
+	char *dwarf = NULL, *spec;
+	const char *base;
+
+	if (!sym->name[utrace_clone_base_len(sym->name)]) {
+		if (!*protos)
+			*protos = utrace_protos_open(m->path, pr->debug_dir);
+		if (*protos)
+			dwarf = utrace_proto_at(*protos, sym->addr);
+	}
+	base = dwarf ? dwarf : is_libc(m) ? utrace_libc_proto(p->name) : NULL;
+	spec = utrace_argspec_proto(pr->specs, p->name, base);
+	p->proto = spec ? spec : base ? strdup(base) : NULL;
+	free(dwarf);
 }
 
 static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module *m)
@@ -163,7 +176,7 @@ static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module
 			continue;
 		e = ut_probe_add(pr, cap, m, &f.m, mode, &f.st.syms[i], bias, asked);
 		if (e == 0 && pr->nprobes > n && pr->protos)
-			add_proto(&pr->probes[n], &f.st.syms[i], m->path, &protos);
+			add_proto(pr, &pr->probes[n], &f.st.syms[i], m, &protos);
 	}
 	utrace_protos_close(protos);
 free:

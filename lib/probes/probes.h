@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "arch.h"
+#include "argspec.h"
 #include "control.h"
 #include "filter.h"
 #include "maps.h"
@@ -63,6 +64,8 @@ struct ut_probes {
 	enum ut_probe_mode mode;
 	bool patch_call; /* `call stub_F` over prologues instead of `jmp` (bench only) */
 	bool protos; /* events carry words (--args, --retval): read prototypes from DWARF */
+	const struct ut_argspecs *specs; /* -A, -R; may be NULL */
+	const char *debug_dir; /* --debug-dir: separate debug files; NULL: /usr/lib/debug */
 	/* the dynamic linker reports libraries loaded later: patterns may wait for them */
 	bool may_load;
 	struct ut_probe *probes; /* sorted by addr; a probe's id is its index */

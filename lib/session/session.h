@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "argspec.h"
 #include "filter.h"
 #include "output.h"
 #include "patchable.h"
@@ -33,6 +34,9 @@ struct ut_session_opts {
 	bool record_retval; /* exits carry rax and rdx (--retval) */
 	/* a full ring holds its thread up this long at most; 0: never (--lossy) */
 	uint64_t block_timeout_ns;
+	/* -A, -R: how to show the words of functions without (or despite) DWARF */
+	const struct ut_argspecs *argspecs;
+	const char *debug_dir; /* separate debug files (--debug-dir); NULL: /usr/lib/debug */
 	enum ut_probe_mode probe_mode;
 	bool patch_call; /* bench only: `call stub_F` over prologues instead of `jmp` */
 	/* trace the programs the process executes, from their entry points (follow.c) */

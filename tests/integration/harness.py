@@ -453,6 +453,14 @@ def summary_counts(tc, path):
     return counts
 
 
+def arg_int(ev, k):
+    """Argument k of an entry as an integer: typed (a function with debug
+    info: {"value": N or "0x..."}) or a raw "0x..." word."""
+    a = ev["args"][k]
+    v = a["value"] if isinstance(a, dict) else a
+    return int(v, 16) if isinstance(v, str) else v
+
+
 def prog_counts(stdout, prefix="count "):
     """{func: n} from the `count <func> <n>` lines a prog prints."""
     counts = {}

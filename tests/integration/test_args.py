@@ -173,5 +173,102 @@ class ArgsTest(unittest.TestCase):
                     self.assertRegex(a, "^0x[0-9a-f]+$")
 
 
+def libc_debug_file():
+    """The separate debug file of the libc s-alloc uses, when installed (libc6-dbg)."""
+    res = h.run(["ldd", h.prog("s-alloc")])
+    libc = [line.split()[2] for line in res.stdout.decode().splitlines()
+            if line.strip().startswith("libc.so.6 =>")]
+    if not libc:
+        return None
+    note = h.run(["readelf", "-n", libc[0]]).stdout.decode()
+    ids = [line.split()[-1] for line in note.splitlines() if "Build ID:" in line]
+    path = ids and "/usr/lib/debug/.build-id/%s/%s.debug" % (ids[0][:2], ids[0][2:])
+    return path if path and os.path.exists(path) else None
+
+
+def alloc_calls(tc, events):
+    """s-alloc's calls in order: [(func, {arg: value}, retval)]."""
+    calls, stack = [], []
+    for ev in events:
+        if ev["type"] == "entry":
+            stack.append((ev["func"], [a["value"] for a in ev["args"]]))
+        else:
+            func, args = stack.pop()
+            tc.assertEqual(ev["func"], func)
+            calls.append((func, args, ev["retval"]["value"]))
+    return calls
+
+
+class LibcTest(unittest.TestCase):
+    def check_alloc(self, extra, names):
+        """Every malloc, calloc and realloc of s-alloc with its exact sizes, each
+        realloc given the pointer the call before it on that block returned."""
+        t = h.run_traced(self, "s-alloc", funcs=("libc.so.6:*alloc",),
+                         extra=("--args", "--retval") + extra)
+        h.check_like_untraced(self, "s-alloc", (), t)
+        h.check_summary_clean(self, t.events, t.summary)
+        calls = alloc_calls(self, t.events)
+        entry = next(ev for ev in t.events if ev["func"] == "malloc")
+        self.assertEqual([a["name"] for a in entry["args"]], names)
+        self.assertEqual([a["type"] for a in entry["args"]], ["size_t"])
+        self.assertEqual(len(calls), 300 + 200 + 500)
+        blocks = []
+        for i, (func, args, ret) in enumerate(calls[:300]):
+            self.assertEqual((func, args), ("malloc", [16 + i]))
+            blocks.append(ret)
+        for i, (func, args, ret) in enumerate(calls[300:500]):
+            self.assertEqual((func, args), ("calloc", [i + 1, 8]))
+        for i, (func, args, ret) in enumerate(calls[500:]):
+            self.assertEqual((func, args), ("realloc", [blocks[i % 300], 64 + 3 * i]))
+            blocks[i % 300] = ret
+        self.assertTrue(all(isinstance(b, str) and int(b, 16) for b in blocks))
+
+    def test_builtin_prototypes_without_debug_info(self):
+        """--debug-dir with no debug file in it: libc's built-in prototypes."""
+        self.check_alloc(("--debug-dir", h.tmpdir(self)), ["size"])
+
+    def test_libc_debug_info_by_build_id(self):
+        if not libc_debug_file():
+            self.skipTest("no separate debug file for libc (Debian's libc6-dbg) here")
+        # glibc's own name for malloc's parameter
+        self.check_alloc((), ["bytes"])
+
+
+class SpecTest(unittest.TestCase):
+    def test_specs_on_a_stripped_program(self):
+        """-A/-R give a program without debug info or .symtab typed words."""
+        t = h.run_traced(self, "s-args-stripped", funcs=("arg_ints", "arg_six"),
+                         extra=("-A", "arg_ints@arg1/d32,arg2/u32,arg3/d,arg5/d8",
+                                "-R", "arg_ints@retval/d32", "-A", "arg_six@arg6/x"))
+        h.check_like_untraced(self, "s-args-stripped", (), t)
+        n = {"arg_ints": 0, "arg_six": 0}
+        for ev in t.events:
+            i = n[ev["func"]]
+            want_ints = expected_args("arg_ints", i)
+            if ev["type"] == "entry" and ev["func"] == "arg_ints":
+                self.assertEqual(ev["args"], [
+                    {"name": "arg1", "type": "int", "value": want_ints[0]["value"]},
+                    {"name": "arg2", "type": "unsigned int", "value": want_ints[1]["value"]},
+                    {"name": "arg3", "type": "long", "value": want_ints[2]["value"]},
+                    {"name": "arg5", "type": "signed char", "value": want_ints[4]["value"]}])
+            elif ev["type"] == "entry":
+                self.assertEqual(ev["args"], [{"name": "arg6", "value": hex(i + 5)}])
+            elif ev["func"] == "arg_ints":
+                self.assertEqual(ev["retval"], dict(expected_retval("arg_ints", i)))
+                n["arg_ints"] += 1
+            else:
+                self.assertEqual(ev["retval"], {"value": hex(6 * i + 15)})
+                n["arg_six"] += 1
+        self.assertEqual(n, {"arg_ints": CALLS, "arg_six": CALLS})
+
+    def test_bad_specs(self):
+        for opt, spec, words in (("-A", "arg_ints", "want FUNC@arg1/FMT"),
+                                 ("-A", "arg_ints@arg7/d", "argN/FMT (N from 1 to 6)"),
+                                 ("-R", "arg_ints@retval/q", "retval/FMT")):
+            res = h.run([h.utrace_path(), "run", opt, spec, "-f", "arg_ints", "--",
+                         h.prog("s-args")])
+            h.check_error(self, res, "%s '%s'" % (opt, spec), words)
+
+
 if __name__ == "__main__":
     h.main()

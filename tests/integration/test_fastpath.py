@@ -151,7 +151,7 @@ class Pid:
 # ---- checks -------------------------------------------------------------------
 
 def entry_args0(events, func):
-    return [int(ev["args"][0], 16) for ev in events
+    return [h.arg_int(ev, 0) for ev in events
             if ev["func"] == func and ev["type"] == "entry"]
 
 

@@ -53,7 +53,7 @@ def outer_seqs(events):
     seqs = {}
     for ev in events:
         if ev["func"] == "work_busy_outer" and ev["type"] == "entry":
-            seqs.setdefault(ev["tid"], []).append(int(ev["args"][0], 16))
+            seqs.setdefault(ev["tid"], []).append(h.arg_int(ev, 0))
     return seqs
 
 

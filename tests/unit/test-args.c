@@ -29,7 +29,7 @@ static void args_parse_refuses_malformed(void **state)
 {
 	static const char *const bad[] = {
 		"", /* no return entry */
-		"i,4,0,,int;x,4,0,a,int", /* unknown kind */
+		"i,4,0,,int;q,4,0,a,int", /* unknown kind */
 		"i,4,0,,int;i,4,6,a,int", /* word past the recorded ones */
 		"i,4,2,,int", /* a return word past rax, rdx */
 		"i,4,0,,int;i,99,0,a,int", /* size */
