@@ -15,6 +15,7 @@ sites) and runs, interleaved over --rounds rounds in a shuffled order:
   utrace record    utrace record -v -d D -f bench_target -- bench-calls N
                                                     every event to disk, no
                                                     formatting while it runs
+  utrace args      utrace record with --args --retval  64-byte entries, 32-byte exits
   utrace call      the same with --patch=call        call stub_F, not jmp
   utrace int3      the same with --probe=int3        int3 probes
   uftrace          uftrace record -P bench_target bench-calls N
@@ -66,6 +67,7 @@ CALIBRATE_MIN_S = 0.05
 
 DEFAULT = "utrace default"
 RECORD = "utrace record"
+ARGS = "utrace args"
 CALL = "utrace call"
 INT3 = "utrace int3"
 
@@ -84,6 +86,7 @@ def make_configs(exe, tmp, utrace):
         loop_timed(Untraced(exe, tmp), 1_000_000),
         loop_timed(Utrace(exe, tmp, u, ["-v"], DEFAULT), 2_000),
         loop_timed(UtraceRecord(exe, tmp, u, ["-v"], RECORD), 2_000),
+        loop_timed(UtraceRecord(exe, tmp, u, ["-v", "--args", "--retval"], ARGS), 2_000),
         loop_timed(Utrace(exe, tmp, u, ["-v", "--patch=call"], CALL), 2_000),
         loop_timed(Utrace(exe, tmp, u, ["-v", "--probe=int3"], INT3), 2_000),
         loop_timed(Uftrace(exe, tmp), 20_000),
@@ -243,6 +246,11 @@ def print_targets(slopes, notes):
 
     print_default_targets(slopes, notes, med, DEFAULT, "default:")
     print_default_targets(slopes, notes, med, RECORD, "record: ")
+
+    if ARGS in slopes and RECORD in slopes:
+        print("  (info)   record --args --retval: %s ns per call, %s ns over record "
+              "(six argument words and two return words; typed from DWARF only "
+              "by the views)" % (fmt_ns(med[ARGS]), fmt_ns(med[ARGS] - med[RECORD])))
 
     if CALL in slopes and DEFAULT in slopes:
         print("  (info)   --patch=call - default = %s ns per call" %

@@ -21,6 +21,7 @@ struct cli {
 	struct ut_filter filter;
 	struct ut_argspecs argspecs; /* -A, -R */
 	const char *debug_dir;
+	bool srcline;
 	enum ut_format format;
 	const char *output;
 	const char *dir; /* record -d */

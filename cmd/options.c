@@ -46,6 +46,7 @@ enum {
 	OPT_ARGS,
 	OPT_RETVAL,
 	OPT_DEBUG_DIR,
+	OPT_SRCLINE,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +60,7 @@ static const struct option long_opts[] = {
 	{ "argument", required_argument, NULL, 'A' },
 	{ "return", required_argument, NULL, 'R' },
 	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+	{ "srcline", no_argument, NULL, OPT_SRCLINE },
 	{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
 	{ "lossy", no_argument, NULL, OPT_LOSSY },
 	{ "block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT },
@@ -111,6 +113,7 @@ void cli_usage(FILE *f, const char *cmd)
 		"  -A, --argument FUNC@ARGS      show FUNC's arguments so (repeatable): ARGS like\n"
 		"                                arg1/d,arg2/s,arg3/x (d u x c s p; d32, u8...)\n"
 		"  -R, --return FUNC@retval/FMT  show FUNC's return value so (repeatable)\n"
+		"      --srcline                 the file and line of each function (DWARF)\n"
 		"      --debug-dir DIR           separate debug files by build-id or debuglink\n"
 		"                                under DIR (default /usr/lib/debug)\n"
 		"      --bufsize SIZE            event ring per thread, power of two (default 8M)\n"
@@ -283,6 +286,9 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 	case OPT_DEBUG_DIR:
 		c->debug_dir = arg;
 		return 0;
+	case OPT_SRCLINE:
+		c->srcline = true;
+		return 0;
 	case 'A':
 	case 'R':
 		if (utrace_argspec_add(&c->argspecs, arg, opt == 'R') < 0) {
@@ -447,6 +453,7 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	o->record_retval = c->record_retval;
 	o->argspecs = &c->argspecs;
 	o->debug_dir = c->debug_dir;
+	o->srcline = c->srcline;
 	o->block_timeout_ns = c->lossy ? 0 : c->block_timeout_ns;
 	o->probe_mode = c->probe_mode;
 	o->patch_call = c->patch_call;

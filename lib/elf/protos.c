@@ -474,6 +474,25 @@ static bool params_parent(Dwarf_Die *func, Dwarf_Die *out)
 	return false;
 }
 
+char *utrace_srcline_at(struct ut_protos *p, uint64_t addr)
+{
+	Dwarf_Die func;
+	const char *file;
+	char *out;
+	int line = 0;
+	bool cxx;
+
+	if (!entry_die(p, addr, &func, &cxx))
+		return NULL;
+	/* DW_AT_decl_file and _line: the definition's, or its declaration's */
+	file = dwarf_decl_file(&func);
+	if (!file || dwarf_decl_line(&func, &line) != 0 || line <= 0)
+		return NULL;
+	if (asprintf(&out, "%s:%d", file, line) < 0)
+		return NULL;
+	return out;
+}
+
 char *utrace_proto_at(struct ut_protos *p, uint64_t addr)
 {
 	struct proto *pr;

@@ -34,5 +34,7 @@ struct ut_protos *utrace_protos_open(const char *path, const char *debug_dir);
 void utrace_protos_close(struct ut_protos *p);
 /* The prototype (malloc'd) of the function at link-time address addr, or NULL. */
 char *utrace_proto_at(struct ut_protos *p, uint64_t addr);
+/* Where that function is defined, "file.c:LINE" (malloc'd), or NULL. */
+char *utrace_srcline_at(struct ut_protos *p, uint64_t addr);
 
 #endif

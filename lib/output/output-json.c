@@ -158,7 +158,7 @@ static int cat_lit(char **buf, size_t *len, const char *s)
 	return cat_bytes(buf, len, s, strlen(s));
 }
 
-/* ,"func":"..",["mangled":"..",]"module":"..","addr":"0x.." of one function. */
+/* ,"func":"..",["mangled":"..",]["srcline":"..",]"module":"..","addr":"0x.." of one function. */
 static int json_func_part(struct ut_writer *w, uint32_t func, char **out, size_t *len)
 {
 	char addr[UT_DEC_U64_MAX + 8];
@@ -173,6 +173,11 @@ static int json_func_part(struct ut_writer *w, uint32_t func, char **out, size_t
 		ret = cat_lit(&buf, len, ",\"mangled\":");
 		if (!ret)
 			ret = cat_string(w, &buf, len, w->funcs[func].mangled);
+	}
+	if (!ret && func < w->nfuncs && w->funcs[func].srcline) {
+		ret = cat_lit(&buf, len, ",\"srcline\":");
+		if (!ret)
+			ret = cat_string(w, &buf, len, w->funcs[func].srcline);
 	}
 	if (!ret)
 		ret = cat_lit(&buf, len, ",\"module\":");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Output writers.  JSON Lines schema (one object per line):
+ *   ("mangled":"S" after "func" for a demangled C++ name, "srcline":"FILE:LINE" with --srcline)
  *   {"ts":N,"pid":N,"tid":N,"type":"entry","func":"S","module":"S","addr":"0xH","depth":N,
  *    "args":["0xH",...]}
  *   {"ts":N,"pid":N,"tid":N,"type":"exit", ... ,"depth":N,"dur_ns":N,"retval":"0xH"}

@@ -65,6 +65,7 @@ static void probe_strings_free(struct ut_probe *p)
 	free((char *)p->module);
 	free((char *)p->path);
 	free(p->proto);
+	free(p->srcline);
 }
 
 void ut_probe_drop_last(struct ut_probes *pr)
@@ -139,11 +140,13 @@ static void add_proto(const struct ut_probes *pr, struct ut_probe *p, const stru
 	if (!sym->name[utrace_clone_base_len(sym->name)]) {
 		if (!*protos)
 			*protos = utrace_protos_open(m->path, pr->debug_dir);
-		if (*protos)
+		if (*protos && pr->protos)
 			dwarf = utrace_proto_at(*protos, sym->addr);
+		if (*protos && pr->srcline)
+			p->srcline = utrace_srcline_at(*protos, sym->addr);
 	}
-	base = dwarf ? dwarf : is_libc(m) ? utrace_libc_proto(p->name) : NULL;
-	spec = utrace_argspec_proto(pr->specs, p->name, base);
+	base = dwarf ? dwarf : is_libc(m) && pr->protos ? utrace_libc_proto(p->name) : NULL;
+	spec = pr->protos ? utrace_argspec_proto(pr->specs, p->name, base) : NULL;
 	p->proto = spec ? spec : base ? strdup(base) : NULL;
 	free(dwarf);
 }
@@ -175,7 +178,7 @@ static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module
 					      &asked))
 			continue;
 		e = ut_probe_add(pr, cap, m, &f.m, mode, &f.st.syms[i], bias, asked);
-		if (e == 0 && pr->nprobes > n && pr->protos)
+		if (e == 0 && pr->nprobes > n && (pr->protos || pr->srcline))
 			add_proto(pr, &pr->probes[n], &f.st.syms[i], m, &protos);
 	}
 	utrace_protos_close(protos);

@@ -51,6 +51,7 @@ struct ut_probe {
 	const char *module; /* basename, owned by the probe table */
 	const char *path; /* the module's file, owned; NULL for hidden probes */
 	char *proto; /* its prototype from DWARF (protos.h), owned; NULL when unknown */
+	char *srcline; /* "file.c:LINE" of its definition (--srcline), owned; or NULL */
 	char build_id[41]; /* the module's, hex; "" when none */
 	uint32_t area; /* index in struct ut_probes areas */
 	uint8_t stub[UT_STUB_SIZE];
@@ -65,6 +66,7 @@ struct ut_probes {
 	bool patch_call; /* `call stub_F` over prologues instead of `jmp` (bench only) */
 	bool protos; /* events carry words (--args, --retval): read prototypes from DWARF */
 	const struct ut_argspecs *specs; /* -A, -R; may be NULL */
+	bool srcline; /* --srcline: where each function is defined, from DWARF */
 	const char *debug_dir; /* --debug-dir: separate debug files; NULL: /usr/lib/debug */
 	/* the dynamic linker reports libraries loaded later: patterns may wait for them */
 	bool may_load;

@@ -40,6 +40,7 @@ struct ut_func_info {
 	uint64_t addr; /* runtime address of the function (symbol start) */
 	const char *mangled; /* a C++ function's symbol when `name` is demangled, else NULL */
 	const char *proto; /* its prototype from DWARF (protos.h), else NULL */
+	const char *srcline; /* "file.c:LINE" of its definition (--srcline), else NULL */
 };
 
 /* A thread that lost records or waited for room in its ring. */

@@ -96,8 +96,8 @@ static int func_line(struct tm_trace *m, struct tt_lines *l, size_t *cap)
 	struct ut_trace_func *f;
 	unsigned long long id, addr;
 
-	/* the prototype (9th) came later: a trace without it is read as before */
-	if ((l->nf != 8 && l->nf != 9) || !tt_num(l, 0, &id) || !tt_num(l, 1, &addr) || !*l->fv[6])
+	/* the prototype (9th) and source line (10th) came later: a line may end before */
+	if (l->nf < 8 || l->nf > 10 || !tt_num(l, 0, &id) || !tt_num(l, 1, &addr) || !*l->fv[6])
 		return tt_lines_bad(l, "not a function");
 	if (id != m->nfuncs)
 		return tt_lines_bad(l, "function ids out of order");
@@ -115,12 +115,15 @@ static int func_line(struct tm_trace *m, struct tt_lines *l, size_t *cap)
 					       .module = strdup(l->fv[3]),
 					       .addr = addr,
 					       .mangled = dup_or_null(l->fv[7]),
-					       .proto = l->nf > 8 ? dup_or_null(l->fv[8]) : NULL },
+					       .proto = l->nf > 8 ? dup_or_null(l->fv[8]) : NULL,
+					       .srcline =
+						       l->nf > 9 ? dup_or_null(l->fv[9]) : NULL },
 				     .probe = strdup(l->fv[2]),
 				     .path = strdup(l->fv[4]),
 				     .build_id = strdup(l->fv[5]) };
 	if (!f->info.name || !f->info.module || !f->probe || !f->path || !f->build_id ||
-	    (*l->fv[7] && !f->info.mangled) || (l->nf > 8 && *l->fv[8] && !f->info.proto))
+	    (*l->fv[7] && !f->info.mangled) || (l->nf > 8 && *l->fv[8] && !f->info.proto) ||
+	    (l->nf > 9 && *l->fv[9] && !f->info.srcline))
 		return -ENOMEM;
 	return 0;
 }
@@ -201,6 +204,7 @@ void tm_free(struct tm_trace *m)
 		free((char *)m->funcs[i].info.module);
 		free((char *)m->funcs[i].info.mangled);
 		free((char *)m->funcs[i].info.proto);
+		free((char *)m->funcs[i].info.srcline);
 		free((char *)m->funcs[i].probe);
 		free((char *)m->funcs[i].path);
 		free((char *)m->funcs[i].build_id);

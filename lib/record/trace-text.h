@@ -22,7 +22,7 @@ int tt_split(char *line, char **fields, int max);
 /* Parse an unsigned decimal (hex with 0x) that must fill the whole field. */
 bool tt_u64(const char *s, unsigned long long *v);
 
-#define TT_FIELDS_MAX 9
+#define TT_FIELDS_MAX 10
 
 /* A text file of the trace read line by line, each split into fields. */
 struct tt_lines {

@@ -222,6 +222,8 @@ int ut_trace_writer_funcs(struct ut_trace_writer *w, const struct ut_trace_func 
 		tt_put(w->funcs, fi->mangled ? fi->mangled : "");
 		fputc('\t', w->funcs);
 		tt_put(w->funcs, fi->proto ? fi->proto : "");
+		fputc('\t', w->funcs);
+		tt_put(w->funcs, fi->srcline ? fi->srcline : "");
 		fputc('\n', w->funcs);
 	}
 	return fflush(w->funcs) ? -EIO : 0;

@@ -196,11 +196,14 @@ static int copy_probes(struct ut_session *k, const struct ut_session *p)
 		k->pr.probes[i].path = p->pr.probes[i].path ? strdup(p->pr.probes[i].path) : NULL;
 		k->pr.probes[i].proto =
 			p->pr.probes[i].proto ? strdup(p->pr.probes[i].proto) : NULL;
+		k->pr.probes[i].srcline =
+			p->pr.probes[i].srcline ? strdup(p->pr.probes[i].srcline) : NULL;
 		k->pr.nprobes = i + 1;
 		if (!k->pr.probes[i].name || !k->pr.probes[i].module ||
 		    (p->pr.probes[i].mangled && !k->pr.probes[i].mangled) ||
 		    (p->pr.probes[i].path && !k->pr.probes[i].path) ||
-		    (p->pr.probes[i].proto && !k->pr.probes[i].proto))
+		    (p->pr.probes[i].proto && !k->pr.probes[i].proto) ||
+		    (p->pr.probes[i].srcline && !k->pr.probes[i].srcline))
 			return -ENOMEM;
 	}
 	return 0;

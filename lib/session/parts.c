@@ -18,6 +18,7 @@ void ut_session_parts_link(struct ut_session *s)
 	s->pr.protos = o->record_args || o->record_retval;
 	s->pr.specs = o->argspecs;
 	s->pr.debug_dir = o->debug_dir;
+	s->pr.srcline = o->srcline;
 	s->inj.pr = &s->pr;
 	s->inj.tsc = &s->tsc;
 	s->inj.opts = (struct ut_inject_opts){

@@ -37,6 +37,7 @@ struct ut_session_opts {
 	/* -A, -R: how to show the words of functions without (or despite) DWARF */
 	const struct ut_argspecs *argspecs;
 	const char *debug_dir; /* separate debug files (--debug-dir); NULL: /usr/lib/debug */
+	bool srcline; /* each function's file and line (--srcline) */
 	enum ut_probe_mode probe_mode;
 	bool patch_call; /* bench only: `call stub_F` over prologues instead of `jmp` */
 	/* trace the programs the process executes, from their entry points (follow.c) */

@@ -120,6 +120,7 @@ static void func_clear(struct ut_trace_func *f)
 	free((char *)f->info.name);
 	free((char *)f->info.mangled);
 	free((char *)f->info.proto);
+	free((char *)f->info.srcline);
 	free((char *)f->info.module);
 	free((char *)f->path);
 	free((char *)f->build_id);
@@ -132,6 +133,7 @@ static int func_set(struct ut_trace_func *f, const struct ut_probe *p)
 		.info = { .name = strdup(p->name),
 			  .mangled = p->mangled ? strdup(p->mangled) : NULL,
 			  .proto = p->proto ? strdup(p->proto) : NULL,
+			  .srcline = p->srcline ? strdup(p->srcline) : NULL,
 			  .module = strdup(p->module),
 			  .addr = p->func_addr },
 		.path = strdup(p->path ? p->path : ""),
@@ -139,7 +141,8 @@ static int func_set(struct ut_trace_func *f, const struct ut_probe *p)
 		.probe = utrace_probe_kind_name(p->kind),
 	};
 	if (f->info.name && f->info.module && (f->info.mangled || !p->mangled) &&
-	    (f->info.proto || !p->proto) && f->path && f->build_id)
+	    (f->info.proto || !p->proto) && (f->info.srcline || !p->srcline) && f->path &&
+	    f->build_id)
 		return 0;
 	func_clear(f);
 	return -ENOMEM;

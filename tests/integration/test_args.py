@@ -9,6 +9,7 @@ the live JSON view, the text view and the views of a recorded trace; the
 same for s-args-debuglink, whose debug info is in a separate file."""
 
 import os
+import re
 import unittest
 
 import harness as h
@@ -171,6 +172,24 @@ class ArgsTest(unittest.TestCase):
                 self.assertEqual(len(ev["args"]), 6)
                 for a in ev["args"]:
                     self.assertRegex(a, "^0x[0-9a-f]+$")
+
+    def test_srcline(self):
+        """--srcline: each function's "file:line", its definition's line in the source."""
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "progs", "s-args.c")
+        with open(src) as f:
+            lines = f.read().split("\n")
+        defs = {}
+        for n, line in enumerate(lines, 1):
+            m = re.match(r"NOINL [^(]*\b(arg_\w+)\(", line)
+            if m and n < len(lines) and lines[n] == "{":
+                defs[m.group(1)] = n
+        self.assertEqual(len(defs), 7)
+        t = h.run_traced(self, "s-args", funcs=("arg_*",), extra=("--srcline",))
+        got = {ev["func"]: ev["srcline"] for ev in t.events}
+        self.assertEqual(sorted(got), sorted(defs))
+        for func, srcline in got.items():
+            self.assertTrue(srcline.endswith("s-args.c:%d" % defs[func]), (func, srcline))
+        self.assertNotIn("args", t.events[0])
 
 
 def libc_debug_file():
