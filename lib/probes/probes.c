@@ -126,24 +126,32 @@ static bool is_libc(const struct ut_module *m)
 	return !strncmp(m->name, "libc.so", 7) || !strncmp(m->name, "libc-", 5);
 }
 
+/* A module's debug information, looked for once, at its first probe. */
+struct debug_info {
+	struct ut_protos *protos; /* NULL: none (yet) */
+	bool looked;
+};
+
 /*
- * Its prototype: from the module's debug information (opened at its first
- * probe), else built in (libc), as -A and -R change it.  A clone
- * (foo.constprop.0) has another signature than the one DWARF declares.
+ * Its prototype: from the module's debug information, else built in
+ * (libc), as -A and -R change it.  A clone (foo.constprop.0) has another
+ * signature than the one DWARF declares.
  */
 static void add_proto(const struct ut_probes *pr, struct ut_probe *p, const struct ut_sym *sym,
-		      const struct ut_module *m, struct ut_protos **protos)
+		      const struct ut_module *m, struct debug_info *d)
 {
 	char *dwarf = NULL, *spec;
 	const char *base;
 
-	if (!sym->name[utrace_clone_base_len(sym->name)]) {
-		if (!*protos)
-			*protos = utrace_protos_open(m->path, pr->debug_dir);
-		if (*protos && pr->protos)
-			dwarf = utrace_proto_at(*protos, sym->addr);
-		if (*protos && pr->srcline)
-			p->srcline = utrace_srcline_at(*protos, sym->addr);
+	if (!d->looked) {
+		d->protos = utrace_protos_open(m->path, pr->debug_dir);
+		d->looked = true;
+	}
+	if (d->protos && !sym->name[utrace_clone_base_len(sym->name)]) {
+		if (pr->protos)
+			dwarf = utrace_proto_at(d->protos, sym->addr);
+		if (pr->srcline)
+			p->srcline = utrace_srcline_at(d->protos, sym->addr);
 	}
 	base = dwarf ? dwarf : is_libc(m) && pr->protos ? utrace_libc_proto(p->name) : NULL;
 	spec = pr->protos ? utrace_argspec_proto(pr->specs, p->name, base) : NULL;
@@ -154,7 +162,7 @@ static void add_proto(const struct ut_probes *pr, struct ut_probe *p, const stru
 static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module *m)
 {
 	enum ut_probe_mode mode = pr->mode;
-	struct ut_protos *protos = NULL;
+	struct debug_info debug = { 0 };
 	struct ut_facts f;
 	uint64_t bias;
 	int e;
@@ -179,9 +187,9 @@ static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module
 			continue;
 		e = ut_probe_add(pr, cap, m, &f.m, mode, &f.st.syms[i], bias, asked);
 		if (e == 0 && pr->nprobes > n && (pr->protos || pr->srcline))
-			add_proto(pr, &pr->probes[n], &f.st.syms[i], m, &protos);
+			add_proto(pr, &pr->probes[n], &f.st.syms[i], m, &debug);
 	}
-	utrace_protos_close(protos);
+	utrace_protos_close(debug.protos);
 free:
 	utrace_facts_free(&f);
 	return e;
