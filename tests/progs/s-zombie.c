@@ -4,7 +4,8 @@
  * process lives on in them (/proc/PID/task/PID/stat says 'Z').
  *
  * The spinner calls work_zl_spin in bursts until the end.  The
- * controller waits for the leader to be a zombie, prints "ready", then
+ * controller waits for the leader to be a zombie and the spinner's first
+ * call, prints "ready", then
  * reads stdin: each byte runs a phase (NWORKERS workers make PHASE_CALLS
  * calls of work_zl_phase -> work_zl_leaf each, then "phase K done"); end of
  * file stops the spinner, prints the counts and exits with EXIT_STATUS.
@@ -116,6 +117,9 @@ static void *controller_main(void *arg)
 	ssize_t n;
 
 	while (leader_state(getpid()) != 'Z')
+		nanosleep(&tick, NULL);
+	/* the spinner has run (a new thread may wait for its tracer): the phases overlap it */
+	while (!__atomic_load_n(&calls_spin, __ATOMIC_RELAXED))
 		nanosleep(&tick, NULL);
 	printf("ready\n");
 	fflush(stdout);
