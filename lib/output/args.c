@@ -21,6 +21,37 @@ static void arg_free(struct ut_arg *a)
 	free(a->name);
 	free(a->type);
 	free(a->enums);
+	free(a->json_head);
+	free(a->text_head);
+}
+
+static void sbuf_json_str(struct ut_sbuf *b, const char *s, size_t len);
+static void sbuf_text_str(struct ut_sbuf *b, const char *s);
+
+/* What every event prints before an argument's value, escaped once. */
+static int arg_heads(struct ut_arg *a, bool ret)
+{
+	char json[3 * VALUE_MAX + 64] = "", text[VALUE_MAX + 2] = "";
+	struct ut_sbuf j = { .p = json, .cap = sizeof(json) },
+		       t = { .p = text, .cap = sizeof(text) };
+
+	if (!ret) {
+		ut_sbuf_put(&j, "{\"name\":", 8);
+		sbuf_json_str(&j, a->name, strlen(a->name));
+		ut_sbuf_put(&j, ",", 1);
+		sbuf_text_str(&t, *a->name ? a->name : "_");
+		ut_sbuf_put(&t, "=", 1);
+	}
+	if (*a->type) {
+		ut_sbuf_put(&j, "\"type\":", 7);
+		sbuf_json_str(&j, a->type, strlen(a->type));
+		ut_sbuf_put(&j, ",", 1);
+	}
+	if (j.full || t.full)
+		return -EINVAL; /* names that long are no prototype */
+	a->json_head = strdup(json);
+	a->text_head = strdup(text);
+	return a->json_head && a->text_head ? 0 : -ENOMEM;
 }
 
 void ut_proto_free(struct ut_proto *p)
@@ -65,6 +96,8 @@ static int arg_parse(const char *s, size_t len, int words, struct ut_arg *a)
 			      .type = strdup(f[4]),
 			      .enums = eq ? strdup(eq) : NULL };
 	e = a->name && a->type && (!eq || a->enums) ? 0 : -ENOMEM;
+	if (e == 0)
+		e = arg_heads(a, words == UT_REC_RETVAL_WORDS);
 out:
 	free(copy);
 	return e;
@@ -202,11 +235,16 @@ static enum json_as render(const struct ut_arg *a, const uint64_t *w, char *out,
 		return AS_STRING;
 	}
 	switch (a->kind) {
-	case 'i':
-		snprintf(out, cap, "%" PRId64, sign_extend(v, a->size));
+	case 'i': {
+		int64_t s = sign_extend(v, a->size);
+
+		if (s < 0)
+			*out++ = '-';
+		*ut_put_dec(out, s < 0 ? 0 - (uint64_t)s : (uint64_t)s) = 0;
 		return AS_NUMBER;
+	}
 	case 'u':
-		snprintf(out, cap, "%" PRIu64, zero_extend(v, a->size));
+		*ut_put_dec(out, zero_extend(v, a->size)) = 0;
 		return AS_NUMBER;
 	case 'b':
 		snprintf(out, cap, "%s", (v & 0xff) ? "true" : "false");
@@ -253,7 +291,13 @@ static void value_json(struct ut_sbuf *b, const struct ut_arg *a, const struct u
 	sbuf_puts(b, "\"value\":");
 	switch (render(a, &ev->w[a->word], v, sizeof(v))) {
 	case AS_STRING:
-		sbuf_json_str(b, v, strlen(v));
+		if (a->kind == 'c' || a->kind == 'e') { /* a byte, a name from the trace: escaped */
+			sbuf_json_str(b, v, strlen(v));
+			break;
+		}
+		sbuf_puts(b, "\""); /* hex words of ours */
+		sbuf_puts(b, v);
+		sbuf_puts(b, "\"");
 		break;
 	default:
 		sbuf_puts(b, v);
@@ -271,13 +315,9 @@ void ut_args_json(struct ut_sbuf *b, const struct ut_proto *p, const struct ut_e
 {
 	sbuf_puts(b, ",\"args\":[");
 	for (size_t i = 0; i < p->n; i++) {
-		sbuf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-		sbuf_json_str(b, p->v[i].name, strlen(p->v[i].name));
-		if (*p->v[i].type) {
-			sbuf_puts(b, ",\"type\":");
-			sbuf_json_str(b, p->v[i].type, strlen(p->v[i].type));
-		}
-		sbuf_puts(b, ",");
+		if (i)
+			sbuf_puts(b, ",");
+		sbuf_puts(b, p->v[i].json_head);
 		value_json(b, &p->v[i], ev);
 	}
 	sbuf_puts(b, "]");
@@ -288,11 +328,7 @@ void ut_retval_json(struct ut_sbuf *b, const struct ut_proto *p, const struct ut
 	if (p->ret.kind == 'v')
 		return;
 	sbuf_puts(b, ",\"retval\":{");
-	if (*p->ret.type) {
-		sbuf_puts(b, "\"type\":");
-		sbuf_json_str(b, p->ret.type, strlen(p->ret.type));
-		sbuf_puts(b, ",");
-	}
+	sbuf_puts(b, p->ret.json_head);
 	value_json(b, &p->ret, ev);
 }
 
@@ -329,8 +365,7 @@ void ut_args_text(struct ut_sbuf *b, const struct ut_proto *p, const struct ut_e
 	for (size_t i = 0; i < p->n; i++) {
 		if (i)
 			sbuf_puts(b, ", ");
-		sbuf_text_str(b, *p->v[i].name ? p->v[i].name : "_");
-		sbuf_puts(b, "=");
+		sbuf_puts(b, p->v[i].text_head);
 		value_text(b, &p->v[i], ev);
 	}
 }

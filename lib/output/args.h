@@ -19,6 +19,9 @@ struct ut_arg {
 	int word; /* its first word among those recorded, -1 for none */
 	char *name, *type;
 	char *enums; /* "NAME:VALUE:..." of an enum, else NULL */
+	/* made once: what every event prints before the value */
+	char *json_head; /* {"name":"n","type":"int", (a return value: "type":"int",) */
+	char *text_head; /* n= (a return value: "") */
 };
 
 struct ut_proto {

@@ -119,6 +119,26 @@ static void args_retval_and_cut(void **state)
 	ut_proto_free(&p);
 }
 
+/* A spec's prototype (-A/-R): no type names, a return value shown in hex. */
+static void args_untyped_entries(void **state)
+{
+	const uint64_t w[] = { 42, 0, 0, 0, 0, 5 };
+	struct ut_event ev = entry(w, 6);
+	char buf[128];
+	struct ut_sbuf b = { .p = buf, .cap = sizeof(buf) };
+	struct ut_proto p;
+
+	assert_int_equal(ut_proto_parse("x,8,0,,;x,8,5,arg6,", &p), 0);
+	ut_args_json(&b, &p, &ev);
+	assert_string_equal(buf, ",\"args\":[{\"name\":\"arg6\",\"value\":\"0x5\"}]");
+	b.len = 0;
+	ev.kind = UT_REC_EXIT;
+	ev.nw = 2;
+	ut_retval_json(&b, &p, &ev);
+	assert_string_equal(buf, ",\"retval\":{\"value\":\"0x2a\"}");
+	ut_proto_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +146,7 @@ int main(void)
 		cmocka_unit_test(args_values_json_and_text),
 		cmocka_unit_test(args_enum_unknown_value_and_odd_char),
 		cmocka_unit_test(args_retval_and_cut),
+		cmocka_unit_test(args_untyped_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
