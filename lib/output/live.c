@@ -134,6 +134,14 @@ void ut_live_kick(struct ut_live *l)
 
 int ut_live_finish(struct ut_live *l)
 {
+	struct sched_param normal = { 0 };
+
+	/*
+	 * Tracing is over: the view catches up at normal priority, since a
+	 * program we detached from may keep every CPU busy for as long as it
+	 * runs (an unprivileged utrace may not be allowed: then it waits).
+	 */
+	pthread_setschedparam(l->thread, SCHED_OTHER, &normal);
 	pthread_mutex_lock(&l->wake);
 	l->done = true;
 	pthread_cond_signal(&l->more);

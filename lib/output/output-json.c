@@ -14,6 +14,8 @@
 /* First size of the buffer string literals are escaped into. */
 #define JSON_ESC_MIN 256
 
+#define JSON_TYPED_MAX 8192
+
 struct json_state {
 	char *esc; /* escaped string literals are built here */
 	size_t cap;
@@ -24,6 +26,8 @@ struct json_state {
 	size_t *part_len;
 	char *unknown; /* the part of an id outside the table (rebuilt each time) */
 	size_t unknown_len;
+	/* typed words are built here: not on the stack, which a sanitizer poisons per call */
+	char typed[JSON_TYPED_MAX];
 };
 
 static void json_parts_free(struct json_state *js)
@@ -114,7 +118,6 @@ static const char *json_type(enum ut_rec_kind kind)
  * ,"func":..,"module":..,"addr":.. part is built once.
  */
 #define JSON_LINE_MAX 512
-#define JSON_TYPED_MAX 8192
 
 /* "0x<hex>" with its quotes, lowercase, no leading zeros. */
 static char *put_hex_str(char *p, uint64_t v)
@@ -265,8 +268,8 @@ static char *json_event_tail(char *p, const struct ut_event *ev)
 static char *json_typed_tail(struct ut_writer *w, char *line, char *p, const struct ut_proto *proto,
 			     const struct ut_event *ev)
 {
-	char typed[JSON_TYPED_MAX];
-	struct ut_sbuf b = { .p = typed, .cap = sizeof(typed) };
+	struct json_state *js = w->priv;
+	struct ut_sbuf b = { .p = js->typed, .cap = sizeof(js->typed) };
 
 	if (ev->kind == UT_REC_ENTRY) {
 		ut_args_json(&b, proto, ev);
@@ -280,7 +283,7 @@ static char *json_typed_tail(struct ut_writer *w, char *line, char *p, const str
 	if (b.full) /* never a cut JSON value: the raw words instead */
 		p = ev->kind == UT_REC_ENTRY ? json_raw_args(p, ev) : json_raw_retval(p, ev);
 	else
-		fwrite_unlocked(typed, 1, b.len, w->out);
+		fwrite_unlocked(js->typed, 1, b.len, w->out);
 	return ut_put_lit(p, "}\n");
 }
 

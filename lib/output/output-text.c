@@ -43,6 +43,7 @@ struct text_state {
 	/* a line is built here and written with one call: replay prints millions */
 	char *line;
 	size_t len, line_cap;
+	char args[TEXT_ARGS_MAX]; /* an entry's arguments or an exit's value, built here */
 	int err; /* -ENOMEM once the line could not grow */
 };
 
@@ -197,8 +198,9 @@ static void line_call(struct ut_writer *w, const struct ut_event *entry)
 {
 	const struct ut_proto *p = entry->nw ? ut_writer_proto(w, entry->func) : NULL;
 	const char *name = ut_writer_func_name(w, entry->func);
-	char args[TEXT_ARGS_MAX], *typed;
-	struct ut_sbuf b = { .p = args, .cap = sizeof(args) };
+	struct text_state *ts = w->priv;
+	struct ut_sbuf b = { .p = ts->args, .cap = sizeof(ts->args) };
+	char *typed;
 
 	if (!p) {
 		line_name(w, entry->func, true);
@@ -209,7 +211,7 @@ static void line_call(struct ut_writer *w, const struct ut_event *entry)
 	free(typed);
 	ut_args_text(&b, p, entry);
 	line_puts(w->priv, "(");
-	line_puts(w->priv, args);
+	line_puts(w->priv, ts->args);
 	line_puts(w->priv, b.full ? "...)" : ")");
 }
 
@@ -217,12 +219,12 @@ static void line_call(struct ut_writer *w, const struct ut_event *entry)
 static void line_retval(struct ut_writer *w, const struct ut_event *exit)
 {
 	const struct ut_proto *p = exit->nw ? ut_writer_proto(w, exit->func) : NULL;
-	char v[TEXT_ARGS_MAX];
-	struct ut_sbuf b = { .p = v, .cap = sizeof(v) };
+	struct text_state *ts = w->priv;
+	struct ut_sbuf b = { .p = ts->args, .cap = sizeof(ts->args) };
 
 	if (p && exit->kind == UT_REC_EXIT && ut_retval_text(&b, p, exit)) {
 		line_puts(w->priv, " = ");
-		line_puts(w->priv, v);
+		line_puts(w->priv, ts->args);
 	}
 }
 
