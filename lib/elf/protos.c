@@ -198,8 +198,9 @@ static void classify_members(Dwarf_Die *t, Dwarf_Word off, enum word_class w[2],
 			dwarf_formudata(&a, &at);
 		if (dwarf_hasattr(&m, DW_AT_bit_size) || dwarf_hasattr(&m, DW_AT_data_bit_offset)) {
 			/* a bit-field: an integer where it lies */
-			w[(off + at) / 8 > 1 ? 1 : (off + at) / 8] =
-				merge(w[(off + at) / 8 > 1 ? 1 : (off + at) / 8], WC_INT);
+			size_t k = (off + at) / 8 > 1 ? 1 : (off + at) / 8;
+
+			w[k] = merge(w[k], WC_INT);
 			continue;
 		}
 		if (type_of(&m, &mt))
@@ -432,16 +433,16 @@ static bool entry_die(struct ut_protos *p, uint64_t addr, Dwarf_Die *out, bool *
 {
 	Dwarf_Addr cubias, lo;
 	Dwarf_Die *cu = dwfl_module_addrdie(p->mod, addr + p->bias, &cubias), *scopes = NULL;
-	int n;
+	int n, lang;
 	bool found = false;
 
 	if (!cu)
 		return false;
-	*cxx = dwarf_srclang(cu) == DW_LANG_C_plus_plus ||
-	       dwarf_srclang(cu) == DW_LANG_C_plus_plus_11 ||
-	       dwarf_srclang(cu) == DW_LANG_C_plus_plus_14;
+	lang = dwarf_srclang(cu);
+	*cxx = lang == DW_LANG_C_plus_plus || lang == DW_LANG_C_plus_plus_11 ||
+	       lang == DW_LANG_C_plus_plus_14;
 	n = dwarf_getscopes(cu, addr + p->bias - cubias, &scopes);
-	for (int i = 0; i < n && !found; i++)
+	for (int i = 0; i < n; i++)
 		if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
 			found = dwarf_entrypc(&scopes[i], &lo) == 0 &&
 				lo == addr + p->bias - cubias;
@@ -497,7 +498,7 @@ char *utrace_proto_at(struct ut_protos *p, uint64_t addr)
 {
 	struct proto *pr;
 	Dwarf_Die func, parent, child, rtype;
-	bool has_ret, sret;
+	bool has_ret;
 	int word = 0, ret_word = 0;
 	char *out = NULL;
 
@@ -508,9 +509,12 @@ char *utrace_proto_at(struct ut_protos *p, uint64_t addr)
 		goto done;
 	has_ret = type_of(&func, &rtype);
 	put_value(pr, has_ret ? &rtype : NULL, "", &ret_word, RET_WORDS);
-	/* a value returned in memory: its address comes in rdi, and goes back in rax */
-	sret = has_ret && value_of(&rtype).kind == 'm' && value_of(&rtype).sses == 0;
-	word = sret ? 1 : 0;
+	if (has_ret) {
+		struct value ret = value_of(&rtype);
+
+		/* a value returned in memory: its address comes in rdi, and goes back in rax */
+		word = ret.kind == 'm' && ret.sses == 0 ? 1 : 0;
+	}
 	if (params_parent(&func, &parent) && dwarf_child(&parent, &child) == 0)
 		do {
 			Dwarf_Attribute a;

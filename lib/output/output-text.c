@@ -215,17 +215,18 @@ static void line_call(struct ut_writer *w, const struct ut_event *entry)
 	line_puts(w->priv, b.full ? "...)" : ")");
 }
 
-/* " = 7" of an exit whose words its prototype shows. */
-static void line_retval(struct ut_writer *w, const struct ut_event *exit)
+/* " = 7" of an exit whose words its prototype shows: whether there was one. */
+static bool line_retval(struct ut_writer *w, const struct ut_event *exit)
 {
 	const struct ut_proto *p = exit->nw ? ut_writer_proto(w, exit->func) : NULL;
 	struct text_state *ts = w->priv;
 	struct ut_sbuf b = { .p = ts->args, .cap = sizeof(ts->args) };
 
-	if (p && exit->kind == UT_REC_EXIT && ut_retval_text(&b, p, exit)) {
-		line_puts(w->priv, " = ");
-		line_puts(w->priv, ts->args);
-	}
+	if (!p || exit->kind != UT_REC_EXIT || !ut_retval_text(&b, p, exit))
+		return false;
+	line_puts(w->priv, " = ");
+	line_puts(w->priv, ts->args);
+	return true;
 }
 
 static void print_entry_open(struct ut_writer *w, const struct ut_event *entry)
@@ -250,10 +251,7 @@ static void print_close(struct ut_writer *w, const struct ut_event *ev)
 {
 	print_prefix(w, ev, ev->has_dur, ev->dur_ns, ev->depth);
 	line_puts(w->priv, "}");
-	line_retval(w, ev);
-	line_puts(w->priv, ev->nw && ut_writer_proto(w, ev->func) && ev->kind == UT_REC_EXIT ?
-				   "; /* " :
-				   " /* ");
+	line_puts(w->priv, line_retval(w, ev) ? "; /* " : " /* ");
 	line_name(w, ev->func, false);
 	line_puts(w->priv, ev->kind == UT_REC_UNWIND ? ": unwound */\n" : " */\n");
 	line_write(w);

@@ -68,6 +68,27 @@ static void probe_strings_free(struct ut_probe *p)
 	free(p->srcline);
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int ut_probe_copy(struct ut_probe *dst, const struct ut_probe *src)
+{
+	*dst = *src;
+	dst->name = dup_or_null(src->name);
+	dst->module = dup_or_null(src->module);
+	dst->mangled = dup_or_null(src->mangled);
+	dst->path = dup_or_null(src->path);
+	dst->proto = dup_or_null(src->proto);
+	dst->srcline = dup_or_null(src->srcline);
+	if (!dst->name != !src->name || !dst->module != !src->module ||
+	    !dst->mangled != !src->mangled || !dst->path != !src->path ||
+	    !dst->proto != !src->proto || !dst->srcline != !src->srcline)
+		return -ENOMEM;
+	return 0;
+}
+
 void ut_probe_drop_last(struct ut_probes *pr)
 {
 	probe_strings_free(&pr->probes[--pr->nprobes]);

@@ -115,6 +115,8 @@ int ut_probe_add(struct ut_probes *pr, size_t *cap, const struct ut_module *m,
 		 const struct ut_sym *sym, uint64_t bias, const char *name);
 struct ut_probe *ut_probe_append(struct ut_probes *pr, size_t *cap);
 void ut_probe_drop_last(struct ut_probes *pr);
+/* A copy of src whose strings dst owns (a followed child's table): 0 or -ENOMEM, dst freeable. */
+int ut_probe_copy(struct ut_probe *dst, const struct ut_probe *src);
 /* Forget the probes from `first` on (planned, never installed). */
 void ut_probes_truncate(struct ut_probes *pr, size_t first);
 

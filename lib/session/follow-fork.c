@@ -188,23 +188,11 @@ static int copy_probes(struct ut_session *k, const struct ut_session *p)
 	memcpy(k->pr.areas, p->pr.areas, p->pr.nareas * sizeof(*k->pr.areas));
 	k->pr.nareas = p->pr.nareas;
 	for (size_t i = 0; i < p->pr.nprobes; i++) {
-		k->pr.probes[i] = p->pr.probes[i];
-		k->pr.probes[i].name = strdup(p->pr.probes[i].name);
-		k->pr.probes[i].module = strdup(p->pr.probes[i].module);
-		k->pr.probes[i].mangled =
-			p->pr.probes[i].mangled ? strdup(p->pr.probes[i].mangled) : NULL;
-		k->pr.probes[i].path = p->pr.probes[i].path ? strdup(p->pr.probes[i].path) : NULL;
-		k->pr.probes[i].proto =
-			p->pr.probes[i].proto ? strdup(p->pr.probes[i].proto) : NULL;
-		k->pr.probes[i].srcline =
-			p->pr.probes[i].srcline ? strdup(p->pr.probes[i].srcline) : NULL;
-		k->pr.nprobes = i + 1;
-		if (!k->pr.probes[i].name || !k->pr.probes[i].module ||
-		    (p->pr.probes[i].mangled && !k->pr.probes[i].mangled) ||
-		    (p->pr.probes[i].path && !k->pr.probes[i].path) ||
-		    (p->pr.probes[i].proto && !k->pr.probes[i].proto) ||
-		    (p->pr.probes[i].srcline && !k->pr.probes[i].srcline))
-			return -ENOMEM;
+		int e = ut_probe_copy(&k->pr.probes[i], &p->pr.probes[i]);
+
+		k->pr.nprobes = i + 1; /* freed with the table, whole or not */
+		if (e < 0)
+			return e;
 	}
 	return 0;
 }
