@@ -28,6 +28,10 @@ struct cli {
 	const char *pid; /* record -p */
 	uint32_t ring_size, rstack_depth, nslots;
 	bool lossy, record_args, record_retval;
+	/* --stack, --caller: the functions named (without MODULE:) */
+	const char **stack_funcs, **caller_funcs;
+	size_t nstack_funcs, ncaller_funcs;
+	uint32_t str_max, stack_bytes; /* --string-size, --stack-size */
 	uint64_t block_timeout_ns;
 	enum ut_probe_mode probe_mode;
 	bool patch_call;

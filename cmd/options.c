@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "items.h"
 #include "log.h"
 
 #define DEFAULT_RING_SIZE (8U << 20)
@@ -25,6 +26,9 @@
 #define DEFAULT_RSTACK_DEPTH (1U << 17)
 #define DEFAULT_NSLOTS 128U
 #define MIN_RING_SIZE 4096U
+#define MIN_STACK_COPY 64U
+#define DEFAULT_STR_MAX 64U
+#define DEFAULT_STACK_COPY 4096U
 #define MAX_RING_SIZE (1U << 30)
 #define MAX_NSLOTS 4096U
 /* How long a full ring holds a thread up before it drops: the tracer is gone or stuck. */
@@ -47,6 +51,10 @@ enum {
 	OPT_RETVAL,
 	OPT_DEBUG_DIR,
 	OPT_SRCLINE,
+	OPT_STACK,
+	OPT_CALLER,
+	OPT_STRING_SIZE,
+	OPT_STACK_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -61,6 +69,10 @@ static const struct option long_opts[] = {
 	{ "return", required_argument, NULL, 'R' },
 	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 	{ "srcline", no_argument, NULL, OPT_SRCLINE },
+	{ "stack", required_argument, NULL, OPT_STACK },
+	{ "caller", required_argument, NULL, OPT_CALLER },
+	{ "string-size", required_argument, NULL, OPT_STRING_SIZE },
+	{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 	{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
 	{ "lossy", no_argument, NULL, OPT_LOSSY },
 	{ "block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT },
@@ -113,6 +125,12 @@ void cli_usage(FILE *f, const char *cmd)
 		"  -A, --argument FUNC@ARGS      show FUNC's arguments so (repeatable): ARGS like\n"
 		"                                arg1/d,arg2/s,arg3/x (d u x c s p; d32, u8...)\n"
 		"  -R, --return FUNC@retval/FMT  show FUNC's return value so (repeatable)\n"
+		"      --string-size N           bytes of a char * argument recorded (default 64)\n"
+		"      --stack [MODULE:]GLOB     trace these functions, each entry with its caller\n"
+		"                                chain (repeatable)\n"
+		"      --stack-size SIZE         bytes of stack copied for --stack (default 4K)\n"
+		"      --caller [MODULE:]GLOB    record only calls made inside a call of these\n"
+		"                                functions, and those calls (repeatable)\n"
 		"      --srcline                 the file and line of each function (DWARF)\n"
 		"      --debug-dir DIR           separate debug files by build-id or debuglink\n"
 		"                                under DIR (default /usr/lib/debug)\n"
@@ -188,6 +206,60 @@ static int parse_size(const char *s, uint64_t min, uint64_t max, uint32_t *out)
 	if (*end || v < min || v > max || (v & (v - 1)))
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/* A decimal count within [min, max]. */
+static int parse_count(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (*end || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * The function part of [MODULE:]GLOB: a single ':' ends the module; the
+ * '::' of C++ names do not.
+ */
+static const char *func_part(const char *spec)
+{
+	for (const char *p = spec; *p; p++) {
+		if (p[0] == ':' && p[1] == ':') {
+			p++;
+			continue;
+		}
+		if (*p == ':')
+			return p + 1;
+	}
+	return spec;
+}
+
+/* --stack, --caller: the function is traced, and named in the option's list. */
+static int add_named_func(struct cli *c, const char *opt, const char *spec, const char ***list,
+			  size_t *n)
+{
+	const char **v;
+
+	if (!*func_part(spec)) {
+		cli_error("%s '%s': no function named", opt, spec);
+		return -1;
+	}
+	v = realloc(*list, (*n + 1) * sizeof(*v));
+	if (!v || utrace_filter_add(&c->filter, spec, false) < 0) {
+		cli_lib_error(-ENOMEM, spec);
+		if (v)
+			*list = v;
+		return -1;
+	}
+	v[(*n)++] = func_part(spec);
+	*list = v;
 	return 0;
 }
 
@@ -289,6 +361,22 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 	case OPT_SRCLINE:
 		c->srcline = true;
 		return 0;
+	case OPT_STACK:
+	case OPT_CALLER:
+		return add_named_func(c, opt == OPT_STACK ? "--stack" : "--caller", arg,
+				      opt == OPT_STACK ? &c->stack_funcs : &c->caller_funcs,
+				      opt == OPT_STACK ? &c->nstack_funcs : &c->ncaller_funcs);
+	case OPT_STRING_SIZE:
+		if (parse_count(arg, 1, UT_STR_MAX, &c->str_max) == 0)
+			return 0;
+		cli_error("--string-size %s: need a number of bytes from 1 to %u", arg, UT_STR_MAX);
+		return -1;
+	case OPT_STACK_SIZE:
+		if (parse_size(arg, MIN_STACK_COPY, UT_STACK_COPY_MAX, &c->stack_bytes) == 0)
+			return 0;
+		cli_error("--stack-size %s: need a power of two from %u to 64K", arg,
+			  MIN_STACK_COPY);
+		return -1;
 	case 'A':
 	case 'R':
 		if (utrace_argspec_add(&c->argspecs, arg, opt == 'R') < 0) {
@@ -367,6 +455,29 @@ void cli_option_error(const char *cmd, int opt, char **argv)
 		cli_error("%s: unknown option '%s' (try 'utrace %s --help')", cmd, what, cmd);
 }
 
+/*
+ * An entry that carries strings and a stack copy takes many records, all
+ * reserved at once: the ring must hold a few of them.  The bound: six
+ * strings, the vector registers, the stack arguments and the stack copy
+ * with their headers, in 64-byte records that carry 56 bytes each.
+ */
+static bool ring_holds_entries(const struct cli *c)
+{
+	uint64_t bytes = 8 + 6 * (8 + (uint64_t)c->str_max + 7) + 72 + 8 + UT_STKARGS_MAX;
+
+	if (c->nstack_funcs)
+		bytes += 8 + sizeof(struct ut_stack_regs) + c->stack_bytes;
+	bytes = (bytes / 56 + 2) * 64;
+	if (!c->record_args && !c->nstack_funcs)
+		return true;
+	if ((uint64_t)c->ring_size >= 4 * bytes)
+		return true;
+	cli_error("--bufsize %u: too small for entries of up to %llu bytes (--string-size, "
+		  "--stack-size); need %llu or more",
+		  c->ring_size, (unsigned long long)bytes, (unsigned long long)(4 * bytes));
+	return false;
+}
+
 int cli_parse(int argc, char **argv, struct cli *c)
 {
 	int opt;
@@ -375,6 +486,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	c->cmd = argv[0];
 	c->format = UT_FORMAT_TEXT;
 	c->ring_size = DEFAULT_RING_SIZE;
+	c->str_max = DEFAULT_STR_MAX;
+	c->stack_bytes = DEFAULT_STACK_COPY;
 	c->rstack_depth = DEFAULT_RSTACK_DEPTH;
 	c->nslots = DEFAULT_NSLOTS;
 	c->block_timeout_ns = DEFAULT_BLOCK_TIMEOUT_NS;
@@ -394,6 +507,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		if (parse_one(c, opt, optarg) < 0)
 			goto fail;
 	}
+	if (!ring_holds_entries(c))
+		goto fail;
 	c->args = argv + optind;
 	c->nargs = argc - optind;
 	cli_log_init(c->verbose);
@@ -407,6 +522,8 @@ void cli_free(struct cli *c)
 {
 	utrace_filter_free(&c->filter);
 	utrace_argspec_free(&c->argspecs);
+	free(c->stack_funcs);
+	free(c->caller_funcs);
 }
 
 static FILE *open_output(const struct cli *c)
@@ -451,6 +568,12 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	o->nslots = c->nslots;
 	o->record_args = c->record_args;
 	o->record_retval = c->record_retval;
+	o->stack_funcs = c->stack_funcs;
+	o->nstack_funcs = c->nstack_funcs;
+	o->caller_funcs = c->caller_funcs;
+	o->ncaller_funcs = c->ncaller_funcs;
+	o->str_max = c->str_max;
+	o->stack_bytes = c->stack_bytes;
 	o->argspecs = &c->argspecs;
 	o->debug_dir = c->debug_dir;
 	o->srcline = c->srcline;

@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define UT_SHM_MAGIC 0x31306563617274ULL /* "trace01" */
-#define UT_SHM_VERSION 4
+#define UT_SHM_VERSION 5
 #define UT_MAX_CODE_AREAS 64
 
 /* ---- event records ---------------------------------------------------- */
@@ -37,7 +37,10 @@ enum ut_rec_kind {
 	UT_REC_ENTRY = 1,
 	UT_REC_EXIT = 2,
 	UT_REC_UNWIND = 3, /* entry left without a return (longjmp, exception) */
-	UT_REC_KIND_MAX = UT_REC_UNWIND,
+	UT_REC_EVENT_MAX = UT_REC_UNWIND,
+	/* the bytes an entry or exit carries beyond its words (see "data" below) */
+	UT_REC_DATA = 4,
+	UT_REC_KIND_MAX = UT_REC_DATA,
 };
 
 /*
@@ -68,9 +71,9 @@ _Static_assert(sizeof(struct ut_rec_hdr) == 16, "record header size");
 #define UT_REC_RETVAL_SIZE 32
 #define UT_REC_RETVAL_WORDS 2
 
-#define UT_REC_KIND_BITS 2
+#define UT_REC_KIND_BITS 3
 #define UT_REC_LAP_BITS 8
-#define UT_REC_DEPTH_BITS 22
+#define UT_REC_DEPTH_BITS 21
 #define UT_REC_DEPTH_MAX ((1U << UT_REC_DEPTH_BITS) - 1)
 #define UT_REC_LAP_SHIFT UT_REC_KIND_BITS
 #define UT_REC_DEPTH_SHIFT (UT_REC_LAP_SHIFT + UT_REC_LAP_BITS)
@@ -115,6 +118,63 @@ static inline uint64_t ut_rec_lap_of(uint64_t pos, uint64_t ring_size)
 	return pos >> __builtin_ctzll(ring_size);
 }
 
+/* ---- data records --------------------------------------------------------
+ *
+ * An entry or exit that carries bytes (strings, vector registers, stack
+ * arguments, a copy of the stack) is followed in the ring by data records of
+ * the same size, reserved with it in one go: data record k (1, 2, ...) has
+ * kind UT_REC_DATA, depth k and the event's func in its commit word, and its
+ * other rec_size - 8 bytes (the tsc word, then from offset 16 on) are bytes
+ * k-1 of a stream of items.  They are committed before the event record,
+ * each with its own commit word, so that a record stride still finds every
+ * commit and a torn group is skipped record by record.
+ *
+ * The stream: items back to back, each an 8-byte ut_item then `len` bytes
+ * padded to 8; it ends at an item of type UT_ITEM_END or at the group's end.
+ */
+#define UT_DATA_SEQ_MAX UT_REC_DEPTH_MAX
+
+static inline uint32_t ut_data_payload(uint32_t rec_size)
+{
+	return rec_size - 8;
+}
+
+enum ut_item_type {
+	UT_ITEM_END = 0,
+	UT_ITEM_STR = 1, /* arg: the argument word (0 rdi .. 5 r9): the string it points to */
+	UT_ITEM_XMM = 2, /* arg: registers, each its low 8 bytes: xmm0 .. (exit: xmm0 xmm1) */
+	UT_ITEM_STKARGS = 3, /* the arguments passed on the stack: from entry sp + 8 */
+	UT_ITEM_STACK = 4, /* struct ut_stack_regs, then the stack's bytes from regs.rsp */
+	UT_ITEM_FRAMES = 5, /* written by the tracer, never in a ring (trace-format.md) */
+	UT_ITEM_TYPE_MAX = UT_ITEM_FRAMES,
+};
+
+/* A string item's status: what stopped the copy before a NUL byte. */
+enum ut_str_status {
+	UT_STR_CUT = 1 << 0, /* the bound (ut_ctl.str_max) came first */
+	UT_STR_FAULT = 1 << 1, /* the byte at `len` could not be read */
+	UT_STR_REFUSED = 1 << 2, /* not read: a seccomp filter (no system call made), or refused */
+};
+
+struct ut_item {
+	uint8_t type; /* enum ut_item_type */
+	uint8_t arg;
+	uint16_t status; /* enum ut_str_status */
+	uint32_t len;
+};
+_Static_assert(sizeof(struct ut_item) == 8, "ut_item size");
+
+/* The registers a stack copy starts from: what the unwinder needs at a function's entry. */
+struct ut_stack_regs {
+	uint64_t rip, rsp, rbp, rbx, r12, r13, r14, r15;
+};
+_Static_assert(sizeof(struct ut_stack_regs) == 64, "ut_stack_regs size");
+
+static inline uint32_t ut_item_size(uint32_t len)
+{
+	return (uint32_t)sizeof(struct ut_item) + ((len + 7) & ~7U);
+}
+
 /* ---- functions ---------------------------------------------------------- */
 
 enum ut_func_flags {
@@ -126,10 +186,40 @@ enum ut_func_flags {
 	UT_FUNC_REHIJACK = 1 << 3,
 };
 
+/*
+ * What a function's events carry beyond their words, tracer-written: the
+ * argument words that point to strings, the vector registers of its
+ * floating-point arguments, the bytes of its arguments on the stack, a copy
+ * of the stack for the unwinder (--stack); and whether it opens the calls
+ * recorded under --caller.
+ */
+#define UT_X_STRS_MASK 0x3fU /* bit n: argument word n is a char * */
+#define UT_X_XMM_SHIFT 6 /* 4 bits: xmm registers to copy at entry, 0..8 */
+#define UT_X_XMM_MASK 0xfU
+#define UT_X_XMM_RET (1U << 10) /* the exit copies xmm0, xmm1 */
+#define UT_X_STACK (1U << 11)
+#define UT_X_CALLER (1U << 12)
+#define UT_X_STKARGS_SHIFT 16 /* 8 bits: 8-byte words of stack arguments to copy */
+#define UT_X_STKARGS_MASK 0xffU
+/* bytes of stack arguments copied at most: the first words of a struct passed in memory */
+#define UT_STKARGS_MAX 128U
+
+static inline uint32_t ut_x_nxmm(uint32_t x)
+{
+	uint32_t n = (x >> UT_X_XMM_SHIFT) & UT_X_XMM_MASK;
+
+	return n > 8 ? 8 : n;
+}
+
+static inline uint32_t ut_x_stkargs(uint32_t x)
+{
+	return ((x >> UT_X_STKARGS_SHIFT) & UT_X_STKARGS_MASK) * 8;
+}
+
 struct ut_func {
 	uint64_t addr; /* patch point: the address regs->ip reports */
 	uint32_t flags; /* enum ut_func_flags, tracer-written */
-	uint32_t pad;
+	uint32_t extras; /* UT_X_*, tracer-written */
 	uint64_t drops; /* events of this function dropped on a full ring (tracee) */
 	/* entries not recorded while a thread without TLS lived (ut_ctl.notls_threads) */
 	uint64_t notls;
@@ -203,6 +293,8 @@ enum ut_rs_flags {
 	UT_RS_UNHIJACKED = 1 << 2, /* its slot holds `ret` again while the unwinder walks */
 	/* returned on another thread (a migrated fiber), which reported the exit */
 	UT_RS_CLAIMED = 1 << 3,
+	/* inside a call of a UT_X_CALLER function (--caller): its callees are recorded */
+	UT_RS_INSIDE = 1 << 4,
 };
 
 struct ut_rs_entry {
@@ -263,7 +355,10 @@ struct ut_ctl {
 	uint32_t rec_size;
 	uint32_t rec_args; /* entries carry their argument words */
 	uint32_t rec_retval; /* exits carry rax, rdx */
-	uint32_t pad;
+	uint32_t str_max; /* bytes of a string an entry copies at most */
+	uint32_t stack_bytes; /* bytes of stack a UT_X_STACK entry copies at most */
+	/* --caller: only calls inside a call of a UT_X_CALLER function are recorded */
+	uint32_t caller_only;
 	/*
 	 * Bumped by the tracer as it drains and formats (every ring, every
 	 * batch of events): a wait times out only once this stood still for

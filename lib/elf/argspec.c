@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 
 #include "argspec.h"
 #include "log.h"
+#include "utrace/shm.h"
 
 #define INT_ARGS 6 /* rdi rsi rdx rcx r8 r9 */
 #define ENTRY_MAX 64
@@ -244,4 +246,48 @@ const char *utrace_libc_proto(const char *name)
 		if (!strcmp(libc_protos[i].name, name))
 			return libc_protos[i].proto;
 	return NULL;
+}
+
+/* One entry's kind, size and place (its WORD field: "3", "x1", "s16" or "-1"). */
+static bool entry_place(const char *e, char *kind, unsigned long *size, char *where,
+			unsigned long *at)
+{
+	char *end;
+
+	if (!e[0] || e[1] != ',')
+		return false;
+	*kind = e[0];
+	*size = strtoul(e + 2, &end, 10);
+	if (*end != ',')
+		return false;
+	*where = end[1] == 'x' || end[1] == 's' ? end[1] : 'w';
+	if (end[1] == '-')
+		return false;
+	*at = strtoul(end + 1 + (*where != 'w'), &end, 10);
+	return *end == ',';
+}
+
+uint32_t utrace_proto_extras(const char *proto)
+{
+	uint32_t x = 0, nxmm = 0, stk = 0;
+	bool ret = true;
+
+	for (const char *e = proto; e; e = strchr(e, ';'), e = e ? e + 1 : NULL, ret = false) {
+		unsigned long size, at;
+		char kind, where;
+
+		if (!entry_place(e, &kind, &size, &where, &at))
+			continue;
+		if (ret) {
+			x |= where == 'x' ? UT_X_XMM_RET : 0;
+			continue;
+		}
+		if (where == 'w' && kind == 's' && at < 6)
+			x |= 1U << at;
+		if (where == 'x' && at < 8)
+			nxmm = MAX(nxmm, (uint32_t)at + (size > 8 ? 2 : 1));
+		if (where == 's')
+			stk = MAX(stk, (uint32_t)MIN(at + ((size + 7) & ~7UL), UT_STKARGS_MAX));
+	}
+	return x | MIN(nxmm, 8U) << UT_X_XMM_SHIFT | (stk / 8) << UT_X_STKARGS_SHIFT;
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ut_argspec {
 	char *glob; /* the functions it applies to */
@@ -36,5 +37,11 @@ void utrace_argspec_free(struct ut_argspecs *s);
 char *utrace_argspec_proto(const struct ut_argspecs *s, const char *name, const char *base);
 /* The built-in prototype of libc's function `name`, or NULL. */
 const char *utrace_libc_proto(const char *name);
+/*
+ * What the entries and exits of a function with this prototype carry
+ * beyond their words (shm.h, UT_X_*): the strings its char * arguments
+ * point to, its vector registers, its stack arguments.
+ */
+uint32_t utrace_proto_extras(const char *proto);
 
 #endif

@@ -13,6 +13,7 @@
 
 #define INT_WORDS 6 /* argument words an entry records: rdi rsi rdx rcx r8 r9 */
 #define RET_WORDS 2 /* return words an exit records: rax rdx */
+#define SSE_WORDS 8 /* vector registers arguments go in: xmm0 .. xmm7 */
 #define NAME_MAX_LEN 200
 #define PROTO_MAX 4096
 #define TYPE_DEPTH_MAX 8
@@ -409,20 +410,57 @@ static void put_enumerators(struct proto *pr, Dwarf_Die *type)
 	} while (dwarf_siblingof(&e, &e) == 0);
 }
 
-/* One entry; *word: the next integer word free (advanced past it), or -1 once spilled. */
-static void put_value(struct proto *pr, Dwarf_Die *type, const char *name, int *word, int words)
+/* Where the arguments so far went: the next integer word, vector register, stack offset. */
+struct place {
+	int word; /* -1 once spilled */
+	int sse;
+	unsigned int stack; /* bytes from the entry stack pointer + 8 */
+};
+
+/*
+ * Where a value goes (the ABI's rules, 3.2.3): its first integer word, "x"
+ * and its first vector register, "s" and its offset among the stack
+ * arguments, or -1 (a return value never goes to the stack: in memory, it
+ * is shown by address).
+ */
+static void place_of(const struct value *v, struct place *pl, int words, bool ret, char *at,
+		     size_t cap)
+{
+	snprintf(at, cap, "-1");
+	if (v->ints && !v->sses) {
+		if (pl->word >= 0 && pl->word + v->ints <= words) {
+			snprintf(at, cap, "%d", pl->word);
+			pl->word += v->ints;
+			return;
+		}
+	} else if (v->sses && !v->ints) {
+		if (pl->sse + v->sses <= SSE_WORDS) {
+			snprintf(at, cap, "x%d", pl->sse);
+			pl->sse += v->sses;
+			return;
+		}
+	} else if (v->sses || v->kind != 'm' || !v->size) {
+		return; /* integer and vector registers both, or nothing */
+	}
+	if (ret)
+		return;
+	if (v->size >= 16)
+		pl->stack = (pl->stack + 15) & ~15U;
+	snprintf(at, cap, "s%u", pl->stack);
+	pl->stack += ((unsigned int)v->size + 7) & ~7U;
+}
+
+/* One entry of the prototype, placed after the ones before it. */
+static void put_value(struct proto *pr, Dwarf_Die *type, const char *name, struct place *pl,
+		      int words)
 {
 	struct value v = type ? value_of(type) : (struct value){ 'v', 0, 0, 0 };
-	char tname[NAME_MAX_LEN] = "void";
-	int at = -1;
+	char tname[NAME_MAX_LEN] = "void", at[16];
 
 	if (type)
 		type_name(type, pr->cxx, 0, tname, sizeof(tname));
-	if (v.ints && *word >= 0 && *word + v.ints <= words)
-		at = *word;
-	if (v.ints && *word >= 0)
-		*word += v.ints;
-	put(pr, "%s%c,%llu,%d,%s,%s", pr->len ? ";" : "", v.kind, (unsigned long long)v.size, at,
+	place_of(&v, pl, words, words == RET_WORDS, at, sizeof(at));
+	put(pr, "%s%c,%llu,%s,%s,%s", pr->len ? ";" : "", v.kind, (unsigned long long)v.size, at,
 	    name ? name : "", tname);
 	if (v.kind == 'e')
 		put_enumerators(pr, type);
@@ -499,7 +537,7 @@ char *utrace_proto_at(struct ut_protos *p, uint64_t addr)
 	struct proto *pr;
 	Dwarf_Die func, parent, child, rtype;
 	bool has_ret;
-	int word = 0, ret_word = 0;
+	struct place args = { 0, 0, 0 }, ret_place = { 0, 0, 0 };
 	char *out = NULL;
 
 	pr = calloc(1, sizeof(*pr));
@@ -508,12 +546,12 @@ char *utrace_proto_at(struct ut_protos *p, uint64_t addr)
 	if (!entry_die(p, addr, &func, &pr->cxx))
 		goto done;
 	has_ret = type_of(&func, &rtype);
-	put_value(pr, has_ret ? &rtype : NULL, "", &ret_word, RET_WORDS);
+	put_value(pr, has_ret ? &rtype : NULL, "", &ret_place, RET_WORDS);
 	if (has_ret) {
 		struct value ret = value_of(&rtype);
 
 		/* a value returned in memory: its address comes in rdi, and goes back in rax */
-		word = ret.kind == 'm' && ret.sses == 0 ? 1 : 0;
+		args.word = ret.kind == 'm' && ret.sses == 0 ? 1 : 0;
 	}
 	if (params_parent(&func, &parent) && dwarf_child(&parent, &child) == 0)
 		do {
@@ -529,7 +567,7 @@ char *utrace_proto_at(struct ut_protos *p, uint64_t addr)
 				name = dwarf_formstring(&a);
 			if (!type_of(&child, &type))
 				goto done;
-			put_value(pr, &type, name, &word, INT_WORDS);
+			put_value(pr, &type, name, &args, INT_WORDS);
 		} while (dwarf_siblingof(&child, &child) == 0);
 	if (!pr->full)
 		out = strdup(pr->buf);

@@ -68,9 +68,10 @@ static void geometry_init(struct ut_inject *in)
 	g->rstack_depth = in->opts.rstack_depth;
 	g->rec_args = in->opts.record_args;
 	g->rec_retval = in->opts.record_retval;
-	g->rec_size = g->rec_args   ? UT_REC_ARGS_SIZE :
-		      g->rec_retval ? UT_REC_RETVAL_SIZE :
-				      UT_REC_MIN;
+	/* a stack copy goes in data records: a 64-byte one carries 56 bytes of it */
+	g->rec_size = g->rec_args || in->opts.stack_bytes ? UT_REC_ARGS_SIZE :
+		      g->rec_retval			  ? UT_REC_RETVAL_SIZE :
+							    UT_REC_MIN;
 	g->funcs_off = page_align(sizeof(struct ut_ctl));
 	g->slots_off = g->funcs_off + page_align((uint64_t)g->nfuncs * sizeof(struct ut_func));
 	g->rstacks_off = g->slots_off + page_align((uint64_t)g->nslots * sizeof(struct ut_slot));
@@ -119,9 +120,33 @@ void ut_ctl_set(const struct ut_inject *in, struct ut_ctl *c)
 	c->rec_size = g->rec_size;
 	c->rec_args = g->rec_args;
 	c->rec_retval = g->rec_retval;
+	c->str_max = in->opts.str_max;
+	c->stack_bytes = in->opts.stack_bytes;
+	c->caller_only = in->opts.caller_only;
 	c->block_ticks = utrace_tsc_ticks(in->tsc, in->opts.block_timeout_ns);
 	c->spin_ticks = in->opts.block_timeout_ns ? utrace_tsc_ticks(in->tsc, BLOCK_SPIN_NS) : 0;
 	c->no_sleep = utrace_seccomp_mode(in->pr->proc->mm_pid) != 0;
+}
+
+/*
+ * A function as the recorder sees it: the data its events carry, of what
+ * was asked (argument strings, vector registers and stack arguments with
+ * --args, a floating-point return value with --retval).
+ */
+static void func_set(const struct ut_inject *in, struct ut_func *f, const struct ut_probe *p)
+{
+	uint32_t x = p->extras;
+
+	if (!in->opts.record_args)
+		x &= ~(UT_X_STRS_MASK | UT_X_XMM_MASK << UT_X_XMM_SHIFT |
+		       UT_X_STKARGS_MASK << UT_X_STKARGS_SHIFT);
+	if (!in->opts.record_retval)
+		x &= ~UT_X_XMM_RET;
+	if (!in->opts.stack_bytes)
+		x &= ~UT_X_STACK;
+	f->addr = p->addr;
+	f->flags = p->flags;
+	f->extras = x;
 }
 
 static void ctl_init(struct ut_inject *in)
@@ -140,10 +165,8 @@ static void ctl_init(struct ut_inject *in)
 	ut_ctl_set(in, c);
 	c->total_size = g->area_size;
 	f = ut_ctl_funcs(c);
-	for (size_t i = 0; i < in->pr->nprobes; i++) {
-		f[i].addr = in->pr->probes[i].addr;
-		f[i].flags = in->pr->probes[i].flags;
-	}
+	for (size_t i = 0; i < in->pr->nprobes; i++)
+		func_set(in, &f[i], &in->pr->probes[i]);
 	for (size_t i = 0; i < in->pr->nareas; i++)
 		c->ret_tramps[i] = in->pr->areas[i].addr + in->pr->areas[i].hdr->return_tramp;
 	c->nret_tramps = (uint32_t)in->pr->nareas;
@@ -477,10 +500,8 @@ static void publish_area(struct ut_inject *in, size_t i)
 	struct ut_func *f = ut_ctl_funcs(c);
 	const struct ut_area *a = &in->pr->areas[i];
 
-	for (uint32_t k = a->first_id; k < a->first_id + a->nstubs; k++) {
-		f[k].addr = in->pr->probes[k].addr;
-		f[k].flags = in->pr->probes[k].flags;
-	}
+	for (uint32_t k = a->first_id; k < a->first_id + a->nstubs; k++)
+		func_set(in, &f[k], &in->pr->probes[k]);
 	c->ret_tramps[i] = a->addr + a->hdr->return_tramp;
 	if (c->nret_tramps <= i)
 		__atomic_store_n(&c->nret_tramps, (uint32_t)i + 1, __ATOMIC_RELEASE);

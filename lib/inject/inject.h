@@ -35,6 +35,9 @@ struct ut_inject_opts {
 	uint32_t rstack_depth; /* shadow stack entries per thread */
 	bool record_args, record_retval; /* --args, --retval */
 	uint64_t block_timeout_ns; /* a full ring holds its thread up this long; 0: never */
+	uint32_t str_max; /* --string-size */
+	uint32_t stack_bytes; /* --stack-size; 0 without --stack */
+	bool caller_only; /* --caller */
 };
 
 /* The areas of one image of a process: the session's part that this layer keeps. */

@@ -2,11 +2,13 @@
 /* Typed arguments and return values from a prototype and the recorded words (args.h). */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
+#include "items.h"
 #include "output-internal.h"
 #include "output.h"
 
@@ -68,6 +70,7 @@ static int arg_parse(const char *s, size_t len, int words, struct ut_arg *a)
 {
 	char *f[ARG_FIELDS], *copy = strndup(s, len), *end, *eq;
 	long size, word;
+	char loc;
 	int e = -EINVAL;
 
 	if (!copy)
@@ -83,14 +86,17 @@ static int arg_parse(const char *s, size_t len, int words, struct ut_arg *a)
 	if (*end || size < 0 || size > ARG_SIZE_MAX || strlen(f[0]) != 1 ||
 	    !strchr("iuxbcepsfSmv", f[0][0]))
 		goto out;
-	word = strtol(f[2], &end, 10);
-	if (*end || word < -1 || word >= words)
+	loc = f[2][0] == 'x' || f[2][0] == 's' ? f[2][0] : 'w';
+	word = strtol(f[2] + (loc != 'w'), &end, 10);
+	if (*end || word < -1 || (loc == 'w' && word >= words) || (loc == 'x' && word >= 8) ||
+	    (loc == 's' && word >= (long)UT_STKARGS_MAX) || (loc != 'w' && word < 0))
 		goto out;
 	eq = f[0][0] == 'e' ? strchr(f[4], '=') : NULL;
 	if (eq)
 		*eq++ = 0;
 	*a = (struct ut_arg){ .kind = f[0][0],
 			      .size = (uint32_t)size,
+			      .loc = loc,
 			      .word = (int)word,
 			      .name = strdup(f[3]),
 			      .type = strdup(f[4]),
@@ -177,11 +183,42 @@ static uint32_t words_of(const struct ut_arg *a)
 	return a->kind == 'S' || a->size > 8 ? (a->size + 7) / 8 : 1;
 }
 
-static bool recorded(const struct ut_arg *a, const struct ut_event *ev)
+/* The bytes of an item of the event at offset off, n of them: false when not all recorded. */
+static bool item_words(const struct ut_event *ev, unsigned int type, uint32_t off, uint32_t n,
+		       uint64_t *w)
 {
-	if (a->word < 0 || strchr("fmv", a->kind))
+	struct ut_item_view it;
+
+	if (!ut_item_find(ev->data, ev->data_len, type, -1, &it) || off > it.len ||
+	    it.len - off < n)
 		return false;
-	return (uint32_t)a->word + words_of(a) <= ev->nw;
+	memcpy(w, it.bytes + off, n);
+	return true;
+}
+
+/*
+ * The value's words as recorded: in the event's words, its vector
+ * registers or its stack arguments (the first two words of a bigger one).
+ */
+static bool value_words(const struct ut_arg *a, const struct ut_event *ev, uint64_t w[2])
+{
+	uint32_t n = words_of(a) > 1 ? 2 : 1;
+
+	w[0] = w[1] = 0;
+	if (a->word < 0 || a->kind == 'v')
+		return false;
+	switch (a->loc) {
+	case 'x':
+		return item_words(ev, UT_ITEM_XMM, 8 * (uint32_t)a->word,
+				  8 * (a->kind == 'f' ? 1 : n), w);
+	case 's':
+		return item_words(ev, UT_ITEM_STKARGS, (uint32_t)a->word, 8 * n, w);
+	default:
+		if (strchr("fm", a->kind) || (uint32_t)a->word + words_of(a) > ev->nw)
+			return false;
+		memcpy(w, &ev->w[a->word], 8 * n);
+		return true;
+	}
 }
 
 static int64_t sign_extend(uint64_t v, uint32_t size)
@@ -225,10 +262,31 @@ static bool enumerator(const struct ut_arg *a, int64_t v, char *name, size_t cap
 /* The value as text and how JSON shows it: a number, a string or a word list. */
 enum json_as { AS_NUMBER, AS_STRING, AS_LITERAL };
 
+/* A float or double from the low bytes of its register. */
+static enum json_as render_float(const struct ut_arg *a, uint64_t v, char *out, size_t cap)
+{
+	double d;
+
+	if (a->size == 4) {
+		float f;
+		uint32_t lo = (uint32_t)v;
+
+		memcpy(&f, &lo, sizeof(f));
+		d = f;
+	} else {
+		memcpy(&d, &v, sizeof(d));
+	}
+	snprintf(out, cap, a->size == 4 ? "%.9g" : "%.17g", d);
+	return isfinite(d) ? AS_NUMBER : AS_STRING; /* JSON has no inf or nan */
+}
+
 static enum json_as render(const struct ut_arg *a, const uint64_t *w, char *out, size_t cap)
 {
 	uint64_t v = w[0];
 	char name[VALUE_MAX];
+
+	if (a->kind == 'f')
+		return render_float(a, v, out, cap);
 
 	if ((a->kind == 'i' || a->kind == 'u') && a->size > 8) { /* __int128: its two words */
 		snprintf(out, cap, "0x%016" PRIx64 "%016" PRIx64, w[1], v);
@@ -263,6 +321,7 @@ static enum json_as render(const struct ut_arg *a, const uint64_t *w, char *out,
 		snprintf(out, cap, "%" PRId64, sign_extend(v, a->size));
 		return AS_NUMBER;
 	case 'S':
+	case 'm': /* its first words */
 		if (words_of(a) > 1)
 			snprintf(out, cap, "0x%" PRIx64 " 0x%" PRIx64, v, w[1]);
 		else
@@ -277,21 +336,87 @@ static enum json_as render(const struct ut_arg *a, const uint64_t *w, char *out,
 	}
 }
 
-static void value_json(struct ut_sbuf *b, const struct ut_arg *a, const struct ut_event *ev)
+/* A char * argument's string item, when the event has one. */
+static bool str_item(const struct ut_arg *a, const struct ut_event *ev, struct ut_item_view *it)
 {
-	char v[VALUE_MAX];
+	return a->kind == 's' && a->loc == 'w' &&
+	       ut_item_find(ev->data, ev->data_len, UT_ITEM_STR, a->word, it);
+}
 
-	if (!recorded(a, ev)) {
-		sbuf_puts(b, "\"value\":null,\"error\":\"");
-		sbuf_puts(b, a->kind == 'f' || a->kind == 'm' ? "not in the recorded registers" :
-								"not recorded");
-		sbuf_puts(b, "\"}");
+static void sbuf_json_bytes(struct ut_sbuf *b, const unsigned char *s, size_t len)
+{
+	char small[512], *tmp = 6 * len + 3 <= sizeof(small) ? small : malloc(6 * len + 3);
+
+	if (!tmp) {
+		b->full = true;
+		return;
+	}
+	ut_sbuf_put(b, tmp, utrace_json_escape(tmp, 6 * len + 3, (const char *)s, len));
+	if (tmp != small)
+		free(tmp);
+}
+
+/* Why a string was not read whole: the JSON "error" (NULL: it was). */
+static const char *str_error(const struct ut_item_view *it, char *buf, size_t cap)
+{
+	if (it->status & UT_STR_REFUSED)
+		return "not read: the program runs under a seccomp filter";
+	if (!(it->status & UT_STR_FAULT))
+		return NULL;
+	if (!it->len)
+		return "unreadable";
+	snprintf(buf, cap, "unreadable after %" PRIu32 " bytes", it->len);
+	return buf;
+}
+
+/* The string value of a char * argument: NULL as null, else its bytes, or its address. */
+static void str_json(struct ut_sbuf *b, const struct ut_item_view *it, uint64_t ptr)
+{
+	char v[VALUE_MAX], why[64];
+	const char *error = str_error(it, why, sizeof(why));
+
+	if (!ptr) {
+		sbuf_puts(b, "\"value\":null}");
 		return;
 	}
 	sbuf_puts(b, "\"value\":");
-	switch (render(a, &ev->w[a->word], v, sizeof(v))) {
+	if (it->len || !error) {
+		sbuf_json_bytes(b, it->bytes, it->len);
+	} else {
+		snprintf(v, sizeof(v), "\"0x%" PRIx64 "\"", ptr);
+		sbuf_puts(b, v);
+	}
+	if (it->status & UT_STR_CUT)
+		sbuf_puts(b, ",\"truncated\":true");
+	if (error) {
+		sbuf_puts(b, ",\"error\":\"");
+		sbuf_puts(b, error);
+		sbuf_puts(b, "\"");
+	}
+	sbuf_puts(b, "}");
+}
+
+static void value_json(struct ut_sbuf *b, const struct ut_arg *a, const struct ut_event *ev)
+{
+	struct ut_item_view it;
+	char v[VALUE_MAX];
+	uint64_t w[2];
+
+	if (!value_words(a, ev, w)) {
+		sbuf_puts(b, "\"value\":null,\"error\":\"");
+		sbuf_puts(b, a->word < 0 ? "not in the recorded registers" : "not recorded");
+		sbuf_puts(b, "\"}");
+		return;
+	}
+	if (str_item(a, ev, &it)) {
+		str_json(b, &it, w[0]);
+		return;
+	}
+	sbuf_puts(b, "\"value\":");
+	switch (render(a, w, v, sizeof(v))) {
 	case AS_STRING:
-		if (a->kind == 'c' || a->kind == 'e') { /* a byte, a name from the trace: escaped */
+		if (a->kind == 'c' || a->kind == 'e' || a->kind == 'f') {
+			/* a byte, a name from the trace, inf or nan: escaped */
 			sbuf_json_str(b, v, strlen(v));
 			break;
 		}
@@ -302,7 +427,7 @@ static void value_json(struct ut_sbuf *b, const struct ut_arg *a, const struct u
 	default:
 		sbuf_puts(b, v);
 	}
-	if (a->kind == 'S') {
+	if (a->kind == 'S' || a->kind == 'm') {
 		char size[32];
 
 		snprintf(size, sizeof(size), ",\"size\":%" PRIu32, a->size);
@@ -332,15 +457,57 @@ void ut_retval_json(struct ut_sbuf *b, const struct ut_proto *p, const struct ut
 	value_json(b, &p->ret, ev);
 }
 
+/* A string as C writes it: quoted, escaped; what was not read said after it. */
+static void str_text(struct ut_sbuf *b, const struct ut_item_view *it, uint64_t ptr)
+{
+	char v[VALUE_MAX], why[64];
+	const char *error = str_error(it, why, sizeof(why));
+
+	if (!ptr) {
+		sbuf_puts(b, "NULL");
+		return;
+	}
+	if (!it->len && error) {
+		snprintf(v, sizeof(v), "0x%" PRIx64 " (%s)", ptr, error);
+		sbuf_puts(b, v);
+		return;
+	}
+	sbuf_puts(b, "\"");
+	for (uint32_t i = 0; i < it->len; i++) {
+		unsigned char c = it->bytes[i];
+
+		if (c == '"' || c == '\\')
+			snprintf(v, sizeof(v), "\\%c", c);
+		else if (c == '\n' || c == '\t')
+			snprintf(v, sizeof(v), "\\%c", c == '\n' ? 'n' : 't');
+		else if (c < ' ' || c >= 0x7f)
+			snprintf(v, sizeof(v), "\\x%02x", c);
+		else
+			snprintf(v, sizeof(v), "%c", c);
+		sbuf_puts(b, v);
+	}
+	sbuf_puts(b, it->status & UT_STR_CUT ? "\"..." : "\"");
+	if (error) {
+		snprintf(v, sizeof(v), " (%s)", error);
+		sbuf_puts(b, v);
+	}
+}
+
 static void value_text(struct ut_sbuf *b, const struct ut_arg *a, const struct ut_event *ev)
 {
+	struct ut_item_view it;
 	char v[VALUE_MAX];
+	uint64_t w[2];
 
-	if (!recorded(a, ev)) {
+	if (!value_words(a, ev, w)) {
 		sbuf_puts(b, "?");
 		return;
 	}
-	switch (render(a, &ev->w[a->word], v, sizeof(v))) {
+	if (str_item(a, ev, &it)) {
+		str_text(b, &it, w[0]);
+		return;
+	}
+	switch (render(a, w, v, sizeof(v))) {
 	case AS_STRING:
 		if (a->kind == 'c') {
 			sbuf_puts(b, "'");
@@ -348,7 +515,7 @@ static void value_text(struct ut_sbuf *b, const struct ut_arg *a, const struct u
 			sbuf_puts(b, "'");
 			return;
 		}
-		if (a->kind == 'S') {
+		if (a->kind == 'S' || a->kind == 'm') {
 			sbuf_puts(b, "{");
 			sbuf_text_str(b, v);
 			sbuf_puts(b, "}");
@@ -372,7 +539,7 @@ void ut_args_text(struct ut_sbuf *b, const struct ut_proto *p, const struct ut_e
 
 bool ut_retval_text(struct ut_sbuf *b, const struct ut_proto *p, const struct ut_event *ev)
 {
-	if (p->ret.kind == 'v' || !ev->nw)
+	if (p->ret.kind == 'v' || (!ev->nw && !ev->data_len))
 		return false;
 	value_text(b, &p->ret, ev);
 	return true;

@@ -16,7 +16,13 @@
 struct ut_arg {
 	char kind; /* protos.h: i u b c e p s f S m v */
 	uint32_t size;
-	int word; /* its first word among those recorded, -1 for none */
+	/*
+	 * Where it is: loc 'w', its first word among those recorded (-1 for
+	 * none); 'x', its first vector register; 's', its offset among the
+	 * stack arguments (protos.h)
+	 */
+	char loc;
+	int word;
 	char *name, *type;
 	char *enums; /* "NAME:VALUE:..." of an enum, else NULL */
 	/* made once: what every event prints before the value */
@@ -43,7 +49,10 @@ struct ut_sbuf {
 
 void ut_sbuf_put(struct ut_sbuf *b, const char *s, size_t n);
 
-/* JSON: `,"args":[{"name":..,"type":..,"value":..},...]` of an entry. */
+/*
+ * JSON: `,"args":[{"name":..,"type":..,"value":..},...]` of an entry (the
+ * strings, vector registers and stack arguments from its items).
+ */
 void ut_args_json(struct ut_sbuf *b, const struct ut_proto *p, const struct ut_event *ev);
 /* JSON: `,"retval":{"type":..,"value":..}` of an exit (nothing for void). */
 void ut_retval_json(struct ut_sbuf *b, const struct ut_proto *p, const struct ut_event *ev);

@@ -24,6 +24,10 @@
  * A return whose call is not in the trace (it began before the trace) is
  * left out: where it began, and so its time, is unknown; the calls made
  * inside it whose entries are in the trace are stacks of their own.
+ *
+ * A call with no traced caller open whose entry carries its stack trace
+ * (--stack) goes under the callers the trace recorded, outermost first (a
+ * frame without a function name is "[module]").
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +36,7 @@
 #include <string.h>
 
 #include "output-internal.h"
+#include "stack.h"
 #include "view.h"
 #include "view-threads.h"
 
@@ -170,6 +175,41 @@ static void close_open(struct fthread *th, uint32_t depth, uint64_t end)
 		frame_close(th, end);
 }
 
+#define STACK_FRAMES_MAX 64
+
+/* A recorded frame's name, interned: its function's, else "[module]". */
+static const char *frame_name(struct folded *fo, const struct ut_frame *f)
+{
+	char buf[256];
+
+	if (f->func_len)
+		snprintf(buf, sizeof(buf), "%.*s", (int)f->func_len, f->func);
+	else
+		snprintf(buf, sizeof(buf), "[%.*s]", (int)f->module_len, f->module);
+	return intern(fo, buf);
+}
+
+/* The stack an outermost call goes under: its recorded callers', else the root. */
+static struct fnode *callers_node(struct folded *fo, const struct ut_event *ev)
+{
+	struct ut_frame frames[STACK_FRAMES_MAX];
+	struct fnode *node = &fo->root;
+	struct ut_item_view it;
+	size_t off = 0, n = 0;
+
+	if (!ut_stack_of(ev, &it))
+		return node;
+	while (n < STACK_FRAMES_MAX && ut_frame_next(&it, &off, &frames[n]))
+		n++;
+	/* frames[0] is the function itself */
+	while (node && n-- > 1) {
+		const char *name = frame_name(fo, &frames[n]);
+
+		node = name ? node_of(fo, node, name) : NULL;
+	}
+	return node;
+}
+
 static int on_entry(struct folded *fo, struct fthread *th, const struct ut_event *ev)
 {
 	struct fframe *f;
@@ -180,7 +220,8 @@ static int on_entry(struct folded *fo, struct fthread *th, const struct ut_event
 		return -ENOMEM;
 	close_open(th, ev->depth, ev->ts);
 	/* the innermost open call is the caller */
-	node = node_of(fo, th->n ? th->stack[th->n - 1].node : &fo->root, name);
+	node = th->n ? th->stack[th->n - 1].node : callers_node(fo, ev);
+	node = node ? node_of(fo, node, name) : NULL;
 	f = ut_array_grow(th->stack, &th->cap, th->n + 1, sizeof(*f));
 	if (!node || !f)
 		return -ENOMEM;

@@ -108,4 +108,18 @@ int ut_summary_event(struct ut_writer *w, const struct ut_event *ev);
 int ut_summary_finish(struct ut_writer *w, const struct ut_stats *st);
 void ut_summary_free(struct ut_writer *w);
 
+/*
+ * An event kept past the next one (a text line waiting for its exit, a -t
+ * view's queue): its items copied into a buffer of its own, which the
+ * next ut_event_keep() into the same place reuses.
+ */
+struct ut_kept {
+	struct ut_event ev;
+	unsigned char *data;
+	size_t cap;
+};
+
+int ut_event_keep(struct ut_kept *k, const struct ut_event *ev);
+void ut_kept_free(struct ut_kept *k);
+
 #endif

@@ -9,12 +9,13 @@
 #include <string.h>
 
 #include "args.h"
+#include "stack.h"
 #include "output-internal.h"
 
 /* First size of the buffer string literals are escaped into. */
 #define JSON_ESC_MIN 256
 
-#define JSON_TYPED_MAX 8192
+#define JSON_TYPED_MAX (192 * 1024)
 
 struct json_state {
 	char *esc; /* escaped string literals are built here */
@@ -257,7 +258,7 @@ static char *json_event_tail(char *p, const struct ut_event *ev)
 		p = ut_put_dec(ut_put_lit(p, ",\"dur_ns\":"), ev->dur_ns);
 	if (ev->kind == UT_REC_EXIT && ev->nw)
 		p = json_raw_retval(p, ev);
-	return ut_put_lit(p, "}\n");
+	return p;
 }
 
 /*
@@ -284,13 +285,28 @@ static char *json_typed_tail(struct ut_writer *w, char *line, char *p, const str
 		p = ev->kind == UT_REC_ENTRY ? json_raw_args(p, ev) : json_raw_retval(p, ev);
 	else
 		fwrite_unlocked(js->typed, 1, b.len, w->out);
-	return ut_put_lit(p, "}\n");
+	return p;
+}
+
+/* An entry's stack trace, written out from the typed buffer; returns where `line` ends. */
+static char *json_stack(struct ut_writer *w, char *line, char *p, const struct ut_item_view *it)
+{
+	struct json_state *js = w->priv;
+	struct ut_sbuf b = { .p = js->typed, .cap = sizeof(js->typed) };
+
+	ut_stack_json(&b, it);
+	if (b.full) /* never a cut array: none, said so */
+		return ut_put_lit(p, ",\"stack\":null");
+	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
+	fwrite_unlocked(js->typed, 1, b.len, w->out);
+	return line;
 }
 
 int ut_json_event(struct ut_writer *w, const struct ut_event *ev)
 {
 	char line[JSON_LINE_MAX], *p = line;
 	const struct ut_proto *proto;
+	struct ut_item_view stack;
 	const char *part;
 	size_t part_len;
 	int ret = json_func_cached(w, ev->func, &part, &part_len);
@@ -310,6 +326,9 @@ int ut_json_event(struct ut_writer *w, const struct ut_event *ev)
 		p = json_typed_tail(w, line, p, proto, ev);
 	else
 		p = json_event_tail(p, ev);
+	if (ut_stack_of(ev, &stack))
+		p = json_stack(w, line, p, &stack);
+	p = ut_put_lit(p, "}\n");
 	fwrite_unlocked(line, 1, (size_t)(p - line), w->out);
 	return ut_writer_status(w);
 }

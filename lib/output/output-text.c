@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "stack.h"
 #include "demangle.h"
 #include "fmt-time.h"
 #include "output-internal.h"
@@ -29,12 +30,12 @@
 #define INDENT_PER_DEPTH 2
 #define TID_WIDTH 6
 #define LINE_MIN 256
-#define TEXT_ARGS_MAX 1024
+#define TEXT_ARGS_MAX (32 * 1024)
 
 struct text_thread {
 	struct ut_thread_id id; /* first: an element of struct ut_threads */
 	bool pending; /* `entry` is printed once we know whether it collapses */
-	struct ut_event entry;
+	struct ut_kept entry;
 };
 
 struct text_state {
@@ -58,11 +59,18 @@ int ut_text_init(struct ut_writer *w)
 	return 0;
 }
 
+static void text_thread_free(void *p)
+{
+	struct text_thread *t = p;
+
+	ut_kept_free(&t->entry);
+}
+
 void ut_text_free(struct ut_writer *w)
 {
 	struct text_state *ts = w->priv;
 
-	ut_threads_free(&ts->threads, NULL);
+	ut_threads_free(&ts->threads, text_thread_free);
 	free(ts->line);
 	free(ts);
 }
@@ -229,12 +237,35 @@ static bool line_retval(struct ut_writer *w, const struct ut_event *exit)
 	return true;
 }
 
+/* An entry's stack trace (--stack), a line per frame under its call, innermost first. */
+static void print_stack(struct ut_writer *w, const struct ut_event *entry)
+{
+	struct text_state *ts = w->priv;
+	struct ut_item_view it;
+	struct ut_frame f;
+	size_t off = 0;
+
+	if (!ut_stack_of(entry, &it))
+		return;
+	while (ut_frame_next(&it, &off, &f)) {
+		struct ut_sbuf b = { .p = ts->args, .cap = sizeof(ts->args) };
+
+		print_prefix(w, entry, false, 0, entry->depth);
+		ut_stack_frame_text(&b, &f);
+		line_puts(ts, "  @ ");
+		line_puts(ts, ts->args);
+		line_puts(ts, "\n");
+		line_write(w);
+	}
+}
+
 static void print_entry_open(struct ut_writer *w, const struct ut_event *entry)
 {
 	print_prefix(w, entry, false, 0, entry->depth);
 	line_call(w, entry);
 	line_puts(w->priv, " {\n");
 	line_write(w);
+	print_stack(w, entry);
 }
 
 static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
@@ -245,6 +276,7 @@ static void print_leaf(struct ut_writer *w, const struct ut_event *entry,
 	line_retval(w, exit);
 	line_puts(w->priv, ";\n");
 	line_write(w);
+	print_stack(w, entry);
 }
 
 static void print_close(struct ut_writer *w, const struct ut_event *ev)
@@ -278,16 +310,15 @@ int ut_text_event(struct ut_writer *w, const struct ut_event *ev)
 		return -ENOMEM;
 	if (t->pending) {
 		t->pending = false;
-		if (is_leaf_exit(&t->entry, ev)) {
-			print_leaf(w, &t->entry, ev);
+		if (is_leaf_exit(&t->entry.ev, ev)) {
+			print_leaf(w, &t->entry.ev, ev);
 			return text_status(w);
 		}
-		print_entry_open(w, &t->entry);
+		print_entry_open(w, &t->entry.ev);
 	}
 	if (ev->kind == UT_REC_ENTRY) {
-		t->entry = *ev;
 		t->pending = true;
-		return 0;
+		return ut_event_keep(&t->entry, ev);
 	}
 	print_close(w, ev);
 	return text_status(w);
@@ -388,7 +419,7 @@ int ut_text_finish(struct ut_writer *w, const struct ut_stats *st)
 		if (!t->pending)
 			continue;
 		t->pending = false;
-		print_entry_open(w, &t->entry);
+		print_entry_open(w, &t->entry.ev);
 	}
 	ut_text_print_losses(w, st);
 	return ut_writer_status(w);

@@ -17,12 +17,13 @@
 #include <string.h>
 
 #include "view.h"
+#include "output-internal.h"
 #include "view-threads.h"
 
 #define NONE UINT32_MAX
 
 struct waiting {
-	struct ut_event ev;
+	struct ut_kept k; /* the entry, with its items */
 	bool shown;
 };
 
@@ -42,8 +43,9 @@ struct ut_view {
 	struct ut_threads threads; /* of struct vthread */
 	bool none; /* no filter at all: the trace's events as they are */
 	/* -t: events released by an exit, handed out in order (a FIFO) */
-	struct ut_event *ready;
+	struct ut_kept *ready;
 	size_t head, nready, cap_ready;
+	struct ut_kept handed; /* the last one handed out: its items live until the next */
 };
 
 static bool matches(const char *name, const char **globs, size_t n)
@@ -85,6 +87,8 @@ static void vthread_free(void *p)
 {
 	struct vthread *t = p;
 
+	for (size_t i = 0; i < t->cap_wait; i++)
+		ut_kept_free(&t->wait[i].k);
 	free(t->wait);
 }
 
@@ -93,7 +97,10 @@ void ut_view_free(struct ut_view *v)
 	if (!v)
 		return;
 	ut_threads_free(&v->threads, vthread_free);
+	for (size_t i = 0; i < v->cap_ready; i++)
+		ut_kept_free(&v->ready[i]);
 	free(v->ready);
+	ut_kept_free(&v->handed);
 	free(v->only);
 	free(v->hide);
 	free(v);
@@ -115,19 +122,19 @@ static int push_ready(struct ut_view *v, const struct ut_event *ev)
 {
 	if (v->nready == v->cap_ready) {
 		size_t cap = v->cap_ready ? 2 * v->cap_ready : 64;
-		struct ut_event *d = malloc(cap * sizeof(*d));
+		struct ut_kept *d = calloc(cap, sizeof(*d));
 
 		if (!d)
 			return -ENOMEM;
-		for (size_t i = 0; i < v->nready; i++)
+		/* every element moves, buffers and all: the free ones keep theirs too */
+		for (size_t i = 0; i < v->cap_ready; i++)
 			d[i] = v->ready[(v->head + i) % v->cap_ready];
 		free(v->ready);
 		v->ready = d;
 		v->head = 0;
 		v->cap_ready = cap;
 	}
-	v->ready[(v->head + v->nready++) % v->cap_ready] = *ev;
-	return 0;
+	return ut_event_keep(&v->ready[(v->head + v->nready++) % v->cap_ready], ev);
 }
 
 static bool is_entry(const struct ut_event *ev)
@@ -177,13 +184,15 @@ static bool pass_hide(const struct ut_view *v, struct vthread *t, const struct u
 
 static int wait_push(struct vthread *t, const struct ut_event *ev)
 {
+	size_t cap = t->cap_wait;
 	struct waiting *w = ut_array_grow(t->wait, &t->cap_wait, t->nwait + 1, sizeof(*w));
 
 	if (!w)
 		return -ENOMEM;
 	t->wait = w;
-	w[t->nwait++] = (struct waiting){ .ev = *ev };
-	return 0;
+	memset(w + cap, 0, (t->cap_wait - cap) * sizeof(*w)); /* no buffers yet */
+	w[t->nwait].shown = false;
+	return ut_event_keep(&w[t->nwait++].k, ev);
 }
 
 /* -t: an exit or unwind closes the waiting entry at its depth. */
@@ -193,15 +202,15 @@ static int timed_exit(struct ut_view *v, struct vthread *t, const struct ut_even
 	int e = 0;
 
 	/* entries left without an exit deeper down had no known duration */
-	while (t->nwait && t->wait[t->nwait - 1].ev.depth > ev->depth)
+	while (t->nwait && t->wait[t->nwait - 1].k.ev.depth > ev->depth)
 		t->nwait--;
-	if (!t->nwait || t->wait[t->nwait - 1].ev.depth != ev->depth)
+	if (!t->nwait || t->wait[t->nwait - 1].k.ev.depth != ev->depth)
 		return 0; /* its entry is not in the trace */
 	shown = t->wait[t->nwait - 1].shown;
 	if (!shown && ev->has_dur && ev->dur_ns >= v->f.min_ns)
 		for (size_t i = 0; e == 0 && i < t->nwait; i++) {
 			if (!t->wait[i].shown)
-				e = push_ready(v, &t->wait[i].ev);
+				e = push_ready(v, &t->wait[i].k.ev);
 			t->wait[i].shown = true;
 			shown = true;
 		}
@@ -255,7 +264,14 @@ int ut_view_next(struct ut_view *v, struct ut_event *ev)
 		if (r != 0)
 			return r;
 	}
-	*ev = v->ready[v->head];
+	/* the handed-out one's buffer and the queue slot's trade places */
+	{
+		struct ut_kept k = v->ready[v->head];
+
+		v->ready[v->head] = v->handed;
+		v->handed = k;
+	}
+	*ev = v->handed.ev;
 	v->head = (v->head + 1) % v->cap_ready;
 	v->nready--;
 	return 1;

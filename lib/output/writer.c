@@ -47,7 +47,7 @@ err_free:
 
 int utrace_writer_event(struct ut_writer *w, const struct ut_event *ev)
 {
-	if (ev->kind < UT_REC_ENTRY || ev->kind > UT_REC_KIND_MAX)
+	if (ev->kind < UT_REC_ENTRY || ev->kind > UT_REC_EVENT_MAX)
 		return -EINVAL;
 	return writer_ops[w->fmt].event(w, ev);
 }

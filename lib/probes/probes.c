@@ -180,6 +180,26 @@ static void add_proto(const struct ut_probes *pr, struct ut_probe *p, const stru
 	free(dwarf);
 }
 
+/* Whether one of the globs matches the probe by its name or its symbol. */
+static bool named_in(const char *const *globs, size_t n, const struct ut_probe *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!fnmatch(globs[i], p->name, 0) ||
+		    (p->mangled && !fnmatch(globs[i], p->mangled, 0)))
+			return true;
+	return false;
+}
+
+/* What its events carry beyond their words: by its prototype, --stack and --caller. */
+static void add_extras(const struct ut_probes *pr, struct ut_probe *p)
+{
+	p->extras = p->proto ? utrace_proto_extras(p->proto) : 0;
+	if (named_in(pr->stack_funcs, pr->nstack_funcs, p))
+		p->extras |= UT_X_STACK;
+	if (named_in(pr->caller_funcs, pr->ncaller_funcs, p))
+		p->extras |= UT_X_CALLER;
+}
+
 static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module *m)
 {
 	enum ut_probe_mode mode = pr->mode;
@@ -209,6 +229,8 @@ static int plan_module(struct ut_probes *pr, size_t *cap, const struct ut_module
 		e = ut_probe_add(pr, cap, m, &f.m, mode, &f.st.syms[i], bias, asked);
 		if (e == 0 && pr->nprobes > n && (pr->protos || pr->srcline))
 			add_proto(pr, &pr->probes[n], &f.st.syms[i], m, &debug);
+		if (e == 0 && pr->nprobes > n)
+			add_extras(pr, &pr->probes[n]);
 	}
 	utrace_protos_close(debug.protos);
 free:

@@ -39,6 +39,7 @@ struct ut_probe {
 	uint64_t func_addr; /* runtime start of the function */
 	uint32_t id;
 	uint32_t flags; /* UT_FUNC_* */
+	uint32_t extras; /* UT_X_*: what its events carry beyond their words, as planned */
 	enum ut_probe_kind kind;
 	uint8_t displaced; /* bytes from addr its patch covers */
 	const char *why; /* static: why an int3 rather than a 5-byte patch */
@@ -68,6 +69,11 @@ struct ut_probes {
 	const struct ut_argspecs *specs; /* -A, -R; may be NULL */
 	bool srcline; /* --srcline: where each function is defined, from DWARF */
 	const char *debug_dir; /* --debug-dir: separate debug files; NULL: /usr/lib/debug */
+	/* --stack, --caller: globs of the functions (without module) given the UT_X_ bits */
+	const char *const *stack_funcs;
+	size_t nstack_funcs;
+	const char *const *caller_funcs;
+	size_t ncaller_funcs;
 	/* the dynamic linker reports libraries loaded later: patterns may wait for them */
 	bool may_load;
 	struct ut_probe *probes; /* sorted by addr; a probe's id is its index */

@@ -30,6 +30,7 @@
 
 #include "procfs.h"
 #include "consumer.h"
+#include "items.h"
 #include "log.h"
 #include "base.h"
 
@@ -70,6 +71,7 @@ struct rec {
 	uint64_t w[UT_REC_WORDS];
 	uint8_t kind; /* enum ut_rec_kind */
 	uint8_t nw; /* words of w[] the record carried */
+	uint32_t data_len; /* bytes of checked items in the consumer's data buffer */
 };
 
 /* What the consumer knows about one slot; nothing here comes from the area unchecked. */
@@ -119,6 +121,9 @@ struct ut_consumer {
 	uint64_t drain_seq;
 
 	uint64_t events, torn, invalid;
+	/* the items of the record being delivered, gathered from its data records */
+	unsigned char *data;
+	size_t data_cap;
 	/* losses of threads whose slot was closed */
 	uint64_t closed_drops, closed_rs_overflow, closed_waits, closed_wait_ns;
 	struct ut_thread_drops *closed;
@@ -290,6 +295,7 @@ void utrace_consumer_free(struct ut_consumer *c)
 	free(c->stat_threads);
 	free(c->func_drops);
 	free(c->func_notls);
+	free(c->data);
 	free(c);
 }
 
@@ -398,6 +404,59 @@ static unsigned int rec_read(const struct ut_consumer *c, uint32_t i, uint64_t p
 	for (unsigned int k = 0; k < out->nw; k++)
 		out->w[k] = load_relaxed(&words[k]);
 	return kind;
+}
+
+/* Room for n bytes of items in the data buffer. */
+static bool data_room(struct ut_consumer *c, size_t n)
+{
+	unsigned char *p;
+	size_t cap = c->data_cap ? c->data_cap : 4096;
+
+	if (n <= c->data_cap)
+		return true;
+	while (cap < n)
+		cap *= 2;
+	p = realloc(c->data, cap);
+	if (!p)
+		return false;
+	c->data = p;
+	c->data_cap = cap;
+	return true;
+}
+
+/*
+ * The data records after the event record r at pos: committed for their
+ * own position, numbered 1, 2, ... and naming r's function.  Their payloads
+ * are gathered into the data buffer and the items checked (r->data_len: the
+ * valid prefix; a bad one is counted invalid).  Returns the bytes of ring
+ * they take, up to head.
+ */
+static uint64_t data_read(struct ut_consumer *c, uint32_t i, uint64_t pos, uint64_t head,
+			  struct rec *r)
+{
+	uint32_t rsize = c->geo.rec_size, pay = ut_data_payload(rsize), seq = 1;
+	uint64_t start = pos;
+	size_t n = 0;
+
+	for (; pos < head; pos += rsize, seq++) {
+		const unsigned char *rec = (const unsigned char *)area_rec(c, i, pos);
+		uint64_t commit = __atomic_load_n(&((const struct ut_rec_hdr *)rec)->commit,
+						  __ATOMIC_ACQUIRE);
+
+		if (ut_rec_kind(commit) != UT_REC_DATA || ut_rec_depth(commit) != seq ||
+		    ut_rec_func(commit) != r->func ||
+		    ut_rec_lap(commit) != ut_rec_lap_tag(ut_rec_lap_of(pos, c->geo.ring_size)))
+			break;
+		if (!data_room(c, n + pay))
+			break;
+		memcpy(c->data + n, rec, 8);
+		memcpy(c->data + n + 8, rec + 16, pay - 8);
+		n += pay;
+	}
+	r->data_len = (uint32_t)ut_items_check(c->data, n, false);
+	if (r->data_len < n && c->data[r->data_len] != UT_ITEM_END)
+		c->invalid++;
+	return pos - start;
 }
 
 static bool rec_is_valid(const struct ut_consumer *c, const struct rec *r)
@@ -597,6 +656,8 @@ static int deliver(struct ut_consumer *c, struct slot_state *st, const struct re
 	st->last_ts = ev.ts;
 	ev.nw = r->nw;
 	memcpy(ev.w, r->w, r->nw * sizeof(ev.w[0]));
+	ev.data = r->data_len ? c->data : NULL;
+	ev.data_len = r->data_len;
 	if (kind == UT_REC_ENTRY) {
 		ret = entry_push(c, st, r->depth, ev.ts, r->func);
 		if (ret < 0)
@@ -676,10 +737,13 @@ static long slot_drain(struct ut_consumer *c, uint32_t i, enum collect_mode mode
 		if (!kind && mode == COLLECT_KILLED && tail_is_cut(c, i, st, head))
 			break;
 		st->tail += c->geo.rec_size;
-		if (!kind) {
+		if (!kind || kind == UT_REC_DATA) { /* data whose event was torn: torn too */
 			c->torn++;
 			continue;
 		}
+		r.data_len = 0;
+		if (kind != UT_REC_UNWIND)
+			st->tail += data_read(c, i, st->tail, head, &r);
 		if (!rec_is_valid(c, &r)) {
 			c->invalid++;
 			continue;

@@ -29,6 +29,9 @@ struct ut_event {
 	uint64_t w
 		[UT_REC_WORDS]; /* entry: rdi rsi rdx rcx r8 r9 (--args); exit: rax rdx (--retval) */
 	uint32_t nw; /* words of w[] recorded: 0 unless asked for */
+	/* items beyond the words (items.h), checked; valid until the next event */
+	const unsigned char *data;
+	uint32_t data_len;
 	bool has_dur; /* exits and unwinds whose entry was seen */
 	uint64_t dur_ns; /* since the matching entry */
 };

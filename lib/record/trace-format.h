@@ -5,12 +5,15 @@
  *
  * events: a 16-byte header, then chunks.  A chunk is the events of one
  * thread drained in one go: a 16-byte header naming the thread, then its
- * records back to back.  A record is 16 bytes, then `nw` 8-byte words:
+ * records back to back.  A record is 16 bytes, then `nw` 8-byte words, then
+ * with has_data a u32 length, a u32 0 and that many bytes of items padded
+ * to 8 (items.h):
  *
  *   u64 ts      CLOCK_MONOTONIC ns
  *   u32 func    index in the function table (funcs)
  *   u32 bits    kind (2 bits: 1 entry, 2 exit, 3 unwind) | has_dur << 2
- *               | nw << 3 (3 bits) | depth << 6 (26 bits)
+ *               | nw << 3 (3 bits) | has_data << 6 | depth << 7 (25 bits)
+ *               (before version 3: no has_data, depth << 6, 26 bits)
  *
  * All integers are little-endian, as x86-64 writes them.
  */
@@ -52,7 +55,11 @@ struct tf_rec {
 #define TF_HAS_DUR (1U << 2)
 #define TF_NW_SHIFT 3
 #define TF_NW_MASK 0x7U
-#define TF_DEPTH_SHIFT 6
-#define TF_DEPTH_MAX ((1U << 26) - 1)
+#define TF_HAS_DATA (1U << 6)
+#define TF_DEPTH_SHIFT 7
+#define TF_DEPTH_MAX ((1U << 25) - 1)
+#define TF_V2_DEPTH_SHIFT 6
+/* Bytes of items one record may carry. */
+#define TF_DATA_MAX (256U * 1024)
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "trace-format.h"
+#include "items.h"
 #include "trace-meta.h"
 #include "log.h"
 #include "trace.h"
@@ -38,6 +39,7 @@ struct ut_trace {
 	int fd;
 	bool stream; /* an unnamed stream: no metadata, ids not checked */
 	uint32_t max_words; /* words a record may carry in this version */
+	uint32_t version;
 	const char *name; /* for messages */
 	unsigned char *buf;
 	size_t pos, len; /* unread bytes: buf[pos, len) */
@@ -119,6 +121,7 @@ static int open_events(struct ut_trace *t)
 		return -EINVAL;
 	}
 	t->max_words = h.version == 1 ? UT_TRACE_V1_WORDS : UT_REC_WORDS;
+	t->version = h.version;
 	t->off = h.hdr_size;
 	return 0;
 }
@@ -310,9 +313,30 @@ static uint64_t *open_slot(struct task_state *ts, uint32_t depth)
 	return &v[depth];
 }
 
+/* A record's items (version 3): a u32 length, a u32 0, the bytes padded to 8; checked. */
+static int decode_data(struct ut_trace *t, struct ut_event *ev)
+{
+	uint32_t h[2];
+	size_t padded;
+
+	if (t->chunk_end - t->pos < sizeof(h))
+		return corrupt(t, "record across a chunk's end");
+	memcpy(h, t->buf + t->pos, sizeof(h));
+	padded = ((size_t)h[0] + 7) & ~(size_t)7;
+	if (h[0] > TF_DATA_MAX || h[1] || t->chunk_end - t->pos - sizeof(h) < padded)
+		return corrupt(t, "bad record data");
+	ev->data = t->buf + t->pos + sizeof(h);
+	ev->data_len = h[0];
+	if (ut_items_check(ev->data, ev->data_len, true) != ev->data_len)
+		return corrupt(t, "bad record data");
+	t->pos += sizeof(h) + padded;
+	return 1;
+}
+
 static int decode(struct ut_trace *t, const struct tf_rec *r, struct ut_event *ev)
 {
 	uint32_t kind = r->bits & TF_KIND_MASK, nw = r->bits >> TF_NW_SHIFT & TF_NW_MASK;
+	bool v3 = t->version >= 3, has_data = v3 && (r->bits & TF_HAS_DATA);
 	uint64_t *open;
 
 	if (!kind || nw > t->max_words || (nw && kind == UT_REC_UNWIND))
@@ -329,10 +353,12 @@ static int decode(struct ut_trace *t, const struct tf_rec *r, struct ut_event *e
 				 .tid = t->tid,
 				 .kind = kind,
 				 .func = r->func,
-				 .depth = r->bits >> TF_DEPTH_SHIFT,
+				 .depth = r->bits >> (v3 ? TF_DEPTH_SHIFT : TF_V2_DEPTH_SHIFT),
 				 .nw = nw };
 	memcpy(ev->w, t->buf + t->pos + sizeof(*r), nw * sizeof(uint64_t));
 	t->pos += sizeof(*r) + nw * sizeof(uint64_t);
+	if (has_data && decode_data(t, ev) < 0)
+		return t->err;
 	open = open_slot(t->cur, ev->depth);
 	if (kind == UT_REC_ENTRY && open)
 		*open = ev->ts;

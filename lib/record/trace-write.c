@@ -26,7 +26,7 @@
 
 /* A flush writes this much at least when the buffer fills: a few ms of a hot thread. */
 #define BUF_SIZE (1U << 20)
-#define REC_MAX (sizeof(struct tf_rec) + UT_REC_WORDS * sizeof(uint64_t))
+#define REC_MAX (sizeof(struct tf_rec) + UT_REC_WORDS * sizeof(uint64_t) + 8 + TF_DATA_MAX)
 
 struct ut_trace_writer {
 	int dirfd; /* -1: an unnamed stream */
@@ -288,14 +288,17 @@ int ut_trace_writer_event(struct ut_trace_writer *w, const struct ut_event *ev)
 int ut_trace_writer_event_as(struct ut_trace_writer *w, const struct ut_event *ev, uint32_t func)
 {
 	uint32_t nw = ev->nw > UT_REC_WORDS ? UT_REC_WORDS : ev->nw;
+	uint32_t dlen = ev->data && ev->data_len <= TF_DATA_MAX ? ev->data_len : 0;
 	struct tf_rec r = {
 		.ts = ev->ts,
 		.func = func,
 		.bits = ((uint32_t)ev->kind & TF_KIND_MASK) | (ev->has_dur ? TF_HAS_DUR : 0) |
-			nw << TF_NW_SHIFT |
+			nw << TF_NW_SHIFT | (dlen ? TF_HAS_DATA : 0) |
 			(ev->depth > TF_DEPTH_MAX ? TF_DEPTH_MAX : ev->depth) << TF_DEPTH_SHIFT,
 	};
-	size_t need = sizeof(r) + nw * sizeof(uint64_t);
+	uint32_t dhdr[2] = { dlen, 0 };
+	size_t dpad = dlen ? sizeof(dhdr) + ((dlen + 7) & ~7U) : 0;
+	size_t need = sizeof(r) + nw * sizeof(uint64_t) + dpad;
 
 	if (w->chunk != SIZE_MAX &&
 	    (w->pid != ev->pid || w->tid != ev->tid || w->len - w->chunk + need > TF_CHUNK_MAX))
@@ -307,6 +310,13 @@ int ut_trace_writer_event_as(struct ut_trace_writer *w, const struct ut_event *e
 		open_chunk(w, ev->pid, ev->tid);
 	memcpy(w->buf + w->len, &r, sizeof(r));
 	memcpy(w->buf + w->len + sizeof(r), ev->w, nw * sizeof(uint64_t));
+	if (dlen) {
+		unsigned char *d = w->buf + w->len + sizeof(r) + nw * sizeof(uint64_t);
+
+		memcpy(d, dhdr, sizeof(dhdr));
+		memcpy(d + sizeof(dhdr), ev->data, dlen);
+		memset(d + sizeof(dhdr) + dlen, 0, dpad - sizeof(dhdr) - dlen);
+	}
 	w->len += need;
 	return 0;
 }

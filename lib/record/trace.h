@@ -21,10 +21,11 @@
 #include "consumer.h"
 
 /*
- * Version 2: an entry carries up to 6 words (r9 too); version 1 traces, with
- * up to 5, are read as well.
+ * Version 3: a record may carry items (strings, floating-point registers,
+ * stack arguments, stack frames); version 2: an entry carries up to 6 words
+ * (r9 too); version 1 traces, with up to 5, are read as well.
  */
-#define UT_TRACE_VERSION 2
+#define UT_TRACE_VERSION 3
 #define UT_TRACE_VERSION_MIN 1
 #define UT_TRACE_V1_WORDS 5
 #define UT_TRACE_DEFAULT_DIR "utrace.data"

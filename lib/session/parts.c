@@ -19,6 +19,10 @@ void ut_session_parts_link(struct ut_session *s)
 	s->pr.specs = o->argspecs;
 	s->pr.debug_dir = o->debug_dir;
 	s->pr.srcline = o->srcline;
+	s->pr.stack_funcs = o->stack_funcs;
+	s->pr.nstack_funcs = o->nstack_funcs;
+	s->pr.caller_funcs = o->caller_funcs;
+	s->pr.ncaller_funcs = o->ncaller_funcs;
 	s->inj.pr = &s->pr;
 	s->inj.tsc = &s->tsc;
 	s->inj.opts = (struct ut_inject_opts){
@@ -28,5 +32,8 @@ void ut_session_parts_link(struct ut_session *s)
 		.record_args = o->record_args,
 		.record_retval = o->record_retval,
 		.block_timeout_ns = o->block_timeout_ns,
+		.str_max = o->str_max,
+		.stack_bytes = o->nstack_funcs ? o->stack_bytes : 0,
+		.caller_only = o->ncaller_funcs > 0,
 	};
 }

@@ -35,6 +35,7 @@ void ut_session_retire(struct ut_session *s)
 		utrace_consumer_free(s->consumer);
 		s->consumer = NULL;
 	}
+	ut_stacks_free(&s->stacks); /* its mappings were the old image's */
 	ut_release_data(&s->inj);
 	ut_probes_free(&s->pr);
 	ut_rtld_free(s);

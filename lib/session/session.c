@@ -112,6 +112,7 @@ static void session_fini(struct ut_session *s)
 	if (s->consumer)
 		utrace_consumer_free(s->consumer);
 	ut_output_free(s->output);
+	ut_stacks_free(&s->stacks);
 	ut_release_data(&s->inj);
 	ut_probes_free(&s->pr);
 	ut_rtld_free(s);

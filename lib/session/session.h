@@ -32,6 +32,14 @@ struct ut_session_opts {
 	uint32_t nslots; /* thread slots */
 	bool record_args; /* entries carry their argument registers (--args) */
 	bool record_retval; /* exits carry rax and rdx (--retval) */
+	/* --stack: the entries of these functions (globs) carry a copy of the stack */
+	const char *const *stack_funcs;
+	size_t nstack_funcs;
+	/* --caller: only calls made inside a call of one of these are recorded */
+	const char *const *caller_funcs;
+	size_t ncaller_funcs;
+	uint32_t str_max; /* bytes of a string argument recorded at most (--string-size) */
+	uint32_t stack_bytes; /* bytes of stack a --stack entry copies at most (--stack-size) */
 	/* a full ring holds its thread up this long at most; 0: never (--lossy) */
 	uint64_t block_timeout_ns;
 	/* -A, -R: how to show the words of functions without (or despite) DWARF */

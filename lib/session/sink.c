@@ -271,6 +271,13 @@ int ut_output_event(const struct ut_event *ev, void *session)
 		s->output->past.invalid++;
 		return 0;
 	}
+	if (ev->data_len) {
+		struct ut_event copy = *ev;
+		int e = ut_stacks_rewrite(s, &s->stacks, &copy);
+
+		return e < 0 ? e :
+			       ut_trace_writer_event_as(s->output->trace, &copy, s->gid[ev->func]);
+	}
 	return ut_trace_writer_event_as(s->output->trace, ev, s->gid[ev->func]);
 }
 

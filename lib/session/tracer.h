@@ -58,6 +58,13 @@ struct ut_output {
  * A traced process: the parts the lower layers keep (each takes only its
  * own) and what the session itself adds.
  */
+/* --stack: the unwinder of the process, the items of an entry as rewritten (stacks.c) */
+struct ut_stacks {
+	struct ut_unwinder *unwinder; /* made at the first stack */
+	unsigned char *buf;
+	size_t len, cap;
+};
+
 struct ut_session {
 	struct ut_session_opts opts;
 	struct ut_proc proc; /* the process and its threads (control.h) */
@@ -85,6 +92,7 @@ struct ut_session {
 	struct ut_tsc tsc; /* calibrated when the session begins */
 	struct ut_consumer *consumer;
 	struct ut_drainer *drainer; /* the root session's; NULL before it starts and in kids */
+	struct ut_stacks stacks; /* used by the drain only */
 	int chld_fd; /* signalfd for SIGCHLD: wakes the loop on every ptrace stop */
 	uint64_t traps; /* int3 hits answered */
 	struct ut_rtld *rtld; /* the dynamic linker's rendezvous (rtld.c), NULL when none */
@@ -223,5 +231,9 @@ void ut_family_reap(struct ut_session *s);
 /* Let go of every followed process still traced. */
 void ut_family_end(struct ut_session *s);
 void ut_family_free(struct ut_session *s);
+
+/* stacks.c: an entry's stack copy replaced by its frames (an event with none is left as it is). */
+int ut_stacks_rewrite(struct ut_session *s, struct ut_stacks *st, struct ut_event *ev);
+void ut_stacks_free(struct ut_stacks *st);
 
 #endif

@@ -50,8 +50,8 @@ def expected_args(func, i):
         return [arg("b", "_Bool", bool(i % 2)), arg("c", "char", chr(ord("A") + i % 26)),
                 arg("k", "enum color", COLORS[i % 3]), arg("u", "ulong_t", 11 * i)]
     if func == "arg_ptrs":
-        return [arg("s", "const char *", None), arg("t", "char *", None),
-                arg("p", "void *", "0x0")]
+        return [arg("s", "const char *", WORDS[i % 3]),
+                arg("t", "char *", "b%d" % i if i % 2 else None), arg("p", "void *", "0x0")]
     if func == "arg_structs":
         return [arg("p", "struct pt", word(i, -i), size=8),
                 arg("w", "struct wide", "0x%x 0x7" % (3 * i), size=16),
@@ -59,10 +59,21 @@ def expected_args(func, i):
     if func == "arg_six":
         return [arg(n, "int", i + k) for k, n in enumerate("abcdef")]
     if func == "arg_fp":
-        return [arg("x", "double", NOT_IN_REGS), arg("i", "int", i),
-                arg("y", "float", NOT_IN_REGS)]
+        return [arg("x", "double", 1.5 * i), arg("i", "int", i), arg("y", "float", 2.5)]
     if func == "arg_big":
-        return [arg("b", "struct big", NOT_IN_REGS), arg("z", "unsigned char", (200 + i) % 256)]
+        # passed in memory: its first two words, from the stack arguments
+        return [arg("b", "struct big", "0x%x 0x2" % i, size=24),
+                arg("z", "unsigned char", (200 + i) % 256)]
+    if func == "arg_strs":
+        return [arg("wild", "const char *", "0x10", error="unreadable"),
+                arg("null", "const char *", None),
+                arg("cut", "const char *", "abc", error="unreadable after 3 bytes"),
+                arg("lng", "const char *", "x" * 64, truncated=True)]
+    if func == "arg_fp9":
+        # h does not fit in xmm7 (the ABI puts it on the stack), i does
+        return ([arg(n, "double", v) for n, v in zip("abcdefg", [i, 1, 2, 3, 4, 5, 6])] +
+                [arg("h", "struct dd", "0x3fe0000000000000 0x3fd0000000000000", size=16),
+                 arg("i", "double", -i)])
     raise KeyError(func)
 
 
@@ -79,7 +90,11 @@ def expected_retval(func, i):
     if func == "arg_six":
         return {"type": "long int", "value": 6 * i + 15}
     if func == "arg_fp":
-        return dict(NOT_IN_REGS, type="double")
+        return {"type": "double", "value": 1.5 * i + i + 2.5}
+    if func == "arg_strs":
+        return {"type": "int", "value": 100}
+    if func == "arg_fp9":
+        return {"type": "double", "value": 21.75}
     if func == "arg_big":
         return dict(NOT_IN_REGS, type="struct big")
     raise KeyError(func)
@@ -95,23 +110,20 @@ def check_events(tc, events):
         if ev["type"] == "entry":
             got = ev["args"]
             want = expected_args(func, i)
-            if func == "arg_ptrs":
-                # s points at words[i % 3], t at a buffer on odd calls
-                ptrs.setdefault(i % 3, set()).add(got[0]["value"])
-                tc.assertEqual(got[1]["value"] == "0x0", i % 2 == 0, got)
-                for k in (0, 1):
-                    tc.assertRegex(got[k]["value"], "^0x[0-9a-f]+$")
-                    want[k]["value"] = got[k]["value"]
             tc.assertEqual(got, want, "%s call %d" % (func, i))
         else:
             tc.assertEqual(ev["type"], "exit")
             want = expected_retval(func, i)
             if func == "arg_ptrs":
-                want["value"] = next(iter(ptrs[i % 3]))
+                # s returned: words[i % 3]'s address, the same every third call
+                tc.assertRegex(ev["retval"]["value"], "^0x[0-9a-f]+$")
+                ptrs.setdefault(i % 3, set()).add(ev["retval"]["value"])
+                want["value"] = ev["retval"]["value"]
             tc.assertEqual(ev["retval"], want, "%s return %d" % (func, i))
             calls[func] = i + 1
     tc.assertEqual(sorted(calls), sorted(["arg_ints", "arg_misc", "arg_ptrs", "arg_structs",
-                                          "arg_six", "arg_fp", "arg_big"]))
+                                          "arg_six", "arg_fp", "arg_big", "arg_strs",
+                                          "arg_fp9"]))
     tc.assertEqual(set(calls.values()), {CALLS})
     # one address per string: the same argument every third call
     tc.assertEqual([len(v) for v in ptrs.values()], [1, 1, 1])
@@ -144,6 +156,27 @@ class ArgsTest(unittest.TestCase):
             "arg_misc(b=false, c='A', k=RED, u=0) = true;",
             "arg_six(a=0, b=1, c=2, d=3, e=4, f=5) = 15;"])
         self.assertEqual(len(lines), 3 * CALLS)
+
+    def test_text_strings_and_floats(self):
+        t = h.run_traced(self, "s-args", funcs=("arg_ptrs", "arg_strs", "arg_fp"),
+                         extra=("--args", "--retval", "--string-size", "8"), fmt="text")
+        with open(t.path) as f:
+            lines = [line.split("| ", 1)[1].strip() for line in f if "| " in line]
+        self.assertEqual(re.sub("0x[0-9a-f]+;$", "ADDR;", lines[0]),
+                         'arg_ptrs(s="alpha", t=NULL, p=0x0) = ADDR;')
+        self.assertEqual(lines[1], "arg_fp(x=0, i=0, y=2.5) = 2.5;")
+        self.assertEqual(lines[2], 'arg_strs(wild=0x10 (unreadable), null=NULL, '
+                         'cut="abc" (unreadable after 3 bytes), lng="xxxxxxxx"...) = 100;')
+        self.assertTrue(lines[3].startswith('arg_ptrs(s="beta", t="b1", p=0x0)'), lines[3])
+        self.assertEqual(len(lines), 3 * CALLS)
+
+    def test_strings_without_args_words(self):
+        """--retval alone records no argument: no string is read either."""
+        t = h.run_traced(self, "s-args", funcs=("arg_strs",), extra=("--retval",))
+        h.check_like_untraced(self, "s-args", (), t)
+        exits = [ev for ev in t.events if ev["type"] == "exit"]
+        self.assertEqual(len(exits), CALLS)
+        self.assertNotIn("args", t.events[0])
 
     def test_recorded_trace_views(self):
         """record keeps the prototypes in the trace: dump --json shows the same values."""
@@ -181,9 +214,10 @@ class ArgsTest(unittest.TestCase):
         defs = {}
         for n, line in enumerate(lines, 1):
             m = re.match(r"NOINL [^(]*\b(arg_\w+)\(", line)
-            if m and n < len(lines) and lines[n] == "{":
+            body = n + (n < len(lines) and lines[n].startswith("\t\t"))  # a continued line
+            if m and body < len(lines) and lines[body] == "{":
                 defs[m.group(1)] = n
-        self.assertEqual(len(defs), 7)
+        self.assertEqual(len(defs), 9)
         t = h.run_traced(self, "s-args", funcs=("arg_*",), extra=("--srcline",))
         got = {ev["func"]: ev["srcline"] for ev in t.events}
         self.assertEqual(sorted(got), sorted(defs))

@@ -309,7 +309,7 @@ class DamagedTraceTest(unittest.TestCase):
 
     def test_other_version(self):
         d = self.damaged(lambda d: self.edit(
-            d, "info", lambda b: b.replace(b"trace_version\t2\n", b"trace_version\t9\n")))
+            d, "info", lambda b: b.replace(b"trace_version\t3\n", b"trace_version\t9\n")))
         self.check_views_refuse(d, "version 9")
 
 

@@ -43,8 +43,8 @@
 #define DEPTH 8
 #define RING_RECS 1024 /* of the largest records: more of smaller ones */
 /* what the ring holds before each run: kind bits 0, never a record */
-#define RING_PAINT 0xa4
-#define PAINT_WORD 0xa4a4a4a4a4a4a4a4ULL
+#define RING_PAINT 0xa0
+#define PAINT_WORD 0xa0a0a0a0a0a0a0a0ULL
 #define NSLOTS 4
 #define HWCAP2_FSGSBASE_BIT (1UL << 1)
 

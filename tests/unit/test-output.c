@@ -544,7 +544,7 @@ static void output_summary_empty(void **state)
 
 static void output_rejects_bad_kind(void **state)
 {
-	struct ut_event ev = mkev(UT_REC_KIND_MAX + 1, 3, 1, 0, 7, NO_DUR);
+	struct ut_event ev = mkev(UT_REC_EVENT_MAX + 1, 3, 1, 0, 7, NO_DUR);
 	struct capture c;
 
 	capture_open(&c, UT_FORMAT_JSON);

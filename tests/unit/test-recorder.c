@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "consumer.h"
+#include "items.h"
 
 static uint64_t test_key; /* the "current thread's" fs base */
 static unsigned key_reads; /* %fs:0 reads: each would fault on a thread without TLS */
@@ -29,6 +30,14 @@ static uint64_t rec_thread_key(const struct ut_ctl *ctl)
 {
 	key_reads++;
 	return test_key;
+}
+
+static uint64_t test_xmm[8]; /* the "vector registers" a traced function left */
+
+static void rec_read_xmm(uint64_t *x, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		x[i] = test_xmm[i];
 }
 
 #define NFUNCS 8
@@ -43,8 +52,8 @@ static uint64_t rec_thread_key(const struct ut_ctl *ctl)
 #define FUNC_ADDR(id) (0x400000ULL + 0x100 * (id))
 #define CALLER_RET(i) (0x401000ULL + (i)) /* what a call left in stack[i] */
 /* what the rings hold before the recorder writes: kind bits 0, never a record */
-#define RING_PAINT 0xa4
-#define PAINT_WORD 0xa4a4a4a4a4a4a4a4ULL
+#define RING_PAINT 0xa0
+#define PAINT_WORD 0xa0a0a0a0a0a0a0a0ULL
 #define REC(f) ((uint64_t)(f)->ctl->rec_size)
 
 struct fixture {
@@ -874,7 +883,7 @@ static void recorder_hijack_after_detach_is_undone(void **state)
 	enter(f, 1, 40);
 	f->ctl->disabled = 1;
 	rec_hook_return(&(struct rec_thread){ f->ctl, f->slot, f->rs, f->ring }, 2, &f->stack[30],
-			0, RET_TRAMP);
+			0, RET_TRAMP, 0);
 	assert_int_equal(f->stack[30], CALLER_RET(30));
 	assert_int_equal(f->slot->rs_top, 1);
 	assert_int_equal(f->stack[40], RET_TRAMP);
@@ -1506,6 +1515,219 @@ static void recorder_round_trip_through_the_consumer(void **state)
 	}
 }
 
+/* ---- data records: strings, vector registers, stack copies --------------- */
+
+/* A consumer of the fixture's area, its slot opened as thread 101 of process 100. */
+static struct ut_consumer *fixture_consumer(struct fixture *f, struct ut_tsc *tsc)
+{
+	struct ut_geometry g = {
+		.nfuncs = f->ctl->nfuncs,
+		.nslots = f->ctl->nslots,
+		.ring_size = f->ctl->ring_size,
+		.rstack_depth = f->ctl->rstack_depth,
+		.rec_size = f->ctl->rec_size,
+		.rec_args = f->ctl->rec_args,
+		.rec_retval = f->ctl->rec_retval,
+		.area_size = f->ctl->total_size,
+		.funcs_off = f->ctl->funcs_off,
+		.slots_off = f->ctl->slots_off,
+		.rstacks_off = f->ctl->rstacks_off,
+		.rings_off = f->ctl->rings_off,
+	};
+	struct ut_consumer *c;
+
+	utrace_tsc_init(tsc);
+	assert_int_equal(utrace_consumer_new(&c, f->ctl, &g, tsc), 0);
+	utrace_consumer_slot_open(c, (uint32_t)(f->slot - ut_ctl_slots(f->ctl)), 100, 101);
+	return c;
+}
+
+/* The items of the events drained, each event's copied while it is delivered. */
+struct data_sink {
+	struct ut_event ev[8];
+	unsigned char data[8][1024];
+	size_t n;
+};
+
+static int collect_data(const struct ut_event *ev, void *arg)
+{
+	struct data_sink *s = arg;
+
+	assert_true(s->n < 8 && ev->data_len <= sizeof(s->data[0]));
+	s->ev[s->n] = *ev;
+	memcpy(s->data[s->n], ev->data, ev->data_len);
+	s->ev[s->n].data = s->data[s->n];
+	s->n++;
+	return 0;
+}
+
+static void check_str(const struct ut_event *ev, unsigned int arg, const char *want,
+		      unsigned int status)
+{
+	struct ut_item_view it;
+
+	assert_true(ut_item_find(ev->data, ev->data_len, UT_ITEM_STR, (int)arg, &it));
+	assert_int_equal(it.status, status);
+	assert_int_equal(it.len, strlen(want));
+	assert_memory_equal(it.bytes, want, it.len);
+}
+
+/*
+ * An entry whose function takes strings and doubles, with its stack: the
+ * strings copied with safe reads (a wild pointer and NULL are unreadable,
+ * a long one cut at str_max), the vector registers, the stack with the
+ * hijacked return address of the caller's frame put back.
+ */
+static void recorder_entry_data_items(void **state)
+{
+	struct fixture *f = *state;
+	static const char hello[] = "hello", longer[] = "0123456789abcdefXYZ";
+	struct user_regs_struct regs = { .rsp = slot_addr(f, 20) };
+	struct data_sink s = { .n = 0 };
+	struct ut_item_view it;
+	struct ut_consumer *c;
+	struct ut_tsc tsc;
+	uint64_t w[16];
+
+	f->ctl->str_max = 16;
+	f->ctl->stack_bytes = 128;
+	f->slot->pid = (uint32_t)getpid();
+	ut_ctl_funcs(f->ctl)[2].extras = 0xf | 2U << UT_X_XMM_SHIFT | UT_X_STACK;
+	test_xmm[0] = 0x3ff8000000000000ULL; /* 1.5 */
+	test_xmm[1] = 0x4004000000000000ULL; /* 2.5 */
+	c = fixture_consumer(f, &tsc);
+	enter(f, 1, 24); /* the caller's return slot, stack[24], hijacked */
+	assert_int_equal(f->stack[24], RET_TRAMP);
+	regs.rdi = (uint64_t)(uintptr_t)hello;
+	regs.rsi = 0x10;
+	regs.rdx = 0;
+	regs.rcx = (uint64_t)(uintptr_t)longer;
+	rec_entry(f->ctl, 2, &regs, RET_TRAMP);
+	assert_int_equal(utrace_consumer_drain(c, collect_data, &s), 2);
+	assert_int_equal(s.ev[1].func, 2);
+	check_str(&s.ev[1], 0, hello, 0);
+	check_str(&s.ev[1], 1, "", UT_STR_FAULT);
+	check_str(&s.ev[1], 2, "", UT_STR_FAULT);
+	check_str(&s.ev[1], 3, "0123456789abcdef", UT_STR_CUT);
+	assert_true(ut_item_find(s.ev[1].data, s.ev[1].data_len, UT_ITEM_XMM, -1, &it));
+	assert_int_equal(it.arg, 2);
+	memcpy(w, it.bytes, 16);
+	assert_int_equal(w[0], test_xmm[0]);
+	assert_int_equal(w[1], test_xmm[1]);
+	assert_true(ut_item_find(s.ev[1].data, s.ev[1].data_len, UT_ITEM_STACK, -1, &it));
+	assert_int_equal(it.len, sizeof(struct ut_stack_regs) + 128);
+	memcpy(w, it.bytes + sizeof(struct ut_stack_regs), 128);
+	assert_int_equal(w[0], CALLER_RET(20));
+	assert_int_equal(w[4], CALLER_RET(24)); /* not the trampoline */
+	assert_int_equal(w[15], CALLER_RET(35));
+	assert_int_equal(f->slot->tail, f->slot->head);
+	utrace_consumer_free(c);
+}
+
+/*
+ * A string on the thread's own stack is read with plain loads: it is there
+ * even where the safe read is refused (pid 0: no such process).
+ */
+static void recorder_string_on_own_stack(void **state)
+{
+	struct fixture *f = *state;
+	struct user_regs_struct regs = { .rsp = slot_addr(f, 20) };
+	struct data_sink s = { .n = 0 };
+	struct ut_consumer *c;
+	struct ut_tsc tsc;
+
+	f->ctl->str_max = 32;
+	f->slot->pid = 0;
+	ut_ctl_funcs(f->ctl)[2].extras = 0x3;
+	memcpy(&f->stack[50], "on the stack", 13);
+	regs.rdi = (uint64_t)(uintptr_t)&f->stack[50];
+	regs.rsi = (uint64_t)(uintptr_t) "elsewhere";
+	c = fixture_consumer(f, &tsc);
+	rec_entry(f->ctl, 2, &regs, RET_TRAMP);
+	assert_int_equal(utrace_consumer_drain(c, collect_data, &s), 1);
+	check_str(&s.ev[0], 0, "on the stack", 0);
+	check_str(&s.ev[0], 1, "", UT_STR_REFUSED);
+	utrace_consumer_free(c);
+}
+
+/* An exit of a function returning floating point carries xmm0 and xmm1. */
+static void recorder_exit_xmm(void **state)
+{
+	struct fixture *f = *state;
+	struct data_sink s = { .n = 0 };
+	struct ut_item_view it;
+	struct ut_consumer *c;
+	struct ut_tsc tsc;
+	uint64_t w[2];
+
+	ut_ctl_funcs(f->ctl)[1].extras = UT_X_XMM_RET;
+	c = fixture_consumer(f, &tsc);
+	enter(f, 1, 30);
+	test_xmm[0] = 7;
+	test_xmm[1] = 9;
+	assert_int_equal(leave(f, 30, 1, 2), CALLER_RET(30));
+	assert_int_equal(utrace_consumer_drain(c, collect_data, &s), 2);
+	assert_int_equal(s.ev[0].data_len, 0);
+	assert_true(ut_item_find(s.ev[1].data, s.ev[1].data_len, UT_ITEM_XMM, -1, &it));
+	memcpy(w, it.bytes, sizeof(w));
+	assert_int_equal(w[0], 7);
+	assert_int_equal(w[1], 9);
+	utrace_consumer_free(c);
+}
+
+/* --caller: only calls inside a call of a UT_X_CALLER function are recorded. */
+static void recorder_caller_only(void **state)
+{
+	struct fixture *f = *state;
+
+	f->ctl->caller_only = 1;
+	ut_ctl_funcs(f->ctl)[1].extras = UT_X_CALLER;
+	enter(f, 2, 40); /* outside: neither recorded nor hijacked */
+	assert_int_equal(f->slot->head, 0);
+	assert_int_equal(f->stack[40], CALLER_RET(40));
+	enter(f, 1, 30);
+	enter(f, 2, 20);
+	enter(f, 3, 10);
+	assert_int_equal(f->slot->head, 3 * REC(f));
+	assert_int_equal(f->slot->rs_top, 3);
+	leave(f, 10, 0, 0);
+	leave(f, 20, 0, 0);
+	leave(f, 30, 0, 0);
+	assert_int_equal(f->slot->head, 6 * REC(f));
+	enter(f, 3, 10); /* outside again */
+	assert_int_equal(f->slot->head, 6 * REC(f));
+	assert_int_equal(f->slot->rs_top, 0);
+}
+
+/* A scribbled item in the data records: the event keeps its valid prefix, counted invalid. */
+static void consumer_bad_item_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct data_sink s = { .n = 0 };
+	struct ut_consumer *c;
+	struct ut_stats st;
+	struct ut_tsc tsc;
+	unsigned char *d;
+
+	f->slot->pid = (uint32_t)getpid();
+	f->ctl->str_max = 8;
+	ut_ctl_funcs(f->ctl)[1].extras = 0x3;
+	c = fixture_consumer(f, &tsc);
+	enter(f, 1, 30);
+	/*
+	 * two unreadable strings: two bare headers, the first in the data
+	 * record's tsc word, the second at its offset 16
+	 */
+	d = f->ring + REC(f) + 16;
+	assert_int_equal(d[0], UT_ITEM_STR);
+	d[0] = 0x77;
+	assert_int_equal(utrace_consumer_drain(c, collect_data, &s), 1);
+	assert_int_equal(s.ev[0].data_len, 8);
+	utrace_consumer_stats(c, &st);
+	assert_int_equal(st.invalid, 1);
+	utrace_consumer_free(c);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 #define SMALL(name) \
 	cmocka_unit_test_setup_teardown(name, fixture_setup_small_ring, fixture_teardown)
@@ -1515,6 +1737,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(recorder_entry_records_and_hijacks),
+		T(recorder_entry_data_items),
+		T(recorder_exit_xmm),
+		T(recorder_string_on_own_stack),
+		T(recorder_caller_only),
+		T(consumer_bad_item_cut),
 		T(recorder_exit_records_and_pops),
 		T(recorder_nested_calls_depths),
 		T(recorder_exit_matches_exact_slot_and_unwinds_above),

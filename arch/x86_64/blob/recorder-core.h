@@ -19,6 +19,11 @@
 
 /* The current thread's slot key: its fs base, 0 when it has none yet. */
 static uint64_t rec_thread_key(const struct ut_ctl *ctl);
+/*
+ * The low words of the vector registers xmm0 .. xmm(n-1) as the traced
+ * function left them (n <= 8): the recorder itself never touches them.
+ */
+static void rec_read_xmm(uint64_t *x, uint32_t n);
 
 #define REC_READ(x) (*(volatile __typeof__(x) *)&(x))
 #define REC_WRITE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
@@ -278,19 +283,21 @@ static int rec_wait_room(struct rec_thread *t, uint64_t tail)
 }
 
 /*
- * Reserve a record with one cmpxchg on head (retried when a signal handler
- * reserved in between), write it, commit it last.  A full ring waits for
- * room (rec_wait_room), else drops.
+ * Reserve `bytes` of ring (a record, or an event record and its data
+ * records) with one cmpxchg on head (retried when a signal handler reserved
+ * in between).  A full ring waits for room (rec_wait_room), else drops:
+ * returns 0 then, counted.
  */
-static inline __attribute__((always_inline)) void rec_emit(struct rec_thread *t, uint32_t func,
-							   enum ut_rec_kind kind, uint32_t depth,
-							   const uint64_t *w, uint32_t nw)
+static inline __attribute__((always_inline)) int rec_reserve(struct rec_thread *t, uint32_t func,
+							     uint64_t bytes, uint64_t *headp)
 {
-	uint64_t size = t->ctl->ring_size, rsize = t->ctl->rec_size;
-	struct ut_rec_hdr *r;
-	uint64_t head, tail, *words;
-	uint32_t i;
+	uint64_t size = t->ctl->ring_size;
+	uint64_t head, tail;
 
+	if (bytes > size) {
+		rec_count_drop(t, func);
+		return 0;
+	}
 	for (;;) {
 		/*
 		 * tail first: read after head, it could pass a head that a
@@ -301,18 +308,30 @@ static inline __attribute__((always_inline)) void rec_emit(struct rec_thread *t,
 
 		rec_barrier();
 		head = REC_READ(t->slot->head);
-		if (head - tail > size - rsize) {
+		if (head - tail > size - bytes) {
 			if (rec_wait_room(t, tail))
 				continue;
 			rec_count_drop(t, func);
-			return;
+			return 0;
 		}
-		if (rec_cmpxchg_local(&t->slot->head, head, head + rsize))
+		if (rec_cmpxchg_local(&t->slot->head, head, head + bytes))
 			break;
 	}
+	*headp = head;
+	return 1;
+}
 
-	r = (struct ut_rec_hdr *)(t->ring + (head & (size - 1)));
-	words = (uint64_t *)(r + 1);
+/* Write the record reserved at ring position `head`, its commit word last. */
+static inline __attribute__((always_inline)) void rec_write(struct rec_thread *t, uint64_t head,
+							    uint32_t func, enum ut_rec_kind kind,
+							    uint32_t depth, const uint64_t *w,
+							    uint32_t nw)
+{
+	uint64_t size = t->ctl->ring_size, rsize = t->ctl->rec_size;
+	struct ut_rec_hdr *r = (struct ut_rec_hdr *)(t->ring + (head & (size - 1)));
+	uint64_t *words = (uint64_t *)(r + 1);
+	uint32_t i;
+
 	r->tsc = rec_rdtsc();
 	/* the words this record has room for: none in a 16-byte one */
 	if (rsize < UT_REC_MIN + nw * sizeof(uint64_t))
@@ -321,6 +340,17 @@ static inline __attribute__((always_inline)) void rec_emit(struct rec_thread *t,
 		words[i] = w[i];
 	rec_barrier();
 	REC_WRITE(r->commit, ut_rec_commit(ut_rec_lap_of(head, size), kind, depth, func));
+}
+
+/* One record: reserved, written, committed. */
+static inline __attribute__((always_inline)) void rec_emit(struct rec_thread *t, uint32_t func,
+							   enum ut_rec_kind kind, uint32_t depth,
+							   const uint64_t *w, uint32_t nw)
+{
+	uint64_t head;
+
+	if (rec_reserve(t, func, t->ctl->rec_size, &head))
+		rec_write(t, head, func, kind, depth, w, nw);
 }
 
 /* The depth an entry's events carry: the one its entry event had, whatever moved since. */
@@ -352,6 +382,8 @@ static int rec_on_own_stack(const struct ut_slot *slot, uint64_t addr)
 {
 	return slot->stack_hi > slot->stack_lo && addr >= slot->stack_lo && addr < slot->stack_hi;
 }
+
+#include "recorder-data.h"
 
 /*
  * A call whose return slot is S: every valid entry at or below S on the same
@@ -438,12 +470,13 @@ static int rec_top_owns(const struct rec_thread *t, uint64_t ret_slot)
  * itself; one that finds it clear was written before the thread stopped,
  * where detach sees it and puts it back.
  */
-static void rec_hijack(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, uint64_t ret_tramp)
+static void rec_hijack(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, uint64_t ret_tramp,
+		       uint32_t inside)
 {
 	uint64_t ret = *ret_slot;
 	uint32_t top = rec_rs_top(t);
 
-	if (!rec_push(t, ret, (uint64_t)(uintptr_t)ret_slot, id, UT_RS_VALID))
+	if (!rec_push(t, ret, (uint64_t)(uintptr_t)ret_slot, id, UT_RS_VALID | inside))
 		return;
 	REC_WRITE(*ret_slot, ret_tramp);
 	rec_barrier();
@@ -454,19 +487,22 @@ static void rec_hijack(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, ui
 		REC_WRITE(t->slot->rs_top, top);
 }
 
-/* Hijack the return of a function entered with return slot `regs->rsp`. */
+/*
+ * Hijack the return of a function entered with return slot `regs->rsp`;
+ * inside: UT_RS_INSIDE for a call recorded under --caller, else 0.
+ */
 static void rec_hook_return(struct rec_thread *t, uint32_t id, uint64_t *ret_slot, int hijacked,
-			    uint64_t ret_tramp)
+			    uint64_t ret_tramp, uint32_t inside)
 {
 	uint64_t s = (uint64_t)(uintptr_t)ret_slot;
 
 	if (hijacked) {
 		/* tail call: the entry below returns for us, one exit each */
 		if (rec_top_owns(t, s))
-			rec_push(t, 0, s, id, UT_RS_CHAINED | UT_RS_VALID);
+			rec_push(t, 0, s, id, UT_RS_CHAINED | UT_RS_VALID | inside);
 		return;
 	}
-	rec_hijack(t, id, ret_slot, ret_tramp);
+	rec_hijack(t, id, ret_slot, ret_tramp, inside);
 }
 
 static int64_t rec_find_return(const struct rec_thread *t, uint32_t top, uint64_t ret_slot);
@@ -576,30 +612,46 @@ static void rec_hook(struct rec_thread *t, uint32_t flags, uint64_t sp, uint64_t
 		rec_rehijack(t, sp, ret_tramp);
 }
 
-/* An entry record: the argument registers are copied only when asked for (--args). */
-static void rec_emit_entry(struct rec_thread *t, uint32_t id, const struct user_regs_struct *regs)
+/*
+ * An entry record: the argument registers are copied only when asked for
+ * (--args), the data the function's extras name after it (recorder-data.h).
+ */
+static void rec_emit_entry(struct rec_thread *t, uint32_t id, uint32_t x,
+			   const struct user_regs_struct *regs)
 {
-	if (REC_READ(t->ctl->rec_args)) {
-		const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx,
-						      regs->rcx, regs->r8,  regs->r9 };
+	const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx,
+					      regs->rcx, regs->r8,  regs->r9 };
+	uint32_t nargs = REC_READ(t->ctl->rec_args) ? UT_REC_WORDS : 0;
 
-		rec_emit(t, id, UT_REC_ENTRY, rec_rs_top(t), args, UT_REC_WORDS);
-	} else {
-		rec_emit(t, id, UT_REC_ENTRY, rec_rs_top(t), 0, 0);
-	}
+	if (x & ~(uint32_t)UT_X_CALLER)
+		rec_emit_entry_data(t, id, x, regs, args, nargs);
+	else
+		rec_emit(t, id, UT_REC_ENTRY, rec_rs_top(t), args, nargs);
+}
+
+/* Whether the newest call on this thread is inside a call of a --caller function. */
+static int rec_top_inside(const struct rec_thread *t)
+{
+	uint32_t top = rec_rs_top(t);
+
+	return top > 0 && (REC_READ(t->rs[top - 1].flags) & (UT_RS_VALID | UT_RS_INSIDE)) ==
+				  (UT_RS_VALID | UT_RS_INSIDE);
 }
 
 /*
  * Function entry, called with the frame the entry trampoline built
  * (regs->rsp = the function's entry stack pointer, pointing at its return
- * address) for probe `id`.  `ret_tramp` is this code area's return trampoline.
+ * address) for probe `id`.  `ret_tramp` is this code area's return
+ * trampoline.  Under --caller (ctl->caller_only) a call
+ * outside every call of a UT_X_CALLER function is neither recorded nor
+ * given a return probe.
  */
 static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *regs,
 		      uint64_t ret_tramp)
 {
 	uint64_t *ret_slot = (uint64_t *)(uintptr_t)regs->rsp;
 	struct rec_thread t;
-	uint32_t flags;
+	uint32_t flags, x, inside = 0;
 	int hijacked;
 
 	if (id >= ctl->nfuncs)
@@ -625,9 +677,15 @@ static void rec_entry(struct ut_ctl *ctl, uint32_t id, struct user_regs_struct *
 		return;
 	hijacked = rec_is_ret_tramp(ctl, *ret_slot);
 	rec_prune(&t, regs->rsp, hijacked);
-	rec_emit_entry(&t, id, regs);
+	x = REC_READ(ut_ctl_funcs(ctl)[id].extras);
+	if (REC_READ(ctl->caller_only)) {
+		if (!(x & UT_X_CALLER) && !rec_top_inside(&t))
+			return;
+		inside = UT_RS_INSIDE;
+	}
+	rec_emit_entry(&t, id, x, regs);
 	if (!(flags & UT_FUNC_NORET))
-		rec_hook_return(&t, id, ret_slot, hijacked, ret_tramp);
+		rec_hook_return(&t, id, ret_slot, hijacked, ret_tramp, inside);
 }
 
 /* The highest valid entry below `top` that hijacked `ret_slot`, or -1. */
@@ -722,6 +780,19 @@ static inline uint32_t rec_ret_words(const struct ut_ctl *ctl)
 	return REC_READ(ctl->rec_retval) ? UT_REC_RETVAL_WORDS : 0;
 }
 
+/* An exit record; xmm0 and xmm1 after it for a function returning floating point. */
+static void rec_emit_exit(struct rec_thread *t, uint32_t func, uint32_t depth,
+			  const uint64_t rets[UT_REC_RETVAL_WORDS])
+{
+	uint32_t nw = rec_ret_words(t->ctl);
+
+	if (nw && func < t->ctl->nfuncs &&
+	    (REC_READ(ut_ctl_funcs(t->ctl)[func].extras) & UT_X_XMM_RET))
+		rec_emit_exit_data(t, func, depth, rets, nw);
+	else
+		rec_emit(t, func, UT_REC_EXIT, depth, rets, nw);
+}
+
 static inline int rec_cmpxchg32_shared(uint32_t *p, uint32_t old, uint32_t new_val)
 {
 	uint32_t prev;
@@ -763,7 +834,7 @@ static int rec_claim_elsewhere(struct rec_thread *t, uint64_t ret_slot,
 				continue;
 			if (!rec_cmpxchg32_shared(&rs[i].flags, flags, UT_RS_CLAIMED))
 				continue;
-			rec_emit(t, rs[i].func, UT_REC_EXIT, depth, rets, rec_ret_words(ctl));
+			rec_emit_exit(t, rs[i].func, depth, rets);
 			if (flags & UT_RS_CHAINED)
 				continue; /* the entry below shares the slot */
 			*ret = rs[i].ret;
@@ -800,8 +871,7 @@ static uint64_t rec_exit(struct ut_ctl *ctl, uint64_t ret_slot, uint64_t rax, ui
 	}
 	rec_unwind_skipped(&t, match, top, ret_slot);
 	for (i = match; i >= base; i--)
-		rec_emit(&t, t.rs[i].func, UT_REC_EXIT, rec_entry_depth(&t, &t.rs[i]), rets,
-			 rec_ret_words(ctl));
+		rec_emit_exit(&t, t.rs[i].func, rec_entry_depth(&t, &t.rs[i]), rets);
 	/* read before the pop: a signal handler may reuse the entry right after */
 	ret = t.rs[base].ret;
 	rec_barrier();

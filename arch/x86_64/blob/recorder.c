@@ -44,6 +44,22 @@ static uint64_t rec_thread_key(const struct ut_ctl *ctl)
 	return base;
 }
 
+/*
+ * The low words of xmm0 .. xmm(n-1), n <= 8.  The recorder is built with
+ * -mgeneral-regs-only: nothing between the traced function and here touched
+ * a vector register, so they still hold its arguments (or return value).
+ */
+static void rec_read_xmm(uint64_t *x, uint32_t n)
+{
+	__asm__ volatile("movq %%xmm0, %0\n\tmovq %%xmm1, %1" : "=m"(x[0]), "=m"(x[1]));
+	if (n <= 2)
+		return;
+	__asm__ volatile("movq %%xmm2, %0\n\tmovq %%xmm3, %1\n\t"
+			 "movq %%xmm4, %2\n\tmovq %%xmm5, %3\n\t"
+			 "movq %%xmm6, %4\n\tmovq %%xmm7, %5"
+			 : "=m"(x[2]), "=m"(x[3]), "=m"(x[4]), "=m"(x[5]), "=m"(x[6]), "=m"(x[7]));
+}
+
 static struct ut_ctl *rec_ctl(void)
 {
 	return (struct ut_ctl *)(uintptr_t)ut_blob_params.data;
