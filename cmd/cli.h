@@ -29,6 +29,7 @@ struct cli {
 	uint32_t ring_size, rstack_depth, nslots;
 	bool lossy, record_args, record_retval;
 	uint64_t block_timeout_ns;
+	uint64_t max_events, duration_ns; /* --max-events, --duration; 0: none */
 	enum ut_probe_mode probe_mode;
 	bool patch_call;
 	int follow_exec; /* -1: the subcommand's default */

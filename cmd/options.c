@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 /* How long a full ring holds a thread up before it drops: the tracer is gone or stuck. */
 #define DEFAULT_BLOCK_TIMEOUT_NS 1000000000ULL
 #define MAX_BLOCK_TIMEOUT_NS (3600ULL * 1000000000ULL)
+#define MAX_DURATION_NS (7ULL * 24 * 3600 * 1000000000ULL)
 
 enum {
 	OPT_FIRST_LONG = 256,
@@ -47,6 +49,8 @@ enum {
 	OPT_RETVAL,
 	OPT_DEBUG_DIR,
 	OPT_SRCLINE,
+	OPT_MAX_EVENTS,
+	OPT_DURATION,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +69,8 @@ static const struct option long_opts[] = {
 	{ "lossy", no_argument, NULL, OPT_LOSSY },
 	{ "block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT },
 	{ "max-threads", required_argument, NULL, OPT_MAX_THREADS },
+	{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
+	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "patch", required_argument, NULL, OPT_PATCH },
 	{ "follow-exec", no_argument, NULL, OPT_FOLLOW_EXEC },
@@ -122,6 +128,11 @@ void cli_usage(FILE *f, const char *cmd)
 		"                                long (default 1s; units ns, us, ms, s)\n"
 		"      --lossy                   never wait on a full ring: drop and count\n"
 		"      --max-threads N           threads traced at once, power of two (default 128)\n"
+		"      --max-events N            stop tracing once N events are recorded: detach\n"
+		"                                as attach does on SIGINT (run still waits for\n"
+		"                                the program and exits with its status)\n"
+		"      --duration TIME           the same, TIME after tracing began (e.g. 10s,\n"
+		"                                500ms; units ns, us, ms, s)\n"
 		"      --probe=auto|int3         5-byte patches where safe, else int3 (auto, the\n"
 		"                                default); or int3 probes everywhere\n"
 		"      --patch=jmp|call          over a prologue, write `jmp stub` (default) or, to\n"
@@ -191,7 +202,6 @@ static int parse_size(const char *s, uint64_t min, uint64_t max, uint32_t *out)
 	return 0;
 }
 
-/* "1s", "500ms", "250us", "100000ns", "0.5" (seconds): nanoseconds within (0, max]. */
 int cli_parse_pid(const char *s, pid_t *pid)
 {
 	char *end;
@@ -226,6 +236,46 @@ int cli_parse_duration(const char *s, uint64_t max, uint64_t *out)
 		*out = (uint64_t)ns;
 		return 0;
 	}
+	return -1;
+}
+
+/* A count: a decimal from 1 to UINT64_MAX, no sign; -ERANGE past it. */
+static int parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end || v == 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_limit(struct cli *c, int opt, const char *arg)
+{
+	int e;
+
+	if (opt == OPT_DURATION) {
+		if (cli_parse_duration(arg, MAX_DURATION_NS, &c->duration_ns) == 0)
+			return 0;
+		cli_error("--duration %s: need a time from 1ns to a week (e.g. 10s, 500ms; units "
+			  "ns, us, ms, s)",
+			  arg);
+		return -1;
+	}
+	e = parse_count(arg, &c->max_events);
+	if (e == 0)
+		return 0;
+	if (e == -ERANGE)
+		cli_error("--max-events %s: too large (at most %llu)", arg, ULLONG_MAX);
+	else
+		cli_error("--max-events %s: need a whole number of events, 1 or more", arg);
 	return -1;
 }
 
@@ -309,6 +359,9 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 			return 0;
 		cli_error("--block-timeout %s: need a time from 1ns to 1h (e.g. 1s, 200ms)", arg);
 		return -1;
+	case OPT_MAX_EVENTS:
+	case OPT_DURATION:
+		return parse_limit(c, opt, arg);
 	case OPT_MAX_THREADS:
 		if (parse_size(arg, 1, MAX_NSLOTS, &c->nslots) == 0)
 			return 0;
@@ -460,6 +513,8 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	/* run follows its program into the programs it executes; attach does not by default */
 	o->follow_fork = c->follow_fork;
 	o->follow_exec = c->follow_exec < 0 ? !strcmp(c->cmd, "run") : c->follow_exec;
+	o->max_events = c->max_events;
+	o->duration_ns = c->duration_ns;
 	o->sigfd = signals_to_fd();
 	return out;
 }
