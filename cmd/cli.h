@@ -33,6 +33,7 @@ struct cli {
 	size_t nstack_funcs, ncaller_funcs;
 	uint32_t str_max, stack_bytes; /* --string-size, --stack-size */
 	uint64_t block_timeout_ns;
+	uint64_t max_events, duration_ns; /* --max-events, --duration; 0: none */
 	enum ut_probe_mode probe_mode;
 	bool patch_call;
 	int follow_exec; /* -1: the subcommand's default */

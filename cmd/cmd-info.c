@@ -41,6 +41,8 @@ static void print_losses(FILE *out, const struct ut_trace *t)
 		(double)st->wait_ns / 1e6);
 	fprintf(out, "torn, invalid:  %llu, %llu\n", (unsigned long long)st->torn,
 		(unsigned long long)st->invalid);
+	if (st->stopped)
+		fprintf(out, "stopped:        %s\n", st->stopped);
 }
 
 /* A thread is named again when it ends: its last line counts. */

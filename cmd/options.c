@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 /* How long a full ring holds a thread up before it drops: the tracer is gone or stuck. */
 #define DEFAULT_BLOCK_TIMEOUT_NS 1000000000ULL
 #define MAX_BLOCK_TIMEOUT_NS (3600ULL * 1000000000ULL)
+#define MAX_DURATION_NS (7ULL * 24 * 3600 * 1000000000ULL)
 
 enum {
 	OPT_FIRST_LONG = 256,
@@ -55,6 +57,8 @@ enum {
 	OPT_CALLER,
 	OPT_STRING_SIZE,
 	OPT_STACK_SIZE,
+	OPT_MAX_EVENTS,
+	OPT_DURATION,
 };
 
 static const struct option long_opts[] = {
@@ -77,6 +81,8 @@ static const struct option long_opts[] = {
 	{ "lossy", no_argument, NULL, OPT_LOSSY },
 	{ "block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT },
 	{ "max-threads", required_argument, NULL, OPT_MAX_THREADS },
+	{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
+	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "patch", required_argument, NULL, OPT_PATCH },
 	{ "follow-exec", no_argument, NULL, OPT_FOLLOW_EXEC },
@@ -140,6 +146,11 @@ void cli_usage(FILE *f, const char *cmd)
 		"                                long (default 1s; units ns, us, ms, s)\n"
 		"      --lossy                   never wait on a full ring: drop and count\n"
 		"      --max-threads N           threads traced at once, power of two (default 128)\n"
+		"      --max-events N            stop tracing once N events are recorded: detach\n"
+		"                                as attach does on SIGINT (run still waits for\n"
+		"                                the program and exits with its status)\n"
+		"      --duration TIME           the same, TIME after tracing began (e.g. 10s,\n"
+		"                                500ms; units ns, us, ms, s)\n"
 		"      --probe=auto|int3         5-byte patches where safe, else int3 (auto, the\n"
 		"                                default); or int3 probes everywhere\n"
 		"      --patch=jmp|call          over a prologue, write `jmp stub` (default) or, to\n"
@@ -209,21 +220,6 @@ static int parse_size(const char *s, uint64_t min, uint64_t max, uint32_t *out)
 	return 0;
 }
 
-/* A decimal count within [min, max]. */
-static int parse_count(const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (*end || v < min || v > max)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /*
  * The function part of [MODULE:]GLOB: a single ':' ends the module; the
  * '::' of C++ names do not.
@@ -263,7 +259,6 @@ static int add_named_func(struct cli *c, const char *opt, const char *spec, cons
 	return 0;
 }
 
-/* "1s", "500ms", "250us", "100000ns", "0.5" (seconds): nanoseconds within (0, max]. */
 int cli_parse_pid(const char *s, pid_t *pid)
 {
 	char *end;
@@ -301,6 +296,46 @@ int cli_parse_duration(const char *s, uint64_t max, uint64_t *out)
 	return -1;
 }
 
+/* A count: a decimal from 1 to UINT64_MAX, no sign; -ERANGE past it. */
+static int parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end || v == 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_limit(struct cli *c, int opt, const char *arg)
+{
+	int e;
+
+	if (opt == OPT_DURATION) {
+		if (cli_parse_duration(arg, MAX_DURATION_NS, &c->duration_ns) == 0)
+			return 0;
+		cli_error("--duration %s: need a time from 1ns to a week (e.g. 10s, 500ms; units "
+			  "ns, us, ms, s)",
+			  arg);
+		return -1;
+	}
+	e = parse_count(arg, &c->max_events);
+	if (e == 0)
+		return 0;
+	if (e == -ERANGE)
+		cli_error("--max-events %s: too large (at most %llu)", arg, ULLONG_MAX);
+	else
+		cli_error("--max-events %s: need a whole number of events, 1 or more", arg);
+	return -1;
+}
+
 static int parse_format(const char *s, enum ut_format *f)
 {
 	if (!strcmp(s, "text"))
@@ -316,6 +351,8 @@ static int parse_format(const char *s, enum ut_format *f)
 
 static int parse_one(struct cli *c, int opt, const char *arg)
 {
+	uint64_t count;
+
 	switch (opt) {
 	case 'f':
 	case 'N':
@@ -367,8 +404,10 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 				      opt == OPT_STACK ? &c->stack_funcs : &c->caller_funcs,
 				      opt == OPT_STACK ? &c->nstack_funcs : &c->ncaller_funcs);
 	case OPT_STRING_SIZE:
-		if (parse_count(arg, 1, UT_STR_MAX, &c->str_max) == 0)
+		if (parse_count(arg, &count) == 0 && count <= UT_STR_MAX) {
+			c->str_max = (uint32_t)count;
 			return 0;
+		}
 		cli_error("--string-size %s: need a number of bytes from 1 to %u", arg, UT_STR_MAX);
 		return -1;
 	case OPT_STACK_SIZE:
@@ -397,6 +436,9 @@ static int parse_one(struct cli *c, int opt, const char *arg)
 			return 0;
 		cli_error("--block-timeout %s: need a time from 1ns to 1h (e.g. 1s, 200ms)", arg);
 		return -1;
+	case OPT_MAX_EVENTS:
+	case OPT_DURATION:
+		return parse_limit(c, opt, arg);
 	case OPT_MAX_THREADS:
 		if (parse_size(arg, 1, MAX_NSLOTS, &c->nslots) == 0)
 			return 0;
@@ -583,6 +625,8 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	/* run follows its program into the programs it executes; attach does not by default */
 	o->follow_fork = c->follow_fork;
 	o->follow_exec = c->follow_exec < 0 ? !strcmp(c->cmd, "run") : c->follow_exec;
+	o->max_events = c->max_events;
+	o->duration_ns = c->duration_ns;
 	o->sigfd = signals_to_fd();
 	return out;
 }

@@ -399,6 +399,12 @@ int ut_json_finish(struct ut_writer *w, const struct ut_stats *st)
 		st->lost_return, st->notls, st->waits, st->wait_ns);
 	if (st->no_returns)
 		fprintf(w->out, ",\"returns\":\"not traced: %s\"", st->no_returns);
+	/* from a trace file too (dump --json): untrusted, escaped */
+	if (st->stopped) {
+		fputs(",\"stopped\":", w->out);
+		if (json_put_string(w, st->stopped) < 0)
+			return -ENOMEM;
+	}
 	json_summary_threads(w, st);
 	ret = json_summary_funcs(w, "dropped_by_func", "dropped", st->func_drops, st->nfuncs);
 	if (ret == 0)

@@ -405,6 +405,8 @@ void ut_text_print_losses(struct ut_writer *w, const struct ut_stats *st)
 	print_count(w, st->lost_return, "return", "returns", "without a matching entry");
 	if (st->no_returns)
 		fprintf(w->out, "# returns not traced: %s\n", st->no_returns);
+	if (st->stopped)
+		fprintf(w->out, "# stopped tracing %s\n", st->stopped);
 }
 
 int ut_text_finish(struct ut_writer *w, const struct ut_stats *st)

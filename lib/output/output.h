@@ -18,6 +18,7 @@
  *        "dropped_by_thread":[{"tid":N,"dropped":N,"first_ns":N,"last_ns":N}],
  *        "waited_by_thread":[{"tid":N,"waits":N,"wait_ns":N}],
  *        "dropped_by_func":[{"func":"S","dropped":N}],"no_tls_by_func":[{"func":"S","calls":N}]}
+ *        ("returns":"not traced: S" when none was, "stopped":"S" when a limit ended tracing)
  * Every string is valid UTF-8 (invalid bytes escaped as \u00XX of their Latin-1 value).
  */
 #ifndef UTRACE_OUTPUT_H

@@ -64,6 +64,8 @@ struct ut_stats {
 	uint64_t no_slot; /* events of threads without a slot */
 	uint64_t lost_return;
 	const char *no_returns; /* why returns are not traced at all, NULL when they are */
+	/* why tracing stopped before the program's end ("after 2s (--duration)"), else NULL */
+	const char *stopped;
 	struct ut_thread_drops *threads; /* threads with drops or waits > 0 */
 	size_t nthreads;
 	uint64_t *func_drops; /* [nfuncs] */

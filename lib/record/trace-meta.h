@@ -18,6 +18,7 @@ struct tm_trace {
 	bool complete; /* stats was written */
 	struct ut_stats stats;
 	char *no_returns; /* stats.no_returns points here */
+	char *stopped; /* stats.stopped points here */
 };
 
 /* Read info, funcs, tasks and stats of the directory dirfd (called `name` in messages). */

@@ -79,6 +79,17 @@ static int func_line(struct ut_stats *st, struct tt_lines *l)
 	return 0;
 }
 
+/* A key and a text: kept in *own, which the stats' *field points at. */
+static int text_line(struct tt_lines *l, char **own, const char **field)
+{
+	if (l->nf != 2)
+		return tt_lines_bad(l, "not a key and a value");
+	free(*own);
+	*own = strdup(l->fv[1]);
+	*field = *own;
+	return *own ? 0 : -ENOMEM;
+}
+
 static int stats_line(struct tm_trace *m, struct tt_lines *l)
 {
 	struct ut_stats *st = &m->stats;
@@ -89,14 +100,10 @@ static int stats_line(struct tm_trace *m, struct tt_lines *l)
 		return thread_line(st, l);
 	if (!strcmp(l->fv[0], "func"))
 		return func_line(st, l);
-	if (!strcmp(l->fv[0], "no_returns")) {
-		if (l->nf != 2)
-			return tt_lines_bad(l, "not a key and a value");
-		free(m->no_returns);
-		m->no_returns = strdup(l->fv[1]);
-		st->no_returns = m->no_returns;
-		return m->no_returns ? 0 : -ENOMEM;
-	}
+	if (!strcmp(l->fv[0], "no_returns"))
+		return text_line(l, &m->no_returns, &st->no_returns);
+	if (!strcmp(l->fv[0], "stopped"))
+		return text_line(l, &m->stopped, &st->stopped);
 	c = counter(st, l->fv[0]);
 	if (!c)
 		return 0; /* a later utrace's */
@@ -134,6 +141,8 @@ void tm_free_stats(struct tm_trace *m)
 	free(m->stats.func_drops);
 	free(m->stats.func_notls);
 	free(m->no_returns);
+	free(m->stopped);
 	memset(&m->stats, 0, sizeof(m->stats));
 	m->no_returns = NULL;
+	m->stopped = NULL;
 }

@@ -335,6 +335,8 @@ static void write_stats_body(FILE *f, const struct ut_stats *st)
 	fprintf(f, "wait_ns\t%llu\n", (unsigned long long)st->wait_ns);
 	if (st->no_returns)
 		put_field(f, "no_returns", st->no_returns);
+	if (st->stopped)
+		put_field(f, "stopped", st->stopped);
 	for (size_t i = 0; i < st->nthreads; i++) {
 		const struct ut_thread_drops *t = &st->threads[i];
 

@@ -108,6 +108,14 @@ static int run_out_of_blob(struct ut_session *s, struct ut_thread *t, const stru
 	return e;
 }
 
+/* run's int3 at the entry point of a program executed under us, not reached yet. */
+static bool is_entry_bp(const struct ut_session *s, uint64_t addr)
+{
+	const struct ut_bp *bp = ut_bp_find(&s->bps, addr);
+
+	return bp && bp->kind == UT_BP_ENTRY;
+}
+
 /*
  * An int3 hit whose SIGTRAP is still queued behind our interrupt would be
  * delivered after detach and kill the program: take it now and rewind.
@@ -117,7 +125,7 @@ static int take_pending_trap(struct ut_session *s, struct ut_thread *t, uint64_t
 	uint64_t bp = arch_breakpoint_addr(ip), hit;
 	const struct ut_probe *p = ut_probe_find(&s->pr, bp);
 
-	if (ut_rtld_is_brk(s, bp) && sigtrap_pending(t->tid))
+	if ((ut_rtld_is_brk(s, bp) || is_entry_bp(s, bp)) && sigtrap_pending(t->tid))
 		return run_until_trap(s, t, bp, bp, &hit);
 	if (!p || (p->kind != UT_PROBE_INT3 && bp == p->addr) || !sigtrap_pending(t->tid))
 		return 0;
@@ -189,6 +197,28 @@ static void unprobe(struct ut_session *s)
 }
 
 /*
+ * A program executed under run (or --follow-exec) and let go before its
+ * entry point: no probes yet, only our int3 there, which would kill it
+ * once we are gone.  What ends tracing (attach's SIGINT) may come at any
+ * time, this moment too.
+ */
+static void unbreak_entry(struct ut_session *s)
+{
+	const struct ut_bp *bp = ut_bp_of_kind(&s->bps, UT_BP_ENTRY);
+	uint64_t ip;
+
+	if (!bp)
+		return;
+	for (size_t i = 0; i < s->proc.nthreads; i++) {
+		struct ut_thread *t = &s->proc.threads[i];
+
+		if (t->state == UT_THREAD_STOPPED && ut_thread_get_ip(t->tid, &ip) == 0)
+			take_pending_trap(s, t, ip);
+	}
+	ut_bp_remove(&s->bps, s->proc.mm_pid, bp->addr);
+}
+
+/*
  * Record no new calls and drain what the rings hold while the
  * program still runs, so that the world is stopped for as short a time as
  * can be.  Once disabled, only the returns of calls in flight are
@@ -232,6 +262,8 @@ int ut_detach(struct ut_session *s)
 	s->detaching = true;
 	if (s->injected)
 		unprobe(s);
+	else
+		unbreak_entry(s);
 	for (size_t i = 0; i < s->proc.nthreads; i++) {
 		struct ut_thread *t = &s->proc.threads[i];
 

@@ -97,6 +97,12 @@ struct ut_session *ut_family_owner(struct ut_session *s, pid_t tid)
 
 	if (!s->family || family_thread(s, tid, &owner))
 		return owner;
+	/*
+	 * A leader no longer traced: run's program, let go at a limit, whose
+	 * exit a followed child's stop may reap (gone from /proc by then).
+	 */
+	if ((owner = session_of_pid(s->family, tid)))
+		return owner;
 	if (ut_proc_status_field(tid, "Tgid:", 10, &v) == 0 &&
 	    (owner = session_of_pid(s->family, (pid_t)v)))
 		return owner;

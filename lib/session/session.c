@@ -41,6 +41,8 @@
 #define SPIN_AFTER_STOP_NS 200000ULL
 #define SYSCALL_THREAD_WAIT_NS (2ULL * 1000 * 1000 * 1000)
 #define SYSCALL_THREAD_POLL_NS (1000 * 1000)
+/* Waiting for a program let go to exit: its SIGCHLD wakes us, this is a backstop. */
+#define EXIT_POLL_US 100000
 
 /* The drainer's work: every ring of the session and of the processes it follows. */
 static long drain_family(void *session)
@@ -164,6 +166,10 @@ static bool session_busy(struct ut_session *s)
 {
 	if (s->failed || s->detach_requested)
 		return false;
+	if (ut_output_limit_reached(s)) {
+		s->detach_requested = true;
+		return false;
+	}
 	ut_family_reap(s);
 	return (s->traced && !s->exited) || ut_family_busy(s);
 }
@@ -271,6 +277,7 @@ static int finish_output(struct ut_session *s)
 	if (ut_output_stats(s, &st) < 0)
 		ut_warn("out of memory: losses are not reported");
 	st.no_returns = s->pr.no_returns;
+	st.stopped = s->output->stopped[0] ? s->output->stopped : NULL;
 	/* the live view's events come before what is said of them */
 	e = ut_output_finish(s, &st);
 	report_losses(s, &st);
@@ -285,6 +292,9 @@ static int finish_output(struct ut_session *s)
 			(double)st.events * 1e3 / (double)s->drain_ns);
 	if (s->output->writer && utrace_writer_finish(s->output->writer, &st) < 0 && e == 0)
 		e = -EIO;
+	/* last: the live view's own last line (its summary) may be on stderr too */
+	if (st.stopped)
+		ut_warn("stopped tracing %s", st.stopped);
 	ut_stats_free(&st);
 	return e;
 }
@@ -292,7 +302,8 @@ static int finish_output(struct ut_session *s)
 /*
  * After tracing (or to end a launch that failed): reap the program.  Stops
  * still reported by threads we are attached to (the exit event even of a
- * SIGKILLed thread) are continued.
+ * SIGKILLed thread) are continued.  A program let go at a limit may run on
+ * for long: the signals sent to utrace still reach it meanwhile.
  */
 static int wait_exit_status(struct ut_session *s)
 {
@@ -300,7 +311,11 @@ static int wait_exit_status(struct ut_session *s)
 	pid_t tid;
 
 	while (!s->exited) {
-		tid = waitpid(-1, &status, __WALL);
+		tid = waitpid(-1, &status, __WALL | WNOHANG);
+		if (tid == 0) {
+			wait_for_work(s, EXIT_POLL_US);
+			continue;
+		}
 		if (tid < 0)
 			return errno == EINTR ? 0 : -errno;
 		if (WIFSTOPPED(status))
@@ -374,9 +389,33 @@ static void report_exec_failure(struct ut_session *s, const char *prog, int err_
 	}
 }
 
+/* attach's end, and run's at a limit: the program and every process followed go on untraced. */
+static int let_go(struct ut_session *s)
+{
+	int e = 0;
+
+	if (s->traced && !s->exited)
+		e = ut_detach(s);
+	/* after: a child forked while the world stopped for that detach is followed too */
+	ut_family_end(s);
+	return e;
+}
+
+/*
+ * run at a limit: let go, and finish the trace now, however long the
+ * program runs on.  A thread that would not stop was warned of; the
+ * program's status is still what run reports.
+ */
+static int finish_at_limit(struct ut_session *s)
+{
+	let_go(s);
+	return finish_output(s);
+}
+
 int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int *exit_code)
 {
 	struct ut_session s;
+	bool finished = false;
 	int e, err_fd = -1;
 
 	e = session_init(&s, o);
@@ -384,9 +423,14 @@ int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int 
 		e = launch(&s, argv, &err_fd);
 	if (e == 0)
 		e = session_loop(&s);
+	if (e == 0 && s.detach_requested) {
+		e = finish_at_limit(&s);
+		finished = true;
+	}
 	ut_family_end(&s);
-	if (e < 0 && !s.exited && s.proc.pid > 0)
-		kill(s.proc.pid, SIGKILL); /* we launched it only to trace it */
+	/* we launched it only to trace it; once let go, it is no longer ours to end */
+	if (e < 0 && !finished && !s.exited && s.proc.pid > 0)
+		kill(s.proc.pid, SIGKILL);
 	if (s.proc.pid > 0)
 		wait_exit_status(&s);
 	if (err_fd >= 0) {
@@ -396,7 +440,7 @@ int utrace_session_run(const struct ut_session_opts *o, char *const argv[], int 
 	}
 	if (e == 0)
 		e = s.failed;
-	if (e == 0)
+	if (e == 0 && !finished)
 		e = finish_output(&s);
 	*exit_code = shell_status(s.exit_status);
 	session_fini(&s);
@@ -496,20 +540,15 @@ static int attach_and_install(struct ut_session *s, pid_t pid)
 int utrace_session_attach(const struct ut_session_opts *o, pid_t pid)
 {
 	struct ut_session s;
-	int e = session_init(&s, o);
+	int e = session_init(&s, o), d;
 
 	if (e == 0)
 		e = attach_and_install(&s, pid);
 	if (e == 0)
 		e = session_loop(&s);
-	if (s.traced && !s.exited) {
-		int d = ut_detach(&s);
-
-		if (e == 0)
-			e = d;
-	}
-	/* after: a child forked while the world stopped for that detach is followed too */
-	ut_family_end(&s);
+	d = let_go(&s);
+	if (e == 0)
+		e = d;
 	if (e == 0 || s.injected)
 		finish_output(&s);
 	if (s.exited && e == 0)

@@ -53,6 +53,14 @@ struct ut_session_opts {
 	/* trace the children it forks, each with its own data area (follow-fork.c) */
 	bool follow_fork;
 	/*
+	 * Stop tracing once this many events are in the trace (--max-events),
+	 * or this long after tracing began (--duration); 0: no limit.  The
+	 * program is then let go as attach lets go of it at SIGINT; run still
+	 * waits for it to exit.
+	 */
+	uint64_t max_events;
+	uint64_t duration_ns;
+	/*
 	 * A signalfd for SIGINT, SIGTERM and SIGHUP (blocked by the caller):
 	 * `run` forwards them to the program unless they came from the
 	 * terminal (which delivered them to the program already); `attach`

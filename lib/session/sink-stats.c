@@ -82,6 +82,8 @@ int ut_output_stats(struct ut_session *s, struct ut_stats *st)
 		utrace_consumer_stats(s->consumer, &cur);
 		e = stats_add(st, &cur, s->gid, s->ngid, s->output->nfuncs);
 	}
+	/* what was delivered past --max-events is not in the trace */
+	st->events -= s->output->cut < st->events ? s->output->cut : st->events;
 	ut_unlock(s);
 	return e;
 }

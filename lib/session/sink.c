@@ -12,6 +12,7 @@
  * the names and the per-function losses stay right across execs.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,6 +49,8 @@ struct ut_output *ut_output_new(const struct ut_session_opts *o)
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&out->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
+	out->max_events = o->max_events;
+	out->duration_ns = o->duration_ns;
 	e = ut_trace_writer_new(&out->trace, o->trace_dir);
 	if (e == 0 && o->live)
 		e = live_new(out, o);
@@ -97,6 +100,7 @@ int ut_output_begin(struct ut_session *s)
 	if (s->output->begun)
 		return 0; /* a program executed later: the trace is the first one's */
 	s->output->begun = true;
+	s->output->began_ns = utrace_monotonic_ns();
 	m = (struct ut_trace_meta){
 		.utrace_version = (char *)UTRACE_VERSION_STRING,
 		.cmdline = read_cmdline(s->proc.mm_pid),
@@ -261,6 +265,8 @@ void ut_unlock(struct ut_session *s)
 int ut_output_event(const struct ut_event *ev, void *session)
 {
 	struct ut_session *s = session;
+	struct ut_output *o = s->output;
+	int e;
 
 	/*
 	 * An id past the image's probes (a spare slot of the function table,
@@ -268,17 +274,30 @@ int ut_output_event(const struct ut_event *ev, void *session)
 	 * counted as invalid, kept out of the trace, whose readers trust ids.
 	 */
 	if (ev->func >= s->ngid) {
-		s->output->past.invalid++;
+		o->past.invalid++;
+		return 0;
+	}
+	/*
+	 * Past --max-events the rings are still drained until detach, so that
+	 * no thread waits for room, but nothing more is written: the calls open
+	 * at the cut stay open, as a detach leaves them.
+	 */
+	if (o->max_events && o->written >= o->max_events) {
+		o->cut++;
 		return 0;
 	}
 	if (ev->data_len) {
 		struct ut_event copy = *ev;
-		int e = ut_stacks_rewrite(s, &s->stacks, &copy);
 
-		return e < 0 ? e :
-			       ut_trace_writer_event_as(s->output->trace, &copy, s->gid[ev->func]);
+		e = ut_stacks_rewrite(s, &s->stacks, &copy);
+		if (e == 0)
+			e = ut_trace_writer_event_as(o->trace, &copy, s->gid[ev->func]);
+	} else {
+		e = ut_trace_writer_event_as(o->trace, ev, s->gid[ev->func]);
 	}
-	return ut_trace_writer_event_as(s->output->trace, ev, s->gid[ev->func]);
+	if (e == 0 && ++o->written == o->max_events)
+		__atomic_store_n(&o->full, true, __ATOMIC_RELEASE);
+	return e;
 }
 
 int ut_output_flush(struct ut_session *s)
@@ -299,6 +318,45 @@ void ut_output_task(struct ut_session *s, pid_t pid, pid_t tid)
 
 	if (ut_proc_comm(pid, tid, comm, sizeof(comm)) == 0)
 		ut_trace_writer_task(s->output->trace, pid, tid, comm);
+}
+
+/* A time as --duration takes it, in its largest whole unit: "2s", "250ms". */
+static void format_duration(char *buf, size_t len, uint64_t ns)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t ns;
+	} units[] = { { "s", NSEC_PER_SEC }, { "ms", NSEC_PER_MSEC }, { "us", NSEC_PER_USEC } };
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ns % units[i].ns == 0) {
+			snprintf(buf, len, "%" PRIu64 "%s", ns / units[i].ns, units[i].suffix);
+			return;
+		}
+	snprintf(buf, len, "%" PRIu64 "ns", ns);
+}
+
+static bool duration_over(const struct ut_output *o)
+{
+	return o->duration_ns && o->began_ns &&
+	       utrace_monotonic_ns() - o->began_ns >= o->duration_ns;
+}
+
+bool ut_output_limit_reached(struct ut_session *s)
+{
+	struct ut_output *o = s->output;
+	char d[32];
+
+	if (o->stopped[0])
+		return true;
+	if (__atomic_load_n(&o->full, __ATOMIC_ACQUIRE)) {
+		snprintf(o->stopped, sizeof(o->stopped), "after %" PRIu64 " event%s (--max-events)",
+			 o->max_events, o->max_events == 1 ? "" : "s");
+	} else if (duration_over(o)) {
+		format_duration(d, sizeof(d), o->duration_ns);
+		snprintf(o->stopped, sizeof(o->stopped), "after %s (--duration)", d);
+	}
+	return o->stopped[0] != 0;
 }
 
 int ut_output_finish(struct ut_session *s, const struct ut_stats *st)

@@ -50,6 +50,13 @@ struct ut_output {
 	size_t nfuncs, cap_funcs;
 	struct ut_stats past; /* threads and func_drops [nfuncs] owned here */
 	bool begun; /* the trace has its metadata */
+	uint64_t began_ns; /* when it got it: tracing began (--duration counts from here) */
+	/* --max-events: events written, and those delivered after the last one, left out */
+	uint64_t max_events, written, cut;
+	bool full; /* written reached max_events (set by the drainer: atomic) */
+	uint64_t duration_ns;
+	/* why tracing stopped before the program's end ("after 2s (--duration)"), or "" */
+	char stopped[64];
 	/* guards what the drainer touches (drainer.c); recursive */
 	pthread_mutex_t lock;
 };
@@ -74,7 +81,8 @@ struct ut_session {
 	bool detaching; /* traps are rewound, not answered */
 	bool traced; /* we are still attached */
 	bool exited;
-	bool detach_requested; /* attach: a signal asked us to let go */
+	/* attach: a signal asked us to let go; run and attach: a limit was reached */
+	bool detach_requested;
 	int failed; /* -errno that ends the session */
 	int exit_status; /* raw wait status of the leader */
 	struct ut_bps bps; /* breakpoints of ours besides the probes: entry, r_brk, detach's */
@@ -194,6 +202,11 @@ int ut_output_event(const struct ut_event *ev, void *session);
 int ut_output_flush(struct ut_session *s);
 /* A thread of the trace and its present name. */
 void ut_output_task(struct ut_session *s, pid_t pid, pid_t tid);
+/*
+ * Whether --max-events or --duration says tracing must stop now (its
+ * reason then kept in output->stopped).  The ptrace loop's thread only.
+ */
+bool ut_output_limit_reached(struct ut_session *s);
 /* The losses into the trace, which is then complete; the live view catches up and stops. */
 int ut_output_finish(struct ut_session *s, const struct ut_stats *st);
 /*

@@ -120,6 +120,23 @@ class ErrorTest(unittest.TestCase):
                             (["attach", "--max-threads"], "--max-threads")):
             h.check_error(self, self.utrace(*argv), named)
 
+    def test_bad_limits(self):
+        """--max-events and --duration: 0, negative, garbage, too large; the
+        same line from run, record and attach (whose target stays unharmed)."""
+        bad = {"--max-events": ("0", "-1", "abc", "10x", "1.5", "", "99999999999999999999"),
+               "--duration": ("0", "-1s", "abc", "5d", "nan", "1e30s", "")}
+        for opt, values in bad.items():
+            for v in values:
+                for argv in (["run", opt, v, "-f", "work_*", h.prog("s-chain")],
+                             ["record", "-d", self.out("trace"), opt, v, "-f", "work_*", "--",
+                              h.prog("s-chain")]):
+                    with self.subTest(opt=opt, value=v, cmd=argv[0]):
+                        line = h.check_error(self, self.utrace(*argv), opt)
+                        self.assertTrue(line.startswith("utrace: %s %s: " % (opt, v)), line)
+            line = h.check_error(self, self.attach_error(opt, values[0]), opt)
+            self.assertTrue(line.startswith("utrace: %s %s: " % (opt, values[0])), line)
+        self.assertFalse(os.path.exists(self.out("trace")), "record made a trace")
+
     # ---- filters that select nothing ----
 
     def test_no_function_matches_run(self):

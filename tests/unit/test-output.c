@@ -469,6 +469,34 @@ static void output_summary_says_returns_not_traced(void **state)
 		      "# returns not traced: it runs with a CET shadow stack\n");
 }
 
+/* The JSON summary of 1000 events and no loss, tracing stopped for `why` (a JSON string). */
+#define STOPPED_SUMMARY(why)                                                                  \
+	"{\"type\":\"summary\",\"events\":1000,\"dropped\":0,\"torn\":0,\"invalid\":0,"       \
+	"\"rstack_overflow\":0,\"no_slot\":0,\"lost_return\":0,\"no_tls\":0,\"waits\":0,"     \
+	"\"wait_ns\":0,\"stopped\":" why ",\"dropped_by_thread\":[],\"waited_by_thread\":[]," \
+	"\"dropped_by_func\":[],\"no_tls_by_func\":[]}\n"
+
+/*
+ * A limit that ended tracing is said in the summary of every writer; in JSON
+ * escaped (dump --json reads it from a trace file).
+ */
+static void output_summary_says_tracing_stopped(void **state)
+{
+	struct ut_stats st = { .events = 1000, .stopped = "after 1000 events (--max-events)" };
+	struct capture c;
+
+	(void)state;
+	capture_open(&c, UT_FORMAT_JSON);
+	capture_check(&c, &st, STOPPED_SUMMARY("\"after 1000 events (--max-events)\""));
+	capture_open(&c, UT_FORMAT_TEXT);
+	capture_check(&c, &st,
+		      "# DURATION     TID     FUNCTION\n"
+		      "# stopped tracing after 1000 events (--max-events)\n");
+	st.stopped = "a \"quoted\" reason";
+	capture_open(&c, UT_FORMAT_JSON);
+	capture_check(&c, &st, STOPPED_SUMMARY("\"a \\\"quoted\\\" reason\""));
+}
+
 static void output_set_funcs_grows_table(void **state)
 {
 	static const struct ut_func_info more[] = {
@@ -578,6 +606,7 @@ int main(void)
 		cmocka_unit_test(output_summary_counts_and_times),
 		cmocka_unit_test(output_summary_empty),
 		cmocka_unit_test(output_summary_says_returns_not_traced),
+		cmocka_unit_test(output_summary_says_tracing_stopped),
 		cmocka_unit_test(output_set_funcs_grows_table),
 		cmocka_unit_test(output_rejects_bad_kind),
 	};

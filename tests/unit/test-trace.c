@@ -226,6 +226,27 @@ static void test_metadata_round_trip(void **state)
 	assert_int_equal(st->func_drops[INNER], 7);
 }
 
+/* What the stats say in words (why no return was traced, why tracing stopped) comes back. */
+static void test_stats_texts_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t none[3] = { 0 };
+	struct ut_stats st = { .events = 5,
+			       .func_drops = none,
+			       .func_notls = none,
+			       .nfuncs = 3,
+			       .no_returns = "it runs with a CET shadow stack",
+			       .stopped = "after 5 events (--max-events)" };
+	const struct ut_stats *got;
+
+	assert_int_equal(ut_trace_writer_finish(f->w, &st), 0);
+	assert_int_equal(ut_trace_open(&f->t, f->dir), 0);
+	got = ut_trace_stats(f->t);
+	assert_int_equal(got->events, 5);
+	assert_string_equal(got->no_returns, st.no_returns);
+	assert_string_equal(got->stopped, st.stopped);
+}
+
 static void test_unfinished_trace_reads(void **state)
 {
 	struct fixture *f = *state;
@@ -348,6 +369,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_texts_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unfinished_trace_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_depth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_time, setup, teardown),
