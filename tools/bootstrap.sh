@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="gcc g++ libc6-dev binutils lld meson ninja-build pkg-config python3 libelf-dev libdw-dev
-libcapstone-dev libcmocka-dev libunwind-dev"
+libunwind-dev libcapstone-dev libcmocka-dev"
 # the suite also reads libc's debug information from its own file, by build-id
 TEST_PACKAGES="libc6-dbg"
 

@@ -308,6 +308,18 @@ _Static_assert(sizeof(struct ut_rs_entry) == 32, "ut_rs_entry size");
 
 /* ---- control block ------------------------------------------------------ */
 
+/*
+ * Readable mappings that stay mapped as long as the process runs (the
+ * program's own file, and at a program's entry point the libraries it was
+ * linked with, which are never unloaded): the recorder copies a string that
+ * lies in one with plain loads instead of a system call.
+ */
+#define UT_MAX_STABLE 32
+
+struct ut_range {
+	uint64_t lo, hi;
+};
+
 struct ut_ctl {
 	uint64_t magic;
 	uint32_t version;
@@ -359,6 +371,8 @@ struct ut_ctl {
 	uint32_t stack_bytes; /* bytes of stack a UT_X_STACK entry copies at most */
 	/* --caller: only calls inside a call of a UT_X_CALLER function are recorded */
 	uint32_t caller_only;
+	uint32_t nstable; /* entries of stable[] in use */
+	struct ut_range stable[UT_MAX_STABLE];
 	/*
 	 * Bumped by the tracer as it drains and formats (every ring, every
 	 * batch of events): a wait times out only once this stood still for

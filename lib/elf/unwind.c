@@ -27,8 +27,8 @@
 #include <dwarf.h>
 #include <errno.h>
 #include <gelf.h>
-#include <stddef.h>
 #include <libunwind.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +107,12 @@ struct ut_unwinder {
 	struct unw_mod *umods; /* per module of mods */
 	struct unw_file **files; /* every file met, by path */
 	size_t nfiles;
+	/* the file mapping read last: CFI is read in runs of words, each a call */
+	struct {
+		const struct ut_map *map;
+		const unsigned char *image;
+		size_t size;
+	} hot;
 	unw_addr_space_t as;
 	/* the unwind under way, for the accessors */
 	struct ut_unwind_regs regs; /* of the frame the cursor was (re)started at */
@@ -129,6 +135,9 @@ static const struct {
 	{ UNW_X86_64_R14, offsetof(struct ut_unwind_regs, r14) },
 	{ UNW_X86_64_R15, offsetof(struct ut_unwind_regs, r15) },
 };
+#define NREGS_KEPT (sizeof(regs_kept) / sizeof(regs_kept[0]))
+_Static_assert(NREGS_KEPT * sizeof(uint64_t) == sizeof(struct ut_unwind_regs),
+	       "every register of ut_unwind_regs is given to libunwind");
 
 /* On the stack, below a frame-pointer frame's rbp: the caller's rbp, the return address. */
 #define FP_SAVED_RBP 0
@@ -321,6 +330,7 @@ static int install_maps(struct ut_unwinder *u, struct ut_maps *maps)
 	free(u->umods);
 	utrace_modules_free(&u->mods);
 	utrace_maps_free(&u->maps);
+	u->hot.map = NULL;
 	u->maps = *maps;
 	u->mods = mods;
 	u->map_mod = map_mod;
@@ -398,26 +408,37 @@ static bool read_stack(const struct ut_unwinder *u, uint64_t addr, unw_word_t *v
 	return true;
 }
 
-/* A word of the file mapped at addr, without loading mappings again. */
-static bool read_file(struct ut_unwinder *u, uint64_t addr, unw_word_t *val)
+/* Make the module mapping at addr the hot one, without reading the maps again. */
+static bool heat_map(struct ut_unwinder *u, uint64_t addr)
 {
-	const struct ut_map *map = utrace_maps_find(&u->maps, addr);
+	const struct ut_map *map;
 	struct unw_file *f;
-	const void *image;
-	uint64_t off;
-	size_t size;
 	int i;
 
-	if (!map || map->end - addr < sizeof(*val))
+	if (u->hot.map && addr >= u->hot.map->start && addr < u->hot.map->end)
+		return true;
+	map = utrace_maps_find(&u->maps, addr);
+	if (!map)
 		return false;
 	i = u->map_mod[map - u->maps.v];
 	if (i < 0 || !(f = mod_file(&u->umods[i])))
 		return false;
-	image = utrace_symtab_image(&f->st, &size);
-	off = map->offset + (addr - map->start);
-	if (off > size || size - off < sizeof(*val))
+	u->hot.map = map;
+	u->hot.image = utrace_symtab_image(&f->st, &u->hot.size);
+	return true;
+}
+
+/* A word of the file mapped at addr, at the mapping's offset. */
+static bool read_file(struct ut_unwinder *u, uint64_t addr, unw_word_t *val)
+{
+	uint64_t off;
+
+	if (!heat_map(u, addr) || u->hot.map->end - addr < sizeof(*val))
 		return false;
-	memcpy(val, (const char *)image + off, sizeof(*val));
+	off = u->hot.map->offset + (addr - u->hot.map->start);
+	if (off > u->hot.size || u->hot.size - off < sizeof(*val))
+		return false;
+	memcpy(val, u->hot.image + off, sizeof(*val));
 	return true;
 }
 
@@ -444,7 +465,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, in
 
 	if (write)
 		return -UNW_EREADONLYREG;
-	for (size_t i = 0; i < sizeof(regs_kept) / sizeof(regs_kept[0]); i++) {
+	for (size_t i = 0; i < NREGS_KEPT; i++) {
 		if (regs_kept[i].reg == reg) {
 			*val = *reg_slot(&u->regs, i);
 			return 0;
@@ -540,8 +561,13 @@ int ut_unwinder_new(struct ut_unwinder **out, pid_t pid)
 	u->as = unw_create_addr_space(&accessors, 0);
 	if (!u->as)
 		goto free_u;
-	/* the CFI of a module does not change while it stays mapped */
-	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
+	/*
+	 * The CFI of a module does not change while it stays mapped.  Not
+	 * UNW_CACHE_PER_THREAD: where libunwind is built with that cache, one
+	 * thread's is shared by all address spaces, keyed by address alone, and
+	 * two processes' unwinders would read each other's entries.
+	 */
+	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
 	*out = u;
 	return 0;
 free_u:
@@ -621,7 +647,7 @@ static void frame_regs(unw_cursor_t *c, struct ut_unwind_regs *r)
 {
 	unw_word_t v;
 
-	for (size_t i = 0; i < sizeof(regs_kept) / sizeof(regs_kept[0]); i++)
+	for (size_t i = 0; i < NREGS_KEPT; i++)
 		if (unw_get_reg(c, regs_kept[i].reg, &v) == 0)
 			*reg_slot(r, i) = v;
 }

@@ -47,6 +47,11 @@ void ut_unwinder_free(struct ut_unwinder *u);
  * module (not stored), and where a read would leave the copy (any address
  * that is neither in the copy nor in a module's file mapping).  Words outside
  * the copy are read from the module's file at the mapping's offset.
+ * Frames are found through .eh_frame; a frame without it is taken for a
+ * frame-pointer frame ([rbp] the caller's rbp, [rbp + 8] the return address),
+ * except the innermost at a function's first instruction (return address at
+ * [rsp]).  A return address utrace replaced with its return trampoline is in
+ * no module: put the real one back in the copy first.
  */
 int ut_unwind(struct ut_unwinder *u, const struct ut_unwind_regs *regs, const void *stack,
 	      size_t len, uint64_t *pcs, int max);

@@ -123,6 +123,8 @@ void ut_ctl_set(const struct ut_inject *in, struct ut_ctl *c)
 	c->str_max = in->opts.str_max;
 	c->stack_bytes = in->opts.stack_bytes;
 	c->caller_only = in->opts.caller_only;
+	memcpy(c->stable, in->stable, sizeof(c->stable));
+	c->nstable = in->nstable;
 	c->block_ticks = utrace_tsc_ticks(in->tsc, in->opts.block_timeout_ns);
 	c->spin_ticks = in->opts.block_timeout_ns ? utrace_tsc_ticks(in->tsc, BLOCK_SPIN_NS) : 0;
 	c->no_sleep = utrace_seccomp_mode(in->pr->proc->mm_pid) != 0;
@@ -405,6 +407,37 @@ static int write_area(struct ut_inject *in, const struct ut_area *a)
 	e = utrace_mem_write(in->pr->proc->mm_pid, a->addr, img, a->size);
 	free(img);
 	return e;
+}
+
+/* Whether map belongs to a module that is never unloaded while the process runs. */
+static bool map_is_stable(const struct ut_inject *in, const struct ut_map *map,
+			  const struct ut_modules *mods)
+{
+	const struct ut_module *m = utrace_modules_find(mods, map->start);
+
+	return m && (map->prot & PROT_READ) && !strcmp(m->path, map->path) &&
+	       (m->is_main || in->at_entry);
+}
+
+void ut_stable_ranges(struct ut_inject *in, const struct ut_modules *mods)
+{
+	struct ut_maps maps;
+
+	in->nstable = 0;
+	if (utrace_maps_read(in->pr->proc->mm_pid, &maps) < 0)
+		return; /* then every string is read with a system call */
+	for (size_t i = 0; i < maps.n; i++) {
+		const struct ut_map *map = &maps.v[i];
+		struct ut_range *last = in->nstable ? &in->stable[in->nstable - 1] : NULL;
+
+		if (!map_is_stable(in, map, mods))
+			continue;
+		if (last && last->hi == map->start)
+			last->hi = map->end;
+		else if (in->nstable < UT_MAX_STABLE)
+			in->stable[in->nstable++] = (struct ut_range){ map->start, map->end };
+	}
+	utrace_maps_free(&maps);
 }
 
 /* Write blob copies (with their parameters), stubs and site tables into the code areas. */

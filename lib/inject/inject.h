@@ -49,6 +49,10 @@ struct ut_inject {
 	void *area; /* the data area, our mapping */
 	uint64_t area_addr; /* the tracee's mapping */
 	struct ut_geometry geo;
+	/* the process is at a program's entry point: its libraries stay loaded */
+	bool at_entry;
+	struct ut_range stable[UT_MAX_STABLE]; /* ut_ctl.stable, to be written */
+	uint32_t nstable;
 };
 
 /* inject.c */
@@ -59,6 +63,12 @@ int ut_inject_data(struct ut_inject *in, struct ut_remote *r);
 int ut_areas_unmap(struct ut_inject *in, struct ut_remote *r);
 void ut_inject_undo(struct ut_inject *in, struct ut_remote *r);
 int ut_write_code(struct ut_inject *in);
+/*
+ * The readable mappings of the modules that stay loaded (the program's; at
+ * its entry point every module's), for the control block: where the
+ * recorder reads strings without a system call.
+ */
+void ut_stable_ranges(struct ut_inject *in, const struct ut_modules *mods);
 /*
  * What the control block takes from the tracer, never from the area (the
  * program may have scribbled on it): the layout of the area, the record

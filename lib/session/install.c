@@ -120,6 +120,8 @@ static int inject(struct ut_session *s, pid_t tid, const struct ut_modules *mods
 	keep_pending_signal(s, tid, r.pending_sig);
 	seccomp_guard(s, tid, false);
 	if (e == 0)
+		ut_stable_ranges(&s->inj, mods);
+	if (e == 0)
 		e = ut_write_code(&s->inj);
 	return e;
 }
@@ -210,6 +212,7 @@ int ut_install(struct ut_session *s, pid_t tid)
 	if (e < 0)
 		return e;
 	s->proc.holding = true;
+	s->inj.at_entry = true;
 	e = ut_plan_probes(s, &mods);
 	if (e == 0)
 		e = ut_install_probes(s, tid, &mods);

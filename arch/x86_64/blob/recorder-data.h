@@ -164,9 +164,22 @@ static void rec_data_end(struct rec_data *d)
 	}
 }
 
+/* Whether [addr, addr + n) lies in one of the mappings that are never unmapped. */
+static int rec_in_stable(const struct ut_ctl *ctl, uint64_t addr, uint32_t n)
+{
+	uint32_t k = ctl->nstable < UT_MAX_STABLE ? ctl->nstable : UT_MAX_STABLE;
+
+	for (uint32_t i = 0; i < k; i++)
+		if (addr >= ctl->stable[i].lo && addr < ctl->stable[i].hi &&
+		    ctl->stable[i].hi - addr >= n)
+			return 1;
+	return 0;
+}
+
 /*
  * n bytes at addr into buf: with plain loads when they lie on the thread's
- * own stack (a string in a caller's frame: no system call), else with a
+ * own stack (a string in a caller's frame: no system call) or in a mapping
+ * that is never unmapped (a literal in the program's .rodata), else with a
  * safe read -- never under a seccomp filter, which could kill the program
  * for a system call it does not expect.  The bytes read, or a negative errno.
  */
@@ -175,7 +188,8 @@ static int64_t rec_read_str(const struct rec_thread *t, uint64_t addr, unsigned 
 {
 	const struct ut_slot *slot = t->slot;
 
-	if (rec_on_own_stack(slot, addr) && slot->stack_hi - addr >= n) {
+	if ((rec_on_own_stack(slot, addr) && slot->stack_hi - addr >= n) ||
+	    rec_in_stable(t->ctl, addr, n)) {
 		for (uint32_t i = 0; i < n; i++)
 			buf[i] = REC_READ(((const unsigned char *)(uintptr_t)addr)[i]);
 		return n;
