@@ -1444,79 +1444,6 @@ static void check_event(const struct fixture *f, const struct ut_event *ev, enum
 		assert_int_equal(ev->w[k], k < nw ? w[k] : 0);
 }
 
-/*
- * What the recorder writes, the consumer reads, in every record format:
- * the words each event carries (nw) are the ones its format has.
- */
-static void recorder_round_trip_through_the_consumer(void **state)
-{
-	static const struct {
-		uint32_t rec_size;
-		int args, retval;
-	} fmts[] = {
-		{ UT_REC_MIN, 0, 0 },
-		{ UT_REC_RETVAL_SIZE, 0, 1 },
-		{ UT_REC_ARGS_SIZE, 1, 0 },
-		{ UT_REC_ARGS_SIZE, 1, 1 },
-	};
-	static const uint64_t args1[] = { 0x12, 0x22, 0x33, 0x44, 0x55, 0x66 };
-	static const uint64_t args2[] = { 0x13, 0x22, 0x33, 0x44, 0x55, 0x66 };
-	static const uint64_t args3[] = { 0x14, 0x22, 0x33, 0x44, 0x55, 0x66 };
-	static const uint64_t ret2[] = { 0x20, 0x21 }, ret1[] = { 0x30, 0x31 };
-	struct ut_tsc tsc;
-
-	utrace_tsc_init(&tsc);
-	for (size_t k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++) {
-		struct sink s = { .n = 0 };
-		struct ut_consumer *c;
-		struct ut_geometry g;
-		struct fixture *f;
-		uint32_t slot;
-		void *st;
-
-		fixture_setup_fmt(&st, RING_RECS, fmts[k].rec_size, fmts[k].args, fmts[k].retval);
-		f = st;
-		g = (struct ut_geometry){
-			.nfuncs = f->ctl->nfuncs,
-			.nslots = f->ctl->nslots,
-			.ring_size = f->ctl->ring_size,
-			.rstack_depth = f->ctl->rstack_depth,
-			.rec_size = f->ctl->rec_size,
-			.rec_args = f->ctl->rec_args,
-			.rec_retval = f->ctl->rec_retval,
-			.area_size = f->ctl->total_size,
-			.funcs_off = f->ctl->funcs_off,
-			.slots_off = f->ctl->slots_off,
-			.rstacks_off = f->ctl->rstacks_off,
-			.rings_off = f->ctl->rings_off,
-		};
-		assert_int_equal(utrace_consumer_new(&c, f->ctl, &g, &tsc), 0);
-		slot = (uint32_t)(f->slot - ut_ctl_slots(f->ctl));
-		utrace_consumer_slot_open(c, slot, 100, 101);
-
-		enter(f, 1, 30);
-		enter(f, 2, 20);
-		assert_int_equal(leave(f, 20, 0x20, 0x21), CALLER_RET(20));
-		enter(f, 3, 25);
-		assert_int_equal(leave(f, 30, 0x30, 0x31), CALLER_RET(30)); /* 3 unwound */
-		assert_int_equal(f->slot->head, 6 * fmts[k].rec_size);
-		assert_int_equal(utrace_consumer_drain(c, collect, &s), 6);
-		assert_int_equal(f->slot->tail, f->slot->head);
-		check_event(f, &s.ev[0], UT_REC_ENTRY, 1, 0, args1);
-		check_event(f, &s.ev[1], UT_REC_ENTRY, 2, 1, args2);
-		check_event(f, &s.ev[2], UT_REC_EXIT, 2, 1, ret2);
-		check_event(f, &s.ev[3], UT_REC_ENTRY, 3, 1, args3);
-		check_event(f, &s.ev[4], UT_REC_UNWIND, 3, 1, NULL);
-		check_event(f, &s.ev[5], UT_REC_EXIT, 1, 0, ret1);
-		assert_true(s.ev[2].has_dur && s.ev[4].has_dur && s.ev[5].has_dur);
-
-		utrace_consumer_free(c);
-		fixture_teardown(&st);
-	}
-}
-
-/* ---- data records: strings, vector registers, stack copies --------------- */
-
 /* A consumer of the fixture's area, its slot opened as thread 101 of process 100. */
 static struct ut_consumer *fixture_consumer(struct fixture *f, struct ut_tsc *tsc)
 {
@@ -1541,6 +1468,60 @@ static struct ut_consumer *fixture_consumer(struct fixture *f, struct ut_tsc *ts
 	utrace_consumer_slot_open(c, (uint32_t)(f->slot - ut_ctl_slots(f->ctl)), 100, 101);
 	return c;
 }
+
+/*
+ * What the recorder writes, the consumer reads, in every record format:
+ * the words each event carries (nw) are the ones its format has.
+ */
+static void recorder_round_trip_through_the_consumer(void **state)
+{
+	static const struct {
+		uint32_t rec_size;
+		int args, retval;
+	} fmts[] = {
+		{ UT_REC_MIN, 0, 0 },
+		{ UT_REC_RETVAL_SIZE, 0, 1 },
+		{ UT_REC_ARGS_SIZE, 1, 0 },
+		{ UT_REC_ARGS_SIZE, 1, 1 },
+	};
+	static const uint64_t args1[] = { 0x12, 0x22, 0x33, 0x44, 0x55, 0x66 };
+	static const uint64_t args2[] = { 0x13, 0x22, 0x33, 0x44, 0x55, 0x66 };
+	static const uint64_t args3[] = { 0x14, 0x22, 0x33, 0x44, 0x55, 0x66 };
+	static const uint64_t ret2[] = { 0x20, 0x21 }, ret1[] = { 0x30, 0x31 };
+	struct ut_tsc tsc;
+
+	for (size_t k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++) {
+		struct sink s = { .n = 0 };
+		struct ut_consumer *c;
+		struct fixture *f;
+		void *st;
+
+		fixture_setup_fmt(&st, RING_RECS, fmts[k].rec_size, fmts[k].args, fmts[k].retval);
+		f = st;
+		c = fixture_consumer(f, &tsc);
+
+		enter(f, 1, 30);
+		enter(f, 2, 20);
+		assert_int_equal(leave(f, 20, 0x20, 0x21), CALLER_RET(20));
+		enter(f, 3, 25);
+		assert_int_equal(leave(f, 30, 0x30, 0x31), CALLER_RET(30)); /* 3 unwound */
+		assert_int_equal(f->slot->head, 6 * fmts[k].rec_size);
+		assert_int_equal(utrace_consumer_drain(c, collect, &s), 6);
+		assert_int_equal(f->slot->tail, f->slot->head);
+		check_event(f, &s.ev[0], UT_REC_ENTRY, 1, 0, args1);
+		check_event(f, &s.ev[1], UT_REC_ENTRY, 2, 1, args2);
+		check_event(f, &s.ev[2], UT_REC_EXIT, 2, 1, ret2);
+		check_event(f, &s.ev[3], UT_REC_ENTRY, 3, 1, args3);
+		check_event(f, &s.ev[4], UT_REC_UNWIND, 3, 1, NULL);
+		check_event(f, &s.ev[5], UT_REC_EXIT, 1, 0, ret1);
+		assert_true(s.ev[2].has_dur && s.ev[4].has_dur && s.ev[5].has_dur);
+
+		utrace_consumer_free(c);
+		fixture_teardown(&st);
+	}
+}
+
+/* ---- data records: strings, vector registers, stack copies --------------- */
 
 /* The items of the events drained, each event's copied while it is delivered. */
 struct data_sink {
