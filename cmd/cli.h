@@ -24,6 +24,7 @@ struct cli {
 	bool srcline;
 	enum ut_format format;
 	const char *output;
+	char *out_tmp; /* where the -o trace is written until it is renamed over -o */
 	const char *dir; /* record -d */
 	const char *pid; /* record -p */
 	uint32_t ring_size, rstack_depth, nslots;
@@ -71,12 +72,21 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_lib_error(int err, const char *what);
 void cli_log_init(int verbose);
 /*
- * Before a session starts: open -o (default stderr), fill the session options
- * and route SIGINT, SIGTERM and SIGHUP to a signalfd.  NULL when -o fails.
+ * Before a session starts: open -o (default stderr; output-file.c: never the
+ * program's file), fill the session options and route SIGINT, SIGTERM and
+ * SIGHUP to a signalfd.  NULL when -o fails.  program: the file of the
+ * program traced.
  */
-FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o);
-/* After it: close the output, report err (< 0) and say whether all went well. */
-bool cli_session_end(FILE *out, int err, const char *what);
+FILE *cli_session_begin(struct cli *c, struct ut_session_opts *o, const char *program);
+/*
+ * After it: close the output (renamed over -o only when the session went
+ * well), report err (< 0) and say whether all went well.
+ */
+bool cli_session_end(struct cli *c, FILE *out, int err);
+/* output-file.c: the -o file, through a temporary file beside it; stderr without -o. */
+FILE *cli_output_open(struct cli *c, const char *program);
+/* Close it; keep: put it in place of -o, else remove it.  Whether it was written. */
+bool cli_output_close(struct cli *c, FILE *out, bool keep);
 
 int cmd_run(int argc, char **argv);
 int cmd_attach(int argc, char **argv);

@@ -19,6 +19,7 @@ static bool process_exists(pid_t pid)
 int cli_attach_pid(struct cli *c, const char *pid_arg)
 {
 	struct ut_session_opts o;
+	char exe[64];
 	FILE *out;
 	pid_t pid;
 	int e;
@@ -35,11 +36,12 @@ int cli_attach_pid(struct cli *c, const char *pid_arg)
 		cli_error("%s: no -f pattern: say which functions to trace", c->cmd);
 		return EXIT_UTRACE_ERROR;
 	}
-	out = cli_session_begin(c, &o);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	out = cli_session_begin(c, &o, exe);
 	if (!out)
 		return EXIT_UTRACE_ERROR;
 	e = utrace_session_attach(&o, pid);
-	return cli_session_end(out, e, c->cmd) ? 0 : EXIT_UTRACE_ERROR;
+	return cli_session_end(c, out, e) ? 0 : EXIT_UTRACE_ERROR;
 }
 
 int cmd_attach(int argc, char **argv)

@@ -101,12 +101,12 @@ int cli_run_program(struct cli *c)
 	}
 	if (check_program(c->args[0], path, c) < 0)
 		return EXIT_UTRACE_ERROR;
-	out = cli_session_begin(c, &o);
+	out = cli_session_begin(c, &o, path);
 	if (!out)
 		return EXIT_UTRACE_ERROR;
 	c->args[0] = path;
 	e = utrace_session_run(&o, c->args, &code);
-	return cli_session_end(out, e, c->cmd) ? code : EXIT_UTRACE_ERROR;
+	return cli_session_end(c, out, e) ? code : EXIT_UTRACE_ERROR;
 }
 
 int cmd_run(int argc, char **argv)

@@ -568,18 +568,6 @@ void cli_free(struct cli *c)
 	free(c->caller_funcs);
 }
 
-static FILE *open_output(const struct cli *c)
-{
-	FILE *f;
-
-	if (!c->output)
-		return stderr;
-	f = fopen(c->output, "we");
-	if (!f)
-		cli_error("cannot write %s: %s", c->output, strerror(errno));
-	return f;
-}
-
 static int signals_to_fd(void)
 {
 	sigset_t set;
@@ -593,9 +581,9 @@ static int signals_to_fd(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
+FILE *cli_session_begin(struct cli *c, struct ut_session_opts *o, const char *program)
 {
-	FILE *out = open_output(c);
+	FILE *out = cli_output_open(c, program);
 
 	if (!out)
 		return NULL;
@@ -631,13 +619,11 @@ FILE *cli_session_begin(const struct cli *c, struct ut_session_opts *o)
 	return out;
 }
 
-bool cli_session_end(FILE *out, int err, const char *what)
+bool cli_session_end(struct cli *c, FILE *out, int err)
 {
-	if (out != stderr && fclose(out) != 0 && err == 0) {
-		cli_error("writing the trace: %s", strerror(errno));
-		return false;
-	}
+	bool written = cli_output_close(c, out, err == 0);
+
 	if (err < 0)
-		cli_lib_error(err, what);
-	return err == 0;
+		cli_lib_error(err, c->cmd);
+	return err == 0 && written;
 }

@@ -176,5 +176,70 @@ class ErrorTest(unittest.TestCase):
                                               target_args=("seccomp",)), "seccomp")
 
 
+class OutputFileTest(unittest.TestCase):
+    """-o never destroys a file: the program's, a running one, one a failed run names."""
+
+    def setUp(self):
+        self.dir = h.tmpdir(self)
+        self.prog = os.path.join(self.dir, "prog")
+        shutil.copy(h.prog("s-demo"), self.prog)
+        with open(self.prog, "rb") as f:
+            self.prog_bytes = f.read()
+
+    def run_o(self, out, funcs=("work_*",), prog=None):
+        argv = [h.utrace_path(), "run", "-o", out]
+        for f in funcs:
+            argv += ["-f", f]
+        return h.run(argv + ["--", prog or self.prog])
+
+    def left_over(self):
+        return [n for n in os.listdir(self.dir) if ".utrace-" in n]
+
+    def test_the_program_is_refused(self):
+        res = self.run_o(self.prog)
+        h.check_error(self, res, "-o " + self.prog, "the program traced")
+        with open(self.prog, "rb") as f:
+            self.assertEqual(f.read(), self.prog_bytes)
+        self.assertEqual(self.left_over(), [])
+
+    def test_a_running_program_is_refused(self):
+        running = os.path.join(self.dir, "running")
+        shutil.copy(h.prog("s-attach"), running)
+        with open(running, "rb") as f:
+            before = f.read()
+        child = subprocess.Popen([running], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            child.stdout.readline()  # it runs
+            res = self.run_o(running)
+            h.check_error(self, res, "a program is running from that file")
+        finally:
+            child.kill()
+            child.wait()
+            child.stdout.close()
+        with open(running, "rb") as f:
+            self.assertEqual(f.read(), before)
+
+    def test_a_failed_run_leaves_the_file(self):
+        out = os.path.join(self.dir, "trace.txt")
+        with open(out, "w") as f:
+            f.write("an earlier trace\n")
+        res = self.run_o(out, funcs=("no_such_function",))
+        h.check_error(self, res, "no function matches")
+        with open(out) as f:
+            self.assertEqual(f.read(), "an earlier trace\n")
+        self.assertEqual(self.left_over(), [])
+
+    def test_a_good_run_replaces_it(self):
+        out = os.path.join(self.dir, "trace.txt")
+        with open(out, "w") as f:
+            f.write("an earlier trace\n")
+        res = self.run_o(out)
+        self.assertEqual(res.status, 0, res.stderr)
+        with open(out) as f:
+            self.assertIn("work_expr", f.read())
+        self.assertEqual(self.left_over(), [])
+        self.assertEqual(self.run_o("/dev/null").status, 0)
+
+
 if __name__ == "__main__":
     h.main()

@@ -34,15 +34,19 @@ def int3_only():
 
 
 def wait_traced(tc, att, func, timeout=WORKER_WAIT_S):
-    """Until utrace's output file holds an event of func (its writer's buffer
-    reaches the file in blocks): a loaded machine may keep the workers from
+    """Until utrace's output holds an event of func (its writer's buffer
+    reaches the file in blocks; until utrace ends, -o is written to a
+    temporary file beside it): a loaded machine may keep the workers from
     running for a while."""
     deadline = time.monotonic() + timeout
     needle = b'"func":"%s"' % func.encode()
+    d, base = os.path.split(att.out)
     while time.monotonic() < deadline:
-        with open(att.out, "rb") as f:
-            if needle in f.read():
-                return
+        for name in os.listdir(d):
+            if name.startswith(".%s.utrace-" % base):
+                with open(os.path.join(d, name), "rb") as f:
+                    if needle in f.read():
+                        return
         if att.proc.poll() is not None:
             tc.fail("utrace attach exited with %d: %r" %
                     (h.exit_status(att.proc.returncode), att.communicate(h.RUN_TIMEOUT)))
