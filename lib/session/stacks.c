@@ -43,6 +43,8 @@ static int out_room(struct ut_stacks *st, size_t n)
 
 static void out_put(struct ut_stacks *st, const void *p, size_t n)
 {
+	if (!n)
+		return; /* p may be NULL: a frame without a name */
 	memcpy(st->buf + st->len, p, n);
 	st->len += n;
 }

@@ -1536,7 +1536,8 @@ static int collect_data(const struct ut_event *ev, void *arg)
 
 	assert_true(s->n < 8 && ev->data_len <= sizeof(s->data[0]));
 	s->ev[s->n] = *ev;
-	memcpy(s->data[s->n], ev->data, ev->data_len);
+	if (ev->data_len)
+		memcpy(s->data[s->n], ev->data, ev->data_len);
 	s->ev[s->n].data = s->data[s->n];
 	s->n++;
 	return 0;
