@@ -92,6 +92,10 @@ int cli_run_program(struct cli *c)
 		cli_error("%s: no program given (try 'utrace %s --help')", c->cmd, c->cmd);
 		return EXIT_UTRACE_ERROR;
 	}
+	if (!c->args[0][0]) {
+		cli_error("%s: the program's name is empty", c->cmd);
+		return EXIT_UTRACE_ERROR;
+	}
 	if (!c->filter.n)
 		utrace_filter_add(&c->filter, "*", false);
 	e = resolve_program(c->args[0], path, sizeof(path));

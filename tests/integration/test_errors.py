@@ -6,6 +6,7 @@ a non-zero exit status, and a target program that is left unharmed."""
 import os
 import shutil
 import subprocess
+import time
 import unittest
 
 import harness as h
@@ -13,6 +14,30 @@ import harness as h
 EM_AARCH64 = 183
 # An error is reported at once; a hang is a failure, not a long wait.
 ERROR_TIMEOUT = 10
+
+
+PF_KTHREAD = 0x00200000
+
+
+def proc_state(pid):
+    """The state letter of /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def kernel_thread():
+    """The pid of a kernel thread (kthreadd is 2), None when this pid namespace shows none."""
+    for name in sorted(os.listdir("/proc"), key=lambda n: (len(n), n)):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[6]) & PF_KTHREAD:  # field 9, the flags
+            return int(name)
+    return None
 
 
 class ErrorTest(unittest.TestCase):
@@ -64,6 +89,23 @@ class ErrorTest(unittest.TestCase):
         p.wait()
         h.check_error(self, self.utrace("attach", str(p.pid), "-f", "work_*", "-o", self.out()))
 
+    def test_zombie(self):
+        p = subprocess.Popen(["true"])
+        deadline = time.monotonic() + 10
+        while proc_state(p.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            h.check_error(self, self.utrace("attach", str(p.pid), "-f", "work_*"),
+                          "has exited", "zombie")
+        finally:
+            p.wait()
+
+    def test_kernel_thread(self):
+        pid = kernel_thread()
+        if pid is None:
+            self.skipTest("no kernel thread in this pid namespace")
+        h.check_error(self, self.utrace("attach", str(pid), "-f", "work_*"), "kernel thread")
+
     def test_permission_denied(self):
         h.require(self, "root")
         self.binaries_for_nobody()
@@ -96,6 +138,10 @@ class ErrorTest(unittest.TestCase):
             f.write("echo this is no ELF file\n")
         os.chmod(path, 0o755)
         h.check_error(self, self.utrace("run", "-f", "work_*", "-o", self.out(), "--", path))
+
+    def test_program_name_empty(self):
+        h.check_error(self, self.utrace("run", "-f", "work_*", "--", ""), "name is empty")
+        h.check_error(self, self.utrace("run", "-f", "work_*", "--", "/tmp"), "is a directory")
 
     def test_program_of_another_architecture(self):
         path = self.copy_prog("s-chain", 0o755)
