@@ -757,16 +757,19 @@ def any_thread_stopped(pid):
     return False
 
 
+def thread_letter(pid, tid):
+    """The state letter of thread tid of pid, None when it is gone."""
+    try:
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
 def thread_letters(pid):
     """The state letter of each thread of pid."""
-    letters = []
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                letters.append(f.read().rsplit(")", 1)[1].split()[0])
-        except OSError:
-            continue
-    return letters
+    letters = (thread_letter(pid, tid) for tid in os.listdir("/proc/%d/task" % pid))
+    return [c for c in letters if c is not None]
 
 
 JOB_STOP_SETTLE = 10
@@ -780,9 +783,11 @@ def wait_job_stopped(tc, target, timeout=10):
     before the stop (a handler's raise(SIGSTOP) then stops the job for good).
     The prog's parent asks waitid(WSTOPPED), which reports only the stop of
     the whole group.  Under `utrace run` utrace is the parent: every thread
-    stopped while every thread of utrace sleeps, JOB_STOP_SETTLE times in a
-    row, is a group-stop utrace left the threads in (it answers the others
-    at once)."""
+    stopped while utrace's main thread (the tracer, which answers the ptrace
+    stops) sleeps, JOB_STOP_SETTLE times in a row, is a group-stop utrace
+    left the threads in (it answers the others at once).  Its other threads
+    do not count: the live view formats at idle priority, and on a busy
+    machine it stays runnable for seconds."""
     deadline = time.monotonic() + timeout
     settled = 0
     while time.monotonic() < deadline:
@@ -793,7 +798,7 @@ def wait_job_stopped(tc, target, timeout=10):
                 return res.si_status
         else:
             still = (all(c in ("t", "T") for c in thread_letters(target.pid)) and
-                     all(c == "S" for c in thread_letters(target.utrace_pid)))
+                     thread_letter(target.utrace_pid, target.utrace_pid) == "S")
             settled = settled + 1 if still else 0
             if settled >= JOB_STOP_SETTLE:
                 return None
