@@ -262,6 +262,13 @@ void ut_unlock(struct ut_session *s)
 	pthread_mutex_unlock(&s->output->lock);
 }
 
+/* Whether an event of time ts was made after --duration ran out. */
+static bool past_duration(const struct ut_output *o, uint64_t ts)
+{
+	return o->duration_ns && o->began_ns && ts >= o->began_ns &&
+	       ts - o->began_ns >= o->duration_ns;
+}
+
 int ut_output_event(const struct ut_event *ev, void *session)
 {
 	struct ut_session *s = session;
@@ -278,11 +285,13 @@ int ut_output_event(const struct ut_event *ev, void *session)
 		return 0;
 	}
 	/*
-	 * Past --max-events the rings are still drained until detach, so that
-	 * no thread waits for room, but nothing more is written: the calls open
-	 * at the cut stay open, as a detach leaves them.
+	 * Past --max-events, and for events made after --duration, the rings
+	 * are still drained until detach, so that no thread waits for room,
+	 * but nothing more is written: the calls open at the cut stay open, as
+	 * a detach leaves them.  (Detach takes probes out one by one: an event
+	 * made meanwhile may be an exit whose callee's entry was not seen.)
 	 */
-	if (o->max_events && o->written >= o->max_events) {
+	if ((o->max_events && o->written >= o->max_events) || past_duration(o, ev->ts)) {
 		o->cut++;
 		return 0;
 	}
