@@ -501,15 +501,17 @@ void cli_option_error(const char *cmd, int opt, char **argv)
  * An entry that carries strings and a stack copy takes many records, all
  * reserved at once: the ring must hold a few of them.  The bound: six
  * strings, the vector registers, the stack arguments and the stack copy
- * with their headers, in 64-byte records that carry 56 bytes each.
+ * as items (shm.h), and the end, in the data records of 64-byte entries.
  */
 static bool ring_holds_entries(const struct cli *c)
 {
-	uint64_t bytes = 8 + 6 * (8 + (uint64_t)c->str_max + 7) + 72 + 8 + UT_STKARGS_MAX;
+	uint32_t pay = ut_data_payload(UT_REC_ARGS_SIZE);
+	uint64_t bytes = 6 * (uint64_t)ut_item_size(c->str_max) + ut_item_size(8 * 8) +
+			 ut_item_size(UT_STKARGS_MAX) + sizeof(struct ut_item);
 
 	if (c->nstack_funcs)
-		bytes += 8 + sizeof(struct ut_stack_regs) + c->stack_bytes;
-	bytes = (bytes / 56 + 2) * 64;
+		bytes += ut_item_size((uint32_t)sizeof(struct ut_stack_regs) + c->stack_bytes);
+	bytes = ((bytes + pay - 1) / pay + 1) * UT_REC_ARGS_SIZE;
 	if (!c->record_args && !c->nstack_funcs)
 		return true;
 	if ((uint64_t)c->ring_size >= 4 * bytes)

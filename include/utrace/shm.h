@@ -146,7 +146,6 @@ enum ut_item_type {
 	UT_ITEM_STKARGS = 3, /* the arguments passed on the stack: from entry sp + 8 */
 	UT_ITEM_STACK = 4, /* struct ut_stack_regs, then the stack's bytes from regs.rsp */
 	UT_ITEM_FRAMES = 5, /* written by the tracer, never in a ring (trace-format.md) */
-	UT_ITEM_TYPE_MAX = UT_ITEM_FRAMES,
 };
 
 /* A string item's status: what stopped the copy before a NUL byte. */

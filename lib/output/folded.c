@@ -175,8 +175,6 @@ static void close_open(struct fthread *th, uint32_t depth, uint64_t end)
 		frame_close(th, end);
 }
 
-#define STACK_FRAMES_MAX 64
-
 /* A recorded frame's name, interned: its function's, else "[module]". */
 static const char *frame_name(struct folded *fo, const struct ut_frame *f)
 {
@@ -192,14 +190,14 @@ static const char *frame_name(struct folded *fo, const struct ut_frame *f)
 /* The stack an outermost call goes under: its recorded callers', else the root. */
 static struct fnode *callers_node(struct folded *fo, const struct ut_event *ev)
 {
-	struct ut_frame frames[STACK_FRAMES_MAX];
+	struct ut_frame frames[UT_FRAMES_MAX];
 	struct fnode *node = &fo->root;
 	struct ut_item_view it;
 	size_t off = 0, n = 0;
 
 	if (!ut_stack_of(ev, &it))
 		return node;
-	while (n < STACK_FRAMES_MAX && ut_frame_next(&it, &off, &frames[n]))
+	while (n < UT_FRAMES_MAX && ut_frame_next(&it, &off, &frames[n]))
 		n++;
 	/* frames[0] is the function itself */
 	while (node && n-- > 1) {

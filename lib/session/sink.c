@@ -273,6 +273,7 @@ int ut_output_event(const struct ut_event *ev, void *session)
 {
 	struct ut_session *s = session;
 	struct ut_output *o = s->output;
+	struct ut_event copy;
 	int e;
 
 	/*
@@ -295,15 +296,14 @@ int ut_output_event(const struct ut_event *ev, void *session)
 		o->cut++;
 		return 0;
 	}
-	if (ev->data_len) {
-		struct ut_event copy = *ev;
-
+	if (ev->data_len) { /* its stack copy, if any, becomes its frames */
+		copy = *ev;
 		e = ut_stacks_rewrite(s, &s->stacks, &copy);
-		if (e == 0)
-			e = ut_trace_writer_event_as(o->trace, &copy, s->gid[ev->func]);
-	} else {
-		e = ut_trace_writer_event_as(o->trace, ev, s->gid[ev->func]);
+		if (e < 0)
+			return e;
+		ev = &copy;
 	}
+	e = ut_trace_writer_event_as(o->trace, ev, s->gid[ev->func]);
 	if (e == 0 && ++o->written == o->max_events)
 		__atomic_store_n(&o->full, true, __ATOMIC_RELEASE);
 	return e;

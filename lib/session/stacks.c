@@ -20,7 +20,7 @@
 #include "tracer.h"
 #include "unwind.h"
 
-#define STACK_FRAMES_MAX 64
+#define STACK_FRAMES_MAX 64 /* frames unwound at most (an item holds UT_FRAMES_MAX) */
 #define FRAME_NAME_MAX 1024 /* bytes of a function's or module's name kept */
 
 /* Room for n more bytes of the rewritten items. */
@@ -99,8 +99,11 @@ static int put_frames(struct ut_session *s, struct ut_stacks *st, const struct u
 	size_t at = st->len;
 	int n;
 
-	if (!st->unwinder && ut_unwinder_new(&st->unwinder, s->proc.pid) < 0)
-		return 0; /* no frames: the process is gone already */
+	/* asked once, not at every event: /proc is read each time */
+	if (!st->unwinder && !st->no_unwinder)
+		st->no_unwinder = ut_unwinder_new(&st->unwinder, s->proc.pid) < 0;
+	if (!st->unwinder)
+		return 0; /* no frames: the process was gone already */
 	memcpy(&regs, it->bytes, sizeof(regs));
 	n = ut_unwind(st->unwinder, &regs, it->bytes + sizeof(regs), it->len - sizeof(regs), pcs,
 		      STACK_FRAMES_MAX);

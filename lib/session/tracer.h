@@ -68,6 +68,7 @@ struct ut_output {
 /* --stack: the unwinder of the process, the items of an entry as rewritten (stacks.c) */
 struct ut_stacks {
 	struct ut_unwinder *unwinder; /* made at the first stack */
+	bool no_unwinder; /* the process was gone by then: its stacks stay empty */
 	unsigned char *buf;
 	size_t len, cap;
 };

@@ -82,8 +82,11 @@ class StackTest(unittest.TestCase):
         res = h.run([h.utrace_path(), "dump", "-d", d, "--folded"])
         self.assertEqual(res.status, 0, res.stderr)
         stacks = [line.rsplit(" ", 1)[0] for line in res.stdout.decode().splitlines()]
+        self.assertIn("stk_outer", stacks)
         self.assertIn("stk_outer;stk_inner", stacks)
-        self.assertTrue([s for s in stacks if s.endswith(";main;stk_inner")], stacks)
+        direct = [s for s in stacks if s.endswith(";main;stk_inner")]
+        self.assertEqual(len(direct), 1, stacks)
+        self.assertEqual(len(stacks), 3, stacks)
 
     def test_bad_stack_options(self):
         for argv, words in ((["--stack", ""], ("--stack", "no function named")),

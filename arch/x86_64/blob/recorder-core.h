@@ -619,10 +619,19 @@ static void rec_hook(struct rec_thread *t, uint32_t flags, uint64_t sp, uint64_t
 static void rec_emit_entry(struct rec_thread *t, uint32_t id, uint32_t x,
 			   const struct user_regs_struct *regs)
 {
-	const uint64_t args[UT_REC_WORDS] = { regs->rdi, regs->rsi, regs->rdx,
-					      regs->rcx, regs->r8,  regs->r9 };
 	uint32_t nargs = REC_READ(t->ctl->rec_args) ? UT_REC_WORDS : 0;
+	uint64_t args[UT_REC_WORDS];
 
+	if (!nargs && !(x & ~(uint32_t)UT_X_CALLER)) {
+		rec_emit(t, id, UT_REC_ENTRY, rec_rs_top(t), 0, 0); /* the common case */
+		return;
+	}
+	args[0] = regs->rdi;
+	args[1] = regs->rsi;
+	args[2] = regs->rdx;
+	args[3] = regs->rcx;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 	if (x & ~(uint32_t)UT_X_CALLER)
 		rec_emit_entry_data(t, id, x, regs, args, nargs);
 	else

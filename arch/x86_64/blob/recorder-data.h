@@ -33,9 +33,10 @@ struct rec_iovec {
  * Bytes read from our own address space at addr (n <= REC_CHUNK), or a
  * negative errno.  The remote side is split at the page boundary: the call
  * copies whole iovec elements only, so a readable first page is still read
- * when the second is not.
+ * when the second is not.  Never under a seccomp filter, which could kill
+ * the program for a system call it does not expect: -EPERM then.
  */
-static int64_t rec_read_safe(uint32_t pid, uint64_t addr, void *buf, uint64_t n)
+static int64_t rec_read_safe(const struct rec_thread *t, uint64_t addr, void *buf, uint64_t n)
 {
 	uint64_t first = REC_PAGE - (addr & (REC_PAGE - 1));
 	struct rec_iovec local = { buf, n };
@@ -47,10 +48,12 @@ static int64_t rec_read_safe(uint32_t pid, uint64_t addr, void *buf, uint64_t n)
 	register uint64_t r9 __asm__("r9") = 0;
 	int64_t ret;
 
+	if (REC_READ(t->ctl->no_sleep))
+		return -REC_EPERM;
 	__asm__ volatile("syscall"
 			 : "=a"(ret)
-			 : "0"((int64_t)REC_SYS_PROCESS_VM_READV), "D"((uint64_t)pid), "S"(&local),
-			   "d"(1ULL), "r"(r10), "r"(r8), "r"(r9)
+			 : "0"((int64_t)REC_SYS_PROCESS_VM_READV), "D"((uint64_t)t->slot->pid),
+			   "S"(&local), "d"(1ULL), "r"(r10), "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
 	return ret;
 }
@@ -180,8 +183,7 @@ static int rec_in_stable(const struct ut_ctl *ctl, uint64_t addr, uint32_t n)
  * n bytes at addr into buf: with plain loads when they lie on the thread's
  * own stack (a string in a caller's frame: no system call) or in a mapping
  * that is never unmapped (a literal in the program's .rodata), else with a
- * safe read -- never under a seccomp filter, which could kill the program
- * for a system call it does not expect.  The bytes read, or a negative errno.
+ * safe read.  The bytes read, or a negative errno.
  */
 static int64_t rec_read_str(const struct rec_thread *t, uint64_t addr, unsigned char *buf,
 			    uint32_t n)
@@ -194,9 +196,7 @@ static int64_t rec_read_str(const struct rec_thread *t, uint64_t addr, unsigned 
 			buf[i] = REC_READ(((const unsigned char *)(uintptr_t)addr)[i]);
 		return n;
 	}
-	if (REC_READ(t->ctl->no_sleep))
-		return -REC_EPERM;
-	return rec_read_safe(slot->pid, addr, buf, n);
+	return rec_read_safe(t, addr, buf, n);
 }
 
 /* The string at addr: the bytes before its NUL, str_max at most, never faulting. */
@@ -258,8 +258,6 @@ static __attribute__((noinline)) uint32_t rec_data_stack_bytes(struct rec_data *
 
 	if (own && n > slot->stack_hi - sp)
 		n = (uint32_t)(slot->stack_hi - sp);
-	if (!own && REC_READ(d->t->ctl->no_sleep))
-		return 0; /* no system call under a seccomp filter: see rec_read_str() */
 	while (got < n) {
 		uint32_t want = n - got < REC_CHUNK ? (n - got) & ~7U : REC_CHUNK, k;
 		int64_t r = want;
@@ -270,7 +268,7 @@ static __attribute__((noinline)) uint32_t rec_data_stack_bytes(struct rec_data *
 			for (k = 0; k < want / 8; k++)
 				buf[k] = REC_READ(((const uint64_t *)(uintptr_t)(sp + got))[k]);
 		else
-			r = rec_read_safe(slot->pid, sp + got, buf, want);
+			r = rec_read_safe(d->t, sp + got, buf, want);
 		if (r <= 0)
 			break;
 		for (k = 0; k < (uint32_t)r / 8; k++)
